@@ -1,0 +1,145 @@
+//! `Json<T>`: like actix's, but every failure is problem+json naming the field.
+//!
+//! Wrong content type is 415, a body over the limit is 413, a body that does not parse or does
+//! not fit `T` is 400 with the JSON path of the offending field (via `serde_path_to_error`).
+
+use crate::problem::{ApiError, ErrorCode};
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use futures::StreamExt;
+use futures::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+/// Default body limit when the app registers no [`JsonLimit`].
+pub const DEFAULT_LIMIT: usize = 256 * 1024;
+
+/// App data that sets the body limit for [`Json`].
+#[derive(Clone, Copy, Debug)]
+pub struct JsonLimit(pub usize);
+
+pub struct Json<T>(pub T);
+
+impl<T> Json<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req.app_data::<JsonLimit>().map_or(DEFAULT_LIMIT, |l| l.0);
+        let is_json = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| {
+                let v = v.trim().to_ascii_lowercase();
+                v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        let declared_len = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !is_json {
+                return Err(ApiError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    "send the body with Content-Type: application/json",
+                ));
+            }
+            if declared_len.is_some_and(|n| n > limit) {
+                return Err(too_large(limit));
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk =
+                    chunk.map_err(|e| ApiError::new(ErrorCode::MalformedJson, e.to_string()))?;
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large(limit));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse(&body).map(Json)
+        })
+    }
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("the body exceeds {limit} bytes"),
+    )
+}
+
+/// Parses a JSON body into `T`, naming the offending field on failure.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let code = if inner.is_syntax() || inner.is_eof() {
+            ErrorCode::MalformedJson
+        } else {
+            ErrorCode::InvalidField
+        };
+        let detail = inner.to_string();
+        if path == "." {
+            ApiError::new(code, detail)
+        } else {
+            ApiError::field(code, path, detail)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        n: u32,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        inner: Inner,
+        name: String,
+    }
+
+    #[test]
+    fn wrong_type_names_the_nested_field() {
+        let e = parse::<Outer>(br#"{"name":"a","inner":{"n":"x"}}"#).expect_err("bad");
+        assert_eq!(e.field.as_deref(), Some("inner.n"));
+        assert_eq!(e.code, ErrorCode::InvalidField);
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let e = parse::<Outer>(br#"{"name":"a","inner":{"n":1},"extra":1}"#).expect_err("bad");
+        assert_eq!(e.field.as_deref(), Some("extra"));
+    }
+
+    #[test]
+    fn syntax_error_is_malformed_json() {
+        let e = parse::<Outer>(b"{").expect_err("bad");
+        assert_eq!(e.code, ErrorCode::MalformedJson);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics(body in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let _ = parse::<Outer>(&body);
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! Probe specs and results: the contract between acmangkut (which stores them) and pageinspect
+//! (which executes them). Field names follow Prometheus' blackbox_exporter where one exists.
+
+use crate::condition::Condition;
+use crate::problem::ApiError;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const MAX_TIMEOUT_MS: u64 = 60_000;
+pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeKind {
+    Http,
+    Tcp,
+    Dns,
+    Tls,
+}
+
+impl ProbeKind {
+    pub const ALL: [ProbeKind; 4] = [Self::Http, Self::Tcp, Self::Dns, Self::Tls];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Tcp => "tcp",
+            Self::Dns => "dns",
+            Self::Tls => "tls",
+        }
+    }
+}
+
+/// Which address family to try first when a name resolves to both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IpPreference {
+    #[default]
+    Any,
+    Ipv4,
+    Ipv6,
+}
+
+/// One probe, as sent to `POST /api/v1/probe`.
+///
+/// `target` is a URL for `http` (`http://host/path`), `host:port` for `tcp` and `tls`, and a
+/// domain name for `dns`. Kind-specific fields are ignored by other kinds but validated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeSpec {
+    pub kind: ProbeKind,
+    pub target: String,
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<String>,
+    #[serde(default, skip_serializing_if = "IpPreference::is_any")]
+    pub ip_preference: IpPreference,
+    /// http: request method (default GET).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// http: request headers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// http: request body; tcp: bytes to send after connecting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// http: redirects to follow (default 10; 0 means none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_redirects: Option<u32>,
+    /// http, tls: skip certificate verification (default false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_skip_verify: bool,
+    /// tcp: a substring the first response bytes must contain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<String>,
+    /// dns: record type (A, AAAA, CNAME, MX, TXT, NS; default A).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_type: Option<String>,
+    /// dns: the server to ask (`ip:port`); default: the system resolver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_server: Option<String>,
+    /// dns: answers that must all be present.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expected_answers: Vec<String>,
+}
+
+fn default_timeout_ms() -> u64 {
+    DEFAULT_TIMEOUT_MS
+}
+
+impl IpPreference {
+    fn is_any(&self) -> bool {
+        *self == IpPreference::Any
+    }
+}
+
+pub const DNS_RECORD_TYPES: [&str; 6] = ["A", "AAAA", "CNAME", "MX", "TXT", "NS"];
+const HTTP_METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+impl ProbeSpec {
+    /// A plain spec of `kind` against `target` with defaults elsewhere.
+    pub fn new(kind: ProbeKind, target: impl Into<String>) -> Self {
+        Self {
+            kind,
+            target: target.into(),
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+            conditions: Vec::new(),
+            ip_preference: IpPreference::Any,
+            method: None,
+            headers: BTreeMap::new(),
+            body: None,
+            max_redirects: None,
+            insecure_skip_verify: false,
+            expect: None,
+            record_type: None,
+            dns_server: None,
+            expected_answers: Vec::new(),
+        }
+    }
+
+    /// Checks what serde cannot; `prefix` is prepended to field names (`probe.`).
+    pub fn validate(&self, prefix: &str) -> Result<Vec<Condition>, ApiError> {
+        let f = |name: &str| format!("{prefix}{name}");
+        if self.timeout_ms == 0 || self.timeout_ms > MAX_TIMEOUT_MS {
+            return Err(ApiError::invalid(
+                f("timeout_ms"),
+                format!("must be between 1 and {MAX_TIMEOUT_MS}"),
+            ));
+        }
+        let target = self.target.trim();
+        if target.is_empty() || target.len() > 2048 {
+            return Err(ApiError::invalid(
+                f("target"),
+                "must be 1 to 2048 characters",
+            ));
+        }
+        match self.kind {
+            ProbeKind::Http => {
+                let url = url::Url::parse(target).map_err(|e| {
+                    ApiError::invalid(f("target"), format!("not an absolute URL ({e})"))
+                })?;
+                if !matches!(url.scheme(), "http" | "https") {
+                    return Err(ApiError::invalid(
+                        f("target"),
+                        "the scheme must be http or https",
+                    ));
+                }
+                if url.host_str().is_none_or(str::is_empty) {
+                    return Err(ApiError::invalid(f("target"), "the URL has no host"));
+                }
+                if let Some(m) = &self.method
+                    && !HTTP_METHODS.contains(&m.to_ascii_uppercase().as_str())
+                {
+                    return Err(ApiError::invalid(
+                        f("method"),
+                        format!("unsupported method {m}"),
+                    ));
+                }
+                if self.max_redirects.is_some_and(|n| n > 30) {
+                    return Err(ApiError::invalid(f("max_redirects"), "must be at most 30"));
+                }
+                for name in self.headers.keys() {
+                    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+                        return Err(ApiError::invalid(
+                            f(&format!("headers.{name}")),
+                            "not a valid header name",
+                        ));
+                    }
+                }
+            }
+            ProbeKind::Tcp | ProbeKind::Tls => {
+                split_host_port(target).ok_or_else(|| {
+                    ApiError::invalid(f("target"), "must be host:port (IPv6 as [addr]:port)")
+                })?;
+            }
+            ProbeKind::Dns => {
+                if target.contains(['/', ':', ' ']) {
+                    return Err(ApiError::invalid(f("target"), "must be a domain name"));
+                }
+                if let Some(t) = &self.record_type
+                    && !DNS_RECORD_TYPES.contains(&t.to_ascii_uppercase().as_str())
+                {
+                    return Err(ApiError::invalid(
+                        f("record_type"),
+                        format!("must be one of {}", DNS_RECORD_TYPES.join(", ")),
+                    ));
+                }
+                if let Some(s) = &self.dns_server
+                    && s.parse::<std::net::SocketAddr>().is_err()
+                {
+                    return Err(ApiError::invalid(f("dns_server"), "must be ip:port"));
+                }
+            }
+        }
+        crate::condition::parse_all(&self.conditions, &f("conditions"))
+    }
+}
+
+/// Splits `host:port` (or `[v6]:port`); `None` when it is not of that shape.
+pub fn split_host_port(target: &str) -> Option<(&str, u16)> {
+    let (host, port) = target.rsplit_once(':')?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let port = port.parse::<u16>().ok().filter(|p| *p != 0)?;
+    (!host.is_empty() && !host.contains(['/', ' '])).then_some((host, port))
+}
+
+/// Why a probe failed. Stable strings: stored in the database and used in metrics labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureReason {
+    Timeout,
+    ConnectionRefused,
+    ConnectionError,
+    DnsFailure,
+    TlsError,
+    ConditionFailed,
+    BodyTooLarge,
+    TooManyRedirects,
+    InvalidResponse,
+    /// acmangkut could not reach pageinspect: says nothing about the target.
+    ExecutorUnavailable,
+    Internal,
+}
+
+impl FailureReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::ConnectionRefused => "connection_refused",
+            Self::ConnectionError => "connection_error",
+            Self::DnsFailure => "dns_failure",
+            Self::TlsError => "tls_error",
+            Self::ConditionFailed => "condition_failed",
+            Self::BodyTooLarge => "body_too_large",
+            Self::TooManyRedirects => "too_many_redirects",
+            Self::InvalidResponse => "invalid_response",
+            Self::ExecutorUnavailable => "executor_unavailable",
+            Self::Internal => "internal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+    }
+}
+
+/// Seconds spent in each phase, named as blackbox_exporter's `probe_http_duration_seconds`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PhaseTimings {
+    pub resolve: f64,
+    pub connect: f64,
+    pub tls: f64,
+    pub processing: f64,
+    pub transfer: f64,
+}
+
+/// One evaluated condition: what it said, whether it held, what value was seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ConditionResult {
+    pub condition: String,
+    pub success: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ProbeResult {
+    pub kind: ProbeKind,
+    pub target: String,
+    pub success: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<FailureReason>,
+    /// A human explanation of the failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub duration_seconds: f64,
+    pub phases: PhaseTimings,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_expiry: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_ip: Option<String>,
+    #[serde(default)]
+    pub conditions: Vec<ConditionResult>,
+}
+
+impl ProbeResult {
+    /// A failed result with no timings (the probe never got going).
+    pub fn failed(spec: &ProbeSpec, reason: FailureReason, error: impl Into<String>) -> Self {
+        Self {
+            kind: spec.kind,
+            target: spec.target.clone(),
+            success: false,
+            failure_reason: Some(reason),
+            error: Some(error.into()),
+            started_at: Utc::now(),
+            duration_seconds: 0.0,
+            phases: PhaseTimings::default(),
+            status_code: None,
+            certificate_expiry: None,
+            resolved_ip: None,
+            conditions: Vec::new(),
+        }
+    }
+}
+
+/// Body of `POST /api/v1/probes:batch`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    pub probes: Vec<ProbeSpec>,
+}
+
+/// Answer of `POST /api/v1/probes:batch`: results in request order.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BatchResponse {
+    pub results: Vec<ProbeResult>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_request_shape_parses() {
+        let s: ProbeSpec = serde_json::from_str(
+            r#"{"kind":"http","target":"http://host/path","timeout_ms":2000,"conditions":["[STATUS] == 200"]}"#,
+        )
+        .expect("parses");
+        assert_eq!(s.kind, ProbeKind::Http);
+        assert_eq!(s.validate("").expect("valid").len(), 1);
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let cases = [
+            (ProbeSpec::new(ProbeKind::Http, "example.com/x"), "target"),
+            (ProbeSpec::new(ProbeKind::Http, "ftp://x/"), "target"),
+            (ProbeSpec::new(ProbeKind::Tcp, "host"), "target"),
+            (
+                ProbeSpec {
+                    timeout_ms: 0,
+                    ..ProbeSpec::new(ProbeKind::Tcp, "h:1")
+                },
+                "timeout_ms",
+            ),
+            (
+                ProbeSpec {
+                    conditions: vec!["[STATUS] = 200".into()],
+                    ..ProbeSpec::new(ProbeKind::Http, "http://x/")
+                },
+                "conditions[0]",
+            ),
+        ];
+        for (spec, field) in cases {
+            let e = spec.validate("probe.").expect_err("must fail");
+            assert_eq!(
+                e.field.as_deref(),
+                Some(format!("probe.{field}").as_str()),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn host_port_splits_ipv6() {
+        assert_eq!(split_host_port("[::1]:443"), Some(("::1", 443)));
+        assert_eq!(split_host_port("a.b:80"), Some(("a.b", 80)));
+        assert_eq!(split_host_port("a.b:0"), None);
+        assert_eq!(split_host_port("a.b"), None);
+    }
+}

@@ -1,0 +1,190 @@
+//! The one error type at the HTTP edge, rendered as RFC 9457 `application/problem+json`.
+//!
+//! Every error has a stable [`ErrorCode`]: its slug is the `type` URI's last segment and never
+//! changes once published (clients match on it); `docs/API.md` lists them all.
+
+use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+const TYPE_BASE: &str = "https://has.dev/problems/";
+
+macro_rules! error_codes {
+    ($($variant:ident => ($status:expr, $slug:literal, $title:literal)),* $(,)?) => {
+        /// The table of stable error codes: HTTP status, `type` slug and title.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode { $($variant),* }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),*];
+            pub fn status(self) -> StatusCode { match self { $(Self::$variant => $status),* } }
+            pub fn slug(self) -> &'static str { match self { $(Self::$variant => $slug),* } }
+            pub fn title(self) -> &'static str { match self { $(Self::$variant => $title),* } }
+        }
+    };
+}
+
+error_codes! {
+    MalformedJson => (StatusCode::BAD_REQUEST, "malformed-json", "The request body is not valid JSON"),
+    InvalidField => (StatusCode::BAD_REQUEST, "invalid-field", "A field has an invalid value"),
+    InvalidCondition => (StatusCode::BAD_REQUEST, "invalid-condition", "A condition does not parse"),
+    InvalidQuery => (StatusCode::BAD_REQUEST, "invalid-query", "A query parameter is invalid"),
+    Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Authentication is required"),
+    Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Permission denied"),
+    NotFound => (StatusCode::NOT_FOUND, "not-found", "Resource not found"),
+    Conflict => (StatusCode::CONFLICT, "conflict", "The resource already exists"),
+    PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "The request body is too large"),
+    UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "The request body must be application/json"),
+    TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, "too-many-requests", "Too many requests"),
+    Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "A dependency is unavailable"),
+    Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+}
+
+/// The JSON body of a problem response.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// The offending field as a path (`probe.target`, `conditions[1]`), when one is to blame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// An error answered to an HTTP client.
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub detail: String,
+    pub field: Option<String>,
+    /// Extra headers such as `Retry-After`.
+    pub retry_after_seconds: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
+        Self {
+            code,
+            detail: detail.into(),
+            field: None,
+            retry_after_seconds: None,
+        }
+    }
+
+    pub fn field(code: ErrorCode, field: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            code,
+            detail: detail.into(),
+            field: Some(field.into()),
+            retry_after_seconds: None,
+        }
+    }
+
+    pub fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::field(ErrorCode::InvalidField, field, detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, detail)
+    }
+
+    /// Logs the cause chain once, and hides it from the client.
+    pub fn internal(cause: impl fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(ErrorCode::Internal, "internal error; see the server log")
+    }
+
+    pub fn problem(&self) -> Problem {
+        Problem {
+            type_uri: format!("{TYPE_BASE}{}", self.code.slug()),
+            title: self.code.title().to_string(),
+            status: self.code.status().as_u16(),
+            detail: self.detail.clone(),
+            field: self.field.clone(),
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "{}: {field}: {}", self.code.slug(), self.detail),
+            None => write!(f, "{}: {}", self.code.slug(), self.detail),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut resp = HttpResponse::build(self.status_code());
+        resp.content_type(PROBLEM_CONTENT_TYPE);
+        if let Some(secs) = self.retry_after_seconds {
+            resp.insert_header(("Retry-After", secs.to_string()));
+        }
+        resp.json(self.problem())
+    }
+}
+
+#[cfg(feature = "diesel")]
+impl From<diesel::result::Error> for ApiError {
+    /// The single mapping of database failures to HTTP: not found 404, unique violation 409,
+    /// lost connections 503, anything else 500 (logged once, here).
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind as K, Error as E};
+        match e {
+            E::NotFound => Self::not_found("resource not found"),
+            E::DatabaseError(K::UniqueViolation, info) => Self::new(
+                ErrorCode::Conflict,
+                format!("already exists: {}", info.message()),
+            ),
+            E::DatabaseError(K::ForeignKeyViolation, info) => Self::new(
+                ErrorCode::Conflict,
+                format!("still referenced: {}", info.message()),
+            ),
+            E::DatabaseError(K::ClosedConnection, _) | E::BrokenTransactionManager => {
+                tracing::error!(error = %e, "database connection lost");
+                Self::new(ErrorCode::Unavailable, "database unavailable")
+            }
+            other => Self::internal(other),
+        }
+    }
+}
+
+#[cfg(feature = "diesel")]
+impl From<diesel::r2d2::PoolError> for ApiError {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        tracing::error!(error = %e, "database pool exhausted or unreachable");
+        Self::new(ErrorCode::Unavailable, "database unavailable")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_a_unique_slug_and_an_error_status() {
+        let mut slugs: Vec<_> = ErrorCode::ALL.iter().map(|c| c.slug()).collect();
+        slugs.sort_unstable();
+        slugs.dedup();
+        assert_eq!(slugs.len(), ErrorCode::ALL.len());
+        assert!(ErrorCode::ALL.iter().all(|c| c.status().as_u16() >= 400));
+    }
+
+    #[test]
+    fn problem_names_the_field() {
+        let p = ApiError::invalid("interval_seconds", "must be at least 1").problem();
+        assert_eq!(p.status, 400);
+        assert_eq!(p.field.as_deref(), Some("interval_seconds"));
+        assert!(p.type_uri.ends_with("/invalid-field"));
+    }
+}
