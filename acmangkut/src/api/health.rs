@@ -1,0 +1,28 @@
+//! Liveness, readiness and metrics: open to all, as probes and scrapers expect.
+
+use super::State;
+use actix_web::{HttpResponse, get};
+use shared::ApiError;
+
+/// Live: the process answers.
+#[utoipa::path(responses((status = 200, description = "alive")))]
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+/// Ready: the database answers and its migrations were applied at start.
+#[utoipa::path(responses((status = 200, description = "ready"), (status = 503, description = "database unavailable")))]
+#[get("/readyz")]
+pub async fn readyz(state: State) -> Result<HttpResponse, ApiError> {
+    state.store.ping().await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
+}
+
+#[utoipa::path(responses((status = 200, description = "Prometheus text format")))]
+#[get("/metrics")]
+pub async fn metrics(state: State) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render())
+}

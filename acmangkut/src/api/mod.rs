@@ -1,0 +1,66 @@
+//! The HTTP API: one module per resource. Handlers are thin: parse, call the store, answer.
+//! Every error is `application/problem+json` (see `docs/API.md`).
+
+pub mod health;
+pub mod monitors;
+pub mod openapi;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::store::Store;
+use actix_web::{HttpRequest, HttpResponse, web};
+use shared::{ApiError, ErrorCode};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub metrics: Metrics,
+    pub config: std::sync::Arc<Config>,
+}
+
+pub type State = web::Data<AppState>;
+
+/// Registers the API routes and the problem+json error handlers of actix's extractors.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::PathConfig::default().error_handler(|e, _| {
+        ApiError::field(ErrorCode::NotFound, "id", format!("no such resource: {e}")).into()
+    }))
+    .app_data(web::QueryConfig::default().error_handler(|e, _| {
+        let detail = e.to_string();
+        let field = detail
+            .split('`')
+            .nth(1)
+            .map(str::to_string)
+            .unwrap_or_else(|| "query".into());
+        ApiError::field(ErrorCode::InvalidQuery, field, detail).into()
+    }))
+    .service(health::healthz)
+    .service(health::readyz)
+    .service(health::metrics)
+    .service(openapi::document)
+    .service(
+        web::scope("/api/v1")
+            .service(monitors::create)
+            .service(monitors::list)
+            .service(monitors::overview)
+            .service(monitors::state_changes)
+            .service(monitors::get)
+            .service(monitors::update)
+            .service(monitors::delete)
+            .service(monitors::pause)
+            .service(monitors::resume)
+            .service(monitors::run_now)
+            .service(monitors::list_results)
+            .service(monitors::summary),
+    );
+}
+
+/// Unknown routes answer 404 problem+json, not an empty body.
+pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found(format!(
+        "no route for {} {}",
+        req.method(),
+        req.path()
+    )))
+}

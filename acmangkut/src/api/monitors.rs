@@ -1,0 +1,278 @@
+//! `/api/v1/monitors`: define what to probe and read how it went.
+
+use super::State;
+use crate::store::monitors::{self as store, MonitorFilter};
+use crate::store::{now_ms, results, rollups};
+use actix_web::{HttpResponse, delete, get, post, put, web};
+use serde::Deserialize;
+use shared::extract::Json;
+use shared::monitor::{
+    Monitor, MonitorInput, MonitorResult, MonitorState, MonitorSummary, StateChange,
+};
+use shared::page::{Page, PageQuery};
+use shared::{ApiError, ErrorCode};
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+    /// Label selector: `env=prod,team=web` (all must match).
+    pub label: Option<String>,
+    /// `pending`, `up`, `down` or `paused`.
+    pub state: Option<String>,
+    /// Substring of the name or target.
+    pub q: Option<String>,
+}
+
+impl ListQuery {
+    pub fn filter(&self) -> Result<MonitorFilter, ApiError> {
+        let mut f = MonitorFilter::default();
+        if let Some(sel) = self.label.as_deref().filter(|s| !s.is_empty()) {
+            for pair in sel.split(',') {
+                let (k, v) = pair.split_once('=').ok_or_else(|| {
+                    ApiError::field(
+                        ErrorCode::InvalidQuery,
+                        "label",
+                        format!("`{pair}` is not key=value"),
+                    )
+                })?;
+                f.labels.push((k.trim().to_string(), v.trim().to_string()));
+            }
+        }
+        if let Some(s) = self.state.as_deref().filter(|s| !s.is_empty()) {
+            f.state = Some(MonitorState::parse(s).ok_or_else(|| {
+                ApiError::field(
+                    ErrorCode::InvalidQuery,
+                    "state",
+                    "must be pending, up, down or paused",
+                )
+            })?);
+        }
+        f.search = self.q.clone().filter(|s| !s.trim().is_empty());
+        Ok(f)
+    }
+
+    pub fn page(&self) -> PageQuery {
+        PageQuery {
+            page: self.page,
+            per_page: self.per_page,
+        }
+    }
+}
+
+/// Create a monitor; it is probed for the first time right away.
+#[utoipa::path(
+    request_body = MonitorInput,
+    responses(
+        (status = 201, body = Monitor),
+        (status = 400, body = shared::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, body = shared::problem::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/monitors")]
+pub async fn create(state: State, body: Json<MonitorInput>) -> Result<HttpResponse, ApiError> {
+    let input = body.into_inner();
+    input.validate()?;
+    let m = state.store.run(move |c| store::create(c, &input)).await?;
+    tracing::info!(
+        monitor.id = m.id,
+        monitor.kind = m.probe.kind.as_str(),
+        "monitor created"
+    );
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/monitors/{}", m.id)))
+        .json(m))
+}
+
+#[utoipa::path(params(ListQuery), responses((status = 200, body = Page<Monitor>)))]
+#[get("/monitors")]
+pub async fn list(
+    state: State,
+    query: web::Query<ListQuery>,
+) -> Result<web::Json<Page<Monitor>>, ApiError> {
+    let filter = query.filter()?;
+    let lo = query.page().limit_offset()?;
+    let (items, total) = state
+        .store
+        .run(move |c| store::list(c, &filter, lo.0, lo.1))
+        .await?;
+    Ok(web::Json(Page::new(items, lo, total)))
+}
+
+#[utoipa::path(responses((status = 200, body = Monitor), (status = 404, body = shared::problem::Problem)))]
+#[get("/monitors/{id}")]
+pub async fn get(state: State, id: web::Path<i64>) -> Result<web::Json<Monitor>, ApiError> {
+    let id = id.into_inner();
+    Ok(web::Json(
+        state.store.run(move |c| store::get(c, id)).await?,
+    ))
+}
+
+/// Replace a monitor's definition; its state and history are kept.
+#[utoipa::path(request_body = MonitorInput, responses((status = 200, body = Monitor), (status = 404, body = shared::problem::Problem)))]
+#[put("/monitors/{id}")]
+pub async fn update(
+    state: State,
+    id: web::Path<i64>,
+    body: Json<MonitorInput>,
+) -> Result<web::Json<Monitor>, ApiError> {
+    let (id, input) = (id.into_inner(), body.into_inner());
+    input.validate()?;
+    Ok(web::Json(
+        state
+            .store
+            .run(move |c| store::update(c, id, &input))
+            .await?,
+    ))
+}
+
+#[utoipa::path(responses((status = 204), (status = 404, body = shared::problem::Problem)))]
+#[delete("/monitors/{id}")]
+pub async fn delete(state: State, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    state.store.run(move |c| store::delete(c, id)).await?;
+    tracing::info!(monitor.id = id, "monitor deleted");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(responses((status = 200, body = Monitor)))]
+#[post("/monitors/{id}/pause")]
+pub async fn pause(state: State, id: web::Path<i64>) -> Result<web::Json<Monitor>, ApiError> {
+    let id = id.into_inner();
+    Ok(web::Json(
+        state
+            .store
+            .run(move |c| store::set_paused(c, id, true))
+            .await?,
+    ))
+}
+
+#[utoipa::path(responses((status = 200, body = Monitor)))]
+#[post("/monitors/{id}/resume")]
+pub async fn resume(state: State, id: web::Path<i64>) -> Result<web::Json<Monitor>, ApiError> {
+    let id = id.into_inner();
+    Ok(web::Json(
+        state
+            .store
+            .run(move |c| store::set_paused(c, id, false))
+            .await?,
+    ))
+}
+
+/// Probe now instead of waiting for the interval (202: the result arrives in `/results`).
+#[utoipa::path(responses((status = 202, body = Monitor), (status = 409, body = shared::problem::Problem)))]
+#[post("/monitors/{id}/run")]
+pub async fn run_now(state: State, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let m = state.store.run(move |c| store::run_now(c, id)).await?;
+    if m.paused {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "the monitor is paused; resume it first",
+        ));
+    }
+    Ok(HttpResponse::Accepted().json(m))
+}
+
+#[utoipa::path(params(PageQuery), responses((status = 200, body = Page<MonitorResult>)))]
+#[get("/monitors/{id}/results")]
+pub async fn list_results(
+    state: State,
+    id: web::Path<i64>,
+    query: web::Query<PageQuery>,
+) -> Result<web::Json<Page<MonitorResult>>, ApiError> {
+    let id = id.into_inner();
+    let lo = query.limit_offset()?;
+    let (items, total) = state
+        .store
+        .run(move |c| results::list(c, id, lo.0, lo.1))
+        .await?;
+    Ok(web::Json(Page::new(items, lo, total)))
+}
+
+pub const WINDOWS: [(&str, i64); 3] = [("1h", 3_600_000), ("24h", 86_400_000), ("7d", 604_800_000)];
+
+/// Availability and latency percentiles over 1 h, 24 h and 7 d, from hourly rollups (windows
+/// are widened to whole hours).
+#[utoipa::path(responses((status = 200, body = MonitorSummary)))]
+#[get("/monitors/{id}/summary")]
+pub async fn summary(
+    state: State,
+    id: web::Path<i64>,
+) -> Result<web::Json<MonitorSummary>, ApiError> {
+    let id = id.into_inner();
+    let s = state
+        .store
+        .run(move |c| {
+            let state = results::state_of(c, id)?;
+            let now = now_ms();
+            let windows = WINDOWS
+                .iter()
+                .map(|(label, ms)| rollups::window_summary(c, id, now, label, *ms))
+                .collect::<Result<Vec<_>, _>>()?;
+            diesel::QueryResult::Ok(MonitorSummary {
+                monitor_id: id,
+                state,
+                windows,
+            })
+        })
+        .await?;
+    Ok(web::Json(s))
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Overview {
+    /// Monitors per state.
+    pub counts: std::collections::BTreeMap<String, i64>,
+    pub recent_changes: Vec<StateChange>,
+}
+
+/// Counts by state and the latest state changes (the dashboard's data).
+#[utoipa::path(responses((status = 200, body = Overview)))]
+#[get("/overview")]
+pub async fn overview(state: State) -> Result<web::Json<Overview>, ApiError> {
+    let o = state
+        .store
+        .run(|c| {
+            let counts = store::counts_by_state(c)?;
+            let recent_changes = store::recent_state_changes(c, None, 20)?;
+            diesel::QueryResult::Ok(Overview {
+                counts,
+                recent_changes,
+            })
+        })
+        .await?;
+    Ok(web::Json(o))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ChangesQuery {
+    pub monitor_id: Option<i64>,
+    /// At most 500 (default 50).
+    pub limit: Option<i64>,
+}
+
+#[utoipa::path(params(ChangesQuery), responses((status = 200, body = Vec<StateChange>)))]
+#[get("/state-changes")]
+pub async fn state_changes(
+    state: State,
+    q: web::Query<ChangesQuery>,
+) -> Result<web::Json<Vec<StateChange>>, ApiError> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::field(
+            ErrorCode::InvalidQuery,
+            "limit",
+            "must be between 1 and 500",
+        ));
+    }
+    let monitor = q.monitor_id;
+    Ok(web::Json(
+        state
+            .store
+            .run(move |c| store::recent_state_changes(c, monitor, limit))
+            .await?,
+    ))
+}

@@ -1,0 +1,220 @@
+//! acmangkut's configuration: one typed struct, defaults < TOML file < `HAS_…` environment.
+//! Every key is documented in `acmangkut/config.example.toml` and `docs/configuration.md`.
+
+use serde::{Deserialize, Serialize};
+use shared::Secret;
+use shared::telemetry::LogConfig;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub pageinspect: PageinspectConfig,
+    pub scheduler: SchedulerConfig,
+    pub retention: RetentionConfig,
+    pub metric_log: MetricLogConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// `host:port`; port 0 picks a free port (tests).
+    pub listen: String,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://user@host/db`.
+    pub url: Secret,
+    pub pool_size: u32,
+    /// SQLite: how long a writer waits for the lock.
+    pub busy_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageinspectConfig {
+    /// pageinspect's base URL.
+    pub url: String,
+    /// Bearer token presented to pageinspect (its `auth.service_token`).
+    pub token: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerConfig {
+    pub enabled: bool,
+    /// Name of this replica in leases; empty: hostname + random suffix.
+    pub replica_id: String,
+    /// How often to look for due monitors.
+    pub tick_ms: u64,
+    /// Monitors claimed per tick.
+    pub claim_limit: i64,
+    /// Probes per request to pageinspect.
+    pub batch_size: usize,
+    /// Batches in flight to pageinspect at once.
+    pub max_in_flight: usize,
+    /// A claimed monitor not finished within this time is claimable by another replica.
+    pub lease_seconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Raw probe results are kept this many days.
+    pub raw_days: u32,
+    /// Hourly rollups (availability, latency histograms) are kept this many days.
+    pub rollup_days: u32,
+    pub prune_interval_seconds: u64,
+    /// Rows deleted per pruning transaction.
+    pub prune_batch: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricLogConfig {
+    /// Folder of `YYYYMMDD.log`; empty disables the metric log.
+    pub dir: PathBuf,
+    pub interval_seconds: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig {
+                listen: "0.0.0.0:8080".into(),
+                workers: 0,
+                max_body_bytes: 256 * 1024,
+            },
+            database: DatabaseConfig {
+                url: Secret::new("sqlite://data/has.db"),
+                pool_size: 8,
+                busy_timeout_ms: 5_000,
+            },
+            pageinspect: PageinspectConfig {
+                url: "http://127.0.0.1:8081".into(),
+                token: None,
+            },
+            scheduler: SchedulerConfig {
+                enabled: true,
+                replica_id: String::new(),
+                tick_ms: 250,
+                claim_limit: 1_000,
+                batch_size: 100,
+                max_in_flight: 16,
+                lease_seconds: 90,
+            },
+            retention: RetentionConfig {
+                raw_days: 7,
+                rollup_days: 400,
+                prune_interval_seconds: 600,
+                prune_batch: 5_000,
+            },
+            metric_log: MetricLogConfig {
+                dir: "logs/metric".into(),
+                interval_seconds: 60,
+            },
+            log: LogConfig::with_dir("logs/acmangkut"),
+        }
+    }
+}
+
+impl Config {
+    /// Loads and validates; errors name the key.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let c: Self = shared::config::load(&Self::default(), file)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let bad = |key: &str, msg: &str| Err(anyhow::anyhow!("config key `{key}`: {msg}"));
+        if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
+            return bad("server.listen", "must be host:port, e.g. 0.0.0.0:8080");
+        }
+        if let Err(e) = crate::store::DbUrl::parse(self.database.url.expose()) {
+            return bad("database.url", &e);
+        }
+        if self.database.pool_size == 0 {
+            return bad("database.pool_size", "must be at least 1");
+        }
+        if url::Url::parse(&self.pageinspect.url).is_err() {
+            return bad(
+                "pageinspect.url",
+                "must be an absolute URL, e.g. http://127.0.0.1:8081",
+            );
+        }
+        if self.scheduler.tick_ms == 0
+            || self.scheduler.batch_size == 0
+            || self.scheduler.max_in_flight == 0
+        {
+            return bad(
+                "scheduler",
+                "tick_ms, batch_size and max_in_flight must be at least 1",
+            );
+        }
+        if self.scheduler.lease_seconds < 2 {
+            return bad("scheduler.lease_seconds", "must be at least 2");
+        }
+        if self.retention.raw_days == 0 || self.retention.rollup_days < self.retention.raw_days {
+            return bad(
+                "retention",
+                "raw_days must be ≥ 1 and rollup_days ≥ raw_days",
+            );
+        }
+        if self.metric_log.interval_seconds == 0 {
+            return bad("metric_log.interval_seconds", "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_loads_and_validates() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+        let c: Config = shared::config::load_with_env(&Config::default(), Some(&path), Vec::new())
+            .expect("example loads");
+        c.validate().expect("example validates");
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let mut c = Config::default();
+        c.database.url = Secret::new("postgres://admin:pa55word@db/has");
+        assert!(!format!("{c:?}").contains("pa55word"));
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let e = shared::config::load_with_env(
+            &Config::default(),
+            None,
+            vec![(
+                "HAS_SCHEDULER__LEASE_SECONDS".to_string(),
+                "soon".to_string(),
+            )],
+        )
+        .expect_err("bad");
+        assert_eq!(e.key(), Some("scheduler.lease_seconds"));
+        let mut c = Config::default();
+        c.database.url = Secret::new("mysql://x");
+        assert!(
+            c.validate()
+                .expect_err("bad")
+                .to_string()
+                .contains("database.url")
+        );
+    }
+}

@@ -1,0 +1,24 @@
+//! Background engines: they run beside the HTTP server, share its store and metrics, and stop
+//! when the shutdown signal flips.
+//!
+//! - [`scheduler`]: claims due monitors by lease, probes them through pageinspect, records.
+//! - [`retention`]: prunes raw results and old rollups.
+//! - [`metric_log`]: mirrors `controllermanager.failure` to the per-day metric log.
+//! - [`state`]: the pure rules of monitor health.
+
+pub mod metric_log;
+pub mod retention;
+pub mod scheduler;
+pub mod state;
+
+/// Flips to `true` once when the process should stop.
+pub type Shutdown = tokio::sync::watch::Receiver<bool>;
+
+/// Resolves when `shutdown` flips (or its sender is gone).
+pub async fn stopped(shutdown: &mut Shutdown) {
+    while !*shutdown.borrow() {
+        if shutdown.changed().await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! The monitor scheduler: claim due monitors by lease, send them to pageinspect in batches,
+//! record results in batches.
+//!
+//! Every replica runs one. Leases make each due run happen once across replicas; a replica that
+//! dies leaves leases that expire and are claimed by the others. Failures to reach pageinspect
+//! are recorded as `executor_unavailable` (never as the page being down) and counted in
+//! `has_controllermanager_failure_total`; a 429 from pageinspect defers the batch instead.
+
+use super::{Shutdown, stopped};
+use crate::config::SchedulerConfig;
+use crate::metrics::Metrics;
+use crate::store::models::MonitorRow;
+use crate::store::results::Outcome;
+use crate::store::{Store, leases, now_ms, results};
+use shared::client::{ClientError, PageinspectClient};
+use shared::probe::{FailureReason, ProbeResult};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tracing::Instrument;
+
+pub struct Scheduler {
+    store: Store,
+    client: PageinspectClient,
+    metrics: Metrics,
+    config: SchedulerConfig,
+    owner: String,
+}
+
+impl Scheduler {
+    pub fn new(
+        store: Store,
+        client: PageinspectClient,
+        metrics: Metrics,
+        config: SchedulerConfig,
+    ) -> Self {
+        let owner = if config.replica_id.is_empty() {
+            let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "acmangkut".into());
+            format!("{host}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+        } else {
+            config.replica_id.clone()
+        };
+        Self {
+            store,
+            client,
+            metrics,
+            config,
+            owner,
+        }
+    }
+
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Runs until `shutdown` flips, then waits for in-flight batches and drops its leases.
+    pub async fn run(self, mut shutdown: Shutdown) {
+        let this = Arc::new(self);
+        let permits = Arc::new(Semaphore::new(this.config.max_in_flight));
+        tracing::info!(replica = %this.owner, "scheduler started");
+        let mut idle = false;
+        loop {
+            if idle {
+                tokio::select! {
+                    () = stopped(&mut shutdown) => break,
+                    () = tokio::time::sleep(Duration::from_millis(this.config.tick_ms)) => {}
+                }
+            } else if *shutdown.borrow() {
+                break;
+            }
+            let capacity = permits.available_permits() * this.config.batch_size;
+            if capacity == 0 {
+                // Wait for a batch to finish rather than spin.
+                tokio::select! {
+                    () = stopped(&mut shutdown) => break,
+                    p = permits.clone().acquire_owned() => drop(p),
+                }
+                continue;
+            }
+            let limit = this.config.claim_limit.min(capacity as i64);
+            let claimed = this.claim(limit).await;
+            idle = (claimed.len() as i64) < limit;
+            for chunk in claimed.chunks(this.config.batch_size) {
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    break;
+                };
+                let me = this.clone();
+                let chunk = chunk.to_vec();
+                tokio::spawn(
+                    async move {
+                        me.dispatch(chunk).await;
+                        drop(permit);
+                    }
+                    .in_current_span(),
+                );
+            }
+        }
+        // Let in-flight batches finish (each is bounded by its probes' timeouts).
+        let all = u32::try_from(this.config.max_in_flight).unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout(Duration::from_secs(70), permits.acquire_many(all)).await;
+        let owner = this.owner.clone();
+        if let Err(e) = this
+            .store
+            .run(move |c| leases::release_all(c, &owner))
+            .await
+        {
+            tracing::warn!(error = %e, "could not release leases at shutdown");
+        }
+        tracing::info!(replica = %this.owner, "scheduler stopped");
+    }
+
+    async fn claim(&self, limit: i64) -> Vec<MonitorRow> {
+        let owner = self.owner.clone();
+        let lease_ms = i64::try_from(self.config.lease_seconds * 1000).unwrap_or(i64::MAX / 2);
+        let now = now_ms();
+        match self
+            .store
+            .run(move |c| leases::claim_due_monitors(c, &owner, now, limit, lease_ms))
+            .await
+        {
+            Ok(rows) => {
+                for r in &rows {
+                    self.metrics
+                        .scheduler_lag
+                        .observe((now - r.next_run_at).max(0) as f64 / 1000.0);
+                }
+                rows
+            }
+            Err(e) => {
+                self.metrics.controllermanager_failure.inc();
+                tracing::error!(error = %e, "claiming due monitors failed");
+                Vec::new()
+            }
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(batch.size = rows.len()))]
+    async fn dispatch(&self, rows: Vec<MonitorRow>) {
+        let _in_flight = InFlight::new(&self.metrics);
+        let timer = self.metrics.dispatch_duration.start_timer();
+        let specs: Vec<_> = rows.iter().map(MonitorRow::probe).collect();
+        let results = match self.client.batch(&specs).await {
+            Ok(results) => results,
+            Err(ClientError::Busy(after)) => {
+                self.metrics.backoffs.inc();
+                tracing::warn!(
+                    retry_after_ms = after.as_millis() as u64,
+                    "pageinspect busy; deferring batch"
+                );
+                let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+                let owner = self.owner.clone();
+                let retry_at = now_ms() + i64::try_from(after.as_millis()).unwrap_or(1_000);
+                if let Err(e) = self
+                    .store
+                    .run(move |c| leases::release(c, &owner, &ids, retry_at))
+                    .await
+                {
+                    self.metrics.controllermanager_failure.inc();
+                    tracing::error!(error = %e, "could not defer batch");
+                }
+                return;
+            }
+            Err(e) => {
+                self.metrics.controllermanager_failure.inc();
+                tracing::error!(error = %e, pageinspect = self.client.base_url(), "dispatch to pageinspect failed");
+                let why = e.to_string();
+                specs
+                    .iter()
+                    .map(|s| {
+                        ProbeResult::failed(s, FailureReason::ExecutorUnavailable, why.clone())
+                    })
+                    .collect()
+            }
+        };
+        let outcomes: Vec<Outcome> = rows
+            .iter()
+            .zip(results)
+            .map(|(row, result)| Outcome {
+                monitor_id: row.id,
+                scheduled_at: row.next_run_at,
+                result,
+            })
+            .collect();
+        for o in &outcomes {
+            let label = match (o.result.success, o.result.failure_reason) {
+                (true, _) => "success",
+                (false, Some(FailureReason::ExecutorUnavailable)) => "executor_unavailable",
+                (false, _) => "failure",
+            };
+            self.metrics
+                .probes_recorded
+                .with_label_values(&[label])
+                .inc();
+        }
+        let owner = self.owner.clone();
+        match self
+            .store
+            .run(move |c| results::record_batch(c, &owner, &outcomes))
+            .await
+        {
+            Ok(rec) => {
+                if rec.stale > 0 {
+                    self.metrics.leases_lost.inc_by(rec.stale as u64);
+                    tracing::warn!(
+                        stale = rec.stale,
+                        "results dropped: lease taken over by another replica"
+                    );
+                }
+            }
+            Err(e) => {
+                self.metrics.controllermanager_failure.inc();
+                tracing::error!(error = %e, "recording probe results failed");
+            }
+        }
+        timer.observe_duration();
+    }
+}
+
+/// Keeps `has_scheduler_in_flight_batches` right even when a dispatch returns early.
+struct InFlight<'a>(&'a Metrics);
+
+impl<'a> InFlight<'a> {
+    fn new(m: &'a Metrics) -> Self {
+        m.in_flight_batches.inc();
+        Self(m)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight_batches.dec();
+    }
+}

@@ -1,0 +1,116 @@
+//! acmangkut's Prometheus metrics, owned by one struct with its own registry.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+};
+
+#[derive(Clone)]
+pub struct Metrics {
+    pub registry: Registry,
+    /// Every failed background job (dispatch to pageinspect, result write, claim, prune);
+    /// mirrored once a minute to the `controllermanager.failure` metric log.
+    pub controllermanager_failure: IntCounter,
+    pub probes_recorded: IntCounterVec,
+    pub scheduler_lag: Histogram,
+    pub dispatch_duration: Histogram,
+    pub backoffs: IntCounter,
+    pub leases_lost: IntCounter,
+    pub pruned_rows: IntCounter,
+    pub in_flight_batches: IntGauge,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let controllermanager_failure = IntCounter::new(
+            "has_controllermanager_failure_total",
+            "Failed background jobs (dispatch, result write, claim, prune).",
+        )
+        .expect("valid metric");
+        let probes_recorded = IntCounterVec::new(
+            Opts::new(
+                "has_scheduler_probes_total",
+                "Probe results recorded, by outcome.",
+            ),
+            &["result"],
+        )
+        .expect("valid metric");
+        let scheduler_lag = Histogram::with_opts(
+            HistogramOpts::new(
+                "has_scheduler_lag_seconds",
+                "Delay between a probe being due and being claimed.",
+            )
+            .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]),
+        )
+        .expect("valid metric");
+        let dispatch_duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "has_scheduler_dispatch_seconds",
+                "Time for one batch: probe and record.",
+            )
+            .buckets(vec![
+                0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+            ]),
+        )
+        .expect("valid metric");
+        let backoffs = IntCounter::new(
+            "has_scheduler_backoffs_total",
+            "Batches deferred because pageinspect answered 429.",
+        )
+        .expect("valid metric");
+        let leases_lost = IntCounter::new(
+            "has_scheduler_leases_lost_total",
+            "Results dropped because another replica had taken over the lease.",
+        )
+        .expect("valid metric");
+        let pruned_rows = IntCounter::new(
+            "has_retention_pruned_rows_total",
+            "Rows deleted by retention.",
+        )
+        .expect("valid metric");
+        let in_flight_batches = IntGauge::new(
+            "has_scheduler_in_flight_batches",
+            "Batches being probed now.",
+        )
+        .expect("valid metric");
+        for c in [
+            Box::new(controllermanager_failure.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(probes_recorded.clone()),
+            Box::new(scheduler_lag.clone()),
+            Box::new(dispatch_duration.clone()),
+            Box::new(backoffs.clone()),
+            Box::new(leases_lost.clone()),
+            Box::new(pruned_rows.clone()),
+            Box::new(in_flight_batches.clone()),
+        ] {
+            registry.register(c).expect("metric registered once");
+        }
+        Self {
+            registry,
+            controllermanager_failure,
+            probes_recorded,
+            scheduler_lag,
+            dispatch_duration,
+            backoffs,
+            leases_lost,
+            pruned_rows,
+            in_flight_batches,
+        }
+    }
+
+    /// The registry in Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let encoder = prometheus::TextEncoder::new();
+        if let Err(e) = encoder.encode(&self.registry.gather(), &mut buf) {
+            tracing::error!(error = %e, "cannot encode metrics");
+        }
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,176 @@
+//! Building and running acmangkut: the HTTP server and its background engines, exactly as
+//! `main` runs them and as tests start them on port 0.
+
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::engine::{metric_log, retention, scheduler::Scheduler};
+use crate::metrics::Metrics;
+use crate::store::Store;
+use crate::ui;
+use actix_web::dev::{Server, ServerHandle, Service};
+use actix_web::{App, HttpServer, web};
+use futures::FutureExt;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    handle: Handle,
+    state: AppState,
+}
+
+/// Stops a running [`Application`]: gracefully (leases released) or as a crash would.
+#[derive(Clone)]
+pub struct Handle {
+    server: ServerHandle,
+    shutdown: Arc<watch::Sender<bool>>,
+    engines: Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Handle {
+    /// Graceful stop: engines finish their batches and release their leases.
+    pub async fn stop(&self) {
+        let _ = self.shutdown.send(true);
+        self.server.stop(true).await;
+    }
+
+    /// As if the process died: engines are aborted mid-flight, leases are left to expire.
+    pub async fn kill(&self) {
+        if let Ok(mut engines) = self.engines.lock() {
+            for e in engines.drain(..) {
+                e.abort();
+            }
+        }
+        self.server.stop(false).await;
+    }
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = config.database.clone();
+        let store = tokio::task::spawn_blocking(move || {
+            Store::open(db.url.expose(), db.pool_size, db.busy_timeout_ms)
+        })
+        .await??;
+        let metrics = Metrics::new();
+        let listener = TcpListener::bind(&config.server.listen).map_err(|e| {
+            anyhow::anyhow!(
+                "config key `server.listen`: cannot bind {}: {e}",
+                config.server.listen
+            )
+        })?;
+        let port = listener.local_addr()?.port();
+        let config = Arc::new(config);
+        let state = AppState {
+            store: store.clone(),
+            metrics: metrics.clone(),
+            config: config.clone(),
+        };
+        let server = http_server(listener, state.clone(), &config)?;
+
+        let (tx, rx) = watch::channel(false);
+        let mut engines = Vec::new();
+        if config.scheduler.enabled {
+            let client = shared::client::PageinspectClient::new(
+                &config.pageinspect.url,
+                config.pageinspect.token.clone(),
+            )?;
+            let scheduler = Scheduler::new(
+                store.clone(),
+                client,
+                metrics.clone(),
+                config.scheduler.clone(),
+            );
+            engines.push(tokio::spawn(scheduler.run(rx.clone())));
+        }
+        engines.push(tokio::spawn(retention::run(
+            store.clone(),
+            config.retention.clone(),
+            metrics.clone(),
+            rx.clone(),
+        )));
+        if !config.metric_log.dir.as_os_str().is_empty() {
+            engines.push(tokio::spawn(metric_log::run(
+                config.metric_log.dir.clone(),
+                Duration::from_secs(config.metric_log.interval_seconds),
+                metrics.clone(),
+                rx,
+            )));
+        }
+        let handle = Handle {
+            server: server.handle(),
+            shutdown: Arc::new(tx),
+            engines: Arc::new(std::sync::Mutex::new(engines)),
+        };
+        tracing::info!(port, backend = ?store.backend(), "acmangkut listening");
+        Ok(Self {
+            port,
+            server,
+            handle,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until stopped (signal or [`Handle`]), then stops the engines and waits for them.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        let _ = self.handle.shutdown.send(true);
+        let engines: Vec<JoinHandle<()>> = self
+            .handle
+            .engines
+            .lock()
+            .map(|mut e| e.drain(..).collect())
+            .unwrap_or_default();
+        for e in engines {
+            let _ = e.await;
+        }
+        result
+    }
+}
+
+fn http_server(listener: TcpListener, state: AppState, config: &Config) -> std::io::Result<Server> {
+    let data = web::Data::new(state);
+    let limit = config.server.max_body_bytes;
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .wrap_fn(|req, srv| {
+                let (method, path) = (req.method().clone(), req.path().to_string());
+                let started = std::time::Instant::now();
+                srv.call(req).map(move |res| {
+                    if let Ok(r) = &res {
+                        tracing::debug!(
+                            http.method = %method, http.path = %path, http.status = r.status().as_u16(),
+                            duration_ms = started.elapsed().as_millis() as u64, "request"
+                        );
+                    }
+                    res
+                })
+            })
+            .app_data(data.clone())
+            .app_data(shared::extract::JsonLimit(limit))
+            .configure(api::configure)
+            .configure(ui::configure)
+            .default_service(web::to(api::not_found))
+    })
+    .shutdown_timeout(10);
+    if config.server.workers > 0 {
+        server = server.workers(config.server.workers);
+    }
+    Ok(server.listen(listener)?.run())
+}

@@ -1,0 +1,244 @@
+//! Persistence: one diesel schema, two backends chosen from the URL scheme.
+//!
+//! `sqlite://path` (the embedded default; WAL, busy timeout, foreign keys, full sync) or
+//! `postgres://…` / `postgresql://…` (several replicas). Any other scheme is an error: we never
+//! create a file the operator did not ask for. Queries are written once and compiled for each
+//! backend through [`db!`], so backend-specific SQL (upserts, leases) stays explicit.
+
+pub mod leases;
+pub mod models;
+pub mod monitors;
+pub mod results;
+pub mod rollups;
+pub mod schema;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use shared::{ApiError, ErrorCode, Secret};
+use std::time::Duration;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("src/store/migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("src/store/migrations/postgres");
+/// Serialises migrations when several replicas start at once on PostgreSQL.
+const MIGRATION_LOCK_KEY: i64 = 0x4841_535f_6d69_67; // "HAS_mig"
+
+pub enum DbConn {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Runs `$body` with `$c` bound to the concrete connection of either backend.
+#[macro_export]
+macro_rules! db {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::store::DbConn::Pg($c) => $body,
+            $crate::store::DbConn::Sqlite($c) => $body,
+        }
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl DbConn {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Pg(_) => Backend::Postgres,
+            Self::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+/// Where the database is, parsed from `database.url`.
+#[derive(Debug, Clone)]
+pub enum DbUrl {
+    Postgres(Secret),
+    Sqlite(String),
+}
+
+impl DbUrl {
+    pub fn parse(url: &str) -> Result<Self, String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(Secret::new(url)));
+        }
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("sqlite:// needs a file path, e.g. sqlite://data/has.db".into());
+            }
+            return Ok(Self::Sqlite(path.to_string()));
+        }
+        let scheme = url
+            .split("://")
+            .next()
+            .filter(|_| url.contains("://"))
+            .unwrap_or(url);
+        Err(format!(
+            "unsupported database scheme `{scheme}`; use sqlite://PATH or postgres://…"
+        ))
+    }
+}
+
+pub struct Manager {
+    url: DbUrl,
+    busy_timeout_ms: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnError {
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[from] diesel::ConnectionError),
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = ConnError;
+
+    fn connect(&self) -> Result<DbConn, ConnError> {
+        match &self.url {
+            DbUrl::Postgres(url) => Ok(DbConn::Pg(PgConnection::establish(url.expose())?)),
+            DbUrl::Sqlite(path) => {
+                let mut c = SqliteConnection::establish(path)?;
+                // Full sync: a whole-site power loss must not lose committed results.
+                c.batch_execute(&format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {};",
+                    self.busy_timeout_ms
+                ))?;
+                Ok(DbConn::Sqlite(c))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), ConnError> {
+        db!(conn, |c| c.ping().map_err(ConnError::Query))
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        db!(conn, |c| c.is_broken())
+    }
+}
+
+pub type DbPool = Pool<Manager>;
+pub type PooledConn = PooledConnection<Manager>;
+
+/// The handle everything uses: a pool plus a way to run blocking diesel code off the reactor.
+#[derive(Clone)]
+pub struct Store {
+    pool: DbPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects, creates the SQLite file's folder, and runs pending migrations.
+    pub fn open(url: &str, pool_size: u32, busy_timeout_ms: u64) -> anyhow::Result<Self> {
+        let parsed =
+            DbUrl::parse(url).map_err(|e| anyhow::anyhow!("config key `database.url`: {e}"))?;
+        let backend = match &parsed {
+            DbUrl::Postgres(_) => Backend::Postgres,
+            DbUrl::Sqlite(path) => {
+                if let Some(dir) = std::path::Path::new(path).parent()
+                    && !dir.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(dir)?;
+                }
+                Backend::Sqlite
+            }
+        };
+        let manager = Manager {
+            url: parsed,
+            busy_timeout_ms,
+        };
+        // Establish one connection by hand first so the real driver error reaches the log.
+        let mut first = manager.connect()?;
+        migrate(&mut first)?;
+        drop(first);
+        let pool = Pool::builder()
+            .max_size(pool_size)
+            .connection_timeout(Duration::from_secs(5))
+            .build(manager)?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs blocking diesel code on the blocking pool, carrying the current tracing span.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Into<ApiError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let mut conn = pool.get()?;
+            f(&mut conn).map_err(Into::into)
+        })
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("database task failed: {e}")))?
+    }
+
+    /// Readiness: the database answers.
+    pub async fn ping(&self) -> Result<(), ApiError> {
+        self.run(|conn| db!(conn, |c| c.ping())).await
+    }
+}
+
+fn migrate(conn: &mut DbConn) -> anyhow::Result<()> {
+    let applied = match conn {
+        DbConn::Pg(c) => {
+            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
+            let r = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.len());
+            c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
+            r
+        }
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+    }
+    .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
+    if applied > 0 {
+        tracing::info!(migrations = applied, "applied database migrations");
+    }
+    Ok(())
+}
+
+/// Current time as Unix milliseconds, the unit of every timestamp column.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+pub fn to_datetime(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_schemes_are_rejected_and_named() {
+        for url in ["mysql://x/y", "data/has.db", "sqlite:", "file:///x"] {
+            let e = DbUrl::parse(url).expect_err(url);
+            assert!(e.contains("scheme") || e.contains("path"), "{url}: {e}");
+        }
+        assert!(
+            matches!(DbUrl::parse("sqlite://data/has.db"), Ok(DbUrl::Sqlite(p)) if p == "data/has.db")
+        );
+        assert!(matches!(
+            DbUrl::parse("postgres://u@h/db"),
+            Ok(DbUrl::Postgres(_))
+        ));
+    }
+}

@@ -1,0 +1,272 @@
+//! Monitor rows: create, read, list, update, delete, pause and resume.
+
+use super::models::{LabelRow, MonitorRow, MonitorUpdate, NewMonitor, StateChangeRow};
+use super::schema::{monitor_labels, monitors, state_changes};
+use super::{DbConn, now_ms};
+use crate::db;
+use diesel::prelude::*;
+use diesel::result::{Error as DbError, QueryResult};
+use shared::monitor::{Monitor, MonitorInput, MonitorState, StateChange};
+use std::collections::{BTreeMap, HashMap};
+
+/// Filters of `GET /api/v1/monitors`.
+#[derive(Debug, Default, Clone)]
+pub struct MonitorFilter {
+    /// Every `(key, value)` must be on the monitor.
+    pub labels: Vec<(String, String)>,
+    pub state: Option<MonitorState>,
+    /// Case-insensitive substring of the name or target.
+    pub search: Option<String>,
+}
+
+pub fn create(conn: &mut DbConn, input: &MonitorInput) -> QueryResult<Monitor> {
+    let now = now_ms();
+    let probe_json =
+        serde_json::to_string(&input.probe).map_err(|e| DbError::SerializationError(e.into()))?;
+    let row = NewMonitor {
+        name: input.name.trim(),
+        description: &input.description,
+        probe_kind: input.probe.kind.as_str(),
+        target: input.probe.target.trim(),
+        probe_json,
+        interval_seconds: input.interval_seconds,
+        failure_threshold: input.failure_threshold,
+        success_threshold: input.success_threshold,
+        state: MonitorState::Pending.as_str(),
+        paused: false,
+        next_run_at: now,
+        state_changed_at: now,
+        created_at: now,
+        updated_at: now,
+    };
+    let id = db!(conn, |c| c.transaction(|c| {
+        let id: i64 = diesel::insert_into(monitors::table)
+            .values(&row)
+            .returning(monitors::id)
+            .get_result(c)?;
+        let labels = label_rows(id, &input.labels);
+        diesel::insert_into(monitor_labels::table)
+            .values(&labels)
+            .execute(c)?;
+        QueryResult::Ok(id)
+    }))?;
+    get(conn, id)
+}
+
+fn label_rows(id: i64, labels: &BTreeMap<String, String>) -> Vec<LabelRow> {
+    labels
+        .iter()
+        .map(|(k, v)| LabelRow {
+            monitor_id: id,
+            key: k.clone(),
+            value: v.clone(),
+        })
+        .collect()
+}
+
+pub fn get(conn: &mut DbConn, id: i64) -> QueryResult<Monitor> {
+    let row: MonitorRow = db!(conn, |c| monitors::table
+        .find(id)
+        .select(MonitorRow::as_select())
+        .first(c))?;
+    let mut labels = labels_of(conn, &[id])?;
+    Ok(row.into_api(labels.remove(&id).unwrap_or_default()))
+}
+
+fn labels_of(
+    conn: &mut DbConn,
+    ids: &[i64],
+) -> QueryResult<HashMap<i64, BTreeMap<String, String>>> {
+    let rows: Vec<LabelRow> = db!(conn, |c| monitor_labels::table
+        .filter(monitor_labels::monitor_id.eq_any(ids))
+        .select(LabelRow::as_select())
+        .load(c))?;
+    let mut out: HashMap<i64, BTreeMap<String, String>> = HashMap::new();
+    for r in rows {
+        out.entry(r.monitor_id).or_default().insert(r.key, r.value);
+    }
+    Ok(out)
+}
+
+pub fn list(
+    conn: &mut DbConn,
+    filter: &MonitorFilter,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<(Vec<Monitor>, i64)> {
+    // Built as a boxed query per backend; the label filter is one EXISTS per label.
+    macro_rules! filtered {
+        ($c:ident) => {{
+            let mut q = monitors::table.into_boxed();
+            if let Some(state) = filter.state {
+                q = q.filter(monitors::state.eq(state.as_str()));
+            }
+            if let Some(s) = &filter.search {
+                let pattern = format!("%{}%", s.replace('%', "").replace('_', ""));
+                q = q.filter(
+                    monitors::name
+                        .like(pattern.clone())
+                        .or(monitors::target.like(pattern)),
+                );
+            }
+            for (k, v) in &filter.labels {
+                q = q.filter(diesel::dsl::exists(
+                    monitor_labels::table
+                        .filter(monitor_labels::monitor_id.eq(monitors::id))
+                        .filter(monitor_labels::key.eq(k.clone()))
+                        .filter(monitor_labels::value.eq(v.clone())),
+                ));
+            }
+            q
+        }};
+    }
+    let (rows, total): (Vec<MonitorRow>, i64) = db!(conn, |c| {
+        let total = filtered!(c).count().get_result(c)?;
+        let rows = filtered!(c)
+            .order(monitors::id.asc())
+            .limit(limit)
+            .offset(offset)
+            .select(MonitorRow::as_select())
+            .load(c)?;
+        QueryResult::Ok((rows, total))
+    })?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut labels = labels_of(conn, &ids)?;
+    let items = rows
+        .into_iter()
+        .map(|r| {
+            let l = labels.remove(&r.id).unwrap_or_default();
+            r.into_api(l)
+        })
+        .collect();
+    Ok((items, total))
+}
+
+pub fn update(conn: &mut DbConn, id: i64, input: &MonitorInput) -> QueryResult<Monitor> {
+    let probe_json =
+        serde_json::to_string(&input.probe).map_err(|e| DbError::SerializationError(e.into()))?;
+    let changes = MonitorUpdate {
+        name: input.name.trim(),
+        description: &input.description,
+        probe_kind: input.probe.kind.as_str(),
+        target: input.probe.target.trim(),
+        probe_json,
+        interval_seconds: input.interval_seconds,
+        failure_threshold: input.failure_threshold,
+        success_threshold: input.success_threshold,
+        updated_at: now_ms(),
+    };
+    let labels = label_rows(id, &input.labels);
+    db!(conn, |c| c.transaction(|c| {
+        let n = diesel::update(monitors::table.find(id))
+            .set(&changes)
+            .execute(c)?;
+        if n == 0 {
+            return Err(DbError::NotFound);
+        }
+        diesel::delete(monitor_labels::table.filter(monitor_labels::monitor_id.eq(id)))
+            .execute(c)?;
+        diesel::insert_into(monitor_labels::table)
+            .values(&labels)
+            .execute(c)?;
+        QueryResult::Ok(())
+    }))?;
+    get(conn, id)
+}
+
+pub fn delete(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+    let n = db!(conn, |c| diesel::delete(monitors::table.find(id))
+        .execute(c))?;
+    if n == 0 {
+        Err(DbError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+/// Pausing stops scheduling and shows `paused`; resuming starts over from `pending` at once.
+pub fn set_paused(conn: &mut DbConn, id: i64, paused: bool) -> QueryResult<Monitor> {
+    let now = now_ms();
+    db!(conn, |c| c.transaction(|c| {
+        let current: String = monitors::table.find(id).select(monitors::state).first(c)?;
+        let to = if paused {
+            MonitorState::Paused
+        } else {
+            MonitorState::Pending
+        };
+        if current != to.as_str() {
+            diesel::update(monitors::table.find(id))
+                .set((
+                    monitors::paused.eq(paused),
+                    monitors::state.eq(to.as_str()),
+                    monitors::consecutive_failures.eq(0),
+                    monitors::consecutive_successes.eq(0),
+                    monitors::next_run_at.eq(now),
+                    monitors::state_changed_at.eq(now),
+                    monitors::updated_at.eq(now),
+                ))
+                .execute(c)?;
+            diesel::insert_into(state_changes::table)
+                .values(super::models::NewStateChange {
+                    monitor_id: id,
+                    from_state: current,
+                    to_state: to.as_str().to_string(),
+                    at: now,
+                    reason: Some(if paused { "paused" } else { "resumed" }.to_string()),
+                })
+                .execute(c)?;
+        }
+        QueryResult::Ok(())
+    }))?;
+    get(conn, id)
+}
+
+/// Makes the monitor due now; the scheduler picks it up on its next tick.
+pub fn run_now(conn: &mut DbConn, id: i64) -> QueryResult<Monitor> {
+    let n = db!(conn, |c| diesel::update(
+        monitors::table.find(id).filter(monitors::paused.eq(false))
+    )
+    .set(monitors::next_run_at.eq(now_ms()))
+    .execute(c))?;
+    if n == 0 {
+        // Either unknown (404) or paused (nothing to run): tell them apart.
+        let m = get(conn, id)?;
+        return Ok(m);
+    }
+    get(conn, id)
+}
+
+pub fn counts_by_state(conn: &mut DbConn) -> QueryResult<BTreeMap<String, i64>> {
+    let rows: Vec<(String, i64)> = db!(conn, |c| monitors::table
+        .group_by(monitors::state)
+        .select((monitors::state, diesel::dsl::count_star()))
+        .load(c))?;
+    Ok(rows.into_iter().collect())
+}
+
+pub fn recent_state_changes(
+    conn: &mut DbConn,
+    monitor: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<StateChange>> {
+    let rows: Vec<StateChangeRow> = db!(conn, |c| {
+        let mut q = state_changes::table
+            .inner_join(monitors::table)
+            .select((
+                state_changes::monitor_id,
+                monitors::name,
+                state_changes::from_state,
+                state_changes::to_state,
+                state_changes::at,
+                state_changes::reason,
+            ))
+            .order(state_changes::id.desc())
+            .limit(limit)
+            .into_boxed();
+        if let Some(id) = monitor {
+            q = q.filter(state_changes::monitor_id.eq(id));
+        }
+        q.load(c)
+    })?;
+    Ok(rows.into_iter().map(StateChangeRow::into_api).collect())
+}
