@@ -1,1 +1,25 @@
+//! pageinspect, the HAS probe executor.
+//!
+//! Stateless: every probe it runs arrives in a request (`POST /api/v1/probe`,
+//! `POST /api/v1/probes:batch`) and its result goes back in the response. Probes are http, tcp,
+//! dns and tls, each bounded end to end by its `timeout_ms`, with per-phase timings named as in
+//! Prometheus' blackbox_exporter.
+//!
+//! - [`config`]: the typed configuration ([`config::PageinspectConfig`]).
+//! - [`startup`]: [`startup::Application`], built by `main` and by tests on port 0.
+//! - [`routes`]: HTTP handlers; [`auth`]: the service-token check of `/api/`.
+//! - [`executor`]: back-pressure and batch fan-out; [`probers`]: one module per probe kind.
+//! - [`metrics`]: the Prometheus metrics.
 
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod executor;
+pub mod metrics;
+pub mod probers;
+pub mod routes;
+pub mod startup;
+pub mod state;
+
+pub use config::PageinspectConfig;
+pub use startup::Application;

@@ -1,0 +1,162 @@
+//! pageinspect's configuration: one typed struct, loaded as built-in defaults < TOML file <
+//! `HAS_…` environment (see [`shared::config`]). Unknown keys are rejected with the key named.
+
+use serde::{Deserialize, Serialize};
+use shared::Secret;
+use shared::config::ConfigError;
+use shared::telemetry::LogConfig;
+use std::path::Path;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageinspectConfig {
+    pub server: ServerConfig,
+    pub probe: ProbeConfig,
+    pub log: LogConfig,
+    pub auth: AuthConfig,
+    /// A label naming where this replica probes from (`eu-west`, `dc2`); echoed in logs.
+    pub location: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// `ip:port` to listen on; port 0 picks a free port (tests).
+    pub listen: String,
+    /// actix worker threads; `None`: one per CPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<usize>,
+    /// The largest request body accepted (413 beyond).
+    pub max_request_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeConfig {
+    /// Most probes in one `POST /api/v1/probes:batch`.
+    pub max_batch: usize,
+    /// Most probes in flight across all requests; beyond it requests get 429.
+    pub max_concurrency: usize,
+    /// Most bytes of a probed response body read; beyond it the probe fails `body_too_large`.
+    pub max_body_bytes: usize,
+    /// `User-Agent` of http probes that set none.
+    pub default_user_agent: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// When set, every `/api/` request must carry `Authorization: Bearer <token>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_token: Option<Secret>,
+}
+
+impl PageinspectConfig {
+    /// The built-in defaults, the lowest configuration layer.
+    pub fn defaults() -> Self {
+        Self {
+            server: ServerConfig {
+                listen: "0.0.0.0:8081".into(),
+                workers: None,
+                max_request_bytes: 2 * 1024 * 1024,
+            },
+            probe: ProbeConfig {
+                max_batch: 256,
+                max_concurrency: 512,
+                max_body_bytes: 1024 * 1024,
+                default_user_agent: format!("HAS-pageinspect/{}", env!("CARGO_PKG_VERSION")),
+            },
+            log: LogConfig::with_dir("logs/pageinspect"),
+            auth: AuthConfig::default(),
+            location: "default".into(),
+        }
+    }
+
+    /// Loads defaults < `file` < environment, then checks what serde cannot.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let config: Self = shared::config::load(&Self::defaults(), file)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values serde accepts but pageinspect cannot run with; names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: &str| {
+            Err(ConfigError::Key {
+                key: key.into(),
+                message: message.into(),
+            })
+        };
+        if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
+            return bad("server.listen", "must be ip:port");
+        }
+        if self.server.workers == Some(0) {
+            return bad("server.workers", "must be at least 1");
+        }
+        if self.server.max_request_bytes == 0 {
+            return bad("server.max_request_bytes", "must be at least 1");
+        }
+        if self.probe.max_batch == 0 {
+            return bad("probe.max_batch", "must be at least 1");
+        }
+        if self.probe.max_concurrency == 0 {
+            return bad("probe.max_concurrency", "must be at least 1");
+        }
+        if self.probe.max_body_bytes == 0 {
+            return bad("probe.max_body_bytes", "must be at least 1");
+        }
+        if self
+            .auth
+            .service_token
+            .as_ref()
+            .is_some_and(|t| t.expose().trim().is_empty())
+        {
+            return bad("auth.service_token", "must not be empty when set");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_env(pairs: &[(&str, &str)]) -> Result<PageinspectConfig, ConfigError> {
+        let env = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        let c: PageinspectConfig =
+            shared::config::load_with_env(&PageinspectConfig::defaults(), None, env)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    #[test]
+    fn defaults_load_unchanged() {
+        let c = load_env(&[]).expect("defaults load");
+        assert_eq!(c.server.listen, "0.0.0.0:8081");
+        assert_eq!(c.probe.max_batch, 256);
+        assert_eq!(c.probe.max_concurrency, 512);
+        assert_eq!(c.probe.max_body_bytes, 1024 * 1024);
+        assert_eq!(c.location, "default");
+        assert!(c.auth.service_token.is_none());
+    }
+
+    #[test]
+    fn the_service_token_comes_from_the_environment_and_never_prints() {
+        let c = load_env(&[("HAS_AUTH__SERVICE_TOKEN", "s3cret")]).expect("loads");
+        let token = c.auth.service_token.as_ref().expect("token set");
+        assert_eq!(token.expose(), "s3cret");
+        assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn an_unknown_key_is_named() {
+        let e = load_env(&[("HAS_PROBE__MAX_BATCHES", "3")]).expect_err("unknown key");
+        assert!(e.to_string().contains("max_batches"), "{e}");
+    }
+
+    #[test]
+    fn a_zero_concurrency_is_rejected_by_key() {
+        let e = load_env(&[("HAS_PROBE__MAX_CONCURRENCY", "0")]).expect_err("zero");
+        assert_eq!(e.key(), Some("probe.max_concurrency"));
+    }
+}

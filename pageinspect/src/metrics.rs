@@ -1,0 +1,100 @@
+//! The metrics pageinspect exports, owned by one struct with its own registry (not the global
+//! one, so tests starting several applications in one process do not collide).
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+use shared::probe::{ProbeKind, ProbeResult};
+
+pub struct Metrics {
+    registry: Registry,
+    probes_total: IntCounterVec,
+    probe_failures_total: IntCounterVec,
+    probe_duration_seconds: HistogramVec,
+    probes_in_flight: IntGauge,
+    batch_size: Histogram,
+}
+
+impl Metrics {
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let probes_total = IntCounterVec::new(
+            Opts::new(
+                "has_probes_total",
+                "Probes run, by kind and result (success|failure).",
+            ),
+            &["kind", "result"],
+        )?;
+        let probe_failures_total = IntCounterVec::new(
+            Opts::new(
+                "has_probe_failures_total",
+                "Failed probes, by kind and failure reason.",
+            ),
+            &["kind", "reason"],
+        )?;
+        let probe_duration_seconds = HistogramVec::new(
+            HistogramOpts::new("has_probe_duration_seconds", "Probe duration, end to end.")
+                .buckets(vec![
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                ]),
+            &["kind"],
+        )?;
+        let probes_in_flight = IntGauge::new("has_probes_in_flight", "Probes running right now.")?;
+        let batch_size = Histogram::with_opts(
+            HistogramOpts::new("has_probe_batch_size", "Probes per batch request.").buckets(vec![
+                1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 256.0, 512.0, 1024.0,
+            ]),
+        )?;
+        registry.register(Box::new(probes_total.clone()))?;
+        registry.register(Box::new(probe_failures_total.clone()))?;
+        registry.register(Box::new(probe_duration_seconds.clone()))?;
+        registry.register(Box::new(probes_in_flight.clone()))?;
+        registry.register(Box::new(batch_size.clone()))?;
+        // Every kind shows up at zero before the first probe, so dashboards have a series.
+        for kind in ProbeKind::ALL {
+            for result in ["success", "failure"] {
+                probes_total.with_label_values(&[kind.as_str(), result]);
+            }
+            probe_duration_seconds.with_label_values(&[kind.as_str()]);
+        }
+        Ok(Self {
+            registry,
+            probes_total,
+            probe_failures_total,
+            probe_duration_seconds,
+            probes_in_flight,
+            batch_size,
+        })
+    }
+
+    pub fn probe_started(&self) {
+        self.probes_in_flight.inc();
+    }
+
+    pub fn probe_finished(&self, result: &ProbeResult) {
+        self.probes_in_flight.dec();
+        let kind = result.kind.as_str();
+        let outcome = if result.success { "success" } else { "failure" };
+        self.probes_total.with_label_values(&[kind, outcome]).inc();
+        if let Some(reason) = result.failure_reason {
+            self.probe_failures_total
+                .with_label_values(&[kind, reason.as_str()])
+                .inc();
+        }
+        self.probe_duration_seconds
+            .with_label_values(&[kind])
+            .observe(result.duration_seconds);
+    }
+
+    pub fn batch_received(&self, size: usize) {
+        self.batch_size.observe(size as f64);
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> Result<String, prometheus::Error> {
+        let mut buf = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut buf)?;
+        String::from_utf8(buf).map_err(|e| prometheus::Error::Msg(e.to_string()))
+    }
+}
