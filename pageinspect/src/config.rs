@@ -13,6 +13,8 @@ pub struct PageinspectConfig {
     pub server: ServerConfig,
     pub probe: ProbeConfig,
     pub log: LogConfig,
+    /// Defaulted: an unset token leaves an empty table, which the loader drops.
+    #[serde(default)]
     pub auth: AuthConfig,
     /// A label naming where this replica probes from (`eu-west`, `dc2`); echoed in logs.
     pub location: String,
