@@ -4,11 +4,14 @@ use crate::auth::ServiceToken;
 use crate::config::PageinspectConfig;
 use crate::routes;
 use crate::state::AppState;
-use actix_web::dev::{Server, ServerHandle};
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use shared::extract::JsonLimit;
 use std::net::{SocketAddr, TcpListener};
+use std::time::Instant;
 
 /// A bound, not yet running, pageinspect server.
 pub struct Application {
@@ -28,7 +31,7 @@ impl Application {
         let limit = JsonLimit(config.server.max_request_bytes);
         let mut server = HttpServer::new(move || {
             App::new()
-                .wrap(tracing_actix_logger())
+                .wrap(from_fn(access_log))
                 .app_data(state.clone())
                 .app_data(token.clone())
                 .app_data(limit)
@@ -71,7 +74,25 @@ impl Application {
     }
 }
 
-/// Access log: method, path, status and duration; never bodies or headers.
-fn tracing_actix_logger() -> actix_web::middleware::Logger {
-    actix_web::middleware::Logger::new("%r %s %Dms").log_target("pageinspect::access")
+/// Access log through tracing: method, path, status and duration; never bodies or headers.
+async fn access_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let path = req.path().to_string();
+    let res = next.call(req).await;
+    let duration_ms = start.elapsed().as_secs_f64() * 1000.0;
+    match &res {
+        Ok(r) => tracing::info!(
+            target: "pageinspect::access",
+            %method, %path, status = r.status().as_u16(), duration_ms, "request"
+        ),
+        Err(e) => tracing::warn!(
+            target: "pageinspect::access",
+            %method, %path, error = %e, duration_ms, "request failed"
+        ),
+    }
+    res
 }

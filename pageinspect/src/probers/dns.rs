@@ -39,6 +39,12 @@ pub async fn probe(spec: &ProbeSpec, out: &mut Outcome) -> Result<(), Failure> {
                 format!("the DNS query for {name} {rtype} timed out"),
             ));
         }
+        Err(NetError::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            return Err(Failure::new(
+                FailureReason::ConnectionRefused,
+                format!("the DNS server refused the query: {e}"),
+            ));
+        }
         Err(e) if e.is_connection_closed() => {
             return Err(Failure::new(
                 FailureReason::ConnectionError,

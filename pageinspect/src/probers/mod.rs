@@ -66,6 +66,7 @@ impl Outcome {
 }
 
 /// Runs one validated probe to completion, within its timeout, and judges it.
+#[tracing::instrument(skip_all, fields(kind = spec.kind.as_str(), timeout_ms = spec.timeout_ms))]
 pub async fn execute(
     spec: &ProbeSpec,
     conditions: &[Condition],

@@ -189,3 +189,18 @@ async fn method_headers_and_body_reach_the_target() {
         .await;
     assert!(r.success, "{r:?}");
 }
+
+#[tokio::test]
+async fn an_ipv4_preference_picks_the_ipv4_address_of_a_name() {
+    let (app, target) = (spawn_app().await, spawn_target().await);
+    let r = app
+        .probe(&json!({
+            "kind": "http",
+            "target": format!("http://localhost:{}/healthy", target.addr.port()),
+            "ip_preference": "ipv4"
+        }))
+        .await;
+    assert!(r.success, "{r:?}");
+    assert_eq!(r.resolved_ip.as_deref(), Some("127.0.0.1"));
+    assert!(r.phases.resolve > 0.0);
+}
