@@ -1,0 +1,292 @@
+//! `/monitors/{id}`: definition, state, summaries, charts, results; and the actions on it.
+
+use super::charts::{self, percent};
+use super::views::{AvailabilityBar, ConfirmDelete, Detail, MonitorView, ResultView, WindowView};
+use super::{Ui, UiError, change_views, interval, monitor_id, same_origin, state_label, when};
+use crate::api::State;
+use crate::api::monitors::WINDOWS;
+use crate::store::monitors as store;
+use crate::store::rollups::{self, HourPoint};
+use crate::store::{now_ms, results};
+use actix_web::{HttpRequest, HttpResponse, web};
+use shared::monitor::{Monitor, MonitorResult, StateChange, WindowSummary};
+
+/// How many results the latency chart plots.
+const CHART_POINTS: i64 = 200;
+const CHART_WIDTH: f64 = 720.0;
+const CHART_HEIGHT: f64 = 220.0;
+const BAR_WIDTH: f64 = 720.0;
+
+struct Loaded {
+    monitor: Monitor,
+    windows: Vec<WindowSummary>,
+    series: Vec<(i64, f64, bool)>,
+    hours: Vec<HourPoint>,
+    results: Vec<MonitorResult>,
+    changes: Vec<StateChange>,
+    now: i64,
+}
+
+pub async fn show(state: State, ui: Ui, id: web::Path<String>) -> Result<HttpResponse, UiError> {
+    let id = monitor_id(&ui, &id)?;
+    let d = state
+        .store
+        .run(move |c| {
+            let now = now_ms();
+            let monitor = store::get(c, id)?;
+            let windows = WINDOWS
+                .iter()
+                .map(|(label, ms)| rollups::window_summary(c, id, now, label, *ms))
+                .collect::<Result<Vec<_>, _>>()?;
+            diesel::QueryResult::Ok(Loaded {
+                monitor,
+                windows,
+                series: results::latency_series(c, id, CHART_POINTS)?,
+                hours: rollups::hourly(c, id, now - 7 * 24 * 3_600_000)?,
+                results: results::list(c, id, 20, 0)?.0,
+                changes: store::recent_state_changes(c, Some(id), 10)?,
+                now,
+            })
+        })
+        .await
+        .map_err(|e| ui.fail(e))?;
+    let t = ui.tr();
+    let unit_ms = t.get("unit.ms");
+    let bar = |id, title, hours: i64| {
+        let segments = charts::hour_segments(
+            &d.hours,
+            d.now,
+            hours,
+            BAR_WIDTH,
+            t.get("detail.no_data"),
+            t.get("detail.checks"),
+        );
+        let with_data: Vec<_> = segments.iter().filter(|s| s.checks > 0).collect();
+        let checks: i64 = with_data.iter().map(|s| s.checks).sum();
+        let ok: f64 = with_data
+            .iter()
+            .map(|s| s.availability.unwrap_or(0.0) * s.checks as f64 / 100.0)
+            .sum();
+        let overall = if checks > 0 {
+            percent(ok * 100.0 / checks as f64)
+        } else {
+            t.get("detail.no_data").into()
+        };
+        AvailabilityBar {
+            id,
+            title: t.get(title),
+            text: format!(
+                "{}: {} / {hours} h; {}: {overall}",
+                t.get("detail.checks"),
+                with_data.len(),
+                t.get("detail.availability")
+            ),
+            segments,
+            width: BAR_WIDTH,
+        }
+    };
+    let bars = vec![
+        bar("bar24", "detail.bar24", 24),
+        bar("bar7d", "detail.bar7d", 24 * 7),
+    ];
+    let page = Detail {
+        c: ui.chrome(d.monitor.name.clone(), "monitors"),
+        t,
+        m: monitor_view(&ui, &d.monitor),
+        windows: d.windows.iter().map(|w| window_view(unit_ms, w)).collect(),
+        chart: charts::latency_chart(&d.series, CHART_WIDTH, CHART_HEIGHT, unit_ms),
+        unit_ms,
+        bars,
+        results: d.results.iter().map(|r| result_view(&ui, r)).collect(),
+        changes: change_views(&ui, &d.changes),
+    };
+    ui.render(&page)
+}
+
+fn ms(seconds: Option<f64>, unit: &str) -> String {
+    seconds.map_or_else(|| "–".into(), |s| format!("{:.0} {unit}", s * 1000.0))
+}
+
+fn window_view(unit: &str, w: &WindowSummary) -> WindowView {
+    WindowView {
+        window: w.window.clone(),
+        checks: w.checks,
+        availability: w.availability_percent.map_or_else(|| "–".into(), percent),
+        class: charts::availability_class(w.availability_percent),
+        p50: ms(w.latency_p50_seconds, unit),
+        p95: ms(w.latency_p95_seconds, unit),
+        p99: ms(w.latency_p99_seconds, unit),
+    }
+}
+
+fn result_view(ui: &Ui, r: &MonitorResult) -> ResultView {
+    let failure = match (r.failure_reason, &r.error) {
+        (Some(f), Some(e)) => format!("{}: {e}", f.as_str()),
+        (Some(f), None) => f.as_str().into(),
+        (None, Some(e)) => e.clone(),
+        (None, None) => String::new(),
+    };
+    ResultView {
+        time: when(ui, Some(r.started_at)),
+        ok: r.success,
+        latency: ms(Some(r.duration_seconds), ui.lang.t("unit.ms")),
+        status: r.status_code.map(|s| s.to_string()).unwrap_or_default(),
+        failure,
+    }
+}
+
+fn monitor_view(ui: &Ui, m: &Monitor) -> MonitorView {
+    let p = &m.probe;
+    let t = ui.tr();
+    let mut settings: Vec<(&'static str, String)> = vec![
+        ("form.timeout_ms", p.timeout_ms.to_string()),
+        (
+            "detail.thresholds",
+            format!("{} / {}", m.failure_threshold, m.success_threshold),
+        ),
+    ];
+    let optional = [
+        ("form.method", p.method.clone()),
+        ("form.max_redirects", p.max_redirects.map(|n| n.to_string())),
+        ("form.expect", p.expect.clone()),
+        ("form.record_type", p.record_type.clone()),
+        ("form.dns_server", p.dns_server.clone()),
+        (
+            "form.headers",
+            (!p.headers.is_empty()).then(|| {
+                p.headers
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            }),
+        ),
+        (
+            "form.expected_answers",
+            (!p.expected_answers.is_empty()).then(|| p.expected_answers.join(", ")),
+        ),
+        ("form.body", p.body.clone()),
+        (
+            "form.insecure_skip_verify",
+            p.insecure_skip_verify.then(|| "✓".to_string()),
+        ),
+    ];
+    settings.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
+    let (state, state_label) = state_label(ui, m.state);
+    MonitorView {
+        id: m.id,
+        name: m.name.clone(),
+        description: m.description.clone(),
+        kind: p.kind.as_str(),
+        target: p.target.clone(),
+        state,
+        state_label,
+        paused: m.paused,
+        interval: interval(ui, m.interval_seconds),
+        settings: settings.into_iter().map(|(k, v)| (t.get(k), v)).collect(),
+        labels: m
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        conditions: p.conditions.clone(),
+        last_check: when(ui, m.last_checked_at),
+        next_run: when(ui, Some(m.next_run_at)),
+        since: when(ui, Some(m.state_changed_at)),
+        created: when(ui, Some(m.created_at)),
+    }
+}
+
+pub async fn confirm_delete(
+    state: State,
+    ui: Ui,
+    id: web::Path<String>,
+) -> Result<HttpResponse, UiError> {
+    let id = monitor_id(&ui, &id)?;
+    let m = state
+        .store
+        .run(move |c| store::get(c, id))
+        .await
+        .map_err(|e| ui.fail(e))?;
+    let t = ui.tr();
+    ui.render(&ConfirmDelete {
+        c: ui.chrome(t.get("delete.title"), "monitors"),
+        t,
+        id: m.id,
+        name: m.name,
+    })
+}
+
+pub async fn delete(
+    state: State,
+    ui: Ui,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, UiError> {
+    same_origin(&ui, &req)?;
+    let id = monitor_id(&ui, &id)?;
+    state
+        .store
+        .run(move |c| store::delete(c, id))
+        .await
+        .map_err(|e| ui.fail(e))?;
+    tracing::info!(monitor.id = id, "monitor deleted from the console");
+    Ok(ui.redirect("/monitors?notice=deleted".into()))
+}
+
+async fn set_paused(
+    state: State,
+    ui: Ui,
+    req: HttpRequest,
+    id: web::Path<String>,
+    paused: bool,
+) -> Result<HttpResponse, UiError> {
+    same_origin(&ui, &req)?;
+    let id = monitor_id(&ui, &id)?;
+    state
+        .store
+        .run(move |c| store::set_paused(c, id, paused))
+        .await
+        .map_err(|e| ui.fail(e))?;
+    let notice = if paused { "paused" } else { "resumed" };
+    Ok(ui.redirect(format!("/monitors/{id}?notice={notice}")))
+}
+
+pub async fn pause(
+    state: State,
+    ui: Ui,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, UiError> {
+    set_paused(state, ui, req, id, true).await
+}
+
+pub async fn resume(
+    state: State,
+    ui: Ui,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, UiError> {
+    set_paused(state, ui, req, id, false).await
+}
+
+pub async fn run_now(
+    state: State,
+    ui: Ui,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, UiError> {
+    same_origin(&ui, &req)?;
+    let id = monitor_id(&ui, &id)?;
+    let m = state
+        .store
+        .run(move |c| store::run_now(c, id))
+        .await
+        .map_err(|e| ui.fail(e))?;
+    let notice = if m.paused {
+        "paused_no_run"
+    } else {
+        "run_queued"
+    };
+    Ok(ui.redirect(format!("/monitors/{id}?notice={notice}")))
+}

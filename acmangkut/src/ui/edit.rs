@@ -1,0 +1,171 @@
+//! `/monitors/new` and `/monitors/{id}/edit`: the form, its errors, and saving it.
+
+use super::form::{FieldError, MonitorForm};
+use super::views::{FormPage, Opt};
+use super::{Ui, UiError, monitor_id, same_origin};
+use crate::api::State;
+use crate::store::monitors as store;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use shared::{ApiError, ErrorCode};
+use std::collections::BTreeMap;
+
+fn form_page(ui: &Ui, f: MonitorForm, errors: &[FieldError], editing: Option<i64>) -> FormPage {
+    let t = ui.tr();
+    let mut by_field: BTreeMap<String, String> = BTreeMap::new();
+    let mut general = Vec::new();
+    for e in errors {
+        let text = e.render(ui.lang);
+        if e.field.is_empty() {
+            general.push(text);
+        } else {
+            by_field
+                .entry(e.field.clone())
+                .and_modify(|m| {
+                    m.push_str("; ");
+                    m.push_str(&text);
+                })
+                .or_insert(text);
+        }
+    }
+    let opts = |values: &[&'static str], current: &str| -> Vec<Opt> {
+        values
+            .iter()
+            .map(|v| Opt {
+                value: v,
+                label: v.to_string(),
+                selected: *v == current.trim(),
+            })
+            .collect()
+    };
+    let (title, action, cancel_url) = match editing {
+        Some(id) => (
+            "form.edit_title",
+            format!("/monitors/{id}/edit"),
+            format!("/monitors/{id}"),
+        ),
+        None => ("form.new_title", "/monitors".into(), "/monitors".into()),
+    };
+    let active = if editing.is_some() { "monitors" } else { "new" };
+    FormPage {
+        c: ui.chrome(t.get(title), active),
+        t,
+        kinds: opts(&["http", "tcp", "dns", "tls"], &f.kind),
+        ip_preferences: opts(&["any", "ipv4", "ipv6"], &f.ip_preference),
+        f,
+        errors: by_field,
+        general,
+        action,
+        editing: editing.is_some(),
+        cancel_url,
+    }
+}
+
+pub async fn new_form(ui: Ui) -> Result<HttpResponse, UiError> {
+    ui.render(&form_page(&ui, MonitorForm::blank(), &[], None))
+}
+
+pub async fn edit_form(
+    state: State,
+    ui: Ui,
+    id: web::Path<String>,
+) -> Result<HttpResponse, UiError> {
+    let id = monitor_id(&ui, &id)?;
+    let m = state
+        .store
+        .run(move |c| store::get(c, id))
+        .await
+        .map_err(|e| ui.fail(e))?;
+    ui.render(&form_page(
+        &ui,
+        MonitorForm::from_monitor(&m),
+        &[],
+        Some(id),
+    ))
+}
+
+/// Parses and validates; on success stores through `save`, else re-renders the form (422)
+/// with each error beside its field. A duplicate name is shown on the name field.
+async fn submit<F>(
+    state: &State,
+    ui: &Ui,
+    body: &[u8],
+    editing: Option<i64>,
+    save: F,
+) -> Result<HttpResponse, UiError>
+where
+    F: FnOnce(
+            &mut crate::store::DbConn,
+            &shared::monitor::MonitorInput,
+        ) -> diesel::QueryResult<shared::monitor::Monitor>
+        + Send
+        + 'static,
+{
+    let f = MonitorForm::from_urlencoded(body);
+    let input = match f.parse() {
+        Ok(input) => input,
+        Err(errors) => return invalid(ui, f, &errors, editing),
+    };
+    if let Err(e) = input.validate() {
+        let fe = f.field_error(&e);
+        return invalid(ui, f, &[fe], editing);
+    }
+    match state.store.run(move |c| save(c, &input)).await {
+        Ok(m) => {
+            let notice = if editing.is_some() {
+                "saved"
+            } else {
+                "created"
+            };
+            Ok(ui.redirect(format!("/monitors/{}?notice={notice}", m.id)))
+        }
+        Err(e) if e.code == ErrorCode::Conflict => {
+            let fe = f.field_error(&ApiError::invalid("name", ui.lang.t("err.duplicate_name")));
+            invalid(ui, f, &[fe], editing)
+        }
+        Err(e) => Err(ui.fail(e)),
+    }
+}
+
+fn invalid(
+    ui: &Ui,
+    f: MonitorForm,
+    errors: &[FieldError],
+    editing: Option<i64>,
+) -> Result<HttpResponse, UiError> {
+    ui.render_status(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &form_page(ui, f, errors, editing),
+    )
+}
+
+pub async fn create(
+    state: State,
+    ui: Ui,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, UiError> {
+    same_origin(&ui, &req)?;
+    let r = submit(&state, &ui, &body, None, |c, input| store::create(c, input)).await;
+    if let Ok(resp) = &r
+        && resp.status() == StatusCode::SEE_OTHER
+    {
+        tracing::info!("monitor created from the console");
+    }
+    r
+}
+
+pub async fn update(
+    state: State,
+    ui: Ui,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, UiError> {
+    same_origin(&ui, &req)?;
+    let id = monitor_id(&ui, &id)?;
+    submit(&state, &ui, &body, Some(id), move |c, input| {
+        store::update(c, id, input)
+    })
+    .await
+}

@@ -1,0 +1,526 @@
+//! The console's message catalog (English and 简体中文) and how a request's language is chosen.
+//!
+//! Order of precedence: `?lang=en|zh-CN` (which also sets the `lang` cookie), then the `lang`
+//! cookie, then the browser's `Accept-Language` (its most preferred language: `zh*` gives
+//! zh-CN, anything else English).
+
+pub const COOKIE: &str = "lang";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    ZhCn,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::En, Lang::ZhCn];
+
+    /// The BCP 47 tag used in `<html lang>`, the cookie and `?lang=`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::ZhCn => "zh-CN",
+        }
+    }
+
+    /// Accepts the codes of [`Lang::code`], case-insensitively, and a bare `zh`.
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("en") {
+            Some(Self::En)
+        } else if s.eq_ignore_ascii_case("zh-CN") || s.eq_ignore_ascii_case("zh") {
+            Some(Self::ZhCn)
+        } else {
+            None
+        }
+    }
+
+    /// The most preferred language of an `Accept-Language` header (`q` weights honoured).
+    pub fn from_accept_language(header: &str) -> Self {
+        let mut best: Option<(f32, &str)> = None;
+        for part in header.split(',') {
+            let mut pieces = part.split(';');
+            let tag = pieces.next().unwrap_or("").trim();
+            if tag.is_empty() {
+                continue;
+            }
+            let q = pieces
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, tag));
+            }
+        }
+        match best {
+            Some((_, tag)) if tag.len() >= 2 && tag[..2].eq_ignore_ascii_case("zh") => Self::ZhCn,
+            _ => Self::En,
+        }
+    }
+
+    /// The message for `key`; the key itself when it is missing (a test keeps that from
+    /// happening).
+    pub fn t(self, key: &str) -> &'static str {
+        lookup(catalog(self), key).unwrap_or_else(|| {
+            tracing::warn!(i18n.key = key, lang = self.code(), "missing message");
+            lookup(EN, key).unwrap_or("?")
+        })
+    }
+}
+
+fn lookup(cat: &'static [(&'static str, &'static str)], key: &str) -> Option<&'static str> {
+    cat.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+}
+
+pub fn catalog(lang: Lang) -> &'static [(&'static str, &'static str)] {
+    match lang {
+        Lang::En => EN,
+        Lang::ZhCn => ZH_CN,
+    }
+}
+
+/// The language of a request and whether the `lang` cookie must be (re)set.
+pub fn negotiate(
+    query: Option<&str>,
+    cookie: Option<&str>,
+    accept_language: Option<&str>,
+) -> (Lang, bool) {
+    if let Some(l) = query.and_then(Lang::parse) {
+        return (l, true);
+    }
+    if let Some(l) = cookie.and_then(Lang::parse) {
+        return (l, false);
+    }
+    (
+        accept_language.map_or(Lang::En, Lang::from_accept_language),
+        false,
+    )
+}
+
+/// What templates call: `{{ t.get("nav.monitors") }}`.
+#[derive(Debug, Clone, Copy)]
+pub struct Tr(pub Lang);
+
+impl Tr {
+    pub fn get(&self, key: &str) -> &'static str {
+        self.0.t(key)
+    }
+}
+
+const EN: &[(&str, &str)] = &[
+    ("app.name", "HAS"),
+    ("app.tagline", "High Availability Service"),
+    ("nav.dashboard", "Dashboard"),
+    ("nav.monitors", "Monitors"),
+    ("nav.new", "New monitor"),
+    ("nav.language", "Language"),
+    ("nav.skip", "Skip to content"),
+    ("state.pending", "Pending"),
+    ("state.up", "Up"),
+    ("state.down", "Down"),
+    ("state.paused", "Paused"),
+    ("state.any", "Any state"),
+    ("dash.title", "Dashboard"),
+    ("dash.total", "Monitors in total"),
+    ("dash.chart", "Monitors by state"),
+    ("dash.recent", "Recent state changes"),
+    ("dash.no_changes", "No state changes yet."),
+    ("dash.no_monitors", "No monitors yet."),
+    ("changes.monitor", "Monitor"),
+    ("changes.change", "Change"),
+    ("changes.at", "When"),
+    ("changes.reason", "Reason"),
+    ("list.title", "Monitors"),
+    ("list.search", "Search name or target"),
+    ("list.labels", "Labels (env=prod,team=web)"),
+    ("list.filter", "Filter"),
+    ("list.clear", "Clear"),
+    ("list.empty", "No monitor matches."),
+    ("list.showing", "Showing"),
+    ("list.of", "of"),
+    ("list.prev", "Previous"),
+    ("list.next", "Next"),
+    ("list.pages", "Pages"),
+    (
+        "list.bad_label",
+        "The label selector must be key=value pairs separated by commas.",
+    ),
+    ("col.name", "Name"),
+    ("col.kind", "Kind"),
+    ("col.target", "Target"),
+    ("col.state", "State"),
+    ("col.last_check", "Last check"),
+    ("col.interval", "Interval"),
+    ("col.time", "Time"),
+    ("col.result", "Result"),
+    ("col.latency", "Latency"),
+    ("col.status", "Status"),
+    ("col.failure", "Failure reason"),
+    ("never", "never"),
+    ("unit.s", "s"),
+    ("unit.ms", "ms"),
+    ("unit.min", "min"),
+    ("unit.h", "h"),
+    ("detail.definition", "Definition"),
+    ("detail.labels", "Labels"),
+    ("detail.no_labels", "No labels."),
+    ("detail.summary", "Availability and latency"),
+    ("detail.window", "Window"),
+    ("detail.checks", "Checks"),
+    ("detail.availability", "Availability"),
+    ("detail.p50", "p50"),
+    ("detail.p95", "p95"),
+    ("detail.p99", "p99"),
+    ("detail.latency", "Latency of recent checks"),
+    ("detail.latency_fallback", "Latency of recent checks (text)"),
+    ("detail.no_results", "No results yet."),
+    ("detail.bar24", "Availability per hour, last 24 hours"),
+    ("detail.bar7d", "Availability per hour, last 7 days"),
+    ("detail.results", "Recent results"),
+    ("detail.changes", "Recent state changes"),
+    ("detail.next_run", "Next run"),
+    ("detail.since", "State since"),
+    ("detail.created", "Created"),
+    ("detail.thresholds", "Thresholds (failures / successes)"),
+    ("detail.conditions", "Conditions"),
+    ("detail.no_data", "no data"),
+    ("detail.failures_marked", "Failures are marked in red."),
+    ("result.ok", "OK"),
+    ("result.fail", "Failed"),
+    ("action.pause", "Pause"),
+    ("action.resume", "Resume"),
+    ("action.run", "Run now"),
+    ("action.edit", "Edit"),
+    ("action.delete", "Delete"),
+    ("action.cancel", "Cancel"),
+    ("action.save", "Save"),
+    ("action.create", "Create monitor"),
+    (
+        "notice.run_queued",
+        "A check was queued; its result appears shortly.",
+    ),
+    (
+        "notice.paused_no_run",
+        "The monitor is paused; resume it first.",
+    ),
+    ("notice.saved", "Saved."),
+    ("notice.created", "Monitor created."),
+    ("notice.deleted", "Monitor deleted."),
+    ("notice.paused", "Monitor paused."),
+    ("notice.resumed", "Monitor resumed."),
+    ("delete.title", "Delete monitor"),
+    (
+        "delete.question",
+        "Delete this monitor and all of its results? This cannot be undone.",
+    ),
+    ("form.new_title", "New monitor"),
+    ("form.edit_title", "Edit monitor"),
+    ("form.errors", "Please correct the fields marked below."),
+    ("form.general", "Basics"),
+    ("form.probe", "Probe"),
+    ("form.http", "HTTP options"),
+    ("form.tcp", "TCP options"),
+    ("form.dns", "DNS options"),
+    ("form.name", "Name"),
+    ("form.description", "Description"),
+    ("form.kind", "Probe kind"),
+    ("form.target", "Target"),
+    (
+        "form.target_help",
+        "http: a URL; tcp and tls: host:port; dns: a domain name.",
+    ),
+    ("form.timeout_ms", "Timeout (ms)"),
+    ("form.interval_seconds", "Interval (seconds)"),
+    ("form.failure_threshold", "Failures before down"),
+    ("form.success_threshold", "Successes before up"),
+    ("form.conditions", "Conditions"),
+    ("form.conditions_help", "One per line, e.g. [STATUS] == 200"),
+    ("form.labels", "Labels"),
+    ("form.labels_help", "One key=value per line"),
+    ("form.method", "Method"),
+    ("form.headers", "Headers"),
+    ("form.headers_help", "One Name: value per line"),
+    ("form.body", "Body"),
+    ("form.max_redirects", "Max redirects"),
+    ("form.insecure_skip_verify", "Skip certificate verification"),
+    ("form.expect", "Expect (tcp)"),
+    ("form.record_type", "Record type (dns)"),
+    ("form.dns_server", "DNS server (ip:port)"),
+    (
+        "form.expected_answers",
+        "Expected answers (dns, one per line)",
+    ),
+    ("form.ip_preference", "IP preference"),
+    ("form.default", "default"),
+    ("err.number", "must be a whole number"),
+    ("err.kind", "choose http, tcp, dns or tls"),
+    ("err.label_line", "each line must be key=value"),
+    ("err.label_dup", "duplicate key"),
+    ("err.header_line", "each line must be Name: value"),
+    ("err.ip_preference", "choose any, ipv4 or ipv6"),
+    ("err.line", "line"),
+    (
+        "err.duplicate_name",
+        "a monitor with this name already exists",
+    ),
+    ("err.not_found_title", "Not found"),
+    (
+        "err.not_found",
+        "There is no such monitor or page. It may have been deleted.",
+    ),
+    ("err.back", "Back to the monitors"),
+    ("err.title", "Something went wrong"),
+    (
+        "err.internal",
+        "The request could not be completed. Please try again; details are in the server log.",
+    ),
+    (
+        "err.forbidden",
+        "Cross-site form submissions are not accepted.",
+    ),
+];
+
+const ZH_CN: &[(&str, &str)] = &[
+    ("app.name", "HAS"),
+    ("app.tagline", "高可用服务"),
+    ("nav.dashboard", "仪表盘"),
+    ("nav.monitors", "监控"),
+    ("nav.new", "新建监控"),
+    ("nav.language", "语言"),
+    ("nav.skip", "跳到正文"),
+    ("state.pending", "待定"),
+    ("state.up", "正常"),
+    ("state.down", "故障"),
+    ("state.paused", "已暂停"),
+    ("state.any", "全部状态"),
+    ("dash.title", "仪表盘"),
+    ("dash.total", "监控总数"),
+    ("dash.chart", "各状态的监控数"),
+    ("dash.recent", "最近的状态变化"),
+    ("dash.no_changes", "暂无状态变化。"),
+    ("dash.no_monitors", "还没有监控。"),
+    ("changes.monitor", "监控"),
+    ("changes.change", "变化"),
+    ("changes.at", "时间"),
+    ("changes.reason", "原因"),
+    ("list.title", "监控"),
+    ("list.search", "搜索名称或目标"),
+    ("list.labels", "标签（env=prod,team=web）"),
+    ("list.filter", "筛选"),
+    ("list.clear", "清除"),
+    ("list.empty", "没有匹配的监控。"),
+    ("list.showing", "显示"),
+    ("list.of", "共"),
+    ("list.prev", "上一页"),
+    ("list.next", "下一页"),
+    ("list.pages", "分页"),
+    ("list.bad_label", "标签选择器必须是以逗号分隔的 key=value。"),
+    ("col.name", "名称"),
+    ("col.kind", "类型"),
+    ("col.target", "目标"),
+    ("col.state", "状态"),
+    ("col.last_check", "最近检查"),
+    ("col.interval", "间隔"),
+    ("col.time", "时间"),
+    ("col.result", "结果"),
+    ("col.latency", "延迟"),
+    ("col.status", "状态码"),
+    ("col.failure", "失败原因"),
+    ("never", "从未"),
+    ("unit.s", "秒"),
+    ("unit.ms", "毫秒"),
+    ("unit.min", "分钟"),
+    ("unit.h", "小时"),
+    ("detail.definition", "定义"),
+    ("detail.labels", "标签"),
+    ("detail.no_labels", "无标签。"),
+    ("detail.summary", "可用率与延迟"),
+    ("detail.window", "时间窗"),
+    ("detail.checks", "检查次数"),
+    ("detail.availability", "可用率"),
+    ("detail.p50", "p50"),
+    ("detail.p95", "p95"),
+    ("detail.p99", "p99"),
+    ("detail.latency", "最近检查的延迟"),
+    ("detail.latency_fallback", "最近检查的延迟（文本）"),
+    ("detail.no_results", "暂无结果。"),
+    ("detail.bar24", "每小时可用率，最近 24 小时"),
+    ("detail.bar7d", "每小时可用率，最近 7 天"),
+    ("detail.results", "最近结果"),
+    ("detail.changes", "最近的状态变化"),
+    ("detail.next_run", "下次运行"),
+    ("detail.since", "状态开始于"),
+    ("detail.created", "创建于"),
+    ("detail.thresholds", "阈值（失败 / 成功）"),
+    ("detail.conditions", "条件"),
+    ("detail.no_data", "无数据"),
+    ("detail.failures_marked", "失败以红色标出。"),
+    ("result.ok", "成功"),
+    ("result.fail", "失败"),
+    ("action.pause", "暂停"),
+    ("action.resume", "恢复"),
+    ("action.run", "立即运行"),
+    ("action.edit", "编辑"),
+    ("action.delete", "删除"),
+    ("action.cancel", "取消"),
+    ("action.save", "保存"),
+    ("action.create", "创建监控"),
+    ("notice.run_queued", "已排队一次检查，结果稍后出现。"),
+    ("notice.paused_no_run", "该监控已暂停，请先恢复。"),
+    ("notice.saved", "已保存。"),
+    ("notice.created", "监控已创建。"),
+    ("notice.deleted", "监控已删除。"),
+    ("notice.paused", "监控已暂停。"),
+    ("notice.resumed", "监控已恢复。"),
+    ("delete.title", "删除监控"),
+    (
+        "delete.question",
+        "删除该监控及其全部结果？此操作无法撤销。",
+    ),
+    ("form.new_title", "新建监控"),
+    ("form.edit_title", "编辑监控"),
+    ("form.errors", "请修正下面标出的字段。"),
+    ("form.general", "基本信息"),
+    ("form.probe", "探测"),
+    ("form.http", "HTTP 选项"),
+    ("form.tcp", "TCP 选项"),
+    ("form.dns", "DNS 选项"),
+    ("form.name", "名称"),
+    ("form.description", "描述"),
+    ("form.kind", "探测类型"),
+    ("form.target", "目标"),
+    (
+        "form.target_help",
+        "http：URL；tcp 和 tls：host:port；dns：域名。",
+    ),
+    ("form.timeout_ms", "超时（毫秒）"),
+    ("form.interval_seconds", "间隔（秒）"),
+    ("form.failure_threshold", "判定故障的连续失败次数"),
+    ("form.success_threshold", "判定正常的连续成功次数"),
+    ("form.conditions", "条件"),
+    ("form.conditions_help", "每行一个，例如 [STATUS] == 200"),
+    ("form.labels", "标签"),
+    ("form.labels_help", "每行一个 key=value"),
+    ("form.method", "方法"),
+    ("form.headers", "请求头"),
+    ("form.headers_help", "每行一个 Name: value"),
+    ("form.body", "请求体"),
+    ("form.max_redirects", "最多重定向次数"),
+    ("form.insecure_skip_verify", "跳过证书校验"),
+    ("form.expect", "期望内容（tcp）"),
+    ("form.record_type", "记录类型（dns）"),
+    ("form.dns_server", "DNS 服务器（ip:port）"),
+    ("form.expected_answers", "期望的应答（dns，每行一个）"),
+    ("form.ip_preference", "IP 偏好"),
+    ("form.default", "默认"),
+    ("err.number", "必须是整数"),
+    ("err.kind", "请选择 http、tcp、dns 或 tls"),
+    ("err.label_line", "每行必须是 key=value"),
+    ("err.label_dup", "键重复"),
+    ("err.header_line", "每行必须是 Name: value"),
+    ("err.ip_preference", "请选择 any、ipv4 或 ipv6"),
+    ("err.line", "行"),
+    ("err.duplicate_name", "已存在同名的监控"),
+    ("err.not_found_title", "未找到"),
+    ("err.not_found", "没有这个监控或页面，它可能已被删除。"),
+    ("err.back", "返回监控列表"),
+    ("err.title", "出错了"),
+    ("err.internal", "请求未能完成，请重试；详情见服务器日志。"),
+    ("err.forbidden", "不接受跨站提交的表单。"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn keys(lang: Lang) -> BTreeSet<&'static str> {
+        catalog(lang).iter().map(|(k, _)| *k).collect()
+    }
+
+    #[test]
+    fn both_catalogs_have_the_same_keys_and_no_duplicates() {
+        for lang in Lang::ALL {
+            assert_eq!(
+                keys(lang).len(),
+                catalog(lang).len(),
+                "duplicate key in {}",
+                lang.code()
+            );
+        }
+        let (en, zh) = (keys(Lang::En), keys(Lang::ZhCn));
+        assert_eq!(
+            en.difference(&zh).collect::<Vec<_>>(),
+            Vec::<&&str>::new(),
+            "missing in zh-CN"
+        );
+        assert_eq!(
+            zh.difference(&en).collect::<Vec<_>>(),
+            Vec::<&&str>::new(),
+            "missing in en"
+        );
+    }
+
+    #[test]
+    fn no_message_is_empty() {
+        for lang in Lang::ALL {
+            for (k, v) in catalog(lang) {
+                assert!(!v.trim().is_empty(), "{k} is empty in {}", lang.code());
+            }
+        }
+    }
+
+    #[test]
+    fn every_key_used_by_the_templates_and_code_exists() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut sources = Vec::new();
+        for dir in ["templates", "src/ui"] {
+            for entry in std::fs::read_dir(root.join(dir)).expect("readable dir") {
+                let path = entry.expect("entry").path();
+                sources.push(std::fs::read_to_string(&path).expect("readable file"));
+            }
+        }
+        let en = keys(Lang::En);
+        let mut used = 0;
+        for src in &sources {
+            for chunk in src.split("t.get(\"").skip(1) {
+                let key = chunk.split('"').next().unwrap_or("");
+                used += 1;
+                assert!(en.contains(key), "unknown message key `{key}`");
+            }
+        }
+        assert!(used > 20, "the scan found the keys ({used})");
+    }
+
+    #[test]
+    fn accept_language_prefers_the_highest_weight() {
+        let cases = [
+            ("zh-CN,zh;q=0.9,en;q=0.8", Lang::ZhCn),
+            ("zh", Lang::ZhCn),
+            ("zh-TW", Lang::ZhCn),
+            ("en-US,en;q=0.9", Lang::En),
+            ("en;q=0.5, zh-CN;q=0.8", Lang::ZhCn),
+            ("fr-FR", Lang::En),
+            ("zh;q=0", Lang::En),
+            ("", Lang::En),
+            (";;,,", Lang::En),
+        ];
+        for (header, want) in cases {
+            assert_eq!(Lang::from_accept_language(header), want, "{header}");
+        }
+    }
+
+    #[test]
+    fn the_query_beats_the_cookie_beats_the_header() {
+        assert_eq!(
+            negotiate(Some("en"), Some("zh-CN"), Some("zh")),
+            (Lang::En, true)
+        );
+        assert_eq!(
+            negotiate(Some("xx"), Some("zh-CN"), None),
+            (Lang::ZhCn, false)
+        );
+        assert_eq!(negotiate(None, None, Some("zh-CN")), (Lang::ZhCn, false));
+        assert_eq!(negotiate(None, Some("bogus"), None), (Lang::En, false));
+    }
+}
