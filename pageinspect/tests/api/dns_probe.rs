@@ -161,3 +161,24 @@ async fn a_missing_expected_answer_fails_the_probe() {
         "{r:?}"
     );
 }
+
+#[tokio::test]
+async fn a_silent_dns_server_times_out_within_the_probe_timeout() {
+    let app = spawn_app().await;
+    let silent = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = silent.local_addr().expect("addr");
+    let start = std::time::Instant::now();
+    let r = app
+        .probe(&json!({
+            "kind": "dns",
+            "target": "www.example.test",
+            "dns_server": addr.to_string(),
+            "timeout_ms": 400
+        }))
+        .await;
+    assert_eq!(r.failure_reason, Some(FailureReason::Timeout), "{r:?}");
+    assert!(start.elapsed() < std::time::Duration::from_millis(1400));
+    drop(silent);
+}

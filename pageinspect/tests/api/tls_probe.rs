@@ -108,3 +108,30 @@ async fn a_tls_probe_verifies_unless_told_not_to() {
     assert!(r.success, "{r:?}");
     assert!(r.certificate_expiry.is_some());
 }
+
+#[tokio::test]
+async fn a_server_that_never_answers_the_handshake_times_out_in_the_tls_phase() {
+    let app = spawn_app().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let start = std::time::Instant::now();
+    let r = app
+        .probe(&json!({ "kind": "tls", "target": addr.to_string(), "timeout_ms": 300 }))
+        .await;
+    assert_eq!(r.failure_reason, Some(FailureReason::Timeout), "{r:?}");
+    assert!(
+        r.error
+            .as_deref()
+            .is_some_and(|e| e.contains("TLS handshake")),
+        "{r:?}"
+    );
+    assert!(start.elapsed() < std::time::Duration::from_millis(1300));
+}
