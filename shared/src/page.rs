@@ -18,7 +18,7 @@ impl PageQuery {
     pub fn limit_offset(&self) -> Result<(i64, i64), ApiError> {
         let page = self.page.unwrap_or(1);
         let per_page = self.per_page.unwrap_or(50);
-        if page < 1 || page > 1_000_000 {
+        if !(1..=1_000_000).contains(&page) {
             return Err(ApiError::field(
                 ErrorCode::InvalidQuery,
                 "page",

@@ -1,1 +1,32 @@
-//! End-to-end tests live in tests/.
+//! Test support for the end-to-end suite: start the real pageinspect and acmangkut on port 0,
+//! local probe targets, and a fresh database (SQLite file, or a new PostgreSQL database when
+//! `HAS_TEST_DATABASE_URL` is set).
+
+pub mod db;
+pub mod spawn;
+pub mod targets;
+
+pub use db::TestDb;
+pub use spawn::{TestApp, spawn_acmangkut, spawn_pageinspect};
+pub use targets::Targets;
+
+use std::time::Duration;
+
+/// Polls `f` every 100 ms until it yields `Some`, or panics after `timeout` with `what`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

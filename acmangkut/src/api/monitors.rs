@@ -62,7 +62,7 @@ impl ListQuery {
 }
 
 /// Create a monitor; it is probed for the first time right away.
-#[utoipa::path(
+#[utoipa::path(context_path = "/api/v1", 
     request_body = MonitorInput,
     responses(
         (status = 201, body = Monitor),
@@ -85,7 +85,7 @@ pub async fn create(state: State, body: Json<MonitorInput>) -> Result<HttpRespon
         .json(m))
 }
 
-#[utoipa::path(params(ListQuery), responses((status = 200, body = Page<Monitor>)))]
+#[utoipa::path(context_path = "/api/v1", params(ListQuery), responses((status = 200, body = Page<Monitor>)))]
 #[get("/monitors")]
 pub async fn list(
     state: State,
@@ -100,7 +100,7 @@ pub async fn list(
     Ok(web::Json(Page::new(items, lo, total)))
 }
 
-#[utoipa::path(responses((status = 200, body = Monitor), (status = 404, body = shared::problem::Problem)))]
+#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Monitor), (status = 404, body = shared::problem::Problem)))]
 #[get("/monitors/{id}")]
 pub async fn get(state: State, id: web::Path<i64>) -> Result<web::Json<Monitor>, ApiError> {
     let id = id.into_inner();
@@ -110,7 +110,7 @@ pub async fn get(state: State, id: web::Path<i64>) -> Result<web::Json<Monitor>,
 }
 
 /// Replace a monitor's definition; its state and history are kept.
-#[utoipa::path(request_body = MonitorInput, responses((status = 200, body = Monitor), (status = 404, body = shared::problem::Problem)))]
+#[utoipa::path(context_path = "/api/v1", request_body = MonitorInput, responses((status = 200, body = Monitor), (status = 404, body = shared::problem::Problem)))]
 #[put("/monitors/{id}")]
 pub async fn update(
     state: State,
@@ -127,7 +127,7 @@ pub async fn update(
     ))
 }
 
-#[utoipa::path(responses((status = 204), (status = 404, body = shared::problem::Problem)))]
+#[utoipa::path(context_path = "/api/v1", responses((status = 204), (status = 404, body = shared::problem::Problem)))]
 #[delete("/monitors/{id}")]
 pub async fn delete(state: State, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
@@ -136,7 +136,7 @@ pub async fn delete(state: State, id: web::Path<i64>) -> Result<HttpResponse, Ap
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(responses((status = 200, body = Monitor)))]
+#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Monitor)))]
 #[post("/monitors/{id}/pause")]
 pub async fn pause(state: State, id: web::Path<i64>) -> Result<web::Json<Monitor>, ApiError> {
     let id = id.into_inner();
@@ -148,7 +148,7 @@ pub async fn pause(state: State, id: web::Path<i64>) -> Result<web::Json<Monitor
     ))
 }
 
-#[utoipa::path(responses((status = 200, body = Monitor)))]
+#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Monitor)))]
 #[post("/monitors/{id}/resume")]
 pub async fn resume(state: State, id: web::Path<i64>) -> Result<web::Json<Monitor>, ApiError> {
     let id = id.into_inner();
@@ -161,7 +161,7 @@ pub async fn resume(state: State, id: web::Path<i64>) -> Result<web::Json<Monito
 }
 
 /// Probe now instead of waiting for the interval (202: the result arrives in `/results`).
-#[utoipa::path(responses((status = 202, body = Monitor), (status = 409, body = shared::problem::Problem)))]
+#[utoipa::path(context_path = "/api/v1", responses((status = 202, body = Monitor), (status = 409, body = shared::problem::Problem)))]
 #[post("/monitors/{id}/run")]
 pub async fn run_now(state: State, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
@@ -175,7 +175,7 @@ pub async fn run_now(state: State, id: web::Path<i64>) -> Result<HttpResponse, A
     Ok(HttpResponse::Accepted().json(m))
 }
 
-#[utoipa::path(params(PageQuery), responses((status = 200, body = Page<MonitorResult>)))]
+#[utoipa::path(context_path = "/api/v1", params(PageQuery), responses((status = 200, body = Page<MonitorResult>)))]
 #[get("/monitors/{id}/results")]
 pub async fn list_results(
     state: State,
@@ -195,7 +195,7 @@ pub const WINDOWS: [(&str, i64); 3] = [("1h", 3_600_000), ("24h", 86_400_000), (
 
 /// Availability and latency percentiles over 1 h, 24 h and 7 d, from hourly rollups (windows
 /// are widened to whole hours).
-#[utoipa::path(responses((status = 200, body = MonitorSummary)))]
+#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = MonitorSummary)))]
 #[get("/monitors/{id}/summary")]
 pub async fn summary(
     state: State,
@@ -229,7 +229,7 @@ pub struct Overview {
 }
 
 /// Counts by state and the latest state changes (the dashboard's data).
-#[utoipa::path(responses((status = 200, body = Overview)))]
+#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Overview)))]
 #[get("/overview")]
 pub async fn overview(state: State) -> Result<web::Json<Overview>, ApiError> {
     let o = state
@@ -254,7 +254,7 @@ pub struct ChangesQuery {
     pub limit: Option<i64>,
 }
 
-#[utoipa::path(params(ChangesQuery), responses((status = 200, body = Vec<StateChange>)))]
+#[utoipa::path(context_path = "/api/v1", params(ChangesQuery), responses((status = 200, body = Vec<StateChange>)))]
 #[get("/state-changes")]
 pub async fn state_changes(
     state: State,

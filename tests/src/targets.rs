@@ -1,0 +1,79 @@
+//! Local probe targets the tests start on loopback: a healthy JSON page, a 500, a slow page, a
+//! redirect loop, an endless body, and a port where nothing listens.
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use std::time::Duration;
+
+pub struct Targets {
+    pub base: String,
+    /// A port that refuses connections.
+    pub refused_port: u16,
+    _handle: actix_web::dev::ServerHandle,
+}
+
+async fn healthy() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(r#"{"status":"UP"}"#)
+}
+
+async fn failing() -> HttpResponse {
+    HttpResponse::InternalServerError().body("boom")
+}
+
+async fn slow() -> HttpResponse {
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    HttpResponse::Ok().body("late")
+}
+
+async fn redirect_loop() -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header(("Location", "/loop"))
+        .finish()
+}
+
+async fn endless() -> HttpResponse {
+    let chunk = web::Bytes::from(vec![b'x'; 64 * 1024]);
+    let stream = futures_stream(chunk);
+    HttpResponse::Ok().streaming(stream)
+}
+
+fn futures_stream(
+    chunk: web::Bytes,
+) -> impl futures::Stream<Item = Result<web::Bytes, std::io::Error>> {
+    futures::stream::unfold(chunk, |c| async move { Some((Ok(c.clone()), c)) })
+}
+
+impl Targets {
+    pub async fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind targets");
+        let port = listener.local_addr().expect("addr").port();
+        let server = HttpServer::new(|| {
+            App::new()
+                .route("/healthy", web::get().to(healthy))
+                .route("/500", web::get().to(failing))
+                .route("/slow", web::get().to(slow))
+                .route("/loop", web::get().to(redirect_loop))
+                .route("/endless", web::get().to(endless))
+        })
+        .workers(1)
+        .listen(listener)
+        .expect("listen")
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        let refused_port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        };
+        Self {
+            base: format!("http://127.0.0.1:{port}"),
+            refused_port,
+            _handle: handle,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}

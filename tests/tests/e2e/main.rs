@@ -1,0 +1,8 @@
+//! End-to-end: the real acmangkut and pageinspect over real sockets, probing local targets.
+//! Runs on SQLite by default and on PostgreSQL when `HAS_TEST_DATABASE_URL` is set.
+
+mod bad_input;
+mod executor;
+mod monitors;
+mod openapi;
+mod replicas;

@@ -1,0 +1,256 @@
+//! A user defines monitors; acmangkut schedules them, pageinspect probes them, results,
+//! states and summaries come back through the API.
+
+use has_tests::{
+    Targets, TestDb, eventually, spawn::test_config, spawn_acmangkut, spawn_pageinspect,
+};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn http_monitor(name: &str, target: String, extra: Value) -> Value {
+    let mut probe = json!({"kind": "http", "target": target, "timeout_ms": 1500});
+    if let (Some(p), Some(e)) = (probe.as_object_mut(), extra.as_object()) {
+        p.extend(e.clone());
+    }
+    json!({"name": name, "probe": probe, "interval_seconds": 1, "failure_threshold": 2, "success_threshold": 1,
+           "labels": {"env": "test", "team": name}})
+}
+
+async fn wait_for_state(app: &has_tests::TestApp, id: i64, state: &str) -> Value {
+    eventually(
+        Duration::from_secs(20),
+        &format!("monitor {id} to be {state}"),
+        || async {
+            let m = app.get_json(&format!("/api/v1/monitors/{id}")).await;
+            (m["state"] == state).then_some(m)
+        },
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitors_are_probed_and_their_state_follows_the_target() {
+    let targets = Targets::start().await;
+    let (pi, _pi_handle) = spawn_pageinspect(None).await;
+    let db = TestDb::new();
+    let app = spawn_acmangkut(test_config(&db, &pi)).await;
+
+    let healthy = app
+        .create_monitor(http_monitor(
+            "healthy",
+            targets.url("/healthy"),
+            json!({"conditions": ["[STATUS] == 200", "[BODY].status == UP"]}),
+        ))
+        .await;
+    let failing = app
+        .create_monitor(http_monitor("failing", targets.url("/500"), json!({})))
+        .await;
+    let refused = app
+        .create_monitor(http_monitor(
+            "refused",
+            format!("http://127.0.0.1:{}/", targets.refused_port),
+            json!({}),
+        ))
+        .await;
+    let looping = app
+        .create_monitor(http_monitor(
+            "loop",
+            targets.url("/loop"),
+            json!({"max_redirects": 3}),
+        ))
+        .await;
+
+    let id = |m: &Value| m["id"].as_i64().expect("id");
+    wait_for_state(&app, id(&healthy), "up").await;
+    wait_for_state(&app, id(&failing), "down").await;
+    wait_for_state(&app, id(&refused), "down").await;
+    wait_for_state(&app, id(&looping), "down").await;
+
+    let ok = &app.results(id(&healthy)).await[0];
+    assert_eq!(ok["success"], true);
+    assert_eq!(ok["status_code"], 200);
+    assert_eq!(ok["detail"]["conditions"][1]["observed"], "UP", "{ok}");
+    let bad = &app.results(id(&failing)).await[0];
+    assert_eq!(bad["status_code"], 500);
+    assert_eq!(
+        app.results(id(&refused)).await[0]["failure_reason"],
+        "connection_refused"
+    );
+    assert_eq!(
+        app.results(id(&looping)).await[0]["failure_reason"],
+        "too_many_redirects"
+    );
+
+    // Two consecutive failures were needed before `down`: the state change says so.
+    let changes = app
+        .get_json(&format!(
+            "/api/v1/state-changes?monitor_id={}",
+            id(&failing)
+        ))
+        .await;
+    assert_eq!(changes[0]["to_state"], "down", "{changes}");
+    let failures_before_down = app.results(id(&failing)).await.len();
+    assert!(
+        failures_before_down >= 2,
+        "went down after {failures_before_down} result(s)"
+    );
+
+    let summary = app
+        .get_json(&format!("/api/v1/monitors/{}/summary", id(&healthy)))
+        .await;
+    let hour = &summary["windows"][0];
+    assert_eq!(hour["window"], "1h");
+    assert_eq!(hour["availability_percent"], 100.0, "{summary}");
+    assert!(hour["latency_p50_seconds"].as_f64().expect("p50") > 0.0);
+    let down_summary = app
+        .get_json(&format!("/api/v1/monitors/{}/summary", id(&failing)))
+        .await;
+    assert_eq!(down_summary["windows"][2]["availability_percent"], 0.0);
+
+    let overview = app.get_json("/api/v1/overview").await;
+    assert_eq!(overview["counts"]["up"], 1, "{overview}");
+    assert_eq!(overview["counts"]["down"], 3, "{overview}");
+    app.handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_target_times_out_without_holding_the_scheduler() {
+    let targets = Targets::start().await;
+    let (pi, _h) = spawn_pageinspect(None).await;
+    let db = TestDb::new();
+    let app = spawn_acmangkut(test_config(&db, &pi)).await;
+    let slow = app
+        .create_monitor(http_monitor(
+            "slow",
+            targets.url("/slow"),
+            json!({"timeout_ms": 500}),
+        ))
+        .await;
+    let endless = app
+        .create_monitor(http_monitor(
+            "endless",
+            targets.url("/endless"),
+            json!({"timeout_ms": 1000}),
+        ))
+        .await;
+    let healthy = app
+        .create_monitor(http_monitor("fast", targets.url("/healthy"), json!({})))
+        .await;
+    for (m, reason) in [(&slow, "timeout"), (&endless, "body_too_large")] {
+        let id = m["id"].as_i64().expect("id");
+        let r = eventually(Duration::from_secs(15), "a result", || async {
+            app.results(id).await.into_iter().next()
+        })
+        .await;
+        assert_eq!(r["failure_reason"], reason, "{r}");
+        assert!(
+            r["duration_seconds"].as_f64().expect("duration") < 1.5,
+            "{r}"
+        );
+    }
+    wait_for_state(&app, healthy["id"].as_i64().expect("id"), "up").await;
+    app.handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_resume_run_now_update_and_delete() {
+    let targets = Targets::start().await;
+    let (pi, _h) = spawn_pageinspect(None).await;
+    let db = TestDb::new();
+    let app = spawn_acmangkut(test_config(&db, &pi)).await;
+    let mut body = http_monitor("web", targets.url("/healthy"), json!({}));
+    body["interval_seconds"] = json!(3600);
+    let m = app.create_monitor(body.clone()).await;
+    let id = m["id"].as_i64().expect("id");
+    // The first run happens right after creation, the next not for an hour.
+    wait_for_state(&app, id, "up").await;
+    assert_eq!(app.results(id).await.len(), 1);
+
+    let r = app
+        .post_json(&format!("/api/v1/monitors/{id}/run"), &json!({}))
+        .await;
+    assert_eq!(r.status(), 202);
+    eventually(Duration::from_secs(10), "the run-now result", || async {
+        (app.results(id).await.len() == 2).then_some(())
+    })
+    .await;
+
+    let paused: Value = app
+        .post_json(&format!("/api/v1/monitors/{id}/pause"), &json!({}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(paused["state"], "paused");
+    let r = app
+        .post_json(&format!("/api/v1/monitors/{id}/run"), &json!({}))
+        .await;
+    assert_eq!(r.status(), 409, "a paused monitor does not run");
+    let resumed: Value = app
+        .post_json(&format!("/api/v1/monitors/{id}/resume"), &json!({}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(resumed["state"], "pending");
+    wait_for_state(&app, id, "up").await;
+
+    body["description"] = json!("edited");
+    body["labels"] = json!({"env": "prod"});
+    let r = app
+        .http
+        .put(app.url(&format!("/api/v1/monitors/{id}")))
+        .json(&body)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status(), 200);
+    let listed = app
+        .get_json("/api/v1/monitors?label=env=prod&state=up")
+        .await;
+    assert_eq!(listed["total"], 1, "{listed}");
+    assert_eq!(listed["items"][0]["description"], "edited");
+    assert_eq!(
+        app.get_json("/api/v1/monitors?label=env=test").await["total"],
+        0
+    );
+
+    let r = app
+        .http
+        .delete(app.url(&format!("/api/v1/monitors/{id}")))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        app.get(&format!("/api/v1/monitors/{id}")).await.status(),
+        404
+    );
+    app.handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_paginates() {
+    let (pi, _h) = spawn_pageinspect(None).await;
+    let db = TestDb::new();
+    let mut config = test_config(&db, &pi);
+    config.scheduler.enabled = false;
+    let app = spawn_acmangkut(config).await;
+    for i in 0..7 {
+        app.create_monitor(
+            json!({"name": format!("m{i}"), "probe": {"kind": "tcp", "target": "127.0.0.1:9"}}),
+        )
+        .await;
+    }
+    let page = app.get_json("/api/v1/monitors?page=2&per_page=3").await;
+    assert_eq!(page["total"], 7);
+    assert_eq!(page["page"], 2);
+    let names: Vec<&str> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|m| m["name"].as_str())
+        .collect();
+    assert_eq!(names, ["m3", "m4", "m5"]);
+    app.handle.stop().await;
+}
