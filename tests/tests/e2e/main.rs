@@ -2,6 +2,7 @@
 //! Runs on SQLite by default and on PostgreSQL when `HAS_TEST_DATABASE_URL` is set.
 
 mod bad_input;
+mod browser;
 mod executor;
 mod monitors;
 mod openapi;
