@@ -146,7 +146,7 @@ pub async fn create(
     body: web::Bytes,
 ) -> Result<HttpResponse, UiError> {
     same_origin(&ui, &req)?;
-    let r = submit(&state, &ui, &body, None, |c, input| store::create(c, input)).await;
+    let r = submit(&state, &ui, &body, None, store::create).await;
     if let Ok(resp) = &r
         && resp.status() == StatusCode::SEE_OTHER
     {

@@ -405,7 +405,8 @@ mod tests {
 
     #[test]
     fn unparseable_values_are_reported_per_field() {
-        let cases: [(&[(&str, &str)], &str, Option<usize>); 6] = [
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, Option<usize>);
+        let cases: [Case<'_>; 6] = [
             (&[("kind", "ftp")], "kind", None),
             (
                 &[("kind", "http"), ("timeout_ms", "fast")],

@@ -187,10 +187,7 @@ impl Ui {
 
     /// Wraps a store error so it is answered as a page in this language.
     pub fn fail(&self, error: ApiError) -> UiError {
-        UiError {
-            ui: self.clone(),
-            error,
-        }
+        UiError(Box::new((self.clone(), error)))
     }
 
     /// `303 See Other` to `to` (after a successful POST).
@@ -214,36 +211,34 @@ const NOTICES: [&str; 7] = [
 
 /// An error answered as a friendly HTML page (not problem+json) in the request's language.
 #[derive(Debug)]
-pub struct UiError {
-    ui: Ui,
-    error: ApiError,
-}
+pub struct UiError(Box<(Ui, ApiError)>);
 
 impl std::fmt::Display for UiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.error.fmt(f)
+        self.0.1.fmt(f)
     }
 }
 
 impl ResponseError for UiError {
     fn status_code(&self) -> StatusCode {
-        self.error.code.status()
+        self.0.1.code.status()
     }
 
     fn error_response(&self) -> HttpResponse {
-        let (title, message) = match self.error.code {
+        let (ui, error) = &*self.0;
+        let (title, message) = match error.code {
             ErrorCode::NotFound => ("err.not_found_title", "err.not_found"),
             ErrorCode::Forbidden => ("err.title", "err.forbidden"),
             _ => ("err.title", "err.internal"),
         };
-        let t = self.ui.tr();
+        let t = ui.tr();
         let page = views::ErrorPage {
-            c: self.ui.chrome(t.get(title), ""),
+            c: ui.chrome(t.get(title), ""),
             t,
             message: t.get(message),
         };
         let body = askama::Template::render(&page).unwrap_or_else(|_| t.get(message).into());
-        self.ui.html(self.status_code(), body)
+        ui.html(self.status_code(), body)
     }
 }
 
