@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod browser;
+mod database;
 mod executor;
 mod monitors;
 mod openapi;

@@ -1,0 +1,86 @@
+//! Retention deletes raw results past `raw_days` and rollups past `rollup_days`, in small
+//! batches, and keeps everything newer.
+
+use acmangkut::config::RetentionConfig;
+use acmangkut::engine::retention::prune_once;
+use acmangkut::metrics::Metrics;
+use acmangkut::store::schema::{probe_results, rollup_hours};
+use acmangkut::store::{Store, now_ms};
+use diesel::prelude::*;
+use shared::monitor::MonitorInput;
+
+const DAY: i64 = 86_400_000;
+
+#[tokio::test]
+async fn old_results_and_rollups_go_and_recent_ones_stay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(
+        &format!("sqlite://{}/has.db", dir.path().display()),
+        2,
+        5_000,
+    )
+    .expect("store");
+    let input: MonitorInput = serde_json::from_value(serde_json::json!({
+        "name": "m", "probe": {"kind": "tcp", "target": "127.0.0.1:9"}
+    }))
+    .expect("input");
+    let id = store
+        .run(move |c| acmangkut::store::monitors::create(c, &input))
+        .await
+        .expect("create")
+        .id;
+    let now = now_ms();
+    // 25 results 10 days old, 5 from today; rollups 500 and 2 days old.
+    store
+        .run(move |c| {
+            acmangkut::db!(c, |c| {
+                for i in 0..30i64 {
+                    let at = if i < 25 { now - 10 * DAY + i } else { now - i };
+                    diesel::insert_into(probe_results::table)
+                        .values((
+                            probe_results::monitor_id.eq(id),
+                            probe_results::started_at.eq(at),
+                            probe_results::success.eq(true),
+                            probe_results::duration_seconds.eq(0.01),
+                        ))
+                        .execute(c)?;
+                }
+                for age in [500, 2] {
+                    diesel::insert_into(rollup_hours::table)
+                        .values((
+                            rollup_hours::monitor_id.eq(id),
+                            rollup_hours::hour_start.eq(now - age * DAY),
+                            rollup_hours::checks.eq(1i64),
+                            rollup_hours::successes.eq(1i64),
+                        ))
+                        .execute(c)?;
+                }
+                diesel::QueryResult::Ok(())
+            })
+        })
+        .await
+        .expect("seed");
+
+    let config = RetentionConfig {
+        raw_days: 7,
+        rollup_days: 400,
+        prune_interval_seconds: 60,
+        prune_batch: 10,
+    };
+    let metrics = Metrics::new();
+    let deleted = prune_once(&store, &config, &metrics).await;
+    assert_eq!(deleted, 26, "25 results in batches of 10, and one rollup");
+
+    let (results, rollups): (i64, i64) = store
+        .run(|c| {
+            acmangkut::db!(c, |c| {
+                let r = probe_results::table.count().get_result(c)?;
+                let h = rollup_hours::table.count().get_result(c)?;
+                diesel::QueryResult::Ok((r, h))
+            })
+        })
+        .await
+        .expect("count");
+    assert_eq!((results, rollups), (5, 1));
+    assert_eq!(metrics.pruned_rows.get(), 26);
+}
