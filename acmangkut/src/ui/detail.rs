@@ -76,8 +76,8 @@ pub async fn show(state: State, ui: Ui, id: web::Path<String>) -> Result<HttpRes
             id,
             title: t.get(title),
             text: format!(
-                "{}: {} / {hours} h; {}: {overall}",
-                t.get("detail.checks"),
+                "{}: {} / {hours}; {}: {overall}",
+                t.get("detail.hours_with_data"),
                 with_data.len(),
                 t.get("detail.availability")
             ),
