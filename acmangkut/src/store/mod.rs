@@ -22,7 +22,7 @@ use std::time::Duration;
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("src/store/migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("src/store/migrations/postgres");
 /// Serialises migrations when several replicas start at once on PostgreSQL.
-const MIGRATION_LOCK_KEY: i64 = 0x4841_535f_6d69_67; // "HAS_mig"
+const MIGRATION_LOCK_KEY: i64 = 0x0048_4153_5f6d_6967; // "HAS_mig"
 
 pub enum DbConn {
     Pg(PgConnection),

@@ -99,7 +99,8 @@ pub fn window_summary(
     window_ms: i64,
 ) -> QueryResult<WindowSummary> {
     let since = hour_of(now - window_ms);
-    let (hours, buckets): (Vec<(i64, i64)>, Vec<(i32, i64)>) = crate::db!(conn, |c| {
+    type Rows = (Vec<(i64, i64)>, Vec<(i32, i64)>);
+    let (hours, buckets): Rows = crate::db!(conn, |c| {
         let hours = rollup_hours::table
             .filter(rollup_hours::monitor_id.eq(monitor_id))
             .filter(rollup_hours::hour_start.ge(since))
@@ -201,7 +202,7 @@ mod tests {
         h[bucket_of(0.09) as usize] = 100; // all in (0.075, 0.1]
         let p50 = quantile(&h, 0.5).expect("some");
         assert!((0.075..=0.1).contains(&p50), "{p50}");
-        assert_eq!(quantile(&vec![0; 3], 0.5), None);
+        assert_eq!(quantile(&[0; 3], 0.5), None);
     }
 
     proptest::proptest! {
