@@ -90,7 +90,7 @@ pub fn latency_chart(
     height: f64,
     unit: &str,
 ) -> LatencyChart {
-    let (left, top, right, bottom) = (56.0, 12.0, width - 12.0, height - 28.0);
+    let (left, top, right, bottom) = (72.0, 12.0, width - 24.0, height - 28.0);
     let max_ms = nice_ceiling(
         series
             .iter()
