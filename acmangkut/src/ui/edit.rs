@@ -102,14 +102,10 @@ where
         + 'static,
 {
     let f = MonitorForm::from_urlencoded(body);
-    let input = match f.parse() {
+    let input = match f.check() {
         Ok(input) => input,
         Err(errors) => return invalid(ui, f, &errors, editing),
     };
-    if let Err(e) = input.validate() {
-        let fe = f.field_error(&e);
-        return invalid(ui, f, &[fe], editing);
-    }
     match state.store.run(move |c| save(c, &input)).await {
         Ok(m) => {
             let notice = if editing.is_some() {

@@ -240,6 +240,46 @@ impl MonitorForm {
         })
     }
 
+    /// Parse errors, plus the first validation error of the rest of the form (fields that do
+    /// not parse are taken at their defaults), so one round trip shows as much as possible.
+    pub fn check(&self) -> Result<MonitorInput, Vec<FieldError>> {
+        let mut errors = match self.parse() {
+            Ok(input) => {
+                return input
+                    .validate()
+                    .map(|()| input)
+                    .map_err(|e| vec![self.field_error(&e)]);
+            }
+            Err(errors) => errors,
+        };
+        if errors.iter().any(|e| e.field == "kind") {
+            return Err(errors);
+        }
+        let mut rest = self.clone();
+        for e in &errors {
+            match e.field.as_str() {
+                "timeout_ms" => rest.timeout_ms.clear(),
+                "interval_seconds" => rest.interval_seconds.clear(),
+                "failure_threshold" => rest.failure_threshold.clear(),
+                "success_threshold" => rest.success_threshold.clear(),
+                "max_redirects" => rest.max_redirects.clear(),
+                "ip_preference" => rest.ip_preference.clear(),
+                "labels" => rest.labels.clear(),
+                "headers" => rest.headers.clear(),
+                _ => {}
+            }
+        }
+        if let Ok(input) = rest.parse()
+            && let Err(e) = input.validate()
+        {
+            let fe = self.field_error(&e);
+            if !errors.iter().any(|x| x.field == fe.field) {
+                errors.push(fe);
+            }
+        }
+        Err(errors)
+    }
+
     /// Puts a validation or store error onto the form field it is about.
     ///
     /// `probe.target` → `target`; `probe.conditions[2]` → `conditions` at the line of the
@@ -472,6 +512,26 @@ mod tests {
         ] {
             assert_eq!(f.field_error(&ApiError::invalid(field, "x")).field, want);
         }
+    }
+
+    #[test]
+    fn check_reports_parse_and_validation_errors_together() {
+        let f = form(&[
+            ("name", "x"),
+            ("kind", "http"),
+            ("target", "nope"),
+            ("interval_seconds", "soon"),
+            ("labels", "broken"),
+        ]);
+        let fields: Vec<String> = f
+            .check()
+            .expect_err("bad")
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["interval_seconds", "labels", "target"]);
+        let ok = form(&[("name", "x"), ("kind", "tcp"), ("target", "h:1")]);
+        assert!(ok.check().is_ok());
     }
 
     fn arb_form() -> impl Strategy<Value = MonitorForm> {
