@@ -123,6 +123,11 @@ impl TestApp {
                     certificate_expiry: None,
                     resolved_ip: None,
                     conditions: Vec::new(),
+                    location: None,
+                    attempt: 1,
+                    previous_attempts: Vec::new(),
+                    browser: None,
+                    screenshot_png_base64: None,
                 },
             })
             .collect();
@@ -173,7 +178,7 @@ async fn the_dashboard_counts_monitors_by_state_and_draws_them() {
     assert!(html.contains(r#"<svg class="chart bars""#));
     assert!(html.contains("<title>Monitors by state</title>"));
     assert!(
-        html.contains("Pending: 3, Up: 0, Down: 0, Paused: 1"),
+        html.contains("Pending: 3, Up: 0, Degraded: 0, Down: 0, Paused: 1"),
         "text fallback"
     );
     assert!(html.contains("Recent state changes"));

@@ -5,7 +5,13 @@
 //! operand   := placeholder | len(placeholder) | any(v, v, …) | pat(glob) | literal
 //! placeholder := [STATUS] | [RESPONSE_TIME] | [BODY] | [BODY].json.path[0] | [HEADER].name
 //!              | [CERTIFICATE_EXPIRATION] | [CONNECTED] | [IP] | [DNS_RCODE]
+//!              | [DOM].css | [DOM](css) | [DOM_VISIBLE].css | [DOM_TEXT].css     (browser)
+//!              | [TITLE] | [JS_ERRORS] | [CONSOLE_ERRORS] | [FAILED_REQUESTS]   (browser)
+//!              | [LOAD_TIME] | [NETWORK_IDLE_TIME]                              (browser, ms)
 //! ```
+//! `[DOM].sel` is `true` when an element matches, `[DOM_VISIBLE].sel` when one is visible, and
+//! `[DOM_TEXT].sel` is the text of the first match. A selector containing `>`, `<`, `=` or `!`
+//! goes in parentheses: `[DOM](ul > li.item) == true`.
 //! Numbers compare numerically; durations (`500ms`, `30s`, `5m`, `48h`, `7d`) compare in
 //! milliseconds, the unit of `[RESPONSE_TIME]` and `[CERTIFICATE_EXPIRATION]`. Everything else
 //! compares as text. A placeholder with no value (no body on a TCP probe) fails the condition.
@@ -29,6 +35,42 @@ pub enum Placeholder {
     Connected,
     Ip,
     DnsRcode,
+    /// browser: does an element match the selector?
+    Dom(String),
+    DomVisible(String),
+    DomText(String),
+    Title,
+    JsErrors,
+    ConsoleErrors,
+    FailedRequests,
+    LoadTime,
+    NetworkIdleTime,
+}
+
+impl Placeholder {
+    /// The CSS selector a browser must query to resolve this placeholder.
+    pub fn selector(&self) -> Option<&str> {
+        match self {
+            Self::Dom(s) | Self::DomVisible(s) | Self::DomText(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Every CSS selector the conditions ask about, without duplicates, in order.
+pub fn dom_selectors(conditions: &[Condition]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in conditions {
+        for operand in [&c.left, &c.right] {
+            if let Operand::Placeholder(p) | Operand::Len(p) = operand
+                && let Some(sel) = p.selector()
+                && !out.iter().any(|s| s == sel)
+            {
+                out.push(sel.to_string());
+            }
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +183,20 @@ pub fn parse(text: &str) -> Result<Condition, ParseError> {
             });
         }
     }
+    if let Operand::Literal(l) = &right {
+        let rest: Vec<char> = l.chars().collect();
+        if let Some((at, _, _)) = find_operator(&rest).filter(|(at, len, _)| {
+            at.checked_sub(1).is_some_and(|p| rest[p] == ' ') && rest.get(at + len) == Some(&' ')
+        }) {
+            let skipped = right_text.chars().take_while(|c| c.is_whitespace()).count();
+            return Err(ParseError {
+                position: op_at + op_len + skipped + at,
+                message: "a second operator; put a CSS selector containing > or < in \
+                          parentheses: [DOM](ul > li)"
+                    .into(),
+            });
+        }
+    }
     if matches!(left, Operand::Any(_) | Operand::Pat(_))
         && matches!(right, Operand::Any(_) | Operand::Pat(_))
     {
@@ -231,6 +287,26 @@ fn parse_placeholder(s: &str, at: usize) -> Result<Placeholder, ParseError> {
     })?;
     let name = &s[1..close];
     let rest = &s[close + 1..];
+    if matches!(name, "DOM" | "DOM_VISIBLE" | "DOM_TEXT") {
+        let selector = rest
+            .strip_prefix('(')
+            .and_then(|r| r.strip_suffix(')'))
+            .or_else(|| rest.strip_prefix('.'))
+            .map(str::trim)
+            .filter(|sel| !sel.is_empty())
+            .ok_or_else(|| ParseError {
+                position: at + s[..=close].chars().count(),
+                message: format!(
+                    "[{name}] needs a CSS selector: [{name}].#app or [{name}](ul > li)"
+                ),
+            })?
+            .to_string();
+        return Ok(match name {
+            "DOM" => Placeholder::Dom(selector),
+            "DOM_VISIBLE" => Placeholder::DomVisible(selector),
+            _ => Placeholder::DomText(selector),
+        });
+    }
     let path = match rest.strip_prefix('.') {
         Some(p) if !p.is_empty() && !p.contains(char::is_whitespace) => Some(p.to_string()),
         Some(_) => {
@@ -261,6 +337,12 @@ fn parse_placeholder(s: &str, at: usize) -> Result<Placeholder, ParseError> {
         "CONNECTED" => no_path(Placeholder::Connected),
         "IP" => no_path(Placeholder::Ip),
         "DNS_RCODE" => no_path(Placeholder::DnsRcode),
+        "TITLE" => no_path(Placeholder::Title),
+        "JS_ERRORS" => no_path(Placeholder::JsErrors),
+        "CONSOLE_ERRORS" => no_path(Placeholder::ConsoleErrors),
+        "FAILED_REQUESTS" => no_path(Placeholder::FailedRequests),
+        "LOAD_TIME" => no_path(Placeholder::LoadTime),
+        "NETWORK_IDLE_TIME" => no_path(Placeholder::NetworkIdleTime),
         "BODY" => Ok(Placeholder::Body(path)),
         "HEADER" => path
             .map(|p| Placeholder::Header(p.to_ascii_lowercase()))
@@ -272,7 +354,8 @@ fn parse_placeholder(s: &str, at: usize) -> Result<Placeholder, ParseError> {
             position: at,
             message: format!(
                 "unknown placeholder [{other}]; known: STATUS, RESPONSE_TIME, BODY, HEADER, \
-                 CERTIFICATE_EXPIRATION, CONNECTED, IP, DNS_RCODE"
+                 CERTIFICATE_EXPIRATION, CONNECTED, IP, DNS_RCODE, DOM, DOM_VISIBLE, DOM_TEXT, \
+                 TITLE, JS_ERRORS, CONSOLE_ERRORS, FAILED_REQUESTS, LOAD_TIME, NETWORK_IDLE_TIME"
             ),
         }),
     }
@@ -289,6 +372,23 @@ pub struct Observation<'a> {
     pub connected: Option<bool>,
     pub ip: Option<String>,
     pub dns_rcode: Option<String>,
+    /// browser facts; `None` for other kinds (their conditions then fail as `<missing>`).
+    pub title: Option<String>,
+    pub js_errors: Option<usize>,
+    pub console_errors: Option<usize>,
+    pub failed_requests: Option<usize>,
+    pub load_time_ms: Option<f64>,
+    pub network_idle_ms: Option<f64>,
+    /// What the page had for each selector of [`dom_selectors`].
+    pub dom: Vec<DomFacts>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DomFacts {
+    pub selector: String,
+    pub present: bool,
+    pub visible: bool,
+    pub text: Option<String>,
 }
 
 impl Condition {
@@ -356,7 +456,24 @@ impl fmt::Display for Placeholder {
             Self::Connected => f.write_str("[CONNECTED]"),
             Self::Ip => f.write_str("[IP]"),
             Self::DnsRcode => f.write_str("[DNS_RCODE]"),
+            Self::Dom(s) => write_selector(f, "DOM", s),
+            Self::DomVisible(s) => write_selector(f, "DOM_VISIBLE", s),
+            Self::DomText(s) => write_selector(f, "DOM_TEXT", s),
+            Self::Title => f.write_str("[TITLE]"),
+            Self::JsErrors => f.write_str("[JS_ERRORS]"),
+            Self::ConsoleErrors => f.write_str("[CONSOLE_ERRORS]"),
+            Self::FailedRequests => f.write_str("[FAILED_REQUESTS]"),
+            Self::LoadTime => f.write_str("[LOAD_TIME]"),
+            Self::NetworkIdleTime => f.write_str("[NETWORK_IDLE_TIME]"),
         }
+    }
+}
+
+fn write_selector(f: &mut fmt::Formatter<'_>, name: &str, sel: &str) -> fmt::Result {
+    if sel.contains(['>', '<', '=', '!', '(', ')']) {
+        write!(f, "[{name}]({sel})")
+    } else {
+        write!(f, "[{name}].{sel}")
     }
 }
 
@@ -405,6 +522,20 @@ fn placeholder_value(p: &Placeholder, obs: &Observation<'_>) -> Option<String> {
         Placeholder::Connected => obs.connected.map(|c| c.to_string()),
         Placeholder::Ip => obs.ip.clone(),
         Placeholder::DnsRcode => obs.dns_rcode.clone(),
+        Placeholder::Title => obs.title.clone(),
+        Placeholder::JsErrors => obs.js_errors.map(|n| n.to_string()),
+        Placeholder::ConsoleErrors => obs.console_errors.map(|n| n.to_string()),
+        Placeholder::FailedRequests => obs.failed_requests.map(|n| n.to_string()),
+        Placeholder::LoadTime => obs.load_time_ms.map(|ms| format!("{}", ms.round())),
+        Placeholder::NetworkIdleTime => obs.network_idle_ms.map(|ms| format!("{}", ms.round())),
+        Placeholder::Dom(sel) | Placeholder::DomVisible(sel) | Placeholder::DomText(sel) => {
+            let facts = obs.dom.iter().find(|d| &d.selector == sel)?;
+            match p {
+                Placeholder::Dom(_) => Some(facts.present.to_string()),
+                Placeholder::DomVisible(_) => Some(facts.visible.to_string()),
+                _ => facts.text.clone(),
+            }
+        }
     }
 }
 
@@ -502,7 +633,7 @@ mod tests {
             certificate_expiration_ms: Some(72 * 3_600_000),
             connected: Some(true),
             ip: Some("127.0.0.1".into()),
-            dns_rcode: None,
+            ..Observation::default()
         }
     }
 
@@ -556,6 +687,49 @@ mod tests {
             assert_eq!(e.position, pos, "{text}: {e}");
             assert!(e.message.contains(msg), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn browser_placeholders_read_the_page_facts() {
+        let conds: Vec<Condition> = [
+            "[DOM].#app .ready == true",
+            "[DOM_VISIBLE](ul > li.item) == true",
+            "[DOM_TEXT].h1 == pat(Welcome*)",
+            "[JS_ERRORS] == 0",
+            "[LOAD_TIME] < 2000",
+            "[TITLE] == Shop",
+        ]
+        .iter()
+        .map(|c| parse(c).unwrap_or_else(|e| panic!("{c}: {e}")))
+        .collect();
+        assert_eq!(dom_selectors(&conds), ["#app .ready", "ul > li.item", "h1"]);
+        let facts = |sel: &str, text: Option<&str>| DomFacts {
+            selector: sel.into(),
+            present: true,
+            visible: true,
+            text: text.map(Into::into),
+        };
+        let obs = Observation {
+            title: Some("Shop".into()),
+            js_errors: Some(0),
+            load_time_ms: Some(812.4),
+            dom: vec![
+                facts("#app .ready", None),
+                facts("ul > li.item", None),
+                facts("h1", Some("Welcome back")),
+            ],
+            ..Observation::default()
+        };
+        for c in &conds {
+            let r = c.evaluate(&obs);
+            assert!(r.success, "{}: {:?}", c.text, r.observed);
+        }
+        let e = parse("[DOM].ul > li == true").expect_err("ambiguous");
+        assert!(e.message.contains("parentheses"), "{e}");
+        assert_eq!(
+            parse("[DOM](ul > li) == true").expect("ok").to_string(),
+            "[DOM](ul > li) == true"
+        );
     }
 
     #[test]

@@ -16,17 +16,26 @@ pub enum MonitorState {
     /// Created or resumed; not enough results yet.
     Pending,
     Up,
+    /// Up, but slower than the monitor's `degraded_threshold_ms`.
+    Degraded,
     Down,
     Paused,
 }
 
 impl MonitorState {
-    pub const ALL: [MonitorState; 4] = [Self::Pending, Self::Up, Self::Down, Self::Paused];
+    pub const ALL: [MonitorState; 5] = [
+        Self::Pending,
+        Self::Up,
+        Self::Degraded,
+        Self::Down,
+        Self::Paused,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
             Self::Up => "up",
+            Self::Degraded => "degraded",
             Self::Down => "down",
             Self::Paused => "paused",
         }
@@ -55,6 +64,19 @@ pub struct MonitorInput {
     /// Consecutive successes before a down monitor comes up.
     #[serde(default = "default_threshold")]
     pub success_threshold: i32,
+    /// A passing check slower than this (ms) makes the monitor `degraded` instead of `up`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degraded_threshold_ms: Option<i64>,
+    /// pageinspect locations to probe from; empty: the default location only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locations: Vec<String>,
+    /// A check fails when at least this many of its locations fail (default 1).
+    #[serde(default = "default_location_threshold")]
+    pub location_failure_threshold: i32,
+}
+
+fn default_location_threshold() -> i32 {
+    1
 }
 
 fn default_interval() -> i64 {
@@ -91,6 +113,33 @@ impl MonitorInput {
             if !(1..=100).contains(&v) {
                 return Err(ApiError::invalid(field, "must be between 1 and 100"));
             }
+        }
+        if self
+            .degraded_threshold_ms
+            .is_some_and(|ms| !(1..=600_000).contains(&ms))
+        {
+            return Err(ApiError::invalid(
+                "degraded_threshold_ms",
+                "must be between 1 and 600000",
+            ));
+        }
+        if self.locations.len() > 16 {
+            return Err(ApiError::invalid("locations", "at most 16 locations"));
+        }
+        for (i, l) in self.locations.iter().enumerate() {
+            if !valid_label_key(l) || self.locations[..i].contains(l) {
+                return Err(ApiError::invalid(
+                    format!("locations[{i}]"),
+                    "locations are unique names of a-z, 0-9, '-', '_', '.', '/'",
+                ));
+            }
+        }
+        let n = self.locations.len().max(1) as i32;
+        if !(1..=n).contains(&self.location_failure_threshold) {
+            return Err(ApiError::invalid(
+                "location_failure_threshold",
+                format!("must be between 1 and the number of locations ({n})"),
+            ));
         }
         if self.labels.len() > 32 {
             return Err(ApiError::invalid("labels", "at most 32 labels"));
@@ -131,6 +180,11 @@ pub struct Monitor {
     pub labels: BTreeMap<String, String>,
     pub failure_threshold: i32,
     pub success_threshold: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degraded_threshold_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locations: Vec<String>,
+    pub location_failure_threshold: i32,
     pub state: MonitorState,
     pub paused: bool,
     pub next_run_at: DateTime<Utc>,
@@ -147,6 +201,10 @@ pub struct MonitorResult {
     pub id: i64,
     pub monitor_id: i64,
     pub started_at: DateTime<Utc>,
+    /// The pageinspect location that ran it.
+    pub location: String,
+    /// 1 for a first attempt, 2.. for retries of the same run.
+    pub attempt: i32,
     pub success: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<FailureReason>,
@@ -158,6 +216,9 @@ pub struct MonitorResult {
     /// The full probe result as pageinspect returned it (phases, conditions, certificate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<serde_json::Value>,
+    /// `/api/v1/monitors/{id}/results/{result}/screenshot` when a screenshot was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screenshot_url: Option<String>,
 }
 
 /// Availability and latency of one window, computed from hourly rollups.

@@ -17,10 +17,12 @@ pub enum ProbeKind {
     Tcp,
     Dns,
     Tls,
+    /// A real page load in headless Chromium, with optional login steps.
+    Browser,
 }
 
 impl ProbeKind {
-    pub const ALL: [ProbeKind; 4] = [Self::Http, Self::Tcp, Self::Dns, Self::Tls];
+    pub const ALL: [ProbeKind; 5] = [Self::Http, Self::Tcp, Self::Dns, Self::Tls, Self::Browser];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -28,6 +30,7 @@ impl ProbeKind {
             Self::Tcp => "tcp",
             Self::Dns => "dns",
             Self::Tls => "tls",
+            Self::Browser => "browser",
         }
     }
 }
@@ -84,6 +87,128 @@ pub struct ProbeSpec {
     /// dns: answers that must all be present.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expected_answers: Vec<String>,
+    /// browser: steps run in order before the checks (log in, navigate).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<BrowserStep>,
+    /// browser: console errors matching any of these globs are not counted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub console_error_allow: Vec<String>,
+    /// browser: keep a PNG screenshot when the probe fails (default true).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub screenshot_on_failure: bool,
+    /// Extra attempts after a failed one (0-5); every attempt is reported.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: u32,
+    /// Pause between attempts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_delay_ms: Option<u64>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+pub const MAX_RETRIES: u32 = 5;
+pub const MAX_STEPS: usize = 30;
+
+/// One step of a browser probe. Secret values are referenced by name and resolved by
+/// pageinspect (from its secrets directory), so they are never stored or reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum BrowserStep {
+    /// Navigate to a URL (absolute, or relative to the target).
+    Goto {
+        url: String,
+    },
+    /// Type into the element matching `selector`: a literal `value` or the secret `secret`.
+    Fill {
+        selector: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secret: Option<String>,
+    },
+    Click {
+        selector: String,
+    },
+    /// Wait until an element matching `selector` exists.
+    WaitFor {
+        selector: String,
+    },
+    /// Wait until a navigation (e.g. after a form submit) has loaded.
+    WaitForNavigation {},
+}
+
+impl BrowserStep {
+    /// A description safe to log and report: names the secret, never its value.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Goto { url } => format!("goto {url}"),
+            Self::Fill {
+                selector,
+                secret: Some(name),
+                ..
+            } => format!("fill {selector} with secret:{name}"),
+            Self::Fill { selector, .. } => format!("fill {selector}"),
+            Self::Click { selector } => format!("click {selector}"),
+            Self::WaitFor { selector } => format!("wait for {selector}"),
+            Self::WaitForNavigation {} => "wait for navigation".into(),
+        }
+    }
+
+    fn validate(&self, field: &str) -> Result<(), ApiError> {
+        let selector_ok = |s: &str| !s.trim().is_empty() && s.len() <= 500;
+        match self {
+            Self::Goto { url } if url.trim().is_empty() || url.len() > 2048 => Err(
+                ApiError::invalid(format!("{field}.url"), "must be 1 to 2048 characters"),
+            ),
+            Self::Fill {
+                selector,
+                value,
+                secret,
+            } => {
+                if !selector_ok(selector) {
+                    return Err(ApiError::invalid(
+                        format!("{field}.selector"),
+                        "must be a CSS selector",
+                    ));
+                }
+                match (value, secret) {
+                    (Some(_), None) => Ok(()),
+                    (None, Some(name)) if valid_secret_name(name) => Ok(()),
+                    (None, Some(_)) => Err(ApiError::invalid(
+                        format!("{field}.secret"),
+                        "secret names are 1-64 characters of a-z, A-Z, 0-9, '-', '_', '.'",
+                    )),
+                    _ => Err(ApiError::invalid(
+                        field,
+                        "give exactly one of value and secret",
+                    )),
+                }
+            }
+            Self::Click { selector } | Self::WaitFor { selector } if !selector_ok(selector) => Err(
+                ApiError::invalid(format!("{field}.selector"), "must be a CSS selector"),
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+pub fn valid_secret_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
 fn default_timeout_ms() -> u64 {
@@ -117,6 +242,11 @@ impl ProbeSpec {
             record_type: None,
             dns_server: None,
             expected_answers: Vec::new(),
+            steps: Vec::new(),
+            console_error_allow: Vec::new(),
+            screenshot_on_failure: true,
+            retries: 0,
+            retry_delay_ms: None,
         }
     }
 
@@ -136,8 +266,35 @@ impl ProbeSpec {
                 "must be 1 to 2048 characters",
             ));
         }
+        if self.retries > MAX_RETRIES {
+            return Err(ApiError::invalid(
+                f("retries"),
+                format!("must be at most {MAX_RETRIES}"),
+            ));
+        }
+        if self.retry_delay_ms.is_some_and(|d| d > MAX_TIMEOUT_MS) {
+            return Err(ApiError::invalid(
+                f("retry_delay_ms"),
+                format!("must be at most {MAX_TIMEOUT_MS}"),
+            ));
+        }
+        if self.kind != ProbeKind::Browser && !self.steps.is_empty() {
+            return Err(ApiError::invalid(
+                f("steps"),
+                "only browser probes have steps",
+            ));
+        }
+        if self.steps.len() > MAX_STEPS {
+            return Err(ApiError::invalid(
+                f("steps"),
+                format!("at most {MAX_STEPS} steps"),
+            ));
+        }
+        for (i, step) in self.steps.iter().enumerate() {
+            step.validate(&f(&format!("steps[{i}]")))?;
+        }
         match self.kind {
-            ProbeKind::Http => {
+            ProbeKind::Http | ProbeKind::Browser => {
                 let url = url::Url::parse(target).map_err(|e| {
                     ApiError::invalid(f("target"), format!("not an absolute URL ({e})"))
                 })?;
@@ -224,6 +381,12 @@ pub enum FailureReason {
     InvalidResponse,
     /// acmangkut could not reach pageinspect: says nothing about the target.
     ExecutorUnavailable,
+    /// The target resolved to an address on pageinspect's egress deny list.
+    TargetDenied,
+    /// The browser crashed, hung or could not start; says nothing about the page.
+    BrowserError,
+    /// A browser step (fill, click, wait) could not be done.
+    StepFailed,
     Internal,
 }
 
@@ -240,6 +403,9 @@ impl FailureReason {
             Self::TooManyRedirects => "too_many_redirects",
             Self::InvalidResponse => "invalid_response",
             Self::ExecutorUnavailable => "executor_unavailable",
+            Self::TargetDenied => "target_denied",
+            Self::BrowserError => "browser_error",
+            Self::StepFailed => "step_failed",
             Self::Internal => "internal",
         }
     }
@@ -289,6 +455,58 @@ pub struct ProbeResult {
     pub resolved_ip: Option<String>,
     #[serde(default)]
     pub conditions: Vec<ConditionResult>,
+    /// The `location` label of the pageinspect that ran the probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// 1 for the first attempt; retries count up.
+    #[serde(default = "first_attempt")]
+    pub attempt: u32,
+    /// Earlier failed attempts of this probe (when `retries` > 0), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous_attempts: Vec<ProbeResult>,
+    /// browser: what the page did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser: Option<BrowserReport>,
+    /// browser: a PNG screenshot (base64) taken on failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screenshot_png_base64: Option<String>,
+}
+
+fn first_attempt() -> u32 {
+    1
+}
+
+/// What a browser probe saw, besides the conditions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BrowserReport {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Milliseconds from navigation start to the load event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_time_ms: Option<f64>,
+    /// Milliseconds until no request had been in flight for 500 ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_idle_ms: Option<f64>,
+    #[serde(default)]
+    pub js_errors: Vec<String>,
+    /// Console errors not matched by `console_error_allow`.
+    #[serde(default)]
+    pub console_errors: Vec<String>,
+    /// Sub-requests to the page's own origin that failed (network error or status >= 400).
+    #[serde(default)]
+    pub failed_requests: Vec<String>,
+    #[serde(default)]
+    pub steps: Vec<StepReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct StepReport {
+    /// [`BrowserStep::describe`]: never a secret value.
+    pub step: String,
+    pub success: bool,
+    pub duration_seconds: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl ProbeResult {
@@ -307,6 +525,11 @@ impl ProbeResult {
             certificate_expiry: None,
             resolved_ip: None,
             conditions: Vec::new(),
+            location: None,
+            attempt: 1,
+            previous_attempts: Vec::new(),
+            browser: None,
+            screenshot_png_base64: None,
         }
     }
 }

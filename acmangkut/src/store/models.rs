@@ -30,9 +30,16 @@ pub struct MonitorRow {
     pub state_changed_at: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    pub degraded_threshold_ms: Option<i64>,
+    pub locations_json: String,
+    pub location_failure_threshold: i32,
 }
 
 impl MonitorRow {
+    pub fn locations(&self) -> Vec<String> {
+        serde_json::from_str(&self.locations_json).unwrap_or_default()
+    }
+
     pub fn state(&self) -> MonitorState {
         MonitorState::parse(&self.state).unwrap_or(MonitorState::Pending)
     }
@@ -45,6 +52,7 @@ impl MonitorRow {
     }
 
     pub fn into_api(self, labels: BTreeMap<String, String>) -> Monitor {
+        let locations = self.locations();
         Monitor {
             id: self.id,
             probe: self.probe(),
@@ -55,6 +63,9 @@ impl MonitorRow {
             labels,
             failure_threshold: self.failure_threshold,
             success_threshold: self.success_threshold,
+            degraded_threshold_ms: self.degraded_threshold_ms,
+            locations,
+            location_failure_threshold: self.location_failure_threshold,
             paused: self.paused,
             next_run_at: to_datetime(self.next_run_at),
             last_checked_at: self.last_checked_at.map(to_datetime),
@@ -82,6 +93,9 @@ pub struct NewMonitor<'a> {
     pub state_changed_at: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    pub degraded_threshold_ms: Option<i64>,
+    pub locations_json: String,
+    pub location_failure_threshold: i32,
 }
 
 #[derive(Debug, AsChangeset)]
@@ -96,6 +110,9 @@ pub struct MonitorUpdate<'a> {
     pub failure_threshold: i32,
     pub success_threshold: i32,
     pub updated_at: i64,
+    pub degraded_threshold_ms: Option<i64>,
+    pub locations_json: String,
+    pub location_failure_threshold: i32,
 }
 
 #[derive(Debug, Insertable, Queryable, Selectable)]
@@ -118,6 +135,9 @@ pub struct ResultRow {
     pub duration_seconds: f64,
     pub status_code: Option<i32>,
     pub detail_json: Option<String>,
+    pub location: String,
+    pub attempt: i32,
+    pub has_screenshot: bool,
 }
 
 impl ResultRow {
@@ -126,6 +146,14 @@ impl ResultRow {
             id: self.id,
             monitor_id: self.monitor_id,
             started_at: to_datetime(self.started_at),
+            location: self.location,
+            attempt: self.attempt,
+            screenshot_url: self.has_screenshot.then(|| {
+                format!(
+                    "/api/v1/monitors/{}/results/{}/screenshot",
+                    self.monitor_id, self.id
+                )
+            }),
             success: self.success,
             failure_reason: self
                 .failure_reason
@@ -150,6 +178,9 @@ pub struct NewResult {
     pub duration_seconds: f64,
     pub status_code: Option<i32>,
     pub detail_json: Option<String>,
+    pub location: String,
+    pub attempt: i32,
+    pub has_screenshot: bool,
 }
 
 #[derive(Debug, Queryable)]

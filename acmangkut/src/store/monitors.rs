@@ -38,6 +38,9 @@ pub fn create(conn: &mut DbConn, input: &MonitorInput) -> QueryResult<Monitor> {
         state_changed_at: now,
         created_at: now,
         updated_at: now,
+        degraded_threshold_ms: input.degraded_threshold_ms,
+        locations_json: serde_json::to_string(&input.locations).unwrap_or_else(|_| "[]".into()),
+        location_failure_threshold: input.location_failure_threshold,
     };
     let id = db!(conn, |c| c.transaction(|c| {
         let id: i64 = diesel::insert_into(monitors::table)
@@ -155,6 +158,9 @@ pub fn update(conn: &mut DbConn, id: i64, input: &MonitorInput) -> QueryResult<M
         failure_threshold: input.failure_threshold,
         success_threshold: input.success_threshold,
         updated_at: now_ms(),
+        degraded_threshold_ms: input.degraded_threshold_ms,
+        locations_json: serde_json::to_string(&input.locations).unwrap_or_else(|_| "[]".into()),
+        location_failure_threshold: input.location_failure_threshold,
     };
     let labels = label_rows(id, &input.labels);
     db!(conn, |c| c.transaction(|c| {

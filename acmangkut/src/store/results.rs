@@ -65,6 +65,9 @@ pub fn record_batch(conn: &mut DbConn, owner: &str, outcomes: &[Outcome]) -> Que
                 duration_seconds: r.duration_seconds,
                 status_code: r.status_code.map(i32::from),
                 detail_json: serde_json::to_string(r).ok(),
+                location: r.location.clone().unwrap_or_else(|| "default".into()),
+                attempt: i32::try_from(r.attempt).unwrap_or(1),
+                has_screenshot: false,
             });
             if observed != Observed::Unknown {
                 delta.add(o.monitor_id, started_at, r.success, r.duration_seconds);

@@ -23,6 +23,9 @@ diesel::table! {
         state_changed_at -> BigInt,
         created_at -> BigInt,
         updated_at -> BigInt,
+        degraded_threshold_ms -> Nullable<BigInt>,
+        locations_json -> Text,
+        location_failure_threshold -> Integer,
     }
 }
 
@@ -45,6 +48,18 @@ diesel::table! {
         duration_seconds -> Double,
         status_code -> Nullable<Integer>,
         detail_json -> Nullable<Text>,
+        location -> Text,
+        attempt -> Integer,
+        has_screenshot -> Bool,
+    }
+}
+
+diesel::table! {
+    screenshots (result_id) {
+        result_id -> BigInt,
+        monitor_id -> BigInt,
+        created_at -> BigInt,
+        png -> Binary,
     }
 }
 
@@ -88,4 +103,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     rollup_hours,
     rollup_latency,
     state_changes,
+    screenshots,
 );

@@ -237,6 +237,9 @@ impl MonitorForm {
             labels,
             failure_threshold,
             success_threshold,
+            degraded_threshold_ms: None,
+            locations: Vec::new(),
+            location_failure_threshold: 1,
         })
     }
 
@@ -602,6 +605,9 @@ mod tests {
                             .collect(),
                         failure_threshold: thr,
                         success_threshold: thr,
+                        degraded_threshold_ms: None,
+                        locations: Vec::new(),
+                        location_failure_threshold: 1,
                         state: shared::monitor::MonitorState::Pending,
                         paused: false,
                         next_run_at: chrono::DateTime::default(),
@@ -639,6 +645,9 @@ mod tests {
                 labels: input.labels.clone(),
                 failure_threshold: input.failure_threshold,
                 success_threshold: input.success_threshold,
+                degraded_threshold_ms: input.degraded_threshold_ms,
+                locations: input.locations.clone(),
+                location_failure_threshold: input.location_failure_threshold,
                 id: 1,
                 state: shared::monitor::MonitorState::Up,
                 paused: false,

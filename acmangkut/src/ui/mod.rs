@@ -293,6 +293,7 @@ pub fn state_label(ui: &Ui, s: shared::monitor::MonitorState) -> (&'static str, 
     let key = match s {
         shared::monitor::MonitorState::Pending => "state.pending",
         shared::monitor::MonitorState::Up => "state.up",
+        shared::monitor::MonitorState::Degraded => "state.degraded",
         shared::monitor::MonitorState::Down => "state.down",
         shared::monitor::MonitorState::Paused => "state.paused",
     };

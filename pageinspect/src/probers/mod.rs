@@ -102,6 +102,10 @@ async fn run_kind(spec: &ProbeSpec, ctx: &ProbeContext, out: &mut Outcome) -> Re
         ProbeKind::Tcp => tcp::probe(spec, ctx, out).await,
         ProbeKind::Dns => dns::probe(spec, out).await,
         ProbeKind::Tls => tls::probe(spec, ctx, out).await,
+        ProbeKind::Browser => Err(Failure::new(
+            FailureReason::BrowserError,
+            "browser probes are not enabled on this pageinspect",
+        )),
     }
 }
 
@@ -139,6 +143,7 @@ fn judge(
         connected: Some(out.connected.unwrap_or(false)),
         ip: out.resolved_ip.clone(),
         dns_rcode: out.dns_rcode.clone(),
+        ..Observation::default()
     };
     let results: Vec<_> = conditions.iter().map(|c| c.evaluate(&obs)).collect();
     let verdict = if let Some(f) = failure {
@@ -176,5 +181,10 @@ fn judge(
         certificate_expiry: out.certificate_expiry,
         resolved_ip: out.resolved_ip,
         conditions: results,
+        location: None,
+        attempt: 1,
+        previous_attempts: Vec::new(),
+        browser: None,
+        screenshot_png_base64: None,
     }
 }
