@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# API throughput of acmangkut on SQLite and PostgreSQL, side by side, with wrk.
+#
+#   bench/api.sh                 # ~3.5 minutes
+#   BENCH_DURATION=10 bench/api.sh
+#
+# Starts pageinspect and acmangkut (release build, scheduler off, logs and metric log in a temp
+# dir), seeds BENCH_MONITORS monitors (1000), then runs wrk (BENCH_THREADS=2 threads,
+# BENCH_CONNECTIONS=64 connections, BENCH_DURATION=20 s each) against
+#   GET  /healthz                          (framework ceiling)
+#   GET  /api/v1/monitors?per_page=50      (list)
+#   GET  /api/v1/monitors/{random seeded id} (read)
+#   POST /api/v1/monitors                  (create, unique names from a Lua script)
+# once on SQLite (temp file) and once on PostgreSQL (fresh database created and dropped here;
+# BENCH_PG_URL=postgres://postgres@127.0.0.1:5432, BENCH_SKIP_PG=1 to skip).
+# Prints a markdown table with req/s, p50/p99, and the ratio to the original product's target
+# (500 QPS read, 50 TPS write, on 4 cores).
+# wrk runs on the same machine and takes its share of the cores: the numbers are a floor.
+
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+DURATION=${BENCH_DURATION:-20}
+THREADS=${BENCH_THREADS:-2}
+CONNS=${BENCH_CONNECTIONS:-64}
+MONITORS=${BENCH_MONITORS:-1000}
+PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
+READ_TARGET=500
+WRITE_TARGET=50
+
+need_cmd wrk:wrk curl:curl python3:python3 psql:postgresql-client
+build_release
+
+WORK=$(mktemp -d /tmp/has-bench-api.XXXXXX)
+PG_DB=""
+on_exit() {
+    cleanup_pids
+    if [[ -n "$PG_DB" ]]; then
+        psql "$PG_URL/postgres" -qAt -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 ||
+            log "could not drop database $PG_DB"
+    fi
+    [[ "${BENCH_KEEP:-0}" == 1 ]] && log "kept $WORK" || rm -rf "$WORK"
+}
+trap on_exit EXIT
+trap 'exit 130' INT TERM
+
+PI_PORT=$(free_port 18181)
+start_pageinspect "$PI_PORT"
+log "pageinspect pid $PI_PID on :$PI_PORT; work dir $WORK"
+
+RESULTS="$WORK/results.tsv"
+: >"$RESULTS"
+
+# Latency like "1.23ms", "850.00us" or "1.02s" → milliseconds.
+to_ms() {
+    awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v+0}
+          else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000} else print v}' <<<"$1"
+}
+
+# run_wrk BACKEND NAME TARGET_RPS URL [LUA]
+run_wrk() {
+    local backend=$1 name=$2 target=$3 url=$4 lua=${5:-} out="$WORK/wrk-$1-$2.txt"
+    local args=(-t"$THREADS" -c"$CONNS" -d"${DURATION}s" --timeout 10s --latency)
+    [[ -n "$lua" ]] && args+=(-s "$lua")
+    local cpu0 cpu1 t0 t1
+    cpu0=$(cpu_seconds "$AC_PID")
+    t0=$(date +%s.%N)
+    log "$backend $name: wrk ${args[*]} $url"
+    timeout $((DURATION + 30)) wrk "${args[@]}" "$url" >"$out" 2>&1 || die "wrk failed: $(cat "$out")"
+    t1=$(date +%s.%N)
+    cpu1=$(cpu_seconds "$AC_PID")
+    local rps p50 p99 non2xx errs cores
+    rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+    p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
+    p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
+    non2xx=$(awk '/Non-2xx/ {print $NF}' "$out")
+    errs=$(awk '/Socket errors/ {gsub(",",""); print $4+$6+$8+$10}' "$out")
+    cores=$(awk -v a="$cpu0" -v b="$cpu1" -v t0="$t0" -v t1="$t1" 'BEGIN {printf "%.2f", (b-a)/(t1-t0)}')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$backend" "$name" "$rps" "$p50" "$p99" \
+        "${non2xx:-0}" "${errs:-0}" "$cores" "$target" >>"$RESULTS"
+    log "$backend $name: $rps req/s, p50 ${p50} ms, p99 ${p99} ms, non-2xx ${non2xx:-0}, acmangkut ${cores} cores"
+}
+
+# Lua scripts: random reads over the seeded ids, creates with names unique per run and thread.
+write_lua() {
+    local lo=$1 hi=$2 tag=$3
+    cat >"$WORK/read.lua" <<EOF
+math.randomseed(os.time())
+request = function()
+  return wrk.format("GET", "/api/v1/monitors/" .. math.random($lo, $hi))
+end
+EOF
+    cat >"$WORK/create.lua" <<EOF
+local counter = 1
+local threads = {}
+function setup(thread)
+  thread:set("tid", #threads + 1)
+  table.insert(threads, thread)
+end
+function init(args)
+  prefix = "wrk-$tag-" .. tid .. "-"
+end
+request = function()
+  counter = counter + 1
+  local body = '{"name":"' .. prefix .. counter .. '","interval_seconds":60,' ..
+    '"probe":{"kind":"http","target":"http://127.0.0.1:9/","timeout_ms":2000}}'
+  return wrk.format("POST", "/api/v1/monitors", {["Content-Type"] = "application/json"}, body)
+end
+EOF
+}
+
+bench_backend() {
+    local backend=$1 db=$2 port
+    port=$(free_port 18180)
+    start_acmangkut "$port" "$db" "$PI_PORT" HAS_SCHEDULER__ENABLED=false
+    local base="http://127.0.0.1:$port"
+    log "$backend: acmangkut pid $AC_PID on :$port; seeding $MONITORS monitors"
+    local seeded
+    seeded=$(python3 "$BENCH_DIR/seed.py" "$base" "$MONITORS" "http://127.0.0.1:9/" \
+        --interval 60 --concurrency 8 --prefix "seed-$backend" --deadline 300) ||
+        die "seeding failed: $seeded"
+    log "$backend: seeded $seeded"
+    local lo hi
+    lo=$(jq -r .min_id <<<"$seeded")
+    hi=$(jq -r .max_id <<<"$seeded")
+    write_lua "$lo" "$hi" "$backend-$$"
+    run_wrk "$backend" healthz 0 "$base/healthz"
+    run_wrk "$backend" list "$READ_TARGET" "$base/api/v1/monitors?per_page=50"
+    run_wrk "$backend" read "$READ_TARGET" "$base/api/v1/monitors/$lo" "$WORK/read.lua"
+    run_wrk "$backend" create "$WRITE_TARGET" "$base/api/v1/monitors" "$WORK/create.lua"
+    log "$backend: acmangkut peak RSS $(peak_rss_mib "$AC_PID") MiB"
+    stop_pid "$AC_PID"
+}
+
+bench_backend sqlite "sqlite://$WORK/has.db"
+
+if [[ "${BENCH_SKIP_PG:-0}" != 1 ]]; then
+    if psql "$PG_URL/postgres" -qAt -c "SELECT 1" >/dev/null 2>&1; then
+        PG_DB="has_bench_$$_$RANDOM"
+        psql "$PG_URL/postgres" -qAt -c "CREATE DATABASE $PG_DB" >/dev/null
+        bench_backend postgres "$PG_URL/$PG_DB"
+    else
+        log "PostgreSQL at $PG_URL does not answer; skipping it"
+    fi
+fi
+
+echo
+echo "machine: $(nproc) cores, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)," \
+    "wrk -t$THREADS -c$CONNS -d${DURATION}s on the same machine, $MONITORS monitors seeded"
+echo
+echo "| backend | endpoint | req/s | p50 ms | p99 ms | non-2xx | socket errors | acmangkut CPU (cores) | target req/s (4 cores) | ratio to target |"
+echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+awk -F'\t' '{
+    ratio = ($9 > 0) ? sprintf("%.1f×", $3 / $9) : "—"
+    target = ($9 > 0) ? $9 : "—"
+    printf "| %s | %s | %.0f | %.2f | %.2f | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, target, ratio
+}' "$RESULTS"

@@ -1,0 +1,134 @@
+# Shared helpers of the HAS benchmark scripts (sourced, not run).
+# Everything listens on 127.0.0.1 only; every wait is bounded in time.
+
+set -euo pipefail
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$BENCH_DIR/.." && pwd)"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+ACMANGKUT="$TARGET_DIR/release/acmangkut"
+PAGEINSPECT="$TARGET_DIR/release/pageinspect"
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() {
+    log "error: $*"
+    exit 1
+}
+
+# Installs the Debian packages providing the given commands when they are missing.
+# Usage: need_cmd CMD:PACKAGE ...
+need_cmd() {
+    local missing=() pair
+    for pair in "$@"; do
+        command -v "${pair%%:*}" >/dev/null 2>&1 || [[ -x "/usr/sbin/${pair%%:*}" ]] ||
+            missing+=("${pair#*:}")
+    done
+    ((${#missing[@]} == 0)) && return 0
+    log "installing ${missing[*]}"
+    local sudo=""
+    [[ $(id -u) -ne 0 ]] && sudo="sudo"
+    $sudo apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# Release build of both services once (skip with BENCH_NO_BUILD=1).
+build_release() {
+    if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
+        log "cargo build --release -p acmangkut -p pageinspect (may wait for the target/ lock)"
+        (cd "$ROOT" && cargo build --release -q -p acmangkut -p pageinspect)
+    fi
+    [[ -x "$ACMANGKUT" && -x "$PAGEINSPECT" ]] || die "release binaries missing in $TARGET_DIR/release"
+}
+
+# Whether a TCP port on 127.0.0.1 is free.
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# First free port at or after $1.
+free_port() {
+    local p=$1
+    while ! port_free "$p"; do
+        p=$((p + 1))
+        ((p < $1 + 200)) || die "no free port near $1"
+    done
+    echo "$p"
+}
+
+# Waits until URL answers 200 (at most $2 seconds, default 30); fails if PID $3 died.
+wait_http() {
+    local url=$1 limit=${2:-30} pid=${3:-} deadline=$((SECONDS + ${2:-30}))
+    while ((SECONDS < deadline)); do
+        curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null && return 0
+        if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
+            die "process $pid exited before $url answered (see logs in $WORK)"
+        fi
+        sleep 0.2
+    done
+    die "$url did not answer within ${limit}s (see logs in $WORK)"
+}
+
+# Processes started by this script (stopped at exit, by PID only).
+PIDS=()
+stop_pid() {
+    local pid=$1 i
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+cleanup_pids() {
+    local pid
+    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+}
+
+# Starts pageinspect on 127.0.0.1:$1 with a clean environment (it refuses acmangkut's keys);
+# sets PI_PID.
+start_pageinspect() {
+    local port=$1
+    mkdir -p "$WORK/logs/pageinspect"
+    env -i PATH="$PATH" HOME="${HOME:-/tmp}" \
+        HAS_SERVER__LISTEN="127.0.0.1:$port" \
+        HAS_LOG__DIR="$WORK/logs/pageinspect" HAS_LOG__STDOUT=false \
+        "$PAGEINSPECT" >"$WORK/logs/pageinspect.out" 2>&1 &
+    PI_PID=$!
+    PIDS+=("$PI_PID")
+    wait_http "http://127.0.0.1:$port/healthz" 30 "$PI_PID"
+}
+
+# Starts acmangkut on 127.0.0.1:$1 with database URL $2 and pageinspect port $3; extra
+# VAR=value arguments follow. The caller's HAS_* variables (e.g. HAS_SCHEDULER__BATCH_SIZE)
+# are passed through. Sets AC_PID.
+start_acmangkut() {
+    local port=$1 db=$2 pi_port=$3
+    shift 3
+    local name="acmangkut-$port-$RANDOM"
+    mkdir -p "$WORK/logs/$name" "$WORK/metric/$name"
+    env HAS_SERVER__LISTEN="127.0.0.1:$port" \
+        HAS_DATABASE__URL="$db" \
+        HAS_PAGEINSPECT__URL="http://127.0.0.1:$pi_port" \
+        HAS_LOG__DIR="$WORK/logs/$name" HAS_LOG__STDOUT=false \
+        HAS_METRIC_LOG__DIR="$WORK/metric/$name" \
+        "$@" "$ACMANGKUT" >"$WORK/logs/$name.out" 2>&1 &
+    AC_PID=$!
+    PIDS+=("$AC_PID")
+    wait_http "http://127.0.0.1:$port/readyz" 60 "$AC_PID"
+}
+
+# CPU seconds (user+system) a process has used so far.
+cpu_seconds() {
+    local pid=$1 stat rest
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || {
+        echo 0
+        return
+    }
+    rest=${stat##*) }
+    # After "pid (comm) ", utime and stime are fields 12 and 13 of the rest.
+    awk -v tck="$(getconf CLK_TCK)" '{printf "%.2f\n", ($12 + $13) / tck}' <<<"$rest"
+}
+
+# Peak resident memory (VmHWM) of a process, in MiB.
+peak_rss_mib() {
+    awk '/^VmHWM:/ {printf "%.1f\n", $2 / 1024}' "/proc/$1/status" 2>/dev/null || echo 0
+}
