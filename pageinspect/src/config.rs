@@ -18,6 +18,61 @@ pub struct PageinspectConfig {
     pub auth: AuthConfig,
     /// A label naming where this replica probes from (`eu-west`, `dc2`); echoed in logs.
     pub location: String,
+    /// Where probes may not connect.
+    #[serde(default)]
+    pub egress: EgressConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressConfig {
+    /// CIDRs (or single addresses) probes must never connect to, checked after resolution.
+    /// A list in TOML; a comma-separated string in `HAS_EGRESS__DENY_CIDRS`. Empty: no guard.
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub deny_cidrs: Vec<String>,
+}
+
+impl Default for EgressConfig {
+    fn default() -> Self {
+        Self {
+            deny_cidrs: crate::egress::DEFAULT_DENY_CIDRS
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+        }
+    }
+}
+
+impl EgressConfig {
+    /// The parsed guard; a bad entry is a [`ConfigError`] naming `egress.deny_cidrs` and it.
+    pub fn guard(&self) -> Result<crate::egress::Guard, ConfigError> {
+        crate::egress::Guard::new(&self.deny_cidrs).map_err(|e| ConfigError::Key {
+            key: "egress.deny_cidrs".into(),
+            message: e.to_string(),
+        })
+    }
+}
+
+/// A TOML list of strings, or one string of comma-separated entries (environment variables).
+fn list_or_comma_separated<'de, D>(d: D) -> Result<Vec<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Entries {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match Entries::deserialize(d)? {
+        Entries::List(list) => list,
+        Entries::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+    })
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -71,6 +126,7 @@ impl PageinspectConfig {
             log: LogConfig::with_dir("logs/pageinspect"),
             auth: AuthConfig::default(),
             location: "default".into(),
+            egress: EgressConfig::default(),
         }
     }
 
@@ -115,6 +171,7 @@ impl PageinspectConfig {
         {
             return bad("auth.service_token", "must not be empty when set");
         }
+        self.egress.guard()?;
         Ok(())
     }
 }
@@ -154,6 +211,37 @@ mod tests {
     fn an_unknown_key_is_named() {
         let e = load_env(&[("HAS_PROBE__MAX_BATCHES", "3")]).expect_err("unknown key");
         assert!(e.to_string().contains("max_batches"), "{e}");
+    }
+
+    #[test]
+    fn the_egress_deny_list_defaults_to_metadata_ranges_and_comes_from_the_environment() {
+        let c = load_env(&[]).expect("defaults load");
+        assert_eq!(c.egress.deny_cidrs, crate::egress::DEFAULT_DENY_CIDRS);
+        let c = load_env(&[("HAS_EGRESS__DENY_CIDRS", "127.0.0.0/8, ::1/128")]).expect("loads");
+        assert_eq!(c.egress.deny_cidrs, ["127.0.0.0/8", "::1/128"]);
+        let c = load_env(&[("HAS_EGRESS__DENY_CIDRS", "")]).expect("empty list");
+        assert!(c.egress.deny_cidrs.is_empty());
+    }
+
+    #[test]
+    fn a_bad_cidr_fails_naming_the_key_and_the_entry() {
+        let e = load_env(&[("HAS_EGRESS__DENY_CIDRS", "10.0.0.0/8,10.0.0/33")]).expect_err("bad");
+        assert_eq!(e.key(), Some("egress.deny_cidrs"));
+        assert!(e.to_string().contains("10.0.0/33"), "{e}");
+    }
+
+    #[test]
+    fn a_deny_list_in_a_file_replaces_the_default_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("p.toml");
+        std::fs::write(&file, "[egress]\ndeny_cidrs = [\"127.0.0.0/8\"]\n").expect("write");
+        let c: PageinspectConfig = shared::config::load_with_env(
+            &PageinspectConfig::defaults(),
+            Some(&file),
+            Vec::<(String, String)>::new(),
+        )
+        .expect("loads");
+        assert_eq!(c.egress.deny_cidrs, ["127.0.0.0/8"]);
     }
 
     #[test]

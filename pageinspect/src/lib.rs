@@ -9,11 +9,13 @@
 //! - [`startup`]: [`startup::Application`], built by `main` and by tests on port 0.
 //! - [`routes`]: HTTP handlers; [`auth`]: the service-token check of `/api/`.
 //! - [`executor`]: back-pressure and batch fan-out; [`probers`]: one module per probe kind.
+//! - [`egress`]: the deny list of addresses probes must not reach.
 //! - [`metrics`]: the Prometheus metrics.
 
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod egress;
 pub mod executor;
 pub mod metrics;
 pub mod probers;

@@ -14,6 +14,7 @@ pub struct Metrics {
     probe_duration_seconds: HistogramVec,
     probes_in_flight: IntGauge,
     batch_size: Histogram,
+    probe_attempts_total: IntCounterVec,
 }
 
 impl Metrics {
@@ -51,6 +52,14 @@ impl Metrics {
         registry.register(Box::new(probe_duration_seconds.clone()))?;
         registry.register(Box::new(probes_in_flight.clone()))?;
         registry.register(Box::new(batch_size.clone()))?;
+        let probe_attempts_total = IntCounterVec::new(
+            Opts::new(
+                "has_probe_attempts_total",
+                "Probe attempts run (retries included), by kind and result (success|failure).",
+            ),
+            &["kind", "result"],
+        )?;
+        registry.register(Box::new(probe_attempts_total.clone()))?;
         // Every kind shows up at zero before the first probe, so dashboards have a series.
         for kind in ProbeKind::ALL {
             for result in ["success", "failure"] {
@@ -65,6 +74,7 @@ impl Metrics {
             probe_duration_seconds,
             probes_in_flight,
             batch_size,
+            probe_attempts_total,
         })
     }
 
@@ -85,6 +95,18 @@ impl Metrics {
         self.probe_duration_seconds
             .with_label_values(&[kind])
             .observe(result.duration_seconds);
+    }
+
+    /// One attempt of a probe finished (a probe with retries has several).
+    pub fn attempt_finished(&self, attempt: &ProbeResult) {
+        let outcome = if attempt.success {
+            "success"
+        } else {
+            "failure"
+        };
+        self.probe_attempts_total
+            .with_label_values(&[attempt.kind.as_str(), outcome])
+            .inc();
     }
 
     pub fn batch_received(&self, size: usize) {

@@ -25,6 +25,7 @@ impl AppState {
             tls: TlsConnectors::new()?,
             max_body_bytes: config.probe.max_body_bytes,
             user_agent: config.probe.default_user_agent.clone(),
+            egress: config.egress.guard()?,
         };
         Ok(Self {
             ctx: Arc::new(ctx),

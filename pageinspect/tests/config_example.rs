@@ -40,6 +40,8 @@ fn the_example_mentions_every_key() {
         "default_user_agent",
         "[auth]",
         "service_token",
+        "[egress]",
+        "deny_cidrs",
         "[log]",
         "dir",
         "level",

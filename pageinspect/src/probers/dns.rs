@@ -2,7 +2,7 @@
 //! `dns_server`, with hickory-resolver. [DNS_RCODE] and the answers (as a JSON array in
 //! [BODY]) are exposed to conditions.
 
-use super::{Failure, Outcome};
+use super::{Failure, Outcome, ProbeContext};
 use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
@@ -13,8 +13,15 @@ use shared::probe::{FailureReason, ProbeSpec};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-pub async fn probe(spec: &ProbeSpec, out: &mut Outcome) -> Result<(), Failure> {
+pub async fn probe(spec: &ProbeSpec, ctx: &ProbeContext, out: &mut Outcome) -> Result<(), Failure> {
     let rtype = record_type(spec.record_type.as_deref().unwrap_or("A"))?;
+    // The egress guard applies to the server we send the query to (the system resolver's
+    // servers are the operator's choice and not checked).
+    if let Some(server) = spec.dns_server.as_deref()
+        && let Ok(addr) = server.parse::<SocketAddr>()
+    {
+        ctx.egress.check_ip(addr.ip())?;
+    }
     let resolver = resolver(spec)?;
     let name = fqdn(spec.target.trim());
     out.stage = "resolve";

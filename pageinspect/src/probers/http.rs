@@ -153,7 +153,7 @@ async fn send(
     let port = url
         .port_or_known_default()
         .ok_or_else(|| Failure::new(FailureReason::Internal, "the URL has no port"))?;
-    let addr = net::resolve(&host, port, spec.ip_preference, out).await?;
+    let addr = net::resolve_allowed(&host, port, spec.ip_preference, &ctx.egress, out).await?;
     let tcp = net::connect(addr, out).await?;
     let request = build_request(url, method, body, headers)?;
     if url.scheme() == "https" {

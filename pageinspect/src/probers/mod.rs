@@ -22,6 +22,8 @@ pub struct ProbeContext {
     pub tls: tls::TlsConnectors,
     pub max_body_bytes: usize,
     pub user_agent: String,
+    /// Addresses probes must not connect to (`egress.deny_cidrs`).
+    pub egress: crate::egress::Guard,
 }
 
 /// Why a probe failed, with a human explanation.
@@ -100,7 +102,7 @@ async fn run_kind(spec: &ProbeSpec, ctx: &ProbeContext, out: &mut Outcome) -> Re
     match spec.kind {
         ProbeKind::Http => http::probe(spec, ctx, out).await,
         ProbeKind::Tcp => tcp::probe(spec, ctx, out).await,
-        ProbeKind::Dns => dns::probe(spec, out).await,
+        ProbeKind::Dns => dns::probe(spec, ctx, out).await,
         ProbeKind::Tls => tls::probe(spec, ctx, out).await,
         ProbeKind::Browser => Err(Failure::new(
             FailureReason::BrowserError,

@@ -1,6 +1,7 @@
 //! Name resolution and TCP connection, shared by the http, tcp and tls probers.
 
 use super::{Failure, Outcome};
+use crate::egress::Guard;
 use shared::probe::{FailureReason, IpPreference};
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr};
@@ -49,6 +50,20 @@ pub async fn resolve(
             )
         })?;
     out.resolved_ip = Some(addr.ip().to_string());
+    Ok(addr)
+}
+
+/// [`resolve`], then the egress guard on the address picked: a denied address fails
+/// `target_denied` before any connection. Every prober that connects resolves through this.
+pub async fn resolve_allowed(
+    host: &str,
+    port: u16,
+    preference: IpPreference,
+    guard: &Guard,
+    out: &mut Outcome,
+) -> Result<SocketAddr, Failure> {
+    let addr = resolve(host, port, preference, out).await?;
+    guard.check_ip(addr.ip())?;
     Ok(addr)
 }
 

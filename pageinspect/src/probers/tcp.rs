@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub async fn probe(spec: &ProbeSpec, ctx: &ProbeContext, out: &mut Outcome) -> Result<(), Failure> {
     let (host, port) = split_host_port(spec.target.trim())
         .ok_or_else(|| Failure::new(FailureReason::Internal, "target is not host:port"))?;
-    let addr = net::resolve(host, port, spec.ip_preference, out).await?;
+    let addr = net::resolve_allowed(host, port, spec.ip_preference, &ctx.egress, out).await?;
     let mut stream = net::connect(addr, out).await?;
     let start = Instant::now();
     if let Some(body) = &spec.body {

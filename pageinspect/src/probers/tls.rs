@@ -112,7 +112,7 @@ pub fn not_after(der: &CertificateDer<'_>) -> Option<DateTime<Utc>> {
 pub async fn probe(spec: &ProbeSpec, ctx: &ProbeContext, out: &mut Outcome) -> Result<(), Failure> {
     let (host, port) = split_host_port(spec.target.trim())
         .ok_or_else(|| Failure::new(FailureReason::Internal, "target is not host:port"))?;
-    let addr = net::resolve(host, port, spec.ip_preference, out).await?;
+    let addr = net::resolve_allowed(host, port, spec.ip_preference, &ctx.egress, out).await?;
     let tcp = net::connect(addr, out).await?;
     let _tls = handshake(ctx, tcp, host, spec.insecure_skip_verify, false, out).await?;
     out.stage = "done";

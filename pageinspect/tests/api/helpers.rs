@@ -10,6 +10,33 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+/// A local page that answers 503 to its first `failures` requests and 200 after; counts them.
+pub async fn spawn_flaky(failures: usize) -> Target {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind flaky");
+    let addr = listener.local_addr().expect("addr");
+    let server = HttpServer::new(move || {
+        let counter = counter.clone();
+        App::new().default_service(web::to(move || {
+            let seen = counter.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if seen < failures {
+                    HttpResponse::ServiceUnavailable().body("not yet")
+                } else {
+                    HttpResponse::Ok().body("ok")
+                }
+            }
+        }))
+    })
+    .workers(1)
+    .listen(listener)
+    .expect("listen")
+    .run();
+    tokio::spawn(server);
+    Target { addr, hits }
+}
+
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
@@ -145,6 +172,7 @@ pub async fn spawn_target() -> Target {
             .route("/moved", web::get().to(moved))
             .route("/endless", web::get().to(endless))
             .route("/echo", web::to(echo))
+            .route("/to-metadata", web::get().to(to_metadata))
     })
     .workers(1)
     .listen(listener)
@@ -176,6 +204,13 @@ async fn redirect_loop() -> HttpResponse {
 async fn moved() -> HttpResponse {
     HttpResponse::MovedPermanently()
         .insert_header(("Location", "/healthy"))
+        .finish()
+}
+
+/// A redirect from an allowed target to the cloud metadata address.
+async fn to_metadata() -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header(("Location", "http://169.254.169.254/latest/meta-data/"))
         .finish()
 }
 
