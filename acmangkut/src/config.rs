@@ -42,10 +42,30 @@ pub struct DatabaseConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PageinspectConfig {
-    /// pageinspect's base URL.
+    /// Base URL of the pageinspect of the `default` location.
     pub url: String,
     /// Bearer token presented to pageinspect (its `auth.service_token`).
     pub token: Option<Secret>,
+    /// More locations: name → base URL of the pageinspect there. Monitors list the locations
+    /// they run from; `default` is `url`.
+    #[serde(default)]
+    pub locations: std::collections::BTreeMap<String, String>,
+}
+
+pub const DEFAULT_LOCATION: &str = "default";
+
+impl PageinspectConfig {
+    /// Every location with its URL, `default` first.
+    pub fn endpoints(&self) -> Vec<(String, String)> {
+        let mut out = vec![(DEFAULT_LOCATION.to_string(), self.url.clone())];
+        out.extend(
+            self.locations
+                .iter()
+                .filter(|(k, _)| k.as_str() != DEFAULT_LOCATION)
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        out
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -76,6 +96,10 @@ pub struct RetentionConfig {
     pub prune_interval_seconds: u64,
     /// Rows deleted per pruning transaction.
     pub prune_batch: i64,
+    /// Failure screenshots of browser probes are kept this many days…
+    pub screenshot_days: u32,
+    /// …and at most this many per monitor (the newest).
+    pub screenshots_per_monitor: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -102,6 +126,7 @@ impl Default for Config {
             pageinspect: PageinspectConfig {
                 url: "http://127.0.0.1:8081".into(),
                 token: None,
+                locations: Default::default(),
             },
             scheduler: SchedulerConfig {
                 enabled: true,
@@ -117,6 +142,8 @@ impl Default for Config {
                 rollup_days: 400,
                 prune_interval_seconds: 600,
                 prune_batch: 5_000,
+                screenshot_days: 3,
+                screenshots_per_monitor: 20,
             },
             metric_log: MetricLogConfig {
                 dir: "logs/metric".into(),

@@ -75,13 +75,15 @@ impl Application {
         let (tx, rx) = watch::channel(false);
         let mut engines = Vec::new();
         if config.scheduler.enabled {
-            let client = shared::client::PageinspectClient::new(
-                &config.pageinspect.url,
-                config.pageinspect.token.clone(),
-            )?;
+            let mut clients = std::collections::BTreeMap::new();
+            for (location, url) in config.pageinspect.endpoints() {
+                let client =
+                    shared::client::PageinspectClient::new(&url, config.pageinspect.token.clone())?;
+                clients.insert(location, client);
+            }
             let scheduler = Scheduler::new(
                 store.clone(),
-                client,
+                clients,
                 metrics.clone(),
                 config.scheduler.clone(),
             );

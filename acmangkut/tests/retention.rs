@@ -66,6 +66,8 @@ async fn old_results_and_rollups_go_and_recent_ones_stay() {
         rollup_days: 400,
         prune_interval_seconds: 60,
         prune_batch: 10,
+        screenshot_days: 3,
+        screenshots_per_monitor: 20,
     };
     let metrics = Metrics::new();
     let deleted = prune_once(&store, &config, &metrics).await;

@@ -110,7 +110,7 @@ impl TestApp {
             .map(|&(minutes_ago, ms, ok)| Outcome {
                 monitor_id: id,
                 scheduled_at: now.timestamp_millis(),
-                result: ProbeResult {
+                results: vec![ProbeResult {
                     kind: ProbeKind::Http,
                     target: "http://127.0.0.1:9/".into(),
                     success: ok,
@@ -128,7 +128,7 @@ impl TestApp {
                     previous_attempts: Vec::new(),
                     browser: None,
                     screenshot_png_base64: None,
-                },
+                }],
             })
             .collect();
         self.app_state

@@ -150,6 +150,21 @@ impl From<diesel::result::Error> for ApiError {
                 ErrorCode::Conflict,
                 format!("still referenced: {}", info.message()),
             ),
+            // SQLite gave up waiting for the write lock (busy timeout): retryable, not a bug.
+            E::DatabaseError(K::UnableToSendCommand, _) => {
+                tracing::error!(error = %e, "database connection lost");
+                Self::new(ErrorCode::Unavailable, "database unavailable")
+            }
+            E::DatabaseError(_, ref info) if lost_connection(info.message()) => {
+                tracing::error!(error = %e, "database connection lost");
+                Self::new(ErrorCode::Unavailable, "database unavailable")
+            }
+            E::DatabaseError(K::Unknown, ref info)
+                if info.message().contains("database is locked") =>
+            {
+                tracing::warn!(error = %e, "database busy");
+                Self::new(ErrorCode::Unavailable, "database busy; retry")
+            }
             E::DatabaseError(K::ClosedConnection, _) | E::BrokenTransactionManager => {
                 tracing::error!(error = %e, "database connection lost");
                 Self::new(ErrorCode::Unavailable, "database unavailable")
@@ -157,6 +172,17 @@ impl From<diesel::result::Error> for ApiError {
             other => Self::internal(other),
         }
     }
+}
+
+/// PostgreSQL's words for a connection that went away under a query.
+#[cfg(feature = "diesel")]
+fn lost_connection(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("terminating connection")
+        || m.contains("server closed the connection")
+        || m.contains("connection to server")
+        || m.contains("no connection to the server")
+        || m.contains("does not exist") && m.contains("database")
 }
 
 #[cfg(feature = "diesel")]

@@ -7,7 +7,7 @@ pub mod spawn;
 pub mod targets;
 
 pub use db::TestDb;
-pub use spawn::{TestApp, spawn_acmangkut, spawn_pageinspect};
+pub use spawn::{TestApp, spawn_acmangkut, spawn_pageinspect, spawn_pageinspect_with};
 pub use targets::Targets;
 
 use std::time::Duration;

@@ -8,12 +8,21 @@ use std::time::Duration;
 
 /// Starts pageinspect on 127.0.0.1:0; returns its base URL and a handle to stop it.
 pub async fn spawn_pageinspect(token: Option<&str>) -> (String, actix_web::dev::ServerHandle) {
+    spawn_pageinspect_with(token, |_| {}).await
+}
+
+/// As [`spawn_pageinspect`], with the config adjusted by `tweak` first.
+pub async fn spawn_pageinspect_with(
+    token: Option<&str>,
+    tweak: impl FnOnce(&mut pageinspect::config::PageinspectConfig),
+) -> (String, actix_web::dev::ServerHandle) {
     let mut c = pageinspect::config::PageinspectConfig::defaults();
     c.server.listen = "127.0.0.1:0".into();
     c.server.workers = Some(2);
     c.log.dir = "".into();
     c.log.stdout = false;
     c.auth.service_token = token.map(Secret::new);
+    tweak(&mut c);
     let app = pageinspect::Application::build(c)
         .await
         .expect("pageinspect starts");

@@ -26,6 +26,11 @@ async fn slow() -> HttpResponse {
     HttpResponse::Ok().body("late")
 }
 
+async fn slowish() -> HttpResponse {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    HttpResponse::Ok().body("ok, eventually")
+}
+
 async fn redirect_loop() -> HttpResponse {
     HttpResponse::Found()
         .insert_header(("Location", "/loop"))
@@ -53,6 +58,7 @@ impl Targets {
                 .route("/healthy", web::get().to(healthy))
                 .route("/500", web::get().to(failing))
                 .route("/slow", web::get().to(slow))
+                .route("/slowish", web::get().to(slowish))
                 .route("/loop", web::get().to(redirect_loop))
                 .route("/endless", web::get().to(endless))
         })

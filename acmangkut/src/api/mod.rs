@@ -52,6 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(monitors::resume)
             .service(monitors::run_now)
             .service(monitors::list_results)
+            .service(monitors::screenshot)
             .service(monitors::summary),
     );
 }

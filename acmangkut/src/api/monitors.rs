@@ -191,6 +191,31 @@ pub async fn list_results(
     Ok(web::Json(Page::new(items, lo, total)))
 }
 
+/// The PNG a failed browser probe left (kept `retention.screenshot_days`, at most
+/// `retention.screenshots_per_monitor` per monitor).
+#[utoipa::path(context_path = "/api/v1", responses((status = 200, content_type = "image/png"), (status = 404, body = shared::problem::Problem)))]
+#[get("/monitors/{id}/results/{result_id}/screenshot")]
+pub async fn screenshot(
+    state: State,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, result_id) = path.into_inner();
+    let png = state
+        .store
+        .run(move |c| results::screenshot(c, id, result_id))
+        .await
+        .map_err(|e| match e.code {
+            ErrorCode::NotFound => ApiError::not_found(format!(
+                "result {result_id} of monitor {id} has no screenshot"
+            )),
+            _ => e,
+        })?;
+    Ok(HttpResponse::Ok()
+        .content_type("image/png")
+        .insert_header(("Cache-Control", "private, max-age=86400"))
+        .body(png))
+}
+
 pub const WINDOWS: [(&str, i64); 3] = [("1h", 3_600_000), ("24h", 86_400_000), ("7d", 604_800_000)];
 
 /// Availability and latency percentiles over 1 h, 24 h and 7 d, from hourly rollups (windows

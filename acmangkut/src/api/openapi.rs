@@ -22,6 +22,7 @@ use utoipa::OpenApi;
         super::monitors::resume,
         super::monitors::run_now,
         super::monitors::list_results,
+        super::monitors::screenshot,
         super::monitors::summary,
         super::monitors::overview,
         super::monitors::state_changes,

@@ -7,6 +7,7 @@
 //! `has_controllermanager_failure_total`; a 429 from pageinspect defers the batch instead.
 
 use super::{Shutdown, stopped};
+use crate::config::DEFAULT_LOCATION;
 use crate::config::SchedulerConfig;
 use crate::metrics::Metrics;
 use crate::store::models::MonitorRow;
@@ -14,6 +15,7 @@ use crate::store::results::Outcome;
 use crate::store::{Store, leases, now_ms, results};
 use shared::client::{ClientError, PageinspectClient};
 use shared::probe::{FailureReason, ProbeResult};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -21,7 +23,8 @@ use tracing::Instrument;
 
 pub struct Scheduler {
     store: Store,
-    client: PageinspectClient,
+    /// One client per location; `default` always exists.
+    clients: BTreeMap<String, PageinspectClient>,
     metrics: Metrics,
     config: SchedulerConfig,
     owner: String,
@@ -30,7 +33,7 @@ pub struct Scheduler {
 impl Scheduler {
     pub fn new(
         store: Store,
-        client: PageinspectClient,
+        clients: BTreeMap<String, PageinspectClient>,
         metrics: Metrics,
         config: SchedulerConfig,
     ) -> Self {
@@ -42,7 +45,7 @@ impl Scheduler {
         };
         Self {
             store,
-            client,
+            clients,
             metrics,
             config,
             owner,
@@ -139,58 +142,75 @@ impl Scheduler {
         let _in_flight = InFlight::new(&self.metrics);
         let timer = self.metrics.dispatch_duration.start_timer();
         let specs: Vec<_> = rows.iter().map(MonitorRow::probe).collect();
-        let results = match self.client.batch(&specs).await {
-            Ok(results) => results,
-            Err(ClientError::Busy(after)) => {
-                self.metrics.backoffs.inc();
-                tracing::warn!(
-                    retry_after_ms = after.as_millis() as u64,
-                    "pageinspect busy; deferring batch"
-                );
-                let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-                let owner = self.owner.clone();
-                let retry_at = now_ms() + i64::try_from(after.as_millis()).unwrap_or(1_000);
-                if let Err(e) = self
-                    .store
-                    .run(move |c| leases::release(c, &owner, &ids, retry_at))
-                    .await
-                {
+        // Which rows each location probes: a monitor without locations uses the default.
+        let mut plan: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, row) in rows.iter().enumerate() {
+            let mut locations = row.locations();
+            if locations.is_empty() {
+                locations.push(DEFAULT_LOCATION.to_string());
+            }
+            for l in locations {
+                plan.entry(l).or_default().push(i);
+            }
+        }
+        let calls = plan.iter().map(|(location, idx)| {
+            let batch: Vec<_> = idx.iter().map(|&i| specs[i].clone()).collect();
+            async move {
+                let answer = match self.clients.get(location) {
+                    Some(client) => client.batch(&batch).await,
+                    None => Err(ClientError::Unreachable(format!(
+                        "no pageinspect is configured for location `{location}`"
+                    ))),
+                };
+                (location, idx, batch, answer)
+            }
+        });
+        let answers = futures::future::join_all(calls).await;
+        if let Some(after) = answers.iter().find_map(|(_, _, _, a)| match a {
+            Err(ClientError::Busy(after)) => Some(*after),
+            _ => None,
+        }) {
+            self.defer(&rows, after).await;
+            return;
+        }
+        let mut per_row: Vec<Vec<ProbeResult>> = vec![Vec::new(); rows.len()];
+        for (location, idx, batch, answer) in answers {
+            let results = match answer {
+                Ok(results) => results,
+                Err(e) => {
                     self.metrics.controllermanager_failure.inc();
-                    tracing::error!(error = %e, "could not defer batch");
+                    tracing::error!(error = %e, location = %location, "dispatch to pageinspect failed");
+                    let why = e.to_string();
+                    batch
+                        .iter()
+                        .map(|s| {
+                            ProbeResult::failed(s, FailureReason::ExecutorUnavailable, why.clone())
+                        })
+                        .collect()
                 }
-                return;
+            };
+            for (i, mut r) in idx.iter().zip(results) {
+                r.location = Some(location.clone());
+                per_row[*i].push(r);
             }
-            Err(e) => {
-                self.metrics.controllermanager_failure.inc();
-                tracing::error!(error = %e, pageinspect = self.client.base_url(), "dispatch to pageinspect failed");
-                let why = e.to_string();
-                specs
-                    .iter()
-                    .map(|s| {
-                        ProbeResult::failed(s, FailureReason::ExecutorUnavailable, why.clone())
-                    })
-                    .collect()
-            }
-        };
+        }
         let outcomes: Vec<Outcome> = rows
             .iter()
-            .zip(results)
-            .map(|(row, result)| Outcome {
+            .zip(per_row)
+            .map(|(row, results)| Outcome {
                 monitor_id: row.id,
                 scheduled_at: row.next_run_at,
-                result,
+                results,
             })
             .collect();
-        for o in &outcomes {
-            let label = match (o.result.success, o.result.failure_reason) {
+        let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
+        for r in outcomes.iter().flat_map(|o| &o.results) {
+            let label = match (r.success, r.failure_reason) {
                 (true, _) => "success",
                 (false, Some(FailureReason::ExecutorUnavailable)) => "executor_unavailable",
                 (false, _) => "failure",
             };
-            self.metrics
-                .probes_recorded
-                .with_label_values(&[label])
-                .inc();
+            *counts.entry(label).or_default() += 1;
         }
         let owner = self.owner.clone();
         match self
@@ -199,6 +219,13 @@ impl Scheduler {
             .await
         {
             Ok(rec) => {
+                // Counted once stored: a lost write must not look like work done.
+                for (label, n) in counts {
+                    self.metrics
+                        .probes_recorded
+                        .with_label_values(&[label])
+                        .inc_by(n);
+                }
                 if rec.stale > 0 {
                     self.metrics.leases_lost.inc_by(rec.stale as u64);
                     tracing::warn!(
@@ -209,10 +236,41 @@ impl Scheduler {
             }
             Err(e) => {
                 self.metrics.controllermanager_failure.inc();
-                tracing::error!(error = %e, "recording probe results failed");
+                tracing::error!(error = %e, "recording probe results failed; the run is due again now");
+                // Give the monitors back at once rather than leaving them leased until expiry.
+                let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+                let owner = self.owner.clone();
+                if let Err(e) = self
+                    .store
+                    .run(move |c| leases::release(c, &owner, &ids, now_ms()))
+                    .await
+                {
+                    tracing::error!(error = %e, "could not release the batch's leases");
+                }
             }
         }
         timer.observe_duration();
+    }
+
+    /// pageinspect is at its limit: give the batch back, due again after `after`. Not a
+    /// failure of the page, nor of the dispatch.
+    async fn defer(&self, rows: &[MonitorRow], after: std::time::Duration) {
+        self.metrics.backoffs.inc();
+        tracing::warn!(
+            retry_after_ms = after.as_millis() as u64,
+            "pageinspect busy; deferring batch"
+        );
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let owner = self.owner.clone();
+        let retry_at = now_ms() + i64::try_from(after.as_millis()).unwrap_or(1_000);
+        if let Err(e) = self
+            .store
+            .run(move |c| leases::release(c, &owner, &ids, retry_at))
+            .await
+        {
+            self.metrics.controllermanager_failure.inc();
+            tracing::error!(error = %e, "could not defer batch");
+        }
     }
 }
 

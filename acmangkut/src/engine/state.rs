@@ -2,6 +2,7 @@
 //! consecutive successes bring it up. Pure, so it is tested without a database.
 
 use shared::monitor::MonitorState;
+use shared::probe::{FailureReason, ProbeResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Health {
@@ -13,9 +14,51 @@ pub struct Health {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Observed {
     Success,
+    /// Passed, but slower than the monitor's degraded threshold.
+    Degraded,
     Failure,
     /// The executor was unreachable: the target's health is unknown, nothing changes.
     Unknown,
+}
+
+/// One check's verdict from its locations' final results: it fails when at least
+/// `failure_threshold` locations failed; results that say nothing about the target (executor
+/// or browser unavailable) are left out; a pass slower than `degraded_ms` is degraded.
+pub fn verdict(
+    results: &[&ProbeResult],
+    failure_threshold: i32,
+    degraded_ms: Option<i64>,
+) -> Observed {
+    let known: Vec<&&ProbeResult> = results
+        .iter()
+        .filter(|r| {
+            !matches!(
+                r.failure_reason,
+                Some(FailureReason::ExecutorUnavailable | FailureReason::BrowserError)
+            )
+        })
+        .collect();
+    if known.is_empty() {
+        return Observed::Unknown;
+    }
+    let failed = known.iter().filter(|r| !r.success).count();
+    // With fewer known locations than the threshold, all of them failing is enough.
+    let needed = usize::try_from(failure_threshold.max(1))
+        .unwrap_or(1)
+        .min(known.len());
+    if failed >= needed {
+        return Observed::Failure;
+    }
+    let slow = degraded_ms.is_some_and(|limit| {
+        known
+            .iter()
+            .any(|r| r.success && r.duration_seconds * 1000.0 > limit as f64)
+    });
+    if slow {
+        Observed::Degraded
+    } else {
+        Observed::Success
+    }
 }
 
 /// The health after one more result; thresholds are at least 1.
@@ -31,11 +74,17 @@ pub fn next(
     let mut n = h;
     match observed {
         Observed::Unknown => return h,
-        Observed::Success => {
+        Observed::Success | Observed::Degraded => {
             n.consecutive_successes = h.consecutive_successes.saturating_add(1);
             n.consecutive_failures = 0;
-            if h.state != MonitorState::Up && n.consecutive_successes >= success_threshold.max(1) {
-                n.state = MonitorState::Up;
+            let healthy = if observed == Observed::Degraded {
+                MonitorState::Degraded
+            } else {
+                MonitorState::Up
+            };
+            let already_up = matches!(h.state, MonitorState::Up | MonitorState::Degraded);
+            if already_up || n.consecutive_successes >= success_threshold.max(1) {
+                n.state = healthy;
             }
         }
         Observed::Failure => {
@@ -114,6 +163,47 @@ mod tests {
         assert_eq!(run(Paused, &[Failure, Success], 1, 1), [Paused, Paused]);
         assert_eq!(run(Pending, &[Success], 1, 1), [Up]);
         assert_eq!(run(Pending, &[Failure], 1, 1), [Down]);
+    }
+
+    #[test]
+    fn degraded_follows_slow_passes_and_recovers_on_fast_ones() {
+        use Observed::*;
+        assert_eq!(
+            run(Up, &[Degraded, Degraded, Success], 2, 2),
+            [MonitorState::Degraded, MonitorState::Degraded, Up]
+        );
+        assert_eq!(
+            run(Down, &[Degraded, Degraded], 1, 2),
+            [Down, MonitorState::Degraded]
+        );
+    }
+
+    fn result(success: bool, reason: Option<FailureReason>, ms: f64) -> ProbeResult {
+        let spec = shared::probe::ProbeSpec::new(shared::probe::ProbeKind::Http, "http://x/");
+        let mut r = ProbeResult::failed(&spec, reason.unwrap_or(FailureReason::Timeout), "x");
+        r.success = success;
+        r.failure_reason = reason;
+        r.duration_seconds = ms / 1000.0;
+        r
+    }
+
+    #[test]
+    fn a_check_fails_when_k_of_n_locations_fail() {
+        let ok = result(true, None, 50.0);
+        let bad = result(false, Some(FailureReason::Timeout), 50.0);
+        let gone = result(false, Some(FailureReason::ExecutorUnavailable), 0.0);
+        assert_eq!(verdict(&[&ok, &bad, &ok], 2, None), Observed::Success);
+        assert_eq!(verdict(&[&bad, &bad, &ok], 2, None), Observed::Failure);
+        assert_eq!(verdict(&[&ok, &bad, &ok], 1, None), Observed::Failure);
+        assert_eq!(verdict(&[&gone, &gone], 1, None), Observed::Unknown);
+        assert_eq!(
+            verdict(&[&gone, &bad], 2, None),
+            Observed::Failure,
+            "the only known location failed"
+        );
+        let slow = result(true, None, 900.0);
+        assert_eq!(verdict(&[&ok, &slow], 1, Some(500)), Observed::Degraded);
+        assert_eq!(verdict(&[&ok, &slow], 1, None), Observed::Success);
     }
 
     #[test]

@@ -40,6 +40,19 @@ macro_rules! db {
     };
 }
 
+/// Runs `$body` in a write transaction: `BEGIN IMMEDIATE` on SQLite, so a writer waits for the
+/// lock (busy timeout) up front instead of failing with "database is locked" when it upgrades a
+/// read transaction; a plain transaction on PostgreSQL.
+#[macro_export]
+macro_rules! write_tx {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::store::DbConn::Pg(pg) => pg.transaction(|$c| $body),
+            $crate::store::DbConn::Sqlite(lite) => lite.immediate_transaction(|$c| $body),
+        }
+    };
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Postgres,
@@ -162,6 +175,9 @@ impl Store {
         drop(first);
         let pool = Pool::builder()
             .max_size(pool_size)
+            // Broken connections are found when a query fails (`has_broken`), not by pinging
+            // on every checkout, which would double the cost of a cheap request.
+            .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(5))
             .build(manager)?;
         Ok(Self { pool, backend })

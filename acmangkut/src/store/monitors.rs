@@ -42,7 +42,7 @@ pub fn create(conn: &mut DbConn, input: &MonitorInput) -> QueryResult<Monitor> {
         locations_json: serde_json::to_string(&input.locations).unwrap_or_else(|_| "[]".into()),
         location_failure_threshold: input.location_failure_threshold,
     };
-    let id = db!(conn, |c| c.transaction(|c| {
+    let id = crate::write_tx!(conn, |c| {
         let id: i64 = diesel::insert_into(monitors::table)
             .values(&row)
             .returning(monitors::id)
@@ -52,7 +52,7 @@ pub fn create(conn: &mut DbConn, input: &MonitorInput) -> QueryResult<Monitor> {
             .values(&labels)
             .execute(c)?;
         QueryResult::Ok(id)
-    }))?;
+    })?;
     get(conn, id)
 }
 
@@ -163,7 +163,7 @@ pub fn update(conn: &mut DbConn, id: i64, input: &MonitorInput) -> QueryResult<M
         location_failure_threshold: input.location_failure_threshold,
     };
     let labels = label_rows(id, &input.labels);
-    db!(conn, |c| c.transaction(|c| {
+    crate::write_tx!(conn, |c| {
         let n = diesel::update(monitors::table.find(id))
             .set(&changes)
             .execute(c)?;
@@ -176,7 +176,7 @@ pub fn update(conn: &mut DbConn, id: i64, input: &MonitorInput) -> QueryResult<M
             .values(&labels)
             .execute(c)?;
         QueryResult::Ok(())
-    }))?;
+    })?;
     get(conn, id)
 }
 
@@ -193,7 +193,7 @@ pub fn delete(conn: &mut DbConn, id: i64) -> QueryResult<()> {
 /// Pausing stops scheduling and shows `paused`; resuming starts over from `pending` at once.
 pub fn set_paused(conn: &mut DbConn, id: i64, paused: bool) -> QueryResult<Monitor> {
     let now = now_ms();
-    db!(conn, |c| c.transaction(|c| {
+    crate::write_tx!(conn, |c| {
         let current: String = monitors::table.find(id).select(monitors::state).first(c)?;
         let to = if paused {
             MonitorState::Paused
@@ -223,7 +223,7 @@ pub fn set_paused(conn: &mut DbConn, id: i64, paused: bool) -> QueryResult<Monit
                 .execute(c)?;
         }
         QueryResult::Ok(())
-    }))?;
+    })?;
     get(conn, id)
 }
 

@@ -3,22 +3,27 @@
 
 use super::models::{MonitorRow, NewResult, NewStateChange, ResultRow};
 use super::rollups::{self, RollupDelta};
-use super::schema::{monitors, probe_results, rollup_hours, rollup_latency, state_changes};
+use super::schema::{
+    monitors, probe_results, rollup_hours, rollup_latency, screenshots, state_changes,
+};
 use super::{DbConn, now_ms};
-use crate::engine::state::{self, Health, Observed};
+use crate::config::DEFAULT_LOCATION;
+use crate::engine::state::{self, Health};
+use base64::Engine;
 use diesel::prelude::*;
 use diesel::result::QueryResult;
 use shared::monitor::{MonitorResult, MonitorState};
 use shared::probe::{FailureReason, ProbeResult};
 use std::collections::HashMap;
 
-/// A finished probe of a claimed monitor.
+/// A finished run of a claimed monitor: one final result per location it ran from (each
+/// carrying its earlier attempts).
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub monitor_id: i64,
     /// When the run was due (`next_run_at` at claim time).
     pub scheduled_at: i64,
-    pub result: ProbeResult,
+    pub results: Vec<ProbeResult>,
 }
 
 /// What recording a batch did, for metrics and logs.
@@ -26,14 +31,60 @@ pub struct Outcome {
 pub struct Recorded {
     pub results: usize,
     pub state_changes: usize,
-    /// Results dropped because the lease had passed to another replica meanwhile.
+    /// Runs dropped because the lease had passed to another replica meanwhile.
     pub stale: usize,
+}
+
+/// One stored row: an attempt at one location, with its screenshot if it has one.
+struct Row {
+    result: NewResult,
+    screenshot: Option<Vec<u8>>,
+}
+
+fn rows_of(monitor_id: i64, final_result: &ProbeResult) -> Vec<Row> {
+    let mut attempts: Vec<&ProbeResult> = final_result.previous_attempts.iter().collect();
+    attempts.push(final_result);
+    let location = final_result
+        .location
+        .clone()
+        .unwrap_or_else(|| DEFAULT_LOCATION.into());
+    attempts
+        .into_iter()
+        .map(|r| {
+            let screenshot = r.screenshot_png_base64.as_deref().and_then(|b| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(b)
+                    .map_err(|e| tracing::warn!(error = %e, "screenshot is not base64; dropped"))
+                    .ok()
+            });
+            // The stored detail is this attempt alone, without the (separately kept) picture.
+            let mut detail = r.clone();
+            detail.previous_attempts.clear();
+            detail.screenshot_png_base64 = None;
+            Row {
+                result: NewResult {
+                    monitor_id,
+                    started_at: r.started_at.timestamp_millis(),
+                    success: r.success,
+                    failure_reason: r.failure_reason.map(|f| f.as_str().to_string()),
+                    error: r.error.clone(),
+                    duration_seconds: r.duration_seconds,
+                    status_code: r.status_code.map(i32::from),
+                    detail_json: serde_json::to_string(&detail).ok(),
+                    location: location.clone(),
+                    attempt: i32::try_from(r.attempt).unwrap_or(1),
+                    has_screenshot: screenshot.is_some(),
+                },
+                screenshot,
+            }
+        })
+        .collect()
 }
 
 pub fn record_batch(conn: &mut DbConn, owner: &str, outcomes: &[Outcome]) -> QueryResult<Recorded> {
     let ids: Vec<i64> = outcomes.iter().map(|o| o.monitor_id).collect();
     let now = now_ms();
-    crate::db!(conn, |c| c.transaction(|c| {
+    crate::write_tx!(conn, |c| {
         let rows: Vec<MonitorRow> = monitors::table
             .filter(monitors::id.eq_any(&ids))
             .filter(monitors::lease_owner.eq(owner))
@@ -41,7 +92,8 @@ pub fn record_batch(conn: &mut DbConn, owner: &str, outcomes: &[Outcome]) -> Que
             .load(c)?;
         let rows: HashMap<i64, MonitorRow> = rows.into_iter().map(|r| (r.id, r)).collect();
         let mut recorded = Recorded::default();
-        let mut new_results = Vec::with_capacity(outcomes.len());
+        let mut plain = Vec::with_capacity(outcomes.len());
+        let mut pictured = Vec::new();
         let mut changes = Vec::new();
         let mut delta = RollupDelta::default();
         for o in outcomes {
@@ -49,29 +101,34 @@ pub fn record_batch(conn: &mut DbConn, owner: &str, outcomes: &[Outcome]) -> Que
                 recorded.stale += 1;
                 continue;
             };
-            let r = &o.result;
-            let observed = match (r.success, r.failure_reason) {
-                (true, _) => Observed::Success,
-                (false, Some(FailureReason::ExecutorUnavailable)) => Observed::Unknown,
-                (false, _) => Observed::Failure,
-            };
-            let started_at = r.started_at.timestamp_millis();
-            new_results.push(NewResult {
-                monitor_id: o.monitor_id,
-                started_at,
-                success: r.success,
-                failure_reason: r.failure_reason.map(|f| f.as_str().to_string()),
-                error: r.error.clone(),
-                duration_seconds: r.duration_seconds,
-                status_code: r.status_code.map(i32::from),
-                detail_json: serde_json::to_string(r).ok(),
-                location: r.location.clone().unwrap_or_else(|| "default".into()),
-                attempt: i32::try_from(r.attempt).unwrap_or(1),
-                has_screenshot: false,
-            });
-            if observed != Observed::Unknown {
-                delta.add(o.monitor_id, started_at, r.success, r.duration_seconds);
+            for r in &o.results {
+                for stored in rows_of(o.monitor_id, r) {
+                    recorded.results += 1;
+                    if stored.screenshot.is_some() {
+                        pictured.push(stored)
+                    } else {
+                        plain.push(stored.result)
+                    }
+                }
+                let unknown = matches!(
+                    r.failure_reason,
+                    Some(FailureReason::ExecutorUnavailable | FailureReason::BrowserError)
+                );
+                if !unknown {
+                    delta.add(
+                        o.monitor_id,
+                        r.started_at.timestamp_millis(),
+                        r.success,
+                        r.duration_seconds,
+                    );
+                }
             }
+            let finals: Vec<&ProbeResult> = o.results.iter().collect();
+            let observed = state::verdict(
+                &finals,
+                row.location_failure_threshold,
+                row.degraded_threshold_ms,
+            );
             let before = Health {
                 state: row.state(),
                 consecutive_failures: row.consecutive_failures,
@@ -90,16 +147,21 @@ pub fn record_batch(conn: &mut DbConn, owner: &str, outcomes: &[Outcome]) -> Que
                     from_state: before.state.as_str().to_string(),
                     to_state: after.state.as_str().to_string(),
                     at: now,
-                    reason: describe(r),
+                    reason: describe_run(&finals),
                 });
             }
+            let last_checked = o
+                .results
+                .iter()
+                .map(|r| r.started_at.timestamp_millis())
+                .max();
             let next = state::next_run_at(o.scheduled_at, row.interval_seconds * 1000, now);
             diesel::update(monitors::table.find(o.monitor_id))
                 .set((
                     monitors::consecutive_failures.eq(after.consecutive_failures),
                     monitors::consecutive_successes.eq(after.consecutive_successes),
                     monitors::state.eq(after.state.as_str()),
-                    monitors::last_checked_at.eq(Some(started_at)),
+                    monitors::last_checked_at.eq(last_checked.or(row.last_checked_at)),
                     monitors::next_run_at.eq(next),
                     monitors::lease_owner.eq(None::<String>),
                     monitors::lease_expires_at.eq(None::<i64>),
@@ -110,11 +172,24 @@ pub fn record_batch(conn: &mut DbConn, owner: &str, outcomes: &[Outcome]) -> Que
                     .set(monitors::state_changed_at.eq(now))
                     .execute(c)?;
             }
-            recorded.results += 1;
         }
-        for chunk in new_results.chunks(500) {
+        for chunk in plain.chunks(500) {
             diesel::insert_into(probe_results::table)
                 .values(chunk)
+                .execute(c)?;
+        }
+        for stored in pictured {
+            let result_id: i64 = diesel::insert_into(probe_results::table)
+                .values(&stored.result)
+                .returning(probe_results::id)
+                .get_result(c)?;
+            diesel::insert_into(screenshots::table)
+                .values((
+                    screenshots::result_id.eq(result_id),
+                    screenshots::monitor_id.eq(stored.result.monitor_id),
+                    screenshots::created_at.eq(now),
+                    screenshots::png.eq(stored.screenshot.unwrap_or_default()),
+                ))
                 .execute(c)?;
         }
         recorded.state_changes = changes.len();
@@ -125,7 +200,21 @@ pub fn record_batch(conn: &mut DbConn, owner: &str, outcomes: &[Outcome]) -> Que
         }
         rollups::apply_delta!(c, delta);
         QueryResult::Ok(recorded)
-    }))
+    })
+}
+
+/// Why a run changed the state: the first failing location's reason, or "probe succeeded".
+fn describe_run(results: &[&ProbeResult]) -> Option<String> {
+    let failing = results.iter().find(|r| !r.success).or(results.first())?;
+    let mut text = describe(failing)?;
+    if results.len() > 1 {
+        let failed = results.iter().filter(|r| !r.success).count();
+        text = format!("{failed}/{} locations failed; {text}", results.len());
+        if let Some(l) = &failing.location {
+            text.push_str(&format!(" (at {l})"));
+        }
+    }
+    Some(text)
 }
 
 fn describe(r: &ProbeResult) -> Option<String> {
@@ -222,4 +311,54 @@ pub fn state_of(conn: &mut DbConn, monitor_id: i64) -> QueryResult<MonitorState>
         .select(monitors::state)
         .first(c))?;
     Ok(MonitorState::parse(&s).unwrap_or(MonitorState::Pending))
+}
+
+/// The PNG kept for a result of `monitor_id`.
+pub fn screenshot(conn: &mut DbConn, monitor_id: i64, result_id: i64) -> QueryResult<Vec<u8>> {
+    crate::db!(conn, |c| screenshots::table
+        .filter(screenshots::result_id.eq(result_id))
+        .filter(screenshots::monitor_id.eq(monitor_id))
+        .select(screenshots::png)
+        .first(c))
+}
+
+/// Deletes screenshots older than `before` and all but the newest `keep` of each monitor, and
+/// unmarks their results; returns how many went.
+pub fn prune_screenshots(conn: &mut DbConn, before: i64, keep: i64) -> QueryResult<usize> {
+    crate::write_tx!(conn, |c| {
+        let mut gone =
+            diesel::delete(screenshots::table.filter(screenshots::created_at.lt(before)))
+                .execute(c)?;
+        let crowded: Vec<i64> = screenshots::table
+            .group_by(screenshots::monitor_id)
+            .having(diesel::dsl::count_star().gt(keep))
+            .select(screenshots::monitor_id)
+            .load(c)?;
+        for monitor in crowded {
+            let keep_ids: Vec<i64> = screenshots::table
+                .filter(screenshots::monitor_id.eq(monitor))
+                .order(screenshots::result_id.desc())
+                .limit(keep)
+                .select(screenshots::result_id)
+                .load(c)?;
+            gone += diesel::delete(
+                screenshots::table
+                    .filter(screenshots::monitor_id.eq(monitor))
+                    .filter(screenshots::result_id.ne_all(keep_ids)),
+            )
+            .execute(c)?;
+        }
+        if gone > 0 {
+            diesel::update(
+                probe_results::table
+                    .filter(probe_results::has_screenshot.eq(true))
+                    .filter(diesel::dsl::not(diesel::dsl::exists(
+                        screenshots::table.filter(screenshots::result_id.eq(probe_results::id)),
+                    ))),
+            )
+            .set(probe_results::has_screenshot.eq(false))
+            .execute(c)?;
+        }
+        QueryResult::Ok(gone)
+    })
 }

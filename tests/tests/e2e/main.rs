@@ -7,4 +7,5 @@ mod database;
 mod executor;
 mod monitors;
 mod openapi;
+mod policy;
 mod replicas;
