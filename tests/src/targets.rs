@@ -31,6 +31,15 @@ async fn slowish() -> HttpResponse {
     HttpResponse::Ok().body("ok, eventually")
 }
 
+/// Fails every other request, starting with the first: a retry of a failed attempt passes.
+async fn flaky(hits: web::Data<std::sync::atomic::AtomicUsize>) -> HttpResponse {
+    if hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 2 == 0 {
+        HttpResponse::ServiceUnavailable().body("try again")
+    } else {
+        HttpResponse::Ok().body("ok")
+    }
+}
+
 async fn redirect_loop() -> HttpResponse {
     HttpResponse::Found()
         .insert_header(("Location", "/loop"))
@@ -53,8 +62,11 @@ impl Targets {
     pub async fn start() -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind targets");
         let port = listener.local_addr().expect("addr").port();
-        let server = HttpServer::new(|| {
+        let hits = web::Data::new(std::sync::atomic::AtomicUsize::new(0));
+        let server = HttpServer::new(move || {
             App::new()
+                .app_data(hits.clone())
+                .route("/flaky", web::get().to(flaky))
                 .route("/healthy", web::get().to(healthy))
                 .route("/500", web::get().to(failing))
                 .route("/slow", web::get().to(slow))

@@ -131,3 +131,49 @@ async fn a_busy_executor_makes_acmangkut_back_off_not_fail() {
     assert_eq!(app.metric("has_controllermanager_failure_total").await, 0.0);
     app.handle.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_attempt_of_a_retried_probe_is_recorded() {
+    let targets = Targets::start().await;
+    let (pi, _h) = spawn_pageinspect(None).await;
+    let db = TestDb::new();
+    let app = spawn_acmangkut(test_config(&db, &pi)).await;
+    let monitor = |name: &str, path: &str| {
+        json!({"name": name, "interval_seconds": 3600,
+               "probe": {"kind": "http", "target": targets.url(path), "retries": 2, "retry_delay_ms": 50}})
+    };
+    let broken = app.create_monitor(monitor("broken", "/500")).await["id"]
+        .as_i64()
+        .expect("id");
+    let flaky = app.create_monitor(monitor("flaky", "/flaky")).await["id"]
+        .as_i64()
+        .expect("id");
+
+    // One run each (the next is an hour away): all three attempts of the broken one...
+    wait_for_state(&app, broken, "down").await;
+    let mut attempts: Vec<i64> = app
+        .results(broken)
+        .await
+        .iter()
+        .filter_map(|r| r["attempt"].as_i64())
+        .collect();
+    attempts.sort_unstable();
+    assert_eq!(attempts, [1, 2, 3]);
+    // ...and the flaky one's failed first attempt next to its passing retry.
+    wait_for_state(&app, flaky, "up").await;
+    let results = app.results(flaky).await;
+    assert_eq!(results.len(), 2, "{results:?}");
+    let first = results
+        .iter()
+        .find(|r| r["attempt"] == 1)
+        .expect("attempt 1");
+    let second = results
+        .iter()
+        .find(|r| r["attempt"] == 2)
+        .expect("attempt 2");
+    assert_eq!(
+        (first["success"].as_bool(), second["success"].as_bool()),
+        (Some(false), Some(true))
+    );
+    app.handle.stop().await;
+}
