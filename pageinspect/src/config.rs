@@ -21,6 +21,42 @@ pub struct PageinspectConfig {
     /// Where probes may not connect.
     #[serde(default)]
     pub egress: EgressConfig,
+    /// Browser probes: the pool of headless Chromium processes.
+    #[serde(default)]
+    pub browser: BrowserConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrowserConfig {
+    /// Run browser probes; when false they fail with `browser_error`.
+    pub enabled: bool,
+    /// The Chromium (or Chrome) binary; never downloaded.
+    pub executable: std::path::PathBuf,
+    /// Browser processes in the pool (started on first use).
+    pub pool_size: usize,
+    /// Most probes one browser serves at once; a probe waits (within its timeout) for a slot.
+    pub max_concurrent_pages: usize,
+    /// A browser is replaced after serving this many probes, to bound its memory.
+    pub recycle_after: u64,
+    /// Where `fill` steps read `secret` values from: `<secrets_dir>/<name>`.
+    pub secrets_dir: std::path::PathBuf,
+    /// Largest screenshot kept (decoded PNG bytes); a larger one is dropped and the error says so.
+    pub max_screenshot_bytes: usize,
+}
+
+impl Default for BrowserConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            executable: "/usr/bin/chromium".into(),
+            pool_size: 2,
+            max_concurrent_pages: 4,
+            recycle_after: 500,
+            secrets_dir: "/run/secrets/has".into(),
+            max_screenshot_bytes: 2 * 1024 * 1024,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -127,6 +163,7 @@ impl PageinspectConfig {
             auth: AuthConfig::default(),
             location: "default".into(),
             egress: EgressConfig::default(),
+            browser: BrowserConfig::default(),
         }
     }
 
@@ -172,6 +209,15 @@ impl PageinspectConfig {
             return bad("auth.service_token", "must not be empty when set");
         }
         self.egress.guard()?;
+        if self.browser.pool_size == 0 {
+            return bad("browser.pool_size", "must be at least 1");
+        }
+        if self.browser.max_concurrent_pages == 0 {
+            return bad("browser.max_concurrent_pages", "must be at least 1");
+        }
+        if self.browser.recycle_after == 0 {
+            return bad("browser.recycle_after", "must be at least 1");
+        }
         Ok(())
     }
 }

@@ -10,9 +10,11 @@
 //! - [`routes`]: HTTP handlers; [`auth`]: the service-token check of `/api/`.
 //! - [`executor`]: back-pressure and batch fan-out; [`probers`]: one module per probe kind.
 //! - [`egress`]: the deny list of addresses probes must not reach.
+//! - [`browser`]: the pool of headless Chromium processes browser probes run in.
 //! - [`metrics`]: the Prometheus metrics.
 
 pub mod auth;
+pub mod browser;
 pub mod cli;
 pub mod config;
 pub mod egress;

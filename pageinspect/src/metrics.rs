@@ -14,6 +14,10 @@ pub struct Metrics {
     probe_duration_seconds: HistogramVec,
     probes_in_flight: IntGauge,
     batch_size: Histogram,
+    browser_pool_browsers: IntGauge,
+    browser_restarts_total: IntCounterVec,
+    browser_pages_in_flight: IntGauge,
+    browser_memory_bytes: IntGauge,
     probe_attempts_total: IntCounterVec,
 }
 
@@ -60,6 +64,32 @@ impl Metrics {
             &["kind", "result"],
         )?;
         registry.register(Box::new(probe_attempts_total.clone()))?;
+        let browser_pool_browsers = IntGauge::new(
+            "has_browser_pool_browsers",
+            "Headless Chromium processes in the browser pool.",
+        )?;
+        let browser_restarts_total = IntCounterVec::new(
+            Opts::new(
+                "has_browser_restarts_total",
+                "Browsers replaced, by reason (crashed|hung|recycled).",
+            ),
+            &["reason"],
+        )?;
+        let browser_pages_in_flight = IntGauge::new(
+            "has_browser_pages_in_flight",
+            "Browser probes holding a page slot right now.",
+        )?;
+        let browser_memory_bytes = IntGauge::new(
+            "has_browser_memory_bytes",
+            "Resident memory of the browser pool's process trees (from /proc).",
+        )?;
+        registry.register(Box::new(browser_pool_browsers.clone()))?;
+        registry.register(Box::new(browser_restarts_total.clone()))?;
+        registry.register(Box::new(browser_pages_in_flight.clone()))?;
+        registry.register(Box::new(browser_memory_bytes.clone()))?;
+        for reason in ["crashed", "hung", "recycled"] {
+            browser_restarts_total.with_label_values(&[reason]);
+        }
         // Every kind shows up at zero before the first probe, so dashboards have a series.
         for kind in ProbeKind::ALL {
             for result in ["success", "failure"] {
@@ -74,6 +104,10 @@ impl Metrics {
             probe_duration_seconds,
             probes_in_flight,
             batch_size,
+            browser_pool_browsers,
+            browser_restarts_total,
+            browser_pages_in_flight,
+            browser_memory_bytes,
             probe_attempts_total,
         })
     }
@@ -107,6 +141,28 @@ impl Metrics {
         self.probe_attempts_total
             .with_label_values(&[attempt.kind.as_str(), outcome])
             .inc();
+    }
+
+    pub fn set_browsers(&self, n: i64) {
+        self.browser_pool_browsers.set(n);
+    }
+
+    pub fn browser_restarted(&self, reason: &str) {
+        self.browser_restarts_total
+            .with_label_values(&[reason])
+            .inc();
+    }
+
+    pub fn browser_page_started(&self) {
+        self.browser_pages_in_flight.inc();
+    }
+
+    pub fn browser_page_finished(&self) {
+        self.browser_pages_in_flight.dec();
+    }
+
+    pub fn set_browser_memory_bytes(&self, bytes: i64) {
+        self.browser_memory_bytes.set(bytes);
     }
 
     pub fn batch_received(&self, size: usize) {

@@ -1,5 +1,6 @@
 //! What the handlers share: the probe context, the metrics and the in-flight limiter.
 
+use crate::browser::BrowserPool;
 use crate::config::PageinspectConfig;
 use crate::metrics::Metrics;
 use crate::probers::{ProbeContext, tls::TlsConnectors};
@@ -21,15 +22,21 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: &PageinspectConfig) -> anyhow::Result<Self> {
+        let metrics = Arc::new(Metrics::new()?);
+        let browser = config
+            .browser
+            .enabled
+            .then(|| BrowserPool::new(config.browser.clone(), metrics.clone()));
         let ctx = ProbeContext {
             tls: TlsConnectors::new()?,
             max_body_bytes: config.probe.max_body_bytes,
             user_agent: config.probe.default_user_agent.clone(),
             egress: config.egress.guard()?,
+            browser,
         };
         Ok(Self {
             ctx: Arc::new(ctx),
-            metrics: Arc::new(Metrics::new()?),
+            metrics,
             limiter: Arc::new(Semaphore::new(config.probe.max_concurrency)),
             max_concurrency: config.probe.max_concurrency,
             max_batch: config.probe.max_batch,

@@ -6,6 +6,7 @@
 //! they saw into an [`Outcome`] as they go, so a timed-out probe still reports the phases it
 //! finished and the phase it was stuck in.
 
+pub mod browser;
 pub mod dns;
 pub mod http;
 pub mod net;
@@ -24,6 +25,8 @@ pub struct ProbeContext {
     pub user_agent: String,
     /// Addresses probes must not connect to (`egress.deny_cidrs`).
     pub egress: crate::egress::Guard,
+    /// The browser pool; `None` when `browser.enabled` is false.
+    pub browser: Option<std::sync::Arc<crate::browser::BrowserPool>>,
 }
 
 /// Why a probe failed, with a human explanation.
@@ -58,6 +61,12 @@ pub struct Outcome {
     /// The kind's default success rule did not hold (HTTP 500, NXDOMAIN); it decides the
     /// verdict only when the spec has no conditions.
     pub default_failure: Option<Failure>,
+    /// browser: what the page did, the DOM facts the conditions ask about, the screenshot, and
+    /// a remark appended to the error (a dropped screenshot).
+    pub browser: Option<shared::probe::BrowserReport>,
+    pub dom: Vec<shared::condition::DomFacts>,
+    pub screenshot_png_base64: Option<String>,
+    pub note: Option<String>,
 }
 
 impl Outcome {
@@ -81,7 +90,7 @@ pub async fn execute(
         ..Outcome::default()
     };
     let limit = Duration::from_millis(spec.timeout_ms);
-    let ran = tokio::time::timeout(limit, run_kind(spec, ctx, &mut out)).await;
+    let ran = tokio::time::timeout(limit, run_kind(spec, conditions, ctx, &mut out)).await;
     let duration = start.elapsed();
     let failure = match ran {
         Ok(Ok(())) => None,
@@ -98,16 +107,18 @@ pub async fn execute(
     judge(spec, conditions, out, failure, started_at, duration)
 }
 
-async fn run_kind(spec: &ProbeSpec, ctx: &ProbeContext, out: &mut Outcome) -> Result<(), Failure> {
+async fn run_kind(
+    spec: &ProbeSpec,
+    conditions: &[Condition],
+    ctx: &ProbeContext,
+    out: &mut Outcome,
+) -> Result<(), Failure> {
     match spec.kind {
         ProbeKind::Http => http::probe(spec, ctx, out).await,
         ProbeKind::Tcp => tcp::probe(spec, ctx, out).await,
         ProbeKind::Dns => dns::probe(spec, ctx, out).await,
         ProbeKind::Tls => tls::probe(spec, ctx, out).await,
-        ProbeKind::Browser => Err(Failure::new(
-            FailureReason::BrowserError,
-            "browser probes are not enabled on this pageinspect",
-        )),
+        ProbeKind::Browser => browser::probe(spec, conditions, ctx, out).await,
     }
 }
 
@@ -134,7 +145,7 @@ fn judge(
     duration: Duration,
 ) -> ProbeResult {
     let duration_ms = duration.as_secs_f64() * 1000.0;
-    let obs = Observation {
+    let mut obs = Observation {
         status: out.status,
         response_time_ms: Some(duration_ms),
         body: out.body.as_deref(),
@@ -147,6 +158,7 @@ fn judge(
         dns_rcode: out.dns_rcode.clone(),
         ..Observation::default()
     };
+    browser::add_facts(&mut obs, &out);
     let results: Vec<_> = conditions.iter().map(|c| c.evaluate(&obs)).collect();
     let verdict = if let Some(f) = failure {
         Some(f)
@@ -175,7 +187,10 @@ fn judge(
         target: spec.target.clone(),
         success: verdict.is_none(),
         failure_reason: verdict.as_ref().map(|f| f.reason),
-        error: verdict.map(|f| f.message),
+        error: verdict.map(|f| match &out.note {
+            Some(note) => format!("{}; {note}", f.message),
+            None => f.message,
+        }),
         started_at,
         duration_seconds: duration.as_secs_f64(),
         phases: out.phases,
@@ -186,7 +201,7 @@ fn judge(
         location: None,
         attempt: 1,
         previous_attempts: Vec::new(),
-        browser: None,
-        screenshot_png_base64: None,
+        browser: out.browser,
+        screenshot_png_base64: out.screenshot_png_base64,
     }
 }

@@ -1,0 +1,267 @@
+//! The page actions: navigate, fill, click, wait; used by the steps and the initial load.
+//!
+//! Secret values go to the page as a function argument (`Runtime.callFunctionOn`), never into
+//! script text, errors or logs.
+
+use super::events::Collector;
+use chromiumoxide::Page;
+use chromiumoxide::cdp::browser_protocol::page::NavigateParams;
+use chromiumoxide::cdp::js_protocol::runtime::{
+    CallArgument, CallFunctionOnParams, EvaluateParams,
+};
+use shared::probe::{BrowserStep, FailureReason};
+use std::path::Path;
+use std::time::Duration;
+use tokio::time::Instant;
+use url::Url;
+
+const POLL: Duration = Duration::from_millis(50);
+
+/// Why an action failed: the reason to report and a message free of secret values.
+#[derive(Debug)]
+pub struct ActionError {
+    pub reason: FailureReason,
+    pub message: String,
+}
+
+impl ActionError {
+    fn new(reason: FailureReason, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    fn browser(e: impl std::fmt::Display) -> Self {
+        Self::new(FailureReason::BrowserError, format!("browser: {e}"))
+    }
+}
+
+/// Navigates to `url` and waits for its load event (until `deadline`).
+pub async fn goto(
+    page: &Page,
+    events: &Collector,
+    url: &str,
+    deadline: Instant,
+) -> Result<(), ActionError> {
+    let before = events.facts().documents;
+    let params = NavigateParams::new(url);
+    let nav = page.execute(params).await.map_err(ActionError::browser)?;
+    if let Some(err) = nav.result.error_text.as_deref().filter(|e| !e.is_empty()) {
+        return Err(ActionError::new(
+            navigation_reason(err),
+            format!("navigation to {url} failed: {err}"),
+        ));
+    }
+    wait_for_load_after(events, before, deadline)
+        .await
+        .map_err(|()| {
+            ActionError::new(
+                FailureReason::Timeout,
+                format!("{url} did not reach its load event in time"),
+            )
+        })
+}
+
+/// Waits until a document newer than the `before`-th has fired its load event.
+pub async fn wait_for_load_after(
+    events: &Collector,
+    before: u64,
+    deadline: Instant,
+) -> Result<(), ()> {
+    loop {
+        let notified = events.changed.notified();
+        {
+            let f = events.facts();
+            if f.documents > before && f.loaded_document > before {
+                return Ok(());
+            }
+        }
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            return Err(());
+        }
+    }
+}
+
+/// Maps Chromium's network error names to failure reasons.
+fn navigation_reason(error: &str) -> FailureReason {
+    match error {
+        "net::ERR_CONNECTION_REFUSED" => FailureReason::ConnectionRefused,
+        "net::ERR_NAME_NOT_RESOLVED" | "net::ERR_NAME_RESOLUTION_FAILED" => {
+            FailureReason::DnsFailure
+        }
+        "net::ERR_TIMED_OUT" | "net::ERR_CONNECTION_TIMED_OUT" => FailureReason::Timeout,
+        e if e.starts_with("net::ERR_CERT") || e.starts_with("net::ERR_SSL") => {
+            FailureReason::TlsError
+        }
+        _ => FailureReason::ConnectionError,
+    }
+}
+
+/// Runs one step. `documents_before_previous` is the number of documents loaded before the
+/// previous step ran, so `wait_for_navigation` sees a navigation that step started even if it
+/// already finished.
+pub async fn run_step(
+    page: &Page,
+    events: &Collector,
+    step: &BrowserStep,
+    base: &Url,
+    secrets_dir: &Path,
+    documents_before_previous: u64,
+    deadline: Instant,
+) -> Result<(), ActionError> {
+    match step {
+        BrowserStep::Goto { url } => {
+            let url = base.join(url).map_err(|e| {
+                ActionError::new(FailureReason::StepFailed, format!("bad URL: {e}"))
+            })?;
+            goto(page, events, url.as_str(), deadline).await
+        }
+        BrowserStep::Fill {
+            selector,
+            value,
+            secret,
+        } => {
+            let text = match (value, secret) {
+                (_, Some(name)) => read_secret(secrets_dir, name)?,
+                (Some(v), None) => v.clone(),
+                (None, None) => String::new(),
+            };
+            fill(page, selector, text).await
+        }
+        BrowserStep::Click { selector } => click(page, selector).await,
+        BrowserStep::WaitFor { selector } => {
+            let js = format!("!!document.querySelector({})", js_string(selector));
+            loop {
+                if let Ok(serde_json::Value::Bool(true)) = evaluate(page, &js).await {
+                    return Ok(());
+                }
+                if Instant::now() + POLL >= deadline {
+                    return Err(ActionError::new(
+                        FailureReason::StepFailed,
+                        format!("no element matched {selector} within the probe's timeout"),
+                    ));
+                }
+                tokio::time::sleep(POLL).await;
+            }
+        }
+        BrowserStep::WaitForNavigation {} => {
+            wait_for_load_after(events, documents_before_previous, deadline)
+                .await
+                .map_err(|()| {
+                    ActionError::new(
+                        FailureReason::StepFailed,
+                        "no navigation loaded within the probe's timeout",
+                    )
+                })
+        }
+    }
+}
+
+/// `<secrets_dir>/<name>` without its trailing newline. The error names the secret only.
+fn read_secret(dir: &Path, name: &str) -> Result<String, ActionError> {
+    if !shared::probe::valid_secret_name(name) {
+        return Err(ActionError::new(
+            FailureReason::StepFailed,
+            format!("secret {name} is not a valid secret name"),
+        ));
+    }
+    match std::fs::read_to_string(dir.join(name)) {
+        Ok(v) => Ok(v.trim_end_matches(['\n', '\r']).to_string()),
+        Err(e) => Err(ActionError::new(
+            FailureReason::StepFailed,
+            format!(
+                "secret {name} is not available in browser.secrets_dir ({})",
+                e.kind()
+            ),
+        )),
+    }
+}
+
+/// Sets the value of the element matching `selector` as typing would (input and change
+/// events). The text is passed as an argument, never written into the script.
+async fn fill(page: &Page, selector: &str, text: String) -> Result<(), ActionError> {
+    let element = page
+        .execute(
+            EvaluateParams::builder()
+                .expression(format!("document.querySelector({})", js_string(selector)))
+                .return_by_value(false)
+                .build()
+                .map_err(ActionError::browser)?,
+        )
+        .await
+        .map_err(ActionError::browser)?;
+    let Some(object_id) = element.result.result.object_id.clone() else {
+        return Err(no_match(selector));
+    };
+    let call = CallFunctionOnParams::builder()
+        .function_declaration(
+            "function (v) { this.focus(); if ('value' in this) { this.value = v; } \
+             else { this.textContent = v; } \
+             this.dispatchEvent(new Event('input', { bubbles: true })); \
+             this.dispatchEvent(new Event('change', { bubbles: true })); }",
+        )
+        .object_id(object_id)
+        .argument(CallArgument {
+            value: Some(serde_json::Value::String(text)),
+            unserializable_value: None,
+            object_id: None,
+        })
+        .build()
+        .map_err(ActionError::browser)?;
+    let done = page.execute(call).await.map_err(ActionError::browser)?;
+    if done.result.exception_details.is_some() {
+        return Err(ActionError::new(
+            FailureReason::StepFailed,
+            format!("the element matching {selector} cannot be filled"),
+        ));
+    }
+    Ok(())
+}
+
+async fn click(page: &Page, selector: &str) -> Result<(), ActionError> {
+    let js = format!(
+        "(() => {{ const el = document.querySelector({}); if (!el) return false; \
+         el.scrollIntoView({{ block: 'center' }}); el.click(); return true; }})()",
+        js_string(selector)
+    );
+    match evaluate(page, &js).await {
+        Ok(serde_json::Value::Bool(true)) => Ok(()),
+        Ok(_) => Err(no_match(selector)),
+        // The click navigated away before the call returned: it did its job.
+        Err(e) if e.contains("destroyed") || e.contains("navigated") => Ok(()),
+        Err(e) => Err(ActionError::new(FailureReason::StepFailed, e)),
+    }
+}
+
+fn no_match(selector: &str) -> ActionError {
+    ActionError::new(
+        FailureReason::StepFailed,
+        format!("no element matches {selector}"),
+    )
+}
+
+/// A JSON string literal, which is also a JavaScript one.
+pub fn js_string(s: &str) -> String {
+    serde_json::Value::String(s.to_string()).to_string()
+}
+
+/// Evaluates `js` in the page's main frame and returns its value; an exception is an error.
+pub async fn evaluate(page: &Page, js: &str) -> Result<serde_json::Value, String> {
+    let params = EvaluateParams::builder()
+        .expression(js)
+        .return_by_value(true)
+        .await_promise(true)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let r = page.execute(params).await.map_err(|e| e.to_string())?;
+    if let Some(ex) = &r.result.exception_details {
+        let what = ex
+            .exception
+            .as_ref()
+            .and_then(|x| x.description.clone())
+            .unwrap_or_else(|| ex.text.clone());
+        return Err(format!("script error: {what}"));
+    }
+    Ok(r.result.result.value.clone().unwrap_or_default())
+}

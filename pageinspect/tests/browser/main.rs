@@ -1,0 +1,4 @@
+//! Browser probes against real pages in a real headless Chromium, through the HTTP API.
+
+mod helpers;
+mod pages;

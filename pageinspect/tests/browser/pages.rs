@@ -1,0 +1,274 @@
+use crate::helpers::{PASSWORD, assert_png, metric, spawn_app, spawn_site};
+use serde_json::json;
+use shared::probe::FailureReason;
+
+#[tokio::test]
+async fn a_healthy_page_passes_its_checks() {
+    let site = spawn_site().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = spawn_app(dir.path()).await;
+
+    let r = app
+        .probe(&json!({
+            "kind": "browser",
+            "target": site.url("/healthy"),
+            "timeout_ms": 15000,
+            "conditions": [
+                "[STATUS] == 200",
+                "[TITLE] == Healthy shop",
+                "[DOM].#app .ready == true",
+                "[DOM_VISIBLE].#app .ready == true",
+                "[DOM_TEXT].#app == Ready",
+                "[JS_ERRORS] == 0",
+                "[LOAD_TIME] < 5000",
+                "[NETWORK_IDLE_TIME] < 10000",
+            ],
+        }))
+        .await;
+
+    assert!(r.success, "{r:#?}");
+    assert_eq!(r.status_code, Some(200));
+    let b = r.browser.expect("a browser report");
+    assert_eq!(b.title.as_deref(), Some("Healthy shop"));
+    assert!(
+        b.load_time_ms.is_some_and(|t| t > 0.0 && t < 5000.0),
+        "{b:?}"
+    );
+    assert!(b.network_idle_ms.is_some_and(|t| t >= 500.0), "{b:?}");
+    assert!(
+        r.screenshot_png_base64.is_none(),
+        "no screenshot on success"
+    );
+}
+
+#[tokio::test]
+async fn a_page_that_throws_fails_with_the_error_and_a_screenshot() {
+    let site = spawn_site().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = spawn_app(dir.path()).await;
+
+    let r = app
+        .probe(&json!({
+            "kind": "browser", "target": site.url("/throws"), "timeout_ms": 15000,
+        }))
+        .await;
+
+    assert!(!r.success);
+    assert_eq!(
+        r.failure_reason,
+        Some(FailureReason::ConditionFailed),
+        "{r:?}"
+    );
+    let b = r.browser.as_ref().expect("a browser report");
+    assert_eq!(b.js_errors.len(), 1, "{b:?}");
+    assert!(b.js_errors[0].contains("checkout widget exploded"), "{b:?}");
+    assert!(
+        r.error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("JavaScript"),
+        "{r:?}"
+    );
+    assert_png(r.screenshot_png_base64.as_deref().expect("a screenshot"));
+}
+
+#[tokio::test]
+async fn a_page_waiting_on_a_slow_api_fails_in_a_short_timeout_and_passes_in_a_long_one() {
+    let site = spawn_site().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = spawn_app(dir.path()).await;
+    let spec = |timeout_ms: u64| {
+        json!({
+            "kind": "browser", "target": site.url("/spinner"), "timeout_ms": timeout_ms,
+            "conditions": ["[DOM_TEXT].#content == loaded"],
+        })
+    };
+
+    // The browser starts on first use; start it so the short probe is all page.
+    let warm = app
+        .probe(&json!({ "kind": "browser", "target": site.url("/healthy"), "timeout_ms": 15000 }))
+        .await;
+    assert!(warm.success, "{warm:?}");
+
+    let short = app.probe(&spec(2000)).await;
+    assert!(!short.success, "{short:?}");
+    assert!(
+        short.duration_seconds < 2.5,
+        "bounded by its timeout: {short:?}"
+    );
+    let shot = short.screenshot_png_base64.as_deref();
+    assert_png(shot.unwrap_or_else(|| panic!("a screenshot of the spinner: {short:?}")));
+
+    let long = app.probe(&spec(15000)).await;
+    assert!(long.success, "{long:#?}");
+    let idle = long
+        .browser
+        .and_then(|b| b.network_idle_ms)
+        .expect("network idle reached");
+    assert!(idle >= 3000.0, "idle only after the API answered: {idle}");
+}
+
+#[tokio::test]
+async fn a_login_form_guards_a_page_and_the_secret_is_never_reported() {
+    let site = spawn_site().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("shop-password"), format!("{PASSWORD}\n")).expect("write");
+    std::fs::write(dir.path().join("wrong-password"), "not-it\n").expect("write");
+    let app = spawn_app(dir.path()).await;
+    let spec = |secret: &str| {
+        json!({
+            "kind": "browser", "target": site.url("/login"), "timeout_ms": 15000,
+            "steps": [
+                { "action": "fill", "selector": "#user", "value": "alice" },
+                { "action": "fill", "selector": "#password", "secret": secret },
+                { "action": "click", "selector": "#submit" },
+                { "action": "wait_for_navigation" },
+            ],
+            "conditions": ["[DOM_TEXT].h1 == pat(Welcome*)"],
+        })
+    };
+
+    let ok = app.probe(&spec("shop-password")).await;
+    assert!(ok.success, "{ok:#?}");
+    let steps = &ok.browser.as_ref().expect("report").steps;
+    assert_eq!(steps.len(), 4);
+    assert!(steps.iter().all(|s| s.success), "{steps:?}");
+    assert_eq!(steps[1].step, "fill #password with secret:shop-password");
+
+    let wrong = app.probe(&spec("wrong-password")).await;
+    assert!(!wrong.success, "{wrong:?}");
+    assert!(wrong.screenshot_png_base64.is_some());
+
+    for r in [&ok, &wrong] {
+        let text = serde_json::to_string(r).expect("json");
+        assert!(!text.contains(PASSWORD), "the secret leaked into {text}");
+        assert!(!text.contains("not-it"), "the secret leaked into {text}");
+    }
+}
+
+#[tokio::test]
+async fn a_missing_secret_fails_the_step_naming_it() {
+    let site = spawn_site().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = spawn_app(dir.path()).await;
+
+    let r = app
+        .probe(&json!({
+            "kind": "browser", "target": site.url("/login"), "timeout_ms": 15000,
+            "steps": [
+                { "action": "fill", "selector": "#user", "value": "alice" },
+                { "action": "fill", "selector": "#password", "secret": "nowhere" },
+            ],
+        }))
+        .await;
+
+    assert_eq!(r.failure_reason, Some(FailureReason::StepFailed), "{r:?}");
+    let error = r.error.as_deref().unwrap_or_default();
+    assert!(
+        error.contains("steps[1]") && error.contains("nowhere"),
+        "{error}"
+    );
+    let steps = &r.browser.as_ref().expect("report").steps;
+    assert_eq!(
+        steps.iter().map(|s| s.success).collect::<Vec<_>>(),
+        [true, false]
+    );
+}
+
+#[tokio::test]
+async fn failed_same_origin_requests_are_counted_and_others_are_not() {
+    let site = spawn_site().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = spawn_app(dir.path()).await;
+
+    let r = app
+        .probe(&json!({
+            "kind": "browser", "target": site.url("/broken-parts"), "timeout_ms": 15000,
+            "conditions": ["[FAILED_REQUESTS] == 0"],
+        }))
+        .await;
+
+    assert!(!r.success);
+    let failed = &r.browser.as_ref().expect("report").failed_requests;
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(
+        failed
+            .iter()
+            .any(|f| f.contains("/missing.png") && f.contains("404")),
+        "{failed:?}"
+    );
+    assert!(failed.iter().any(|f| f.contains("/api/gone")), "{failed:?}");
+    assert!(
+        !failed.iter().any(|f| f.contains("elsewhere")),
+        "{failed:?}"
+    );
+}
+
+#[tokio::test]
+async fn console_errors_matching_the_allow_list_are_not_counted() {
+    let site = spawn_site().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = spawn_app(dir.path()).await;
+    let spec = |allow: Vec<&str>| {
+        json!({
+            "kind": "browser", "target": site.url("/console"), "timeout_ms": 15000,
+            "console_error_allow": allow,
+            "conditions": ["[CONSOLE_ERRORS] == 0"],
+        })
+    };
+
+    let strict = app.probe(&spec(vec!["analytics:*"])).await;
+    assert!(!strict.success);
+    let errors = &strict.browser.as_ref().expect("report").console_errors;
+    assert_eq!(errors, &["payment form failed to initialise"]);
+
+    let lenient = app.probe(&spec(vec!["analytics:*", "payment*"])).await;
+    assert!(lenient.success, "{lenient:?}");
+}
+
+#[tokio::test]
+async fn the_metrics_show_the_browser_pool() {
+    let site = spawn_site().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = spawn_app(dir.path()).await;
+    let r = app
+        .probe(&json!({ "kind": "browser", "target": site.url("/healthy"), "timeout_ms": 15000 }))
+        .await;
+    assert!(r.success, "{r:?}");
+
+    // The memory gauge is sampled every 2 s.
+    let mut text = app.metrics().await;
+    for _ in 0..30 {
+        // The page slot is freed once its context is disposed, just after the answer.
+        if metric(&text, "has_browser_memory_bytes").unwrap_or(0.0) > 0.0
+            && metric(&text, "has_browser_pages_in_flight") == Some(0.0)
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        text = app.metrics().await;
+    }
+    assert_eq!(
+        metric(&text, "has_browser_pool_browsers"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "has_browser_pages_in_flight"),
+        Some(0.0),
+        "{text}"
+    );
+    let memory = metric(&text, "has_browser_memory_bytes").unwrap_or(0.0);
+    assert!(
+        memory > 10.0 * 1024.0 * 1024.0,
+        "a browser uses more than 10 MiB: {memory}"
+    );
+    assert!(
+        text.contains("has_browser_restarts_total{reason=\"crashed\"} 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("has_probes_total{kind=\"browser\",result=\"success\"} 1"),
+        "{text}"
+    );
+}
