@@ -1,21 +1,29 @@
 //! `/monitors/{id}`: definition, state, summaries, charts, results; and the actions on it.
 
 use super::charts::{self, percent};
-use super::views::{AvailabilityBar, ConfirmDelete, Detail, MonitorView, ResultView, WindowView};
+use super::views::{
+    AvailabilityBar, BrowserView, ConfirmDelete, Detail, LocationView, MonitorView, ResultView,
+    ScreenshotView, StepView, WindowView,
+};
 use super::{Ui, UiError, change_views, interval, monitor_id, same_origin, state_label, when};
 use crate::api::State;
 use crate::api::monitors::WINDOWS;
+use crate::config::DEFAULT_LOCATION;
 use crate::store::monitors as store;
 use crate::store::rollups::{self, HourPoint};
 use crate::store::{now_ms, results};
 use actix_web::{HttpRequest, HttpResponse, web};
 use shared::monitor::{Monitor, MonitorResult, StateChange, WindowSummary};
+use shared::probe::{BrowserReport, ProbeKind};
 
 /// How many results the latency chart plots.
 const CHART_POINTS: i64 = 200;
 const CHART_WIDTH: f64 = 720.0;
 const CHART_HEIGHT: f64 = 220.0;
 const BAR_WIDTH: f64 = 720.0;
+/// Results loaded for the location panel; the table shows the newest [`TABLE_ROWS`].
+const RECENT_RESULTS: i64 = 100;
+const TABLE_ROWS: usize = 20;
 
 struct Loaded {
     monitor: Monitor,
@@ -43,7 +51,7 @@ pub async fn show(state: State, ui: Ui, id: web::Path<String>) -> Result<HttpRes
                 windows,
                 series: results::latency_series(c, id, CHART_POINTS)?,
                 hours: rollups::hourly(c, id, now - 7 * 24 * 3_600_000)?,
-                results: results::list(c, id, 20, 0)?.0,
+                results: results::list(c, id, RECENT_RESULTS, 0)?.0,
                 changes: store::recent_state_changes(c, Some(id), 10)?,
                 now,
             })
@@ -97,8 +105,16 @@ pub async fn show(state: State, ui: Ui, id: web::Path<String>) -> Result<HttpRes
         chart: charts::latency_chart(&d.series, CHART_WIDTH, CHART_HEIGHT, unit_ms),
         unit_ms,
         bars,
-        results: d.results.iter().map(|r| result_view(&ui, r)).collect(),
+        results: d
+            .results
+            .iter()
+            .take(TABLE_ROWS)
+            .map(|r| result_view(&ui, r))
+            .collect(),
         changes: change_views(&ui, &d.changes),
+        locations: location_views(&ui, &d.monitor, &d.results),
+        location_window: d.results.len(),
+        screenshot: screenshot_view(&ui, &d.results),
     };
     ui.render(&page)
 }
@@ -132,7 +148,119 @@ fn result_view(ui: &Ui, r: &MonitorResult) -> ResultView {
         latency: ms(Some(r.duration_seconds), ui.lang.t("unit.ms")),
         status: r.status_code.map(|s| s.to_string()).unwrap_or_default(),
         failure,
+        location: r.location.clone(),
+        attempt: r.attempt,
+        screenshot: r.screenshot_url.clone(),
     }
+}
+
+/// Whether `rows[i]` (one location's results, newest first) was retried: the next newer row
+/// is the following attempt of the same run. Such rows are not counted as checks.
+fn retried(rows: &[&MonitorResult], i: usize) -> bool {
+    i > 0 && rows[i - 1].attempt > 1 && rows[i - 1].attempt == rows[i].attempt + 1
+}
+
+/// The monitor's locations (or `default`), then any other location found in the results,
+/// each with its newest result and its availability over the loaded results.
+fn location_views(ui: &Ui, m: &Monitor, results: &[MonitorResult]) -> Vec<LocationView> {
+    let mut names: Vec<String> = if m.locations.is_empty() {
+        vec![DEFAULT_LOCATION.to_string()]
+    } else {
+        m.locations.clone()
+    };
+    for r in results {
+        if !names.contains(&r.location) {
+            names.push(r.location.clone());
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let rows: Vec<&MonitorResult> = results.iter().filter(|r| r.location == name).collect();
+            let finals: Vec<&MonitorResult> = (0..rows.len())
+                .filter(|&i| !retried(&rows, i))
+                .map(|i| rows[i])
+                .collect();
+            let ok = finals.iter().filter(|r| r.success).count();
+            let availability =
+                (!finals.is_empty()).then(|| ok as f64 * 100.0 / finals.len() as f64);
+            let latest = rows.first().copied();
+            LocationView {
+                latest: latest.map(|r| result_view(ui, r)),
+                checks: finals.len(),
+                availability: availability.map_or_else(|| "–".into(), percent),
+                class: charts::availability_class(availability),
+                browser: latest.and_then(|r| browser_view(ui, r)),
+                name,
+            }
+        })
+        .collect()
+}
+
+fn shorten(s: &str, n: usize) -> String {
+    let mut out: String = s.chars().take(n).collect();
+    if s.chars().count() > n {
+        out.push('…');
+    }
+    out
+}
+
+/// What a browser result's `detail` says about the page.
+fn browser_view(ui: &Ui, r: &MonitorResult) -> Option<BrowserView> {
+    let detail = r.detail.as_ref()?;
+    if detail.get("kind").and_then(|k| k.as_str()) != Some(ProbeKind::Browser.as_str()) {
+        return None;
+    }
+    let b: BrowserReport = detail
+        .get("browser")
+        .and_then(|b| serde_json::from_value(b.clone()).ok())
+        .unwrap_or_default();
+    let unit = ui.lang.t("unit.ms");
+    let ms = |v: Option<f64>| v.map_or_else(|| "–".into(), |v| format!("{v:.0} {unit}"));
+    Some(BrowserView {
+        title: b.title.clone().unwrap_or_default(),
+        load_time: ms(b.load_time_ms),
+        network_idle: ms(b.network_idle_ms),
+        js_errors: b.js_errors.len(),
+        console_errors: b.console_errors.len(),
+        failed_requests: b.failed_requests.len(),
+        first_error: b
+            .js_errors
+            .iter()
+            .chain(&b.console_errors)
+            .next()
+            .map(|e| shorten(e, 200))
+            .unwrap_or_default(),
+        steps: b
+            .steps
+            .iter()
+            .map(|s| StepView {
+                step: s.step.clone(),
+                ok: s.success,
+                duration: format!("{:.0} {unit}", s.duration_seconds * 1000.0),
+                error: s.error.clone().unwrap_or_default(),
+            })
+            .collect(),
+    })
+}
+
+/// The newest failed result that kept a screenshot, shown inline.
+fn screenshot_view(ui: &Ui, results: &[MonitorResult]) -> Option<ScreenshotView> {
+    let r = results
+        .iter()
+        .find(|r| !r.success && r.screenshot_url.is_some())?;
+    let t = ui.tr();
+    let time = when(ui, Some(r.started_at));
+    Some(ScreenshotView {
+        url: r.screenshot_url.clone()?,
+        alt: format!(
+            "{} {time} ({}: {})",
+            t.get("detail.screenshot_alt"),
+            t.get("col.location"),
+            r.location
+        ),
+        caption: format!("{time} · {}", r.location),
+    })
 }
 
 fn monitor_view(ui: &Ui, m: &Monitor) -> MonitorView {
@@ -172,6 +300,51 @@ fn monitor_view(ui: &Ui, m: &Monitor) -> MonitorView {
         ),
     ];
     settings.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
+    let locations = if m.locations.is_empty() {
+        vec![DEFAULT_LOCATION.to_string()]
+    } else {
+        m.locations.clone()
+    };
+    settings.push((
+        "detail.locations",
+        format!(
+            "{} ({})",
+            locations.join(", "),
+            t.get("detail.k_of_n")
+                .replace("{k}", &m.location_failure_threshold.to_string())
+                .replace("{n}", &locations.len().to_string())
+        ),
+    ));
+    let unit = t.get("unit.ms");
+    settings.push((
+        "detail.degraded",
+        m.degraded_threshold_ms.map_or_else(
+            || t.get("detail.off").to_string(),
+            |n| format!("{n} {unit}"),
+        ),
+    ));
+    settings.push((
+        "form.retries",
+        match (p.retries, p.retry_delay_ms) {
+            (0, _) => t.get("detail.no_retries").to_string(),
+            (n, Some(d)) => format!("{n} ({} {d} {unit})", t.get("detail.retry_delay")),
+            (n, None) => n.to_string(),
+        },
+    ));
+    if p.kind == ProbeKind::Browser {
+        if !p.console_error_allow.is_empty() {
+            settings.push(("form.console_error_allow", p.console_error_allow.join(", ")));
+        }
+        settings.push((
+            "form.screenshot_on_failure",
+            if p.screenshot_on_failure {
+                "✓"
+            } else {
+                "✗"
+            }
+            .to_string(),
+        ));
+    }
     let (state, state_label) = state_label(ui, m.state);
     MonitorView {
         id: m.id,
@@ -190,6 +363,7 @@ fn monitor_view(ui: &Ui, m: &Monitor) -> MonitorView {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         conditions: p.conditions.clone(),
+        steps: p.steps.iter().map(|s| s.describe()).collect(),
         last_check: when(ui, m.last_checked_at),
         next_run: when(ui, Some(m.next_run_at)),
         since: when(ui, Some(m.state_changed_at)),

@@ -1,7 +1,7 @@
 //! `/monitors/new` and `/monitors/{id}/edit`: the form, its errors, and saving it.
 
 use super::form::{FieldError, MonitorForm};
-use super::views::{FormPage, Opt};
+use super::views::{FormPage, LocationBox, Opt};
 use super::{Ui, UiError, monitor_id, same_origin};
 use crate::api::State;
 use crate::store::monitors as store;
@@ -10,8 +10,45 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use shared::{ApiError, ErrorCode};
 use std::collections::BTreeMap;
 
-fn form_page(ui: &Ui, f: MonitorForm, errors: &[FieldError], editing: Option<i64>) -> FormPage {
+/// The locations pageinspect is configured for, `default` first.
+fn known_locations(state: &State) -> Vec<String> {
+    state
+        .config
+        .pageinspect
+        .endpoints()
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect()
+}
+
+fn form_page(
+    ui: &Ui,
+    f: MonitorForm,
+    errors: &[FieldError],
+    editing: Option<i64>,
+    known: &[String],
+) -> FormPage {
     let t = ui.tr();
+    // Every configured location, then any the monitor names that is not (still) configured,
+    // so saving the form never drops one silently.
+    let ticked = f.location_names();
+    let mut locations: Vec<LocationBox> = known
+        .iter()
+        .map(|name| LocationBox {
+            name: name.clone(),
+            checked: ticked.contains(&name.as_str()),
+            configured: true,
+        })
+        .collect();
+    for name in &ticked {
+        if !known.iter().any(|k| k == name) && !locations.iter().any(|l| l.name == *name) {
+            locations.push(LocationBox {
+                name: (*name).to_string(),
+                checked: true,
+                configured: false,
+            });
+        }
+    }
     let mut by_field: BTreeMap<String, String> = BTreeMap::new();
     let mut general = Vec::new();
     for e in errors {
@@ -50,7 +87,8 @@ fn form_page(ui: &Ui, f: MonitorForm, errors: &[FieldError], editing: Option<i64
     FormPage {
         c: ui.chrome(t.get(title), active),
         t,
-        kinds: opts(&["http", "tcp", "dns", "tls"], &f.kind),
+        kinds: opts(&["http", "tcp", "dns", "tls", "browser"], &f.kind),
+        locations,
         ip_preferences: opts(&["any", "ipv4", "ipv6"], &f.ip_preference),
         f,
         errors: by_field,
@@ -61,8 +99,14 @@ fn form_page(ui: &Ui, f: MonitorForm, errors: &[FieldError], editing: Option<i64
     }
 }
 
-pub async fn new_form(ui: Ui) -> Result<HttpResponse, UiError> {
-    ui.render(&form_page(&ui, MonitorForm::blank(), &[], None))
+pub async fn new_form(state: State, ui: Ui) -> Result<HttpResponse, UiError> {
+    ui.render(&form_page(
+        &ui,
+        MonitorForm::blank(),
+        &[],
+        None,
+        &known_locations(&state),
+    ))
 }
 
 pub async fn edit_form(
@@ -81,6 +125,7 @@ pub async fn edit_form(
         MonitorForm::from_monitor(&m),
         &[],
         Some(id),
+        &known_locations(&state),
     ))
 }
 
@@ -104,7 +149,7 @@ where
     let f = MonitorForm::from_urlencoded(body);
     let input = match f.check() {
         Ok(input) => input,
-        Err(errors) => return invalid(ui, f, &errors, editing),
+        Err(errors) => return invalid(state, ui, f, &errors, editing),
     };
     match state.store.run(move |c| save(c, &input)).await {
         Ok(m) => {
@@ -117,13 +162,14 @@ where
         }
         Err(e) if e.code == ErrorCode::Conflict => {
             let fe = f.field_error(&ApiError::invalid("name", ui.lang.t("err.duplicate_name")));
-            invalid(ui, f, &[fe], editing)
+            invalid(state, ui, f, &[fe], editing)
         }
         Err(e) => Err(ui.fail(e)),
     }
 }
 
 fn invalid(
+    state: &State,
     ui: &Ui,
     f: MonitorForm,
     errors: &[FieldError],
@@ -131,7 +177,7 @@ fn invalid(
 ) -> Result<HttpResponse, UiError> {
     ui.render_status(
         StatusCode::UNPROCESSABLE_ENTITY,
-        &form_page(ui, f, errors, editing),
+        &form_page(ui, f, errors, editing, &known_locations(state)),
     )
 }
 

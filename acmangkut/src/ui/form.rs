@@ -5,7 +5,7 @@ use super::i18n::Lang;
 use serde::Deserialize;
 use shared::ApiError;
 use shared::monitor::{Monitor, MonitorInput};
-use shared::probe::{DEFAULT_TIMEOUT_MS, IpPreference, ProbeKind, ProbeSpec};
+use shared::probe::{BrowserStep, DEFAULT_TIMEOUT_MS, IpPreference, ProbeKind, ProbeSpec};
 use std::collections::BTreeMap;
 
 /// Every field of the form, exactly as typed (so a failed submission is shown back unchanged).
@@ -33,6 +33,19 @@ pub struct MonitorForm {
     pub dns_server: String,
     pub expected_answers: String,
     pub ip_preference: String,
+    /// The ticked location checkboxes, one name per line (the browser sends one `locations`
+    /// pair per ticked box).
+    pub locations: String,
+    pub location_failure_threshold: String,
+    pub degraded_threshold_ms: String,
+    pub retries: String,
+    pub retry_delay_ms: String,
+    /// Browser steps, one per line in the syntax of [`parse_step`].
+    pub steps: String,
+    /// Console error globs, one per line.
+    pub console_error_allow: String,
+    /// A checkbox: present (any value) when ticked.
+    pub screenshot_on_failure: Option<String>,
 }
 
 /// What is wrong with one field, in the words of the catalog (`key`) or of the validator.
@@ -97,6 +110,9 @@ impl MonitorForm {
             failure_threshold: "1".into(),
             success_threshold: "1".into(),
             ip_preference: "any".into(),
+            location_failure_threshold: "1".into(),
+            retries: "0".into(),
+            screenshot_on_failure: Some("on".into()),
             ..Self::default()
         }
     }
@@ -126,6 +142,26 @@ impl MonitorForm {
                 "dns_server" => &mut f.dns_server,
                 "expected_answers" => &mut f.expected_answers,
                 "ip_preference" => &mut f.ip_preference,
+                "location_failure_threshold" => &mut f.location_failure_threshold,
+                "degraded_threshold_ms" => &mut f.degraded_threshold_ms,
+                "retries" => &mut f.retries,
+                "retry_delay_ms" => &mut f.retry_delay_ms,
+                "steps" => &mut f.steps,
+                "console_error_allow" => &mut f.console_error_allow,
+                "locations" => {
+                    // One pair per ticked box; a single pair may also carry several lines.
+                    for name in v.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                        if !f.locations.is_empty() {
+                            f.locations.push('\n');
+                        }
+                        f.locations.push_str(name);
+                    }
+                    continue;
+                }
+                "screenshot_on_failure" => {
+                    f.screenshot_on_failure = Some(v);
+                    continue;
+                }
                 "insecure_skip_verify" => {
                     f.insecure_skip_verify = Some(v);
                     continue;
@@ -162,7 +198,23 @@ impl MonitorForm {
             dns_server: p.dns_server.clone().unwrap_or_default(),
             expected_answers: p.expected_answers.join("\n"),
             ip_preference: ip_preference_str(p.ip_preference).into(),
+            locations: m.locations.join("\n"),
+            location_failure_threshold: m.location_failure_threshold.to_string(),
+            degraded_threshold_ms: m
+                .degraded_threshold_ms
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
+            retries: p.retries.to_string(),
+            retry_delay_ms: p.retry_delay_ms.map(|n| n.to_string()).unwrap_or_default(),
+            steps: join(&mut p.steps.iter().map(format_step)),
+            console_error_allow: p.console_error_allow.join("\n"),
+            screenshot_on_failure: p.screenshot_on_failure.then(|| "on".into()),
         }
+    }
+
+    /// The names of the ticked locations.
+    pub fn location_names(&self) -> Vec<&str> {
+        lines(&self.locations).map(|(_, l)| l).collect()
     }
 
     /// The [`MonitorInput`] the form describes, or every field that does not parse.
@@ -200,6 +252,26 @@ impl MonitorForm {
                 IpPreference::Any
             }
         };
+        let location_failure_threshold = number(
+            &mut errors,
+            "location_failure_threshold",
+            &self.location_failure_threshold,
+            1,
+        );
+        let degraded_threshold_ms = optional_number(
+            &mut errors,
+            "degraded_threshold_ms",
+            &self.degraded_threshold_ms,
+        );
+        let retries = number(&mut errors, "retries", &self.retries, 0);
+        let retry_delay_ms = optional_number(&mut errors, "retry_delay_ms", &self.retry_delay_ms);
+        let mut steps = Vec::new();
+        for (n, line) in lines(&self.steps) {
+            match parse_step(line) {
+                Ok(step) => steps.push(step),
+                Err(key) => errors.push(FieldError::key("steps", key, Some(n))),
+            }
+        }
         let labels = pairs(&mut errors, "labels", &self.labels, '=', "err.label_line");
         let headers = pairs(
             &mut errors,
@@ -231,15 +303,28 @@ impl MonitorForm {
                 expected_answers: lines(&self.expected_answers)
                     .map(|(_, l)| l.to_string())
                     .collect(),
+                steps,
+                console_error_allow: lines(&self.console_error_allow)
+                    .map(|(_, l)| l.to_string())
+                    .collect(),
+                // Only browser probes take screenshots; other kinds keep the default.
+                screenshot_on_failure: kind != ProbeKind::Browser
+                    || self.screenshot_on_failure.is_some(),
+                retries,
+                retry_delay_ms,
                 ..ProbeSpec::new(kind, self.target.clone())
             },
             interval_seconds,
             labels,
             failure_threshold,
             success_threshold,
-            degraded_threshold_ms: None,
-            locations: Vec::new(),
-            location_failure_threshold: 1,
+            degraded_threshold_ms,
+            locations: self
+                .location_names()
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+            location_failure_threshold,
         })
     }
 
@@ -269,6 +354,11 @@ impl MonitorForm {
                 "ip_preference" => rest.ip_preference.clear(),
                 "labels" => rest.labels.clear(),
                 "headers" => rest.headers.clear(),
+                "location_failure_threshold" => rest.location_failure_threshold.clear(),
+                "degraded_threshold_ms" => rest.degraded_threshold_ms.clear(),
+                "retries" => rest.retries.clear(),
+                "retry_delay_ms" => rest.retry_delay_ms.clear(),
+                "steps" => rest.steps.clear(),
                 _ => {}
             }
         }
@@ -287,7 +377,9 @@ impl MonitorForm {
     ///
     /// `probe.target` → `target`; `probe.conditions[2]` → `conditions` at the line of the
     /// third condition; `labels.Bad` and `probe.headers.X` → `labels` / `headers` at that
-    /// key's line. Anything unknown lands on the whole form.
+    /// key's line; `probe.steps[1].selector` → `steps` at the second step's line;
+    /// `locations[0]` → `locations`, naming the location. Anything unknown lands on the whole
+    /// form.
     pub fn field_error(&self, e: &ApiError) -> FieldError {
         let raw = e.field.as_deref().unwrap_or("");
         let path = raw.strip_prefix("probe.").unwrap_or(raw);
@@ -295,6 +387,27 @@ impl MonitorForm {
             text: e.detail.clone(),
             line,
         };
+        let index_of = |rest: &str| rest.split(']').next().and_then(|i| i.parse::<usize>().ok());
+        if let Some(rest) = path.strip_prefix("steps[") {
+            let line = index_of(rest).and_then(|i| lines(&self.steps).nth(i).map(|(n, _)| n));
+            return FieldError {
+                field: "steps".into(),
+                message: text(line),
+            };
+        }
+        if let Some(rest) = path.strip_prefix("locations[") {
+            let name = index_of(rest).and_then(|i| self.location_names().get(i).copied());
+            return FieldError {
+                field: "locations".into(),
+                message: Message::Text {
+                    text: match name {
+                        Some(n) => format!("{n}: {}", e.detail),
+                        None => e.detail.clone(),
+                    },
+                    line: None,
+                },
+            };
+        }
         if let Some(rest) = path.strip_prefix("conditions[") {
             let index = rest
                 .trim_end_matches(']')
@@ -331,7 +444,7 @@ impl MonitorForm {
 }
 
 /// The form's field names, in the order they are shown.
-pub const FIELDS: [&str; 20] = [
+pub const FIELDS: [&str; 28] = [
     "name",
     "description",
     "kind",
@@ -352,7 +465,88 @@ pub const FIELDS: [&str; 20] = [
     "dns_server",
     "expected_answers",
     "ip_preference",
+    "locations",
+    "location_failure_threshold",
+    "degraded_threshold_ms",
+    "retries",
+    "retry_delay_ms",
+    "steps",
+    "console_error_allow",
+    "screenshot_on_failure",
 ];
+
+/// One browser step in the form's syntax:
+///
+/// - `goto URL` (absolute, or relative to the target: `goto /login`)
+/// - `fill SELECTOR = VALUE` (a literal value; `fill #q =` types nothing)
+/// - `fill SELECTOR secret:NAME` (a secret pageinspect resolves; never stored here)
+/// - `click SELECTOR`, `wait_for SELECTOR`
+/// - `wait_for_navigation`
+///
+/// The error is a catalog key.
+pub fn parse_step(line: &str) -> Result<BrowserStep, &'static str> {
+    let line = line.trim();
+    let (action, rest) = match line.split_once(char::is_whitespace) {
+        Some((a, r)) => (a, r.trim()),
+        None => (line, ""),
+    };
+    let arg = |rest: &str| {
+        (!rest.is_empty())
+            .then(|| rest.to_string())
+            .ok_or("err.step_arg")
+    };
+    match action {
+        "goto" => Ok(BrowserStep::Goto { url: arg(rest)? }),
+        "click" => Ok(BrowserStep::Click {
+            selector: arg(rest)?,
+        }),
+        "wait_for" => Ok(BrowserStep::WaitFor {
+            selector: arg(rest)?,
+        }),
+        "wait_for_navigation" if rest.is_empty() => Ok(BrowserStep::WaitForNavigation {}),
+        "wait_for_navigation" => Err("err.step_no_arg"),
+        "fill" => {
+            let (selector, value, secret) = if let Some((sel, value)) = rest.split_once(" = ") {
+                (sel, Some(value.to_string()), None)
+            } else if let Some(sel) = rest.strip_suffix(" =") {
+                (sel, Some(String::new()), None)
+            } else if let Some((sel, name)) = rest.rsplit_once(char::is_whitespace)
+                && let Some(name) = name.strip_prefix("secret:")
+            {
+                (sel, None, Some(name.to_string()))
+            } else {
+                return Err("err.step_fill");
+            };
+            Ok(BrowserStep::Fill {
+                selector: arg(selector.trim())?,
+                value,
+                secret,
+            })
+        }
+        _ => Err("err.step_action"),
+    }
+}
+
+/// A step in the syntax [`parse_step`] reads.
+pub fn format_step(step: &BrowserStep) -> String {
+    match step {
+        BrowserStep::Goto { url } => format!("goto {url}"),
+        BrowserStep::Fill {
+            selector,
+            value: Some(v),
+            ..
+        } => format!("fill {selector} = {v}"),
+        BrowserStep::Fill {
+            selector,
+            secret: Some(name),
+            ..
+        } => format!("fill {selector} secret:{name}"),
+        BrowserStep::Fill { selector, .. } => format!("fill {selector}"),
+        BrowserStep::Click { selector } => format!("click {selector}"),
+        BrowserStep::WaitFor { selector } => format!("wait_for {selector}"),
+        BrowserStep::WaitForNavigation {} => "wait_for_navigation".into(),
+    }
+}
 
 fn ip_preference_str(p: IpPreference) -> &'static str {
     match p {
@@ -376,6 +570,24 @@ fn number<T: std::str::FromStr>(
         errors.push(FieldError::key(field, "err.number", None));
         default
     })
+}
+
+fn optional_number<T: std::str::FromStr>(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    raw: &str,
+) -> Option<T> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    raw.parse().map_or_else(
+        |_| {
+            errors.push(FieldError::key(field, "err.number", None));
+            None
+        },
+        Some,
+    )
 }
 
 /// `key<sep>value` lines into a map; malformed lines and repeated keys are errors.
@@ -542,44 +754,106 @@ mod tests {
         (
             (s(), s(), s(), s(), s(), s(), s()),
             (s(), s(), s(), s(), s(), s(), proptest::option::of(s())),
+            (s(), s(), s(), s(), s(), s(), s(), proptest::option::of(s())),
         )
             .prop_map(
-                |((a, b, c, d, e, f, g), (h, i, j, k, l, m, n))| MonitorForm {
-                    name: a,
-                    kind: b,
-                    target: c,
-                    timeout_ms: d,
-                    interval_seconds: e,
-                    labels: f,
-                    headers: g,
-                    conditions: h,
-                    max_redirects: i,
-                    failure_threshold: j,
-                    success_threshold: k,
-                    ip_preference: l,
-                    body: m,
-                    insecure_skip_verify: n,
-                    ..MonitorForm::default()
+                |((a, b, c, d, e, f, g), (h, i, j, k, l, m, n), (o, p, q, r, s2, t, u, v))| {
+                    MonitorForm {
+                        name: a,
+                        kind: b,
+                        target: c,
+                        timeout_ms: d,
+                        interval_seconds: e,
+                        labels: f,
+                        headers: g,
+                        conditions: h,
+                        max_redirects: i,
+                        failure_threshold: j,
+                        success_threshold: k,
+                        ip_preference: l,
+                        body: m,
+                        insecure_skip_verify: n,
+                        locations: o,
+                        location_failure_threshold: p,
+                        degraded_threshold_ms: q,
+                        retries: r,
+                        retry_delay_ms: s2,
+                        steps: t,
+                        console_error_allow: u,
+                        screenshot_on_failure: v,
+                        ..MonitorForm::default()
+                    }
                 },
             )
     }
 
+    /// Steps that [`parse_step`] must read back exactly.
+    fn arb_step() -> impl Strategy<Value = BrowserStep> {
+        let selector = || {
+            prop_oneof![
+                "[#.]?[a-z][a-z0-9_-]{0,10}",
+                "[a-z]{1,6} [#.]?[a-z][a-z0-9_-]{0,6}",
+                "input\\[name=[a-z]{1,8}\\]",
+                "button\\[type=submit\\]",
+            ]
+        };
+        let value = "[A-Za-z0-9!@#%^&*()_+=:;,.?/ -]{0,20}".prop_map(|v| v.trim().to_string());
+        prop_oneof![
+            "(/|https://example.com/)[a-z0-9/?=&_.-]{0,20}"
+                .prop_map(|url| BrowserStep::Goto { url }),
+            (selector(), value).prop_map(|(selector, v)| BrowserStep::Fill {
+                selector,
+                value: Some(v),
+                secret: None,
+            }),
+            (selector(), "[A-Za-z0-9_-][A-Za-z0-9_.-]{0,20}").prop_map(|(selector, name)| {
+                BrowserStep::Fill {
+                    selector,
+                    value: None,
+                    secret: Some(name),
+                }
+            }),
+            selector().prop_map(|selector| BrowserStep::Click { selector }),
+            selector().prop_map(|selector| BrowserStep::WaitFor { selector }),
+            Just(BrowserStep::WaitForNavigation {}),
+        ]
+    }
+
     fn valid_form() -> impl Strategy<Value = MonitorForm> {
         (
-            "[a-z][a-z0-9 ]{0,20}",
-            prop::sample::select(vec!["http", "tcp", "dns", "tls"]),
-            1u64..=60_000,
-            1i64..=86_400,
-            1i32..=100,
-            prop::collection::btree_map("[a-z][a-z0-9_.-]{0,10}", "[A-Za-z0-9 _.-]{0,12}", 0..4),
-            prop::collection::vec("\\[STATUS\\] == [1-5][0-9][0-9]", 0..3),
-            proptest::option::of(0u32..=30),
-            any::<bool>(),
+            (
+                "[a-z][a-z0-9 ]{0,20}",
+                prop::sample::select(vec!["http", "tcp", "dns", "tls", "browser"]),
+                1u64..=60_000,
+                1i64..=86_400,
+                1i32..=100,
+                prop::collection::btree_map(
+                    "[a-z][a-z0-9_.-]{0,10}",
+                    "[A-Za-z0-9 _.-]{0,12}",
+                    0..4,
+                ),
+                prop::collection::vec("\\[STATUS\\] == [1-5][0-9][0-9]", 0..3),
+                proptest::option::of(0u32..=30),
+                any::<bool>(),
+            ),
+            (
+                prop::collection::btree_set("[a-z][a-z0-9_-]{0,8}", 0..4),
+                1i32..=4,
+                proptest::option::of(1i64..=600_000),
+                0u32..=5,
+                proptest::option::of(0u64..=60_000),
+                prop::collection::vec(arb_step(), 0..6),
+                prop::collection::vec("[a-zA-Z0-9*?]([a-zA-Z0-9*?:. ]{0,10}[a-zA-Z0-9*?])?", 0..3),
+                any::<bool>(),
+            ),
         )
             .prop_map(
-                |(name, kind, timeout, interval, thr, labels, conds, redirects, insecure)| {
+                |(
+                    (name, kind, timeout, interval, thr, labels, conds, redirects, insecure),
+                    (locs, k, degraded, retries, delay, steps, allow, shot),
+                )| {
                     let target = match kind {
-                        "http" => "http://example.com/health".to_string(),
+                        "http" | "browser" => "http://example.com/health".to_string(),
                         "dns" => "example.com".to_string(),
                         _ => "example.com:443".to_string(),
                     };
@@ -587,6 +861,8 @@ mod tests {
                         .into_iter()
                         .find(|k| k.as_str() == kind)
                         .unwrap_or(ProbeKind::Http);
+                    let browser = kind == ProbeKind::Browser;
+                    let locations: Vec<String> = locs.into_iter().collect();
                     let m = Monitor {
                         id: 1,
                         name: name.trim().to_string(),
@@ -596,6 +872,11 @@ mod tests {
                             conditions: conds,
                             max_redirects: redirects,
                             insecure_skip_verify: insecure,
+                            steps: if browser { steps } else { Vec::new() },
+                            console_error_allow: allow,
+                            screenshot_on_failure: shot || !browser,
+                            retries,
+                            retry_delay_ms: delay,
                             ..ProbeSpec::new(kind, target)
                         },
                         interval_seconds: interval,
@@ -605,9 +886,9 @@ mod tests {
                             .collect(),
                         failure_threshold: thr,
                         success_threshold: thr,
-                        degraded_threshold_ms: None,
-                        locations: Vec::new(),
-                        location_failure_threshold: 1,
+                        degraded_threshold_ms: degraded,
+                        location_failure_threshold: k.min(locations.len().max(1) as i32),
+                        locations,
                         state: shared::monitor::MonitorState::Pending,
                         paused: false,
                         next_run_at: chrono::DateTime::default(),
@@ -621,6 +902,129 @@ mod tests {
             )
     }
 
+    #[test]
+    fn the_documented_step_syntax_parses() {
+        let f = form(&[
+            ("name", "login"),
+            ("kind", "browser"),
+            ("target", "https://app.example/"),
+            (
+                "steps",
+                "goto /login\r\nfill #user = alice\r\n\r\nfill #password secret:login-password\n\
+                 click button[type=submit]\nwait_for_navigation\nwait_for #welcome",
+            ),
+            ("console_error_allow", "*favicon*\n\nThird-party *"),
+            ("locations", "default"),
+            ("locations", "eu"),
+            ("location_failure_threshold", "2"),
+            ("degraded_threshold_ms", "1500"),
+            ("retries", "2"),
+            ("retry_delay_ms", "250"),
+        ]);
+        let input = f.check().expect("valid");
+        assert_eq!(
+            input.probe.steps,
+            vec![
+                BrowserStep::Goto {
+                    url: "/login".into()
+                },
+                BrowserStep::Fill {
+                    selector: "#user".into(),
+                    value: Some("alice".into()),
+                    secret: None
+                },
+                BrowserStep::Fill {
+                    selector: "#password".into(),
+                    value: None,
+                    secret: Some("login-password".into())
+                },
+                BrowserStep::Click {
+                    selector: "button[type=submit]".into()
+                },
+                BrowserStep::WaitForNavigation {},
+                BrowserStep::WaitFor {
+                    selector: "#welcome".into()
+                },
+            ]
+        );
+        assert_eq!(
+            input.probe.console_error_allow,
+            ["*favicon*", "Third-party *"]
+        );
+        assert!(!input.probe.screenshot_on_failure, "the box was not ticked");
+        assert_eq!(input.locations, ["default", "eu"]);
+        assert_eq!(input.location_failure_threshold, 2);
+        assert_eq!(input.degraded_threshold_ms, Some(1500));
+        assert_eq!(
+            (input.probe.retries, input.probe.retry_delay_ms),
+            (2, Some(250))
+        );
+    }
+
+    #[test]
+    fn bad_steps_and_new_fields_are_reported_at_their_field_and_line() {
+        for (steps, line) in [
+            ("goto /\njump #x", 2),
+            ("click", 1),
+            ("goto /\n\nfill #a", 3),
+            ("wait_for_navigation now", 1),
+            ("fill = x", 1),
+        ] {
+            let f = form(&[
+                ("kind", "browser"),
+                ("target", "http://h/"),
+                ("steps", steps),
+            ]);
+            let errors = f.parse().expect_err(steps);
+            assert_eq!(errors[0].field, "steps", "{steps}");
+            assert!(
+                errors[0]
+                    .render(Lang::En)
+                    .starts_with(&format!("line {line}: ")),
+                "{steps}: {:?}",
+                errors[0]
+            );
+        }
+        let f = form(&[
+            ("name", "x"),
+            ("kind", "browser"),
+            ("target", "http://h/"),
+            ("steps", "goto /\n\nclick  \t x\nfill #p secret:bad/name"),
+            ("locations", "default"),
+            ("locations", "Bad"),
+        ]);
+        let input = f.parse().expect("parses");
+        let e = ApiError::invalid("probe.steps[2].secret", "bad secret");
+        let fe = f.field_error(&e);
+        assert_eq!(fe.field, "steps");
+        assert!(fe.render(Lang::En).starts_with("line 4: "), "{fe:?}");
+        let fe = f.field_error(&input.validate().expect_err("bad location"));
+        assert_eq!(fe.field, "locations");
+        assert!(fe.render(Lang::En).starts_with("Bad: "), "{fe:?}");
+        for (field, want) in [
+            ("location_failure_threshold", "location_failure_threshold"),
+            ("degraded_threshold_ms", "degraded_threshold_ms"),
+            ("probe.retries", "retries"),
+            ("probe.retry_delay_ms", "retry_delay_ms"),
+            ("probe.steps", "steps"),
+        ] {
+            assert_eq!(f.field_error(&ApiError::invalid(field, "x")).field, want);
+        }
+        let fields: Vec<String> = form(&[
+            ("name", "x"),
+            ("kind", "http"),
+            ("target", "http://h/"),
+            ("retries", "many"),
+            ("degraded_threshold_ms", "0"),
+        ])
+        .check()
+        .expect_err("bad")
+        .into_iter()
+        .map(|e| e.field)
+        .collect();
+        assert_eq!(fields, ["retries", "degraded_threshold_ms"]);
+    }
+
     proptest! {
         #[test]
         fn parsing_never_panics(f in arb_form(), bytes in prop::collection::vec(any::<u8>(), 0..200)) {
@@ -628,6 +1032,17 @@ mod tests {
             if let Ok(input) = f.parse() {
                 let _ = input.validate().map_err(|e| f.field_error(&e).render(Lang::ZhCn));
             }
+        }
+
+        #[test]
+        fn step_parsing_never_panics(line in ".{0,60}") {
+            let _ = parse_step(&line);
+        }
+
+        #[test]
+        fn valid_steps_round_trip(step in arb_step()) {
+            let line = format_step(&step);
+            prop_assert_eq!(parse_step(&line), Ok(step.clone()), "{}", line);
         }
 
         #[test]

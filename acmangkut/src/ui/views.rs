@@ -114,6 +114,8 @@ pub struct MonitorView {
     pub settings: Vec<(&'static str, String)>,
     pub labels: Vec<(String, String)>,
     pub conditions: Vec<String>,
+    /// Browser steps as [`shared::probe::BrowserStep::describe`] puts them (no secret values).
+    pub steps: Vec<String>,
     pub last_check: String,
     pub next_run: String,
     pub since: String,
@@ -136,6 +138,49 @@ pub struct ResultView {
     pub latency: String,
     pub status: String,
     pub failure: String,
+    pub location: String,
+    pub attempt: i32,
+    /// The screenshot's URL when one was kept.
+    pub screenshot: Option<String>,
+}
+
+/// One column of the "by location" panel.
+pub struct LocationView {
+    pub name: String,
+    /// The newest result from there, if any.
+    pub latest: Option<ResultView>,
+    /// Checks (final attempts) among the loaded results, and their availability.
+    pub checks: usize,
+    pub availability: String,
+    pub class: &'static str,
+    /// What the page did in the newest result, for browser probes.
+    pub browser: Option<BrowserView>,
+}
+
+pub struct BrowserView {
+    pub title: String,
+    pub load_time: String,
+    pub network_idle: String,
+    pub js_errors: usize,
+    pub console_errors: usize,
+    pub failed_requests: usize,
+    /// The first JS or console error, shortened, as an example.
+    pub first_error: String,
+    pub steps: Vec<StepView>,
+}
+
+pub struct StepView {
+    pub step: String,
+    pub ok: bool,
+    pub duration: String,
+    pub error: String,
+}
+
+/// The picture of the newest failed check that kept one.
+pub struct ScreenshotView {
+    pub url: String,
+    pub alt: String,
+    pub caption: String,
 }
 
 pub struct AvailabilityBar {
@@ -159,6 +204,10 @@ pub struct Detail {
     pub bars: Vec<AvailabilityBar>,
     pub results: Vec<ResultView>,
     pub changes: Vec<ChangeView>,
+    pub locations: Vec<LocationView>,
+    /// How many recent results the location panel looked at.
+    pub location_window: usize,
+    pub screenshot: Option<ScreenshotView>,
 }
 
 #[derive(Template)]
@@ -185,6 +234,15 @@ pub struct FormPage {
     pub cancel_url: String,
     pub kinds: Vec<Opt>,
     pub ip_preferences: Vec<Opt>,
+    pub locations: Vec<LocationBox>,
+}
+
+/// A location checkbox of the form.
+pub struct LocationBox {
+    pub name: String,
+    pub checked: bool,
+    /// `false`: the monitor names it but pageinspect has no such location configured.
+    pub configured: bool,
 }
 
 impl FormPage {
@@ -221,6 +279,12 @@ impl FormPage {
             "record_type" => &f.record_type,
             "dns_server" => &f.dns_server,
             "expected_answers" => &f.expected_answers,
+            "location_failure_threshold" => &f.location_failure_threshold,
+            "degraded_threshold_ms" => &f.degraded_threshold_ms,
+            "retries" => &f.retries,
+            "retry_delay_ms" => &f.retry_delay_ms,
+            "steps" => &f.steps,
+            "console_error_allow" => &f.console_error_allow,
             _ => "",
         }
     }
