@@ -147,7 +147,7 @@ fetch('/api/slow').then((r) => r.text()).then((t) => {
 </script></body></html>"#;
 
 async fn slow_api() -> HttpResponse {
-    tokio::time::sleep(Duration::from_millis(3000)).await;
+    tokio::time::sleep(Duration::from_millis(5000)).await;
     HttpResponse::Ok().content_type("text/plain").body("loaded")
 }
 

@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# Browser probe throughput of pageinspect: headless Chromium loading a static page from a local
+# nginx, at increasing concurrency, through POST /api/v1/probes:batch.
+#
+#   bench/browser.sh                          # ~2.5 minutes
+#   BENCH_DURATION=10 BENCH_LEVELS="4 8" bench/browser.sh
+#
+# Starts nginx (own temp config, 127.0.0.1, one worker, a small static page) and pageinspect
+# (release build; BENCH_POOL=2 browsers x BENCH_PAGES=6 pages each), then for each concurrency
+# level in BENCH_LEVELS ("2 4 8 16") keeps that many browser probes in flight for
+# BENCH_DURATION (30) seconds from a python3 driver: each worker loops on a batch of one probe.
+# Prints a markdown table: probes/s sustained, success share, p50/p99 of the probe duration,
+# and peak has_browser_memory_bytes (sum of RSS of the Chromium process trees) per level, plus
+# pageinspect's own peak RSS. Everything runs on the same cores: the numbers are a floor.
+
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+DURATION=${BENCH_DURATION:-30}
+LEVELS=${BENCH_LEVELS:-"2 4 8 16"}
+POOL=${BENCH_POOL:-2}
+PAGES=${BENCH_PAGES:-6}
+TARGET_RATE=10
+
+need_cmd nginx:nginx-light curl:curl python3:python3
+[[ -x /usr/bin/chromium ]] || need_cmd chromium:chromium
+if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
+    log "cargo build --release -p pageinspect (may wait for the target/ lock)"
+    (cd "$ROOT" && cargo build --release -q -p pageinspect)
+fi
+[[ -x "$PAGEINSPECT" ]] || die "no pageinspect binary at $PAGEINSPECT"
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+WORK=$(mktemp -d /tmp/has-bench-browser.XXXXXX)
+chmod 755 "$WORK" # nginx's worker may run as another user
+on_exit() {
+    cleanup_pids
+    [[ "${BENCH_KEEP:-0}" == 1 ]] && log "kept $WORK" || rm -rf "$WORK"
+}
+trap on_exit EXIT
+trap 'exit 130' INT TERM
+
+# --- nginx -----------------------------------------------------------------------------------
+NGINX_PORT=$(free_port 18389)
+mkdir -p "$WORK/nginx/www" "$WORK/nginx/tmp"
+cat >"$WORK/nginx/www/index.html" <<'HTML'
+<!doctype html><html><head><title>Bench shop</title><style>body{font:16px sans-serif}</style></head>
+<body><div id="app">starting</div>
+<script>document.getElementById('app').innerHTML = '<h1 class="ready">Ready</h1>';</script>
+</body></html>
+HTML
+chmod -R a+rX "$WORK/nginx"
+cat >"$WORK/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/nginx/tmp/body;
+    proxy_temp_path $WORK/nginx/tmp/proxy;
+    fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
+    uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
+    scgi_temp_path $WORK/nginx/tmp/scgi;
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        root $WORK/nginx/www;
+        location / { index index.html; }
+    }
+}
+CONF
+"$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >"$WORK/nginx/stdout" 2>&1 &
+NGINX_PID=$!
+PIDS+=("$NGINX_PID")
+wait_http "http://127.0.0.1:$NGINX_PORT/" 10 "$NGINX_PID"
+
+# --- pageinspect -----------------------------------------------------------------------------
+PI_PORT=$(free_port 18481)
+mkdir -p "$WORK/logs/pageinspect"
+env -i PATH="$PATH" HOME="${HOME:-/tmp}" \
+    HAS_SERVER__LISTEN="127.0.0.1:$PI_PORT" \
+    HAS_LOG__DIR="$WORK/logs/pageinspect" HAS_LOG__STDOUT=false \
+    HAS_BROWSER__POOL_SIZE="$POOL" HAS_BROWSER__MAX_CONCURRENT_PAGES="$PAGES" \
+    "$PAGEINSPECT" >"$WORK/logs/pageinspect.out" 2>&1 &
+PI_PID=$!
+PIDS+=("$PI_PID")
+wait_http "http://127.0.0.1:$PI_PORT/healthz" 30 "$PI_PID"
+log "nginx :$NGINX_PORT, pageinspect pid $PI_PID :$PI_PORT, pool $POOL x $PAGES pages"
+
+# --- driver ----------------------------------------------------------------------------------
+python3 - "$PI_PORT" "$NGINX_PORT" "$DURATION" "$TARGET_RATE" "$PI_PID" $LEVELS <<'PY'
+import json, sys, threading, time, urllib.request
+
+pi_port, nginx_port, duration, target = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+pi_pid = sys.argv[5]
+levels = [int(x) for x in sys.argv[6:]]
+api = f"http://127.0.0.1:{pi_port}"
+spec = {
+    "kind": "browser",
+    "target": f"http://127.0.0.1:{nginx_port}/",
+    "timeout_ms": 15000,
+    "conditions": ["[STATUS] == 200", "[DOM_TEXT].h1 == Ready", "[JS_ERRORS] == 0"],
+}
+body = json.dumps({"probes": [spec]}).encode()
+
+def post():
+    req = urllib.request.Request(f"{api}/api/v1/probes:batch", data=body,
+                                 headers={"content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.load(r)["results"]
+
+def metric(name):
+    text = urllib.request.urlopen(f"{api}/metrics", timeout=10).read().decode()
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
+
+# Warm up: start the browsers.
+for _ in range(4):
+    post()
+
+rows = []
+for level in levels:
+    durations, ok, failed, errors = [], [0], [0], {}
+    lock = threading.Lock()
+    stop_at = time.monotonic() + duration
+    peak_mem = [0.0]
+
+    def worker():
+        while time.monotonic() < stop_at:
+            try:
+                results = post()
+            except Exception as e:  # a refused or failed call counts as a failure
+                with lock:
+                    failed[0] += 1
+                    errors[type(e).__name__] = errors.get(type(e).__name__, 0) + 1
+                continue
+            with lock:
+                for r in results:
+                    durations.append(r["duration_seconds"] * 1000)
+                    if r["success"]:
+                        ok[0] += 1
+                    else:
+                        failed[0] += 1
+                        key = r.get("failure_reason", "?")
+                        errors[key] = errors.get(key, 0) + 1
+
+    def sampler():
+        while time.monotonic() < stop_at:
+            try:
+                peak_mem[0] = max(peak_mem[0], metric("has_browser_memory_bytes"))
+            except Exception:
+                pass
+            time.sleep(1)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(level)] + [threading.Thread(target=sampler)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    total = ok[0] + failed[0]
+    rows.append((level, ok[0] / elapsed, total, 100.0 * ok[0] / max(total, 1),
+                 pct(durations, 50), pct(durations, 99), peak_mem[0] / 2**20, errors))
+    print(f"level {level}: {ok[0] / elapsed:.1f} ok probes/s, {total} probes, errors {errors}",
+          file=sys.stderr, flush=True)
+
+with open(f"/proc/{pi_pid}/status") as f:
+    hwm = next((int(l.split()[1]) for l in f if l.startswith("VmHWM:")), 0) / 1024
+
+print()
+print("| in flight | browser probes/s | probes | success | p50 ms | p99 ms | peak pool memory (RSS sum) MiB |")
+print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+for level, rate, total, succ, p50, p99, mem, errors in rows:
+    print(f"| {level} | {rate:.1f} | {total} | {succ:.1f}% | {p50:.0f} | {p99:.0f} | {mem:.0f} |")
+best = max(r[1] for r in rows)
+print()
+print(f"Best sustained: {best:.1f} browser probes/s (target >= {target:.0f}/s: "
+      f"{'met' if best >= target else 'NOT met'}); pageinspect peak RSS {hwm:.0f} MiB.")
+PY
