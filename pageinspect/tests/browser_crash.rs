@@ -2,7 +2,10 @@
 //! own, so the only Chromium processes that are children of this process are this pool's.
 
 #[path = "browser/helpers.rs"]
-#[expect(dead_code, reason = "shared with tests/browser; this binary uses part of it")]
+#[expect(
+    dead_code,
+    reason = "shared with tests/browser; this binary uses part of it"
+)]
 mod helpers;
 
 use helpers::{metric, spawn_app, spawn_site};
