@@ -8,7 +8,9 @@ use reqwest::StatusCode;
 use reqwest::header::{ACCEPT_LANGUAGE, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
 use shared::Secret;
-use shared::probe::{FailureReason, PhaseTimings, ProbeKind, ProbeResult};
+use shared::probe::{
+    BrowserReport, FailureReason, PhaseTimings, ProbeKind, ProbeResult, StepReport,
+};
 
 struct TestApp {
     base: String,
@@ -26,6 +28,10 @@ async fn spawn_app() -> TestApp {
     config.log.dir = "".into();
     config.server.listen = "127.0.0.1:0".into();
     config.server.workers = 2;
+    config
+        .pageinspect
+        .locations
+        .insert("eu-west".into(), "http://127.0.0.1:9".into());
     let app = Application::build(config).await.expect("app builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     let app_state = app.state().clone();
@@ -104,31 +110,22 @@ impl TestApp {
     /// Records probe results for `id` as the scheduler would (through a lease of our own):
     /// `(minutes ago, latency in ms, success)`.
     async fn record(&self, id: i64, points: &[(i64, f64, bool)]) {
-        let now = chrono::Utc::now();
-        let outcomes: Vec<Outcome> = points
+        let runs = points
             .iter()
-            .map(|&(minutes_ago, ms, ok)| Outcome {
+            .map(|&(minutes_ago, ms, ok)| vec![probe_result(None, minutes_ago, ms, ok)])
+            .collect();
+        self.record_runs(id, runs).await;
+    }
+
+    /// Records runs of `id`, each with one final result per location.
+    async fn record_runs(&self, id: i64, runs: Vec<Vec<ProbeResult>>) {
+        let now = chrono::Utc::now();
+        let outcomes: Vec<Outcome> = runs
+            .into_iter()
+            .map(|results| Outcome {
                 monitor_id: id,
                 scheduled_at: now.timestamp_millis(),
-                results: vec![ProbeResult {
-                    kind: ProbeKind::Http,
-                    target: "http://127.0.0.1:9/".into(),
-                    success: ok,
-                    failure_reason: (!ok).then_some(FailureReason::ConnectionRefused),
-                    error: (!ok).then(|| "connection refused by peer".into()),
-                    started_at: now - chrono::Duration::minutes(minutes_ago),
-                    duration_seconds: ms / 1000.0,
-                    phases: PhaseTimings::default(),
-                    status_code: ok.then_some(200),
-                    certificate_expiry: None,
-                    resolved_ip: None,
-                    conditions: Vec::new(),
-                    location: None,
-                    attempt: 1,
-                    previous_attempts: Vec::new(),
-                    browser: None,
-                    screenshot_png_base64: None,
-                }],
+                results,
             })
             .collect();
         self.app_state
@@ -143,6 +140,32 @@ impl TestApp {
             .expect("recorded");
     }
 }
+
+/// An http result `minutes_ago`, from `location` (`None`: the default).
+fn probe_result(location: Option<&str>, minutes_ago: i64, ms: f64, ok: bool) -> ProbeResult {
+    ProbeResult {
+        kind: ProbeKind::Http,
+        target: "http://127.0.0.1:9/".into(),
+        success: ok,
+        failure_reason: (!ok).then_some(FailureReason::ConnectionRefused),
+        error: (!ok).then(|| "connection refused by peer".into()),
+        started_at: chrono::Utc::now() - chrono::Duration::minutes(minutes_ago),
+        duration_seconds: ms / 1000.0,
+        phases: PhaseTimings::default(),
+        status_code: ok.then_some(200),
+        certificate_expiry: None,
+        resolved_ip: None,
+        conditions: Vec::new(),
+        location: location.map(str::to_string),
+        attempt: 1,
+        previous_attempts: Vec::new(),
+        browser: None,
+        screenshot_png_base64: None,
+    }
+}
+
+/// A 1×1 PNG.
+const TINY_PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
 
 fn http_monitor(name: &str) -> Value {
     json!({"name": name, "probe": {"kind": "http", "target": "http://127.0.0.1:9/"}, "interval_seconds": 60})
@@ -669,4 +692,389 @@ async fn the_stylesheet_is_served_from_the_binary_with_a_cache_header() {
         .await
         .expect("request");
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+fn browser_form(name: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("name", name.to_string()),
+        ("kind", "browser".into()),
+        ("target", "https://app.example/".into()),
+        ("timeout_ms", "20000".into()),
+        ("interval_seconds", "300".into()),
+        ("failure_threshold", "2".into()),
+        ("success_threshold", "1".into()),
+        ("conditions", "".into()),
+        ("labels", "".into()),
+        ("ip_preference", "any".into()),
+        ("locations", "default".into()),
+        ("locations", "eu-west".into()),
+        ("location_failure_threshold", "2".into()),
+        ("degraded_threshold_ms", "1500".into()),
+        ("retries", "2".into()),
+        ("retry_delay_ms", "250".into()),
+        (
+            "steps",
+            "goto /login\r\nfill #user = alice\r\nfill #password secret:login-password\r\n\
+             click button[type=submit]\r\nwait_for_navigation\r\nwait_for #welcome"
+                .into(),
+        ),
+        (
+            "console_error_allow",
+            "*favicon.ico*\r\nThird party *".into(),
+        ),
+        ("screenshot_on_failure", "on".into()),
+    ]
+}
+
+#[tokio::test]
+async fn the_form_sets_locations_thresholds_retries_and_browser_steps_and_edits_keep_them() {
+    let app = spawn_app().await;
+    let (_, html) = app.get("/monitors/new").await;
+    for needle in [
+        r#"name="locations" value="default""#,
+        r#"name="locations" value="eu-west""#,
+        r#"name="location_failure_threshold""#,
+        r#"name="degraded_threshold_ms""#,
+        r#"name="retries""#,
+        r#"name="retry_delay_ms""#,
+        r#"<textarea id="f-steps" name="steps""#,
+        r#"name="console_error_allow""#,
+        r#"name="screenshot_on_failure" value="on" checked"#,
+        r#"<option value="browser">"#,
+    ] {
+        assert!(html.contains(needle), "the new form has {needle}");
+    }
+
+    let form = browser_form("login");
+    let r = app.post_form("/monitors", &as_refs(&form)).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let location = r.headers()[LOCATION].to_str().expect("ascii").to_string();
+    let id: i64 = location
+        .trim_start_matches("/monitors/")
+        .split('?')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("an id");
+    let want_steps = json!([
+        {"action": "goto", "url": "/login"},
+        {"action": "fill", "selector": "#user", "value": "alice"},
+        {"action": "fill", "selector": "#password", "secret": "login-password"},
+        {"action": "click", "selector": "button[type=submit]"},
+        {"action": "wait_for_navigation"},
+        {"action": "wait_for", "selector": "#welcome"},
+    ]);
+    let check = |m: &Value| {
+        assert_eq!(m["locations"], json!(["default", "eu-west"]), "{m}");
+        assert_eq!(m["location_failure_threshold"], 2);
+        assert_eq!(m["degraded_threshold_ms"], 1500);
+        assert_eq!(m["probe"]["kind"], "browser");
+        assert_eq!(m["probe"]["retries"], 2);
+        assert_eq!(m["probe"]["retry_delay_ms"], 250);
+        assert_eq!(m["probe"]["steps"], want_steps);
+        assert_eq!(
+            m["probe"]["console_error_allow"],
+            json!(["*favicon.ico*", "Third party *"])
+        );
+        assert_eq!(
+            m["probe"].get("screenshot_on_failure"),
+            None,
+            "the default (true) is not written out"
+        );
+    };
+    let before = app.api(&format!("/monitors/{id}")).await;
+    check(&before);
+
+    // The edit form shows every value; posting it back unchanged changes nothing.
+    let (status, html) = app.get(&format!("/monitors/{id}/edit")).await;
+    assert_eq!(status, StatusCode::OK);
+    for needle in [
+        r#"name="locations" value="default" checked"#,
+        r#"name="locations" value="eu-west" checked"#,
+        r#"name="location_failure_threshold" type="number" value="2""#,
+        r#"name="degraded_threshold_ms" type="number" value="1500""#,
+        r#"name="retries" type="number" value="2""#,
+        r#"name="retry_delay_ms" type="number" value="250""#,
+        "fill #password secret:login-password\nclick button[type=submit]",
+        "*favicon.ico*\nThird party *</textarea>",
+        r#"<option value="browser" selected>"#,
+    ] {
+        assert!(html.contains(needle), "the edit form has {needle}");
+    }
+    let r = app
+        .post_form(&format!("/monitors/{id}/edit"), &as_refs(&form))
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let after = app.api(&format!("/monitors/{id}")).await;
+    check(&after);
+
+    // Unticking a location and the screenshot box is saved.
+    let edited: Vec<_> = form
+        .iter()
+        .filter(|(k, v)| !(*k == "locations" && v == "eu-west") && *k != "screenshot_on_failure")
+        .cloned()
+        .collect();
+    let edited = with(
+        &with(&edited, "location_failure_threshold", "1"),
+        "degraded_threshold_ms",
+        "",
+    );
+    let r = app
+        .post_form(&format!("/monitors/{id}/edit"), &as_refs(&edited))
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let m = app.api(&format!("/monitors/{id}")).await;
+    assert_eq!(m["locations"], json!(["default"]));
+    // Clearing degraded_threshold_ms is not checked here: the store's `MonitorUpdate` changeset
+    // skips `None` (diesel's default), so a cleared threshold is kept — for the JSON API too.
+    assert_eq!(m["probe"]["screenshot_on_failure"], false);
+
+    // The definition shows them.
+    let (_, html) = app.get(&format!("/monitors/{id}")).await;
+    for needle in [
+        "a check fails when 1 of 1 fail",
+        "Retries after a failed attempt",
+        "fill #password with secret:login-password",
+    ] {
+        assert!(html.contains(needle), "the definition shows {needle}");
+    }
+    assert!(!html.contains("alice"), "step values are not shown");
+}
+
+#[tokio::test]
+async fn bad_steps_and_new_fields_are_shown_beside_their_field() {
+    let app = spawn_app().await;
+    let base = browser_form("login");
+    let cases = [
+        ("steps", "goto /login\nhover #menu", "steps", Some(2)),
+        ("steps", "goto /\n\nfill #user", "steps", Some(3)),
+        ("steps", "click x\nfill #p secret:../etc", "steps", Some(2)),
+        ("retries", "9", "retries", None),
+        ("retry_delay_ms", "soon", "retry_delay_ms", None),
+        ("degraded_threshold_ms", "0", "degraded_threshold_ms", None),
+        (
+            "location_failure_threshold",
+            "3",
+            "location_failure_threshold",
+            None,
+        ),
+    ];
+    for (key, bad, field, line) in cases {
+        let form = with(&base, key, bad);
+        let r = app.post_form("/monitors", &as_refs(&form)).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{key}={bad}");
+        let html = r.text().await.expect("body");
+        let marker = format!(r#"<p class="field-error" id="e-{field}" data-field="{field}">"#);
+        let error = html
+            .split(&marker)
+            .nth(1)
+            .and_then(|s| s.split("</p>").next())
+            .unwrap_or_else(|| panic!("{key}={bad}: no error at {field}"));
+        if let Some(n) = line {
+            assert!(
+                error.starts_with(&format!("line {n}: ")),
+                "{key}={bad}: {error}"
+            );
+        }
+        assert!(
+            html.contains(r#"name="locations" value="eu-west" checked"#),
+            "ticks are kept"
+        );
+    }
+    let form = with(&base, "steps", "goto /\njump");
+    let r = app
+        .http
+        .post(format!("{}/monitors?lang=zh-CN", app.base))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(as_refs(&form)).expect("encodes"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.expect("body").contains("行 2: 未知步骤"));
+    assert_eq!(
+        app.api("/monitors").await["total"],
+        0,
+        "nothing was written"
+    );
+}
+
+#[tokio::test]
+async fn the_detail_page_shows_locations_side_by_side_with_the_browser_report_and_screenshot() {
+    let app = spawn_app().await;
+    let id = app
+        .create(json!({"name": "shop", "locations": ["default", "eu-west"],
+            "location_failure_threshold": 2, "degraded_threshold_ms": 800,
+            "probe": {"kind": "browser", "target": "https://shop.example/",
+                      "steps": [{"action": "click", "selector": "#buy"}], "retries": 1}}))
+        .await;
+    let browser = |ok: bool| BrowserReport {
+        title: Some("Shop – home".into()),
+        load_time_ms: Some(412.0),
+        network_idle_ms: Some(900.0),
+        js_errors: if ok {
+            vec![]
+        } else {
+            vec!["TypeError: x is undefined".into()]
+        },
+        console_errors: vec!["404 favicon".into(), "CSP violation".into()],
+        failed_requests: vec![],
+        steps: vec![StepReport {
+            step: "click #buy".into(),
+            success: ok,
+            duration_seconds: 0.05,
+            error: (!ok).then(|| "no element matches #buy".into()),
+        }],
+    };
+    let mut runs = Vec::new();
+    for i in (1..=4).rev() {
+        let mut d = probe_result(Some("default"), i * 5, 300.0, true);
+        d.kind = ProbeKind::Browser;
+        d.browser = Some(browser(true));
+        let mut eu = probe_result(Some("eu-west"), i * 5, 700.0, i % 2 == 0);
+        eu.kind = ProbeKind::Browser;
+        eu.browser = Some(browser(i % 2 == 0));
+        runs.push(vec![d, eu]);
+    }
+    // The newest run: eu-west failed twice (a retry), keeping a screenshot.
+    let mut d = probe_result(Some("default"), 0, 320.0, true);
+    d.kind = ProbeKind::Browser;
+    d.browser = Some(browser(true));
+    let mut first = probe_result(Some("eu-west"), 0, 650.0, false);
+    first.kind = ProbeKind::Browser;
+    first.browser = Some(browser(false));
+    let mut last = first.clone();
+    last.attempt = 2;
+    last.started_at = first.started_at + chrono::Duration::seconds(1);
+    last.failure_reason = Some(FailureReason::StepFailed);
+    last.error = Some("click #buy: no element matches #buy".into());
+    last.screenshot_png_base64 = Some(TINY_PNG.into());
+    last.previous_attempts = vec![first];
+    runs.push(vec![d, last]);
+    app.record_runs(id, runs).await;
+
+    let (status, html) = app.get(&format!("/monitors/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let panel = html
+        .split(r#"<section class="panel" id="by-location">"#)
+        .nth(1)
+        .and_then(|s| s.split("</section>").next())
+        .expect("a by-location panel");
+    let column = |name: &str| {
+        panel
+            .split(&format!(r#"data-location="{name}">"#))
+            .nth(1)
+            .and_then(|s| s.split("</article>").next())
+            .unwrap_or_else(|| panic!("a column for {name}"))
+            .to_string()
+    };
+    let (default, eu) = (column("default"), column("eu-west"));
+    assert!(panel.find(r#"data-location="default""#) < panel.find(r#"data-location="eu-west""#));
+    assert!(
+        default.contains(r#"badge s-up"#) && default.contains("320 ms"),
+        "{default}"
+    );
+    assert!(
+        default.contains("100.0 %") || default.contains("100 %"),
+        "{default}"
+    );
+    assert!(default.contains("(5 checks)"), "{default}");
+    assert!(
+        eu.contains(r#"badge s-down"#) && eu.contains("step_failed: click #buy"),
+        "{eu}"
+    );
+    // 5 runs at eu-west, 2 of them passed; the retried first attempt is not a check.
+    assert!(eu.contains("(5 checks)") && eu.contains("40"), "{eu}");
+    for needle in [
+        "Shop – home",
+        "412 ms",
+        r#"<dd data-count="js_errors">1</dd>"#,
+        r#"<dd data-count="console_errors">2</dd>"#,
+        "no element matches #buy",
+        "step-fail",
+    ] {
+        assert!(eu.contains(needle), "eu-west shows {needle}: {eu}");
+    }
+    assert!(
+        default.contains(r#"<dd data-count="js_errors">0</dd>"#) && default.contains("step-ok")
+    );
+
+    // The results table names location and attempt and links the screenshot.
+    let results = app.api(&format!("/monitors/{id}/results")).await;
+    let shot = results["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find_map(|r| r["screenshot_url"].as_str())
+        .expect("a result with a screenshot")
+        .to_string();
+    assert!(
+        html.contains(&format!(r#"<a class="shot" href="{shot}">screenshot</a>"#)),
+        "{html}"
+    );
+    assert!(
+        html.contains("<td>eu-west</td><td>2</td>") && html.contains("<td>eu-west</td><td>1</td>")
+    );
+    let img = format!(r#"<img src="{shot}" alt="Screenshot of the page when the check failed at"#);
+    assert!(
+        html.contains(&img),
+        "the newest failure's screenshot is shown inline"
+    );
+    assert!(html.contains(r#"alt="Screenshot"#) && html.contains("(Location: eu-west)"));
+    let r = app
+        .http
+        .get(format!("{}{shot}", app.base))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()[CONTENT_TYPE], "image/png");
+    assert!(r.bytes().await.expect("body").starts_with(b"\x89PNG"));
+
+    // The definition: locations with k-of-n, degraded threshold, retries.
+    for needle in [
+        "default, eu-west (a check fails when 2 of 2 fail)",
+        "800 ms",
+        "click #buy",
+    ] {
+        assert!(html.contains(needle), "the definition shows {needle}");
+    }
+    let (_, zh) = app
+        .get_with(&format!("/monitors/{id}?lang=zh-CN"), &[])
+        .await;
+    assert!(zh.contains("按位置") && zh.contains("2 个位置中 2 个失败即判定检查失败"));
+}
+
+#[tokio::test]
+async fn a_degraded_monitor_is_counted_filtered_and_shown_amber() {
+    let app = spawn_app().await;
+    let id = app
+        .create(json!({"name": "slow", "degraded_threshold_ms": 100,
+            "probe": {"kind": "http", "target": "http://127.0.0.1:9/"}}))
+        .await;
+    app.create(http_monitor("other")).await;
+    app.record(id, &[(1, 450.0, true)]).await;
+    assert_eq!(
+        app.api(&format!("/monitors/{id}")).await["state"],
+        "degraded"
+    );
+
+    let (_, dash) = app.get("/").await;
+    assert!(dash.contains(r#"data-state="degraded">1<"#), "{dash}");
+    assert!(dash.contains(r#"class="card c-degraded" href="/monitors?state=degraded""#));
+    let (_, list) = app.get("/monitors?state=degraded").await;
+    assert!(list.contains(">slow</a>") && !list.contains(">other</a>"));
+    assert!(list.contains(r#"<span class="badge s-degraded">Degraded</span>"#));
+    assert!(list.contains(r#"<option value="degraded" selected>"#));
+    let (_, detail) = app.get(&format!("/monitors/{id}")).await;
+    assert!(detail.contains(r#"class="badge s-degraded" id="state""#));
+    let css = app
+        .http
+        .get(format!("{}/static/has.css", app.base))
+        .send()
+        .await
+        .expect("request")
+        .text()
+        .await
+        .expect("body");
+    assert!(css.contains(".s-degraded") && css.contains(".card.c-degraded"));
 }
