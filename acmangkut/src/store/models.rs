@@ -98,8 +98,9 @@ pub struct NewMonitor<'a> {
     pub location_failure_threshold: i32,
 }
 
+/// A full replacement (PUT): `None` clears the column, it does not keep the old value.
 #[derive(Debug, AsChangeset)]
-#[diesel(table_name = monitors)]
+#[diesel(table_name = monitors, treat_none_as_null = true)]
 pub struct MonitorUpdate<'a> {
     pub name: &'a str,
     pub description: &'a str,

@@ -160,6 +160,7 @@ async fn pause_resume_run_now_update_and_delete() {
     let app = spawn_acmangkut(test_config(&db, &pi)).await;
     let mut body = http_monitor("web", targets.url("/healthy"), json!({}));
     body["interval_seconds"] = json!(3600);
+    body["degraded_threshold_ms"] = json!(5000);
     let m = app.create_monitor(body.clone()).await;
     let id = m["id"].as_i64().expect("id");
     // The first run happens right after creation, the next not for an hour.
@@ -196,6 +197,9 @@ async fn pause_resume_run_now_update_and_delete() {
     wait_for_state(&app, id, "up").await;
 
     body["description"] = json!("edited");
+    body.as_object_mut()
+        .expect("object")
+        .remove("degraded_threshold_ms");
     body["labels"] = json!({"env": "prod"});
     let r = app
         .http
@@ -210,6 +214,10 @@ async fn pause_resume_run_now_update_and_delete() {
         .await;
     assert_eq!(listed["total"], 1, "{listed}");
     assert_eq!(listed["items"][0]["description"], "edited");
+    assert!(
+        listed["items"][0].get("degraded_threshold_ms").is_none(),
+        "PUT replaces: an absent field is cleared"
+    );
     assert_eq!(
         app.get_json("/api/v1/monitors?label=env=test").await["total"],
         0
