@@ -72,8 +72,20 @@ pub fn get(conn: &mut DbConn, id: i64) -> QueryResult<Monitor> {
         .find(id)
         .select(MonitorRow::as_select())
         .first(c))?;
-    let mut labels = labels_of(conn, &[id])?;
-    Ok(row.into_api(labels.remove(&id).unwrap_or_default()))
+    // `= ?` rather than `IN (?)`: a fixed statement shape stays in diesel's prepared cache.
+    let labels: Vec<(String, String)> = db!(conn, |c| monitor_labels::table
+        .filter(monitor_labels::monitor_id.eq(id))
+        .select((monitor_labels::key, monitor_labels::value))
+        .load(c))?;
+    Ok(row.into_api(labels.into_iter().collect()))
+}
+
+fn group_labels(rows: Vec<LabelRow>) -> HashMap<i64, BTreeMap<String, String>> {
+    let mut out: HashMap<i64, BTreeMap<String, String>> = HashMap::new();
+    for r in rows {
+        out.entry(r.monitor_id).or_default().insert(r.key, r.value);
+    }
+    out
 }
 
 fn labels_of(
@@ -84,11 +96,7 @@ fn labels_of(
         .filter(monitor_labels::monitor_id.eq_any(ids))
         .select(LabelRow::as_select())
         .load(c))?;
-    let mut out: HashMap<i64, BTreeMap<String, String>> = HashMap::new();
-    for r in rows {
-        out.entry(r.monitor_id).or_default().insert(r.key, r.value);
-    }
-    Ok(out)
+    Ok(group_labels(rows))
 }
 
 pub fn list(
@@ -123,6 +131,9 @@ pub fn list(
             q
         }};
     }
+    if filter.labels.is_empty() && filter.state.is_none() && filter.search.is_none() {
+        return list_all(conn, limit, offset);
+    }
     let (rows, total): (Vec<MonitorRow>, i64) = db!(conn, |c| {
         let total = filtered!(c).count().get_result(c)?;
         let rows = filtered!(c)
@@ -135,6 +146,39 @@ pub fn list(
     })?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut labels = labels_of(conn, &ids)?;
+    let items = rows
+        .into_iter()
+        .map(|r| {
+            let l = labels.remove(&r.id).unwrap_or_default();
+            r.into_api(l)
+        })
+        .collect();
+    Ok((items, total))
+}
+
+/// The unfiltered page, the common case, in three statements of fixed shape that diesel keeps
+/// prepared (boxed queries and `IN (?, ?, …)` lists are prepared anew on every call).
+fn list_all(conn: &mut DbConn, limit: i64, offset: i64) -> QueryResult<(Vec<Monitor>, i64)> {
+    let (rows, labels, total): (Vec<MonitorRow>, Vec<LabelRow>, i64) = db!(conn, |c| {
+        let total = monitors::table.count().get_result(c)?;
+        let rows = monitors::table
+            .order(monitors::id.asc())
+            .limit(limit)
+            .offset(offset)
+            .select(MonitorRow::as_select())
+            .load(c)?;
+        let page = monitors::table
+            .order(monitors::id.asc())
+            .limit(limit)
+            .offset(offset)
+            .select(monitors::id);
+        let labels = monitor_labels::table
+            .filter(monitor_labels::monitor_id.eq_any(page))
+            .select(LabelRow::as_select())
+            .load(c)?;
+        QueryResult::Ok((rows, labels, total))
+    })?;
+    let mut labels = group_labels(labels);
     let items = rows
         .into_iter()
         .map(|r| {
