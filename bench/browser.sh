@@ -80,6 +80,7 @@ mkdir -p "$WORK/logs/pageinspect"
 env -i PATH="$PATH" HOME="${HOME:-/tmp}" \
     HAS_SERVER__LISTEN="127.0.0.1:$PI_PORT" \
     HAS_LOG__DIR="$WORK/logs/pageinspect" HAS_LOG__STDOUT=false \
+    HAS_LOG__LEVEL="${BENCH_LOG_LEVEL:-info}" \
     HAS_BROWSER__POOL_SIZE="$POOL" HAS_BROWSER__MAX_CONCURRENT_PAGES="$PAGES" \
     "$PAGEINSPECT" >"$WORK/logs/pageinspect.out" 2>&1 &
 PI_PID=$!
@@ -89,7 +90,7 @@ log "nginx :$NGINX_PORT, pageinspect pid $PI_PID :$PI_PORT, pool $POOL x $PAGES 
 
 # --- driver ----------------------------------------------------------------------------------
 python3 - "$PI_PORT" "$NGINX_PORT" "$DURATION" "$TARGET_RATE" "$PI_PID" $LEVELS <<'PY'
-import json, sys, threading, time, urllib.request
+import json, os, sys, threading, time, urllib.request
 
 pi_port, nginx_port, duration, target = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
 pi_pid = sys.argv[5]
@@ -115,6 +116,29 @@ def metric(name):
         if line.startswith(name + " "):
             return float(line.split()[1])
     return 0.0
+
+def tree_cpu():
+    """CPU seconds (user+sys, with reaped children) of pageinspect and of its descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    rest = f.read().rsplit(")", 1)[1].split()
+                stats[int(d)] = (int(rest[1]), sum(int(x) for x in rest[11:15]) / tick)
+            except (OSError, IndexError):
+                pass
+    root = int(pi_pid)
+    tree, grew = {root}, True
+    while grew:
+        grew = False
+        for pid, (ppid, _) in stats.items():
+            if ppid in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    own = stats.get(root, (0, 0.0))[1]
+    return own, sum(stats[p][1] for p in tree if p != root)
 
 def pct(xs, p):
     xs = sorted(xs)
@@ -159,16 +183,22 @@ for level in levels:
             time.sleep(1)
 
     started = time.monotonic()
+    cpu_before = tree_cpu()
     threads = [threading.Thread(target=worker) for _ in range(level)] + [threading.Thread(target=sampler)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     elapsed = time.monotonic() - started
+    cpu_after = tree_cpu()
     total = ok[0] + failed[0]
+    cpu_pi = (cpu_after[0] - cpu_before[0]) * 1000 / max(total, 1)
+    cpu_browser = (cpu_after[1] - cpu_before[1]) * 1000 / max(total, 1)
     rows.append((level, ok[0] / elapsed, total, 100.0 * ok[0] / max(total, 1),
                  pct(durations, 50), pct(durations, 99), peak_mem[0] / 2**20, errors))
-    print(f"level {level}: {ok[0] / elapsed:.1f} ok probes/s, {total} probes, errors {errors}",
+    print(f"level {level}: {ok[0] / elapsed:.1f} ok probes/s, {total} probes, errors {errors}, "
+          f"CPU per probe: pageinspect {cpu_pi:.0f} ms, browsers {cpu_browser:.0f} ms "
+          f"(live processes plus reaped children)",
           file=sys.stderr, flush=True)
 
 with open(f"/proc/{pi_pid}/status") as f:

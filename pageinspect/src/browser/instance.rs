@@ -10,25 +10,46 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Launch flags (chromiumoxide adds the `--`): headless, usable as root in a container, and
-/// quiet (no background traffic, no first-run UI, no component updates).
+/// quiet (no background traffic, no first-run UI, no component updates), and doing no work a
+/// probe does not need: no extensions, translation, optimization hints, media router, phishing
+/// classifier or domain reliability reports, no top-chrome WebUI (omnibox popup, toolbar)
+/// loaded in a renderer of its own for every new window (each probe's browser context opens
+/// one: that renderer cost as much CPU as the probed page), and no throttling of pages that
+/// are never focused (every probe's page is a background tab of a headless browser).
 /// `--remote-debugging-port=0` is added by chromiumoxide.
-const FLAGS: [&str; 15] = [
+const FLAGS: [&str; 25] = [
     "headless",
     "no-sandbox",
     "disable-gpu",
     "disable-dev-shm-usage",
     "disable-quic",
     "no-first-run",
+    "no-default-browser-check",
     "disable-background-networking",
     "disable-component-update",
     "disable-sync",
     "hide-scrollbars",
     "mute-audio",
     "disable-default-apps",
+    "disable-extensions",
     "disable-breakpad",
     "disable-hang-monitor",
+    "disable-client-side-phishing-detection",
+    "disable-domain-reliability",
+    "disable-ipc-flooding-protection",
+    "disable-renderer-backgrounding",
+    "disable-background-timer-throttling",
+    "disable-backgrounding-occluded-windows",
+    "disable-prompt-on-repost",
+    "metrics-recording-only",
     "use-mock-keychain",
 ];
+/// Features switched off with `--disable-features`.
+const DISABLED_FEATURES: &str = "Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider,\
+    AcceptCHFrame,AutofillServerCommunication,CertificateTransparencyComponentUpdater,\
+    InterestFeedContentSuggestions,CalculateNativeWinOcclusion,HttpsUpgrades,PaintHolding,\
+    PreloadTopChromeWebUI,WebUIOmniboxPopup,WebUIOmniboxAimPopup,WebUIOmniboxFullPopup,WebUIToolbar,\
+    WebUILocationBar";
 const LAUNCH_TIMEOUT: Duration = Duration::from_secs(20);
 /// A DevTools call not answered within this is failed by chromiumoxide.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
@@ -77,6 +98,11 @@ impl Instance {
             // chromiumoxide's default headless mode adds `--headless`, as ours does.
             .args(FLAGS)
             .arg(("password-store", "basic"))
+            .arg(("disable-features", DISABLED_FEATURES))
+            // No device-metrics and touch emulation calls on every new page: the window is
+            // already 800x600.
+            .viewport(None)
+            .window_size(800, 600)
             .user_data_dir(&user_data_dir)
             .launch_timeout(LAUNCH_TIMEOUT)
             .request_timeout(REQUEST_TIMEOUT)

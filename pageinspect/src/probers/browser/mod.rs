@@ -59,18 +59,23 @@ pub async fn probe(
     crate::egress::check_url(&ctx.egress, &target).await?;
 
     out.stage = "waiting for a free browser page";
+    let mut phases = Phases::default();
+    let mut mark = Instant::now();
     let lease = pool
         .acquire()
         .await
         .map_err(|e| Failure::new(FailureReason::BrowserError, e.to_string()))?;
+    phases.acquire = lap(&mut mark);
     out.stage = "opening a browser page";
-    let session = Session::open(lease).await?;
+    let session = Session::open(lease, &mut phases).await?;
+    mark = Instant::now();
     let page = session.page.clone();
     let (events, collector_task) = match Collector::start(&page, session.main_frame.clone()).await {
         Ok(c) => c,
         Err(e) => return Err(session.browser_failure(e)),
     };
     let _session = session.with_collector(collector_task);
+    phases.listen = lap(&mut mark);
 
     let mut report = BrowserReport::default();
     let mut failure = drive(
@@ -86,12 +91,14 @@ pub async fn probe(
     )
     .await
     .err();
+    phases.load = lap(&mut mark);
 
     // Network idle, while the probe's time lasts (not reaching it is not a failure by itself).
     if failure.is_none() {
         out.stage = "waiting for network idle";
         report.network_idle_ms = wait_network_idle(&events, deadline).await;
     }
+    phases.idle = lap(&mut mark);
 
     out.stage = "checking the page";
     let selectors = dom_selectors(conditions);
@@ -115,6 +122,7 @@ pub async fn probe(
             ));
         }
     }
+    phases.checks = lap(&mut mark);
     {
         let f = events.facts();
         out.status = f.document_status;
@@ -178,10 +186,52 @@ pub async fn probe(
             Err(_) => out.note = Some("no screenshot: out of time".into()),
         }
     }
+    phases.screenshot = lap(&mut mark);
+    phases.log(failure.as_ref(), out.stage);
     match failure {
         Some(f) => Err(f),
         None => Ok(()),
     }
+}
+
+/// How long each phase of a probe took, in ms; logged at debug level (target
+/// `pageinspect::probers::browser`) to find where the time goes.
+#[derive(Default, Debug)]
+struct Phases {
+    acquire: f64,
+    context: f64,
+    page: f64,
+    listen: f64,
+    load: f64,
+    idle: f64,
+    checks: f64,
+    screenshot: f64,
+}
+
+impl Phases {
+    fn log(&self, failure: Option<&Failure>, stage: &str) {
+        tracing::debug!(
+            acquire_ms = self.acquire as u64,
+            context_ms = self.context as u64,
+            page_ms = self.page as u64,
+            listen_ms = self.listen as u64,
+            load_ms = self.load as u64,
+            idle_ms = self.idle as u64,
+            checks_ms = self.checks as u64,
+            screenshot_ms = self.screenshot as u64,
+            failed = failure.map(|f| f.message.as_str()),
+            stage,
+            "browser probe phases"
+        );
+    }
+}
+
+/// Milliseconds since `mark`, which moves to now.
+fn lap(mark: &mut Instant) -> f64 {
+    let now = Instant::now();
+    let d = ms(now.duration_since(*mark));
+    *mark = now;
+    d
 }
 
 /// Loads the target and runs the steps, filling the step reports.
@@ -434,7 +484,8 @@ struct Session {
 }
 
 impl Session {
-    async fn open(lease: Lease) -> Result<Self, Failure> {
+    async fn open(lease: Lease, phases: &mut Phases) -> Result<Self, Failure> {
+        let mut mark = Instant::now();
         let Some(browser) = lease.browser.browser() else {
             return Err(Failure::new(FailureReason::BrowserError, "browser is gone"));
         };
@@ -445,6 +496,7 @@ impl Session {
             Ok(c) => c,
             Err(e) => return Err(fail_browser(&lease, e)),
         };
+        phases.context = lap(&mut mark);
         let params = CreateTargetParams::builder()
             .url("about:blank")
             .browser_context_id(context.clone())
@@ -468,6 +520,7 @@ impl Session {
             Ok(Some(f)) => f.inner().clone(),
             _ => page.target_id().inner().clone(),
         };
+        phases.page = lap(&mut mark);
         Ok(Self {
             lease: Some(lease),
             context: Some(context),
@@ -515,8 +568,14 @@ async fn dispose(
     let Some(browser) = lease.browser.browser() else {
         return;
     };
+    let started = Instant::now();
     match tokio::time::timeout(CLEANUP_TIMEOUT, browser.dispose_browser_context(context)).await {
-        Ok(Ok(())) => {}
+        Ok(Ok(())) => {
+            tracing::debug!(
+                dispose_ms = ms(started.elapsed()) as u64,
+                "browser context disposed"
+            );
+        }
         Ok(Err(e)) => {
             tracing::debug!(pid = lease.browser.pid(), error = %e, "disposing a browser context failed");
             if is_connection_error(&e) {
