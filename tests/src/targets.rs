@@ -40,6 +40,25 @@ async fn flaky(hits: web::Data<std::sync::atomic::AtomicUsize>) -> HttpResponse 
     }
 }
 
+/// A page that loads but throws in JavaScript: only a browser probe sees it broken.
+async fn broken_page() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(
+            "<!doctype html><html><head><title>Shop</title></head><body><div id=app>Loading…</div>\
+         <script>throw new Error('checkout widget exploded')</script></body></html>",
+        )
+}
+
+async fn good_page() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(
+            "<!doctype html><html><head><title>Shop</title></head><body>\
+         <div id=app class=ready>Welcome</div></body></html>",
+        )
+}
+
 async fn redirect_loop() -> HttpResponse {
     HttpResponse::Found()
         .insert_header(("Location", "/loop"))
@@ -67,6 +86,8 @@ impl Targets {
             App::new()
                 .app_data(hits.clone())
                 .route("/flaky", web::get().to(flaky))
+                .route("/page/broken", web::get().to(broken_page))
+                .route("/page/good", web::get().to(good_page))
                 .route("/healthy", web::get().to(healthy))
                 .route("/500", web::get().to(failing))
                 .route("/slow", web::get().to(slow))

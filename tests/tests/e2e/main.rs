@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod browser;
+mod browser_probe;
 mod database;
 mod executor;
 mod monitors;
