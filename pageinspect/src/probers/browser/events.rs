@@ -133,6 +133,25 @@ impl Collector {
         Ok((collector, task))
     }
 
+    /// Records a load that the page reports but whose DevTools events did not arrive; returns
+    /// which were missing (for the log). The document's status is the page's own
+    /// (`responseStatus` of its navigation timing) if its response event was missed too.
+    pub fn page_says_loaded(&self, before: u64, status: Option<u16>) -> &'static str {
+        let mut f = self.facts();
+        let missed = if f.documents > before {
+            "load event"
+        } else {
+            f.documents = before + 1;
+            f.document_status = status;
+            "main document response and load event"
+        };
+        f.loaded_document = f.documents;
+        f.load_fired = Some(Instant::now());
+        drop(f);
+        self.changed.notify_waiters();
+        missed
+    }
+
     fn apply(&self, ev: Ev) {
         let mut f = self.facts();
         let now = Instant::now();

@@ -38,6 +38,10 @@ impl ActionError {
 }
 
 /// Navigates to `url` and waits for its load event (until `deadline`).
+///
+/// The load event is taken from DevTools events; should one not arrive (chromiumoxide drops a
+/// message it cannot parse, and a probe then waited out its whole timeout), the page itself is
+/// asked, from [`LOAD_FALLBACK_AFTER`] on, whether a new document finished loading.
 pub async fn goto(
     page: &Page,
     events: &Collector,
@@ -45,6 +49,16 @@ pub async fn goto(
     deadline: Instant,
 ) -> Result<(), ActionError> {
     let before = events.facts().documents;
+    // The document now shown, to tell the new one from it in the fallback: the initial
+    // about:blank by its URL, any other by its time origin (every document has its own).
+    let previous_origin = if before == 0 {
+        None
+    } else {
+        evaluate(page, "performance.timeOrigin")
+            .await
+            .ok()
+            .and_then(|v| v.as_f64())
+    };
     let params = NavigateParams::new(url);
     let nav = page.execute(params).await.map_err(ActionError::browser)?;
     if let Some(err) = nav.result.error_text.as_deref().filter(|e| !e.is_empty()) {
@@ -53,14 +67,63 @@ pub async fn goto(
             format!("navigation to {url} failed: {err}"),
         ));
     }
-    wait_for_load_after(events, before, deadline)
-        .await
-        .map_err(|()| {
-            ActionError::new(
+    let fallback_at = Instant::now() + LOAD_FALLBACK_AFTER;
+    let from_events = wait_for_load_after(events, before, fallback_at.min(deadline)).await;
+    if from_events.is_ok() {
+        return Ok(());
+    }
+    loop {
+        if let Some(status) = loaded_per_page(page, previous_origin, deadline).await {
+            let missed = events.page_says_loaded(before, status);
+            tracing::warn!(
+                missed,
+                "no load event from DevTools for a loaded page; took the page's readyState"
+            );
+            return Ok(());
+        }
+        let next = (Instant::now() + LOAD_POLL).min(deadline);
+        if wait_for_load_after(events, before, next).await.is_ok() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(ActionError::new(
                 FailureReason::Timeout,
                 format!("{url} did not reach its load event in time"),
-            )
-        })
+            ));
+        }
+    }
+}
+
+/// After this long without a load event, [`goto`] also polls the page's own state.
+const LOAD_FALLBACK_AFTER: Duration = Duration::from_millis(1000);
+const LOAD_POLL: Duration = Duration::from_millis(250);
+
+/// `Some(main document status, if the page knows it)` when a document other than the one
+/// before the navigation has run its load event.
+async fn loaded_per_page(
+    page: &Page,
+    previous_origin: Option<f64>,
+    deadline: Instant,
+) -> Option<Option<u16>> {
+    const JS: &str = r#"(() => {
+  const nav = performance.getEntriesByType('navigation')[0];
+  return {
+    origin: performance.timeOrigin,
+    blank: location.href === 'about:blank',
+    loaded: document.readyState === 'complete' && !!nav && nav.loadEventStart > 0,
+    status: nav && nav.responseStatus ? nav.responseStatus : null,
+  };
+})()"#;
+    let v = tokio::time::timeout_at(deadline, evaluate(page, JS))
+        .await
+        .ok()?
+        .ok()?;
+    let new_document = match previous_origin {
+        None => v["blank"] == false,
+        Some(before) => v["origin"].as_f64().is_some_and(|o| o != before),
+    };
+    (new_document && v["loaded"] == true)
+        .then(|| v["status"].as_u64().and_then(|s| u16::try_from(s).ok()))
 }
 
 /// Waits until a document newer than the `before`-th has fired its load event.
