@@ -33,7 +33,10 @@ async fn slowish() -> HttpResponse {
 
 /// Fails every other request, starting with the first: a retry of a failed attempt passes.
 async fn flaky(hits: web::Data<std::sync::atomic::AtomicUsize>) -> HttpResponse {
-    if hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst).is_multiple_of(2) {
+    if hits
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        .is_multiple_of(2)
+    {
         HttpResponse::ServiceUnavailable().body("try again")
     } else {
         HttpResponse::Ok().body("ok")
