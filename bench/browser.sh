@@ -10,8 +10,11 @@
 # level in BENCH_LEVELS ("2 4 8 16") keeps that many browser probes in flight for
 # BENCH_DURATION (30) seconds from a python3 driver: each worker loops on a batch of one probe.
 # Prints a markdown table: probes/s sustained, success share, p50/p99 of the probe duration,
-# and peak has_browser_memory_bytes (sum of RSS of the Chromium process trees) per level, plus
+# peak has_browser_memory_bytes (sum of RSS of the Chromium process trees) and peak PSS of the
+# browsers (shared pages split, from smaps_rollup), CPU ms per probe of the browsers, plus
 # pageinspect's own peak RSS. Everything runs on the same cores: the numbers are a floor.
+# BENCH_LOG_LEVEL (e.g. "info,pageinspect::probers::browser=debug": per-phase timings of every
+# probe) and BENCH_KEEP=1 (keep the logs in the temp directory) help find where the time goes.
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -140,6 +143,32 @@ def tree_cpu():
     own = stats.get(root, (0, 0.0))[1]
     return own, sum(stats[p][1] for p in tree if p != root)
 
+def tree_pss_bytes():
+    """Proportional set size of pageinspect's descendants (the browsers): shared pages split."""
+    root, total = int(pi_pid), 0
+    parents = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    parents[int(d)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    tree, grew = {root}, True
+    while grew:
+        grew = False
+        for pid, ppid in parents.items():
+            if ppid in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    for pid in tree - {root}:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                total += next((int(l.split()[1]) * 1024 for l in f if l.startswith("Pss:")), 0)
+        except OSError:
+            pass
+    return total
+
 def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
@@ -154,6 +183,7 @@ for level in levels:
     lock = threading.Lock()
     stop_at = time.monotonic() + duration
     peak_mem = [0.0]
+    peak_pss = [0.0]
 
     def worker():
         while time.monotonic() < stop_at:
@@ -178,6 +208,7 @@ for level in levels:
         while time.monotonic() < stop_at:
             try:
                 peak_mem[0] = max(peak_mem[0], metric("has_browser_memory_bytes"))
+                peak_pss[0] = max(peak_pss[0], tree_pss_bytes())
             except Exception:
                 pass
             time.sleep(1)
@@ -195,7 +226,8 @@ for level in levels:
     cpu_pi = (cpu_after[0] - cpu_before[0]) * 1000 / max(total, 1)
     cpu_browser = (cpu_after[1] - cpu_before[1]) * 1000 / max(total, 1)
     rows.append((level, ok[0] / elapsed, total, 100.0 * ok[0] / max(total, 1),
-                 pct(durations, 50), pct(durations, 99), peak_mem[0] / 2**20, errors))
+                 pct(durations, 50), pct(durations, 99), peak_mem[0] / 2**20, peak_pss[0] / 2**20,
+                 cpu_browser, errors))
     print(f"level {level}: {ok[0] / elapsed:.1f} ok probes/s, {total} probes, errors {errors}, "
           f"CPU per probe: pageinspect {cpu_pi:.0f} ms, browsers {cpu_browser:.0f} ms "
           f"(live processes plus reaped children)",
@@ -205,10 +237,12 @@ with open(f"/proc/{pi_pid}/status") as f:
     hwm = next((int(l.split()[1]) for l in f if l.startswith("VmHWM:")), 0) / 1024
 
 print()
-print("| in flight | browser probes/s | probes | success | p50 ms | p99 ms | peak pool memory (RSS sum) MiB |")
-print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-for level, rate, total, succ, p50, p99, mem, errors in rows:
-    print(f"| {level} | {rate:.1f} | {total} | {succ:.1f}% | {p50:.0f} | {p99:.0f} | {mem:.0f} |")
+print("| in flight | browser probes/s | probes | success | p50 ms | p99 ms "
+      "| peak pool RSS sum MiB | peak pool PSS MiB | browser CPU ms/probe |")
+print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+for level, rate, total, succ, p50, p99, mem, pss, cpu, errors in rows:
+    print(f"| {level} | {rate:.1f} | {total} | {succ:.1f}% | {p50:.0f} | {p99:.0f} | {mem:.0f} "
+          f"| {pss:.0f} | {cpu:.0f} |")
 best = max(r[1] for r in rows)
 print()
 print(f"Best sustained: {best:.1f} browser probes/s (target >= {target:.0f}/s: "
