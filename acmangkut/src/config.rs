@@ -179,6 +179,18 @@ impl Config {
                 "must be an absolute URL, e.g. http://127.0.0.1:8081",
             );
         }
+        for (name, u) in &self.pageinspect.locations {
+            let key = format!("pageinspect.locations.{name}");
+            if !shared::monitor::valid_label_key(name) {
+                return bad(&key, "location names are a-z, 0-9, '-', '_', '.', '/'");
+            }
+            if url::Url::parse(u).is_err() {
+                return bad(&key, "must be an absolute URL");
+            }
+        }
+        if self.retention.screenshots_per_monitor < 1 {
+            return bad("retention.screenshots_per_monitor", "must be at least 1");
+        }
         if self.scheduler.tick_ms == 0
             || self.scheduler.batch_size == 0
             || self.scheduler.max_in_flight == 0
@@ -214,6 +226,28 @@ mod tests {
         let c: Config = shared::config::load_with_env(&Config::default(), Some(&path), Vec::new())
             .expect("example loads");
         c.validate().expect("example validates");
+    }
+
+    #[test]
+    fn locations_are_named_and_checked() {
+        let mut c = Config::default();
+        c.pageinspect
+            .locations
+            .insert("eu-west".into(), "http://pi-eu:8081".into());
+        c.validate().expect("valid");
+        assert_eq!(c.pageinspect.endpoints()[0].0, "default");
+        assert_eq!(
+            c.pageinspect.endpoints()[1],
+            ("eu-west".to_string(), "http://pi-eu:8081".to_string())
+        );
+        c.pageinspect
+            .locations
+            .insert("Bad Name".into(), "http://x".into());
+        let e = c.validate().expect_err("bad name");
+        assert!(
+            e.to_string().contains("pageinspect.locations.Bad Name"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -84,6 +84,21 @@ fn rotating(dir: &Path, name: &str, keep: usize) -> FileRotate<AppendTimestamp> 
     )
 }
 
+/// Targets capped at `warn` unless the configured level names them: chromiumoxide logs raw
+/// DevTools messages at debug/trace, which would include values typed into login forms.
+const QUIET_TARGETS: [&str; 2] = ["chromiumoxide", "tungstenite"];
+
+/// The configured filter plus the caps of [`QUIET_TARGETS`] it does not mention itself.
+pub fn effective_filter(level: &str) -> String {
+    let mut out = level.to_string();
+    for target in QUIET_TARGETS {
+        if !level.contains(target) {
+            out.push_str(&format!(",{target}=warn"));
+        }
+    }
+    out
+}
+
 /// Installs the global subscriber. Fails if the log directory cannot be created, or if a
 /// subscriber is already installed (tests call [`init_for_tests`] instead).
 pub fn init(config: &LogConfig) -> Result<TelemetryGuard, String> {
@@ -139,6 +154,19 @@ pub fn init_for_tests() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn devtools_traffic_stays_quiet_unless_asked_for() {
+        assert_eq!(
+            effective_filter("trace"),
+            "trace,chromiumoxide=warn,tungstenite=warn"
+        );
+        assert_eq!(
+            effective_filter("info,chromiumoxide=debug"),
+            "info,chromiumoxide=debug,tungstenite=warn"
+        );
+        assert!(EnvFilter::try_new(effective_filter("debug")).is_ok());
+    }
 
     #[test]
     fn errors_reach_both_files_and_info_only_the_default_log() {

@@ -1,4 +1,5 @@
-//! Retention: raw results older than `raw_days` and rollups older than `rollup_days` are
+//! Retention: raw results older than `raw_days`, rollups older than `rollup_days` and failure
+//! screenshots past `screenshot_days` or beyond `screenshots_per_monitor` are
 //! deleted in small batches, each its own short transaction, so result writes never wait long.
 
 use super::{Shutdown, stopped};
@@ -30,6 +31,18 @@ pub async fn prune_once(store: &Store, config: &RetentionConfig, metrics: &Metri
             }
         }
         tokio::task::yield_now().await;
+    }
+    let shots_before = now - i64::from(config.screenshot_days) * DAY_MS;
+    let keep = config.screenshots_per_monitor.max(1);
+    match store
+        .run(move |c| results::prune_screenshots(c, shots_before, keep))
+        .await
+    {
+        Ok(n) => total += n as u64,
+        Err(e) => {
+            metrics.controllermanager_failure.inc();
+            tracing::error!(error = %e, "pruning screenshots failed");
+        }
     }
     match store
         .run(move |c| results::prune_rollups(c, rollup_before))
