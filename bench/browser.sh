@@ -25,6 +25,10 @@ PAGES=${BENCH_PAGES:-6}
 TARGET_RATE=10
 
 need_cmd nginx:nginx-light curl:curl python3:python3
+# BENCH_CHROMIUM: the browser binary; default Debian's chromium-headless-shell (pageinspect's
+# default), BENCH_CHROMIUM=/usr/bin/chromium compares the full browser in headless mode.
+CHROMIUM=${BENCH_CHROMIUM:-/usr/lib/chromium/chromium-headless-shell}
+[[ -x /usr/bin/chromium-headless-shell ]] || need_cmd chromium-headless-shell:chromium-headless-shell
 [[ -x /usr/bin/chromium ]] || need_cmd chromium:chromium
 if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
     log "cargo build --release -p pageinspect (may wait for the target/ lock)"
@@ -85,6 +89,7 @@ env -i PATH="$PATH" HOME="${HOME:-/tmp}" \
     HAS_LOG__DIR="$WORK/logs/pageinspect" HAS_LOG__STDOUT=false \
     HAS_LOG__LEVEL="${BENCH_LOG_LEVEL:-info}" \
     HAS_BROWSER__POOL_SIZE="$POOL" HAS_BROWSER__MAX_CONCURRENT_PAGES="$PAGES" \
+    HAS_BROWSER__EXECUTABLE="$CHROMIUM" \
     "$PAGEINSPECT" >"$WORK/logs/pageinspect.out" 2>&1 &
 PI_PID=$!
 PIDS+=("$PI_PID")
