@@ -51,6 +51,17 @@ impl Facts {
     pub fn in_flight(&self) -> usize {
         self.in_flight.len()
     }
+
+    /// A loaded page's main document is done even when its `loadingFinished` event was lost
+    /// (seen with Chromium 156 under load), so it must not hold network idle off forever.
+    fn main_documents_done(&mut self) {
+        let Self {
+            in_flight,
+            main_documents,
+            ..
+        } = self;
+        in_flight.retain(|id, _| !main_documents.contains(id));
+    }
 }
 
 /// The facts, shared between the collector task and the probe, with a wake-up on change.
@@ -147,6 +158,7 @@ impl Collector {
         };
         f.loaded_document = f.documents;
         f.load_fired = Some(Instant::now());
+        f.main_documents_done();
         drop(f);
         self.changed.notify_waiters();
         missed
@@ -216,6 +228,7 @@ impl Collector {
             Ev::Load => {
                 f.loaded_document = f.documents;
                 f.load_fired = Some(now);
+                f.main_documents_done();
             }
             Ev::Exception(e) => {
                 let d = &e.exception_details;
