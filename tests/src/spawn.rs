@@ -121,6 +121,19 @@ impl TestApp {
         v["items"].as_array().cloned().unwrap_or_default()
     }
 
+    /// Waits (20 s at most) until monitor `id` is in `state`; returns the monitor.
+    pub async fn wait_for_state(&self, id: i64, state: &str) -> Value {
+        crate::eventually(
+            Duration::from_secs(20),
+            &format!("monitor {id} to be {state}"),
+            || async {
+                let m = self.get_json(&format!("/api/v1/monitors/{id}")).await;
+                (m["state"] == state).then_some(m)
+            },
+        )
+        .await
+    }
+
     /// The value of a metric line starting with `name` in `/metrics` (0 when absent).
     pub async fn metric(&self, name: &str) -> f64 {
         let text = self.get("/metrics").await.text().await.expect("metrics");

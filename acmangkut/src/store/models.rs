@@ -76,9 +76,23 @@ impl MonitorRow {
     }
 }
 
+/// A new monitor: its definition plus the state it starts in.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = monitors)]
 pub struct NewMonitor<'a> {
+    #[diesel(embed)]
+    pub definition: MonitorDefinition<'a>,
+    pub state: &'a str,
+    pub paused: bool,
+    pub next_run_at: i64,
+    pub state_changed_at: i64,
+    pub created_at: i64,
+}
+
+/// What a user defines (create, or replace with PUT): `None` clears the column.
+#[derive(Debug, Insertable, AsChangeset)]
+#[diesel(table_name = monitors, treat_none_as_null = true)]
+pub struct MonitorDefinition<'a> {
     pub name: &'a str,
     pub description: &'a str,
     pub probe_kind: &'a str,
@@ -87,33 +101,37 @@ pub struct NewMonitor<'a> {
     pub interval_seconds: i64,
     pub failure_threshold: i32,
     pub success_threshold: i32,
-    pub state: &'a str,
-    pub paused: bool,
-    pub next_run_at: i64,
-    pub state_changed_at: i64,
-    pub created_at: i64,
     pub updated_at: i64,
     pub degraded_threshold_ms: Option<i64>,
     pub locations_json: String,
     pub location_failure_threshold: i32,
 }
 
-/// A full replacement (PUT): `None` clears the column, it does not keep the old value.
-#[derive(Debug, AsChangeset)]
-#[diesel(table_name = monitors, treat_none_as_null = true)]
-pub struct MonitorUpdate<'a> {
-    pub name: &'a str,
-    pub description: &'a str,
-    pub probe_kind: &'a str,
-    pub target: &'a str,
-    pub probe_json: String,
-    pub interval_seconds: i64,
-    pub failure_threshold: i32,
-    pub success_threshold: i32,
-    pub updated_at: i64,
-    pub degraded_threshold_ms: Option<i64>,
-    pub locations_json: String,
-    pub location_failure_threshold: i32,
+impl<'a> MonitorDefinition<'a> {
+    pub fn from_input(
+        input: &'a shared::monitor::MonitorInput,
+        now: i64,
+    ) -> diesel::QueryResult<Self> {
+        Ok(Self {
+            name: input.name.trim(),
+            description: &input.description,
+            probe_kind: input.probe.kind.as_str(),
+            target: input.probe.target.trim(),
+            probe_json: to_json(&input.probe)?,
+            interval_seconds: input.interval_seconds,
+            failure_threshold: input.failure_threshold,
+            success_threshold: input.success_threshold,
+            updated_at: now,
+            degraded_threshold_ms: input.degraded_threshold_ms,
+            locations_json: to_json(&input.locations)?,
+            location_failure_threshold: input.location_failure_threshold,
+        })
+    }
+}
+
+/// A value for a JSON text column; failing to serialise is a diesel serialisation error.
+fn to_json<T: serde::Serialize>(value: &T) -> diesel::QueryResult<String> {
+    serde_json::to_string(value).map_err(|e| diesel::result::Error::SerializationError(e.into()))
 }
 
 #[derive(Debug, Insertable, Queryable, Selectable)]

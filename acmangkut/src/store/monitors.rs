@@ -1,6 +1,6 @@
 //! Monitor rows: create, read, list, update, delete, pause and resume.
 
-use super::models::{LabelRow, MonitorRow, MonitorUpdate, NewMonitor, StateChangeRow};
+use super::models::{LabelRow, MonitorDefinition, MonitorRow, NewMonitor, StateChangeRow};
 use super::schema::{monitor_labels, monitors, state_changes};
 use super::{DbConn, now_ms};
 use crate::db;
@@ -21,26 +21,13 @@ pub struct MonitorFilter {
 
 pub fn create(conn: &mut DbConn, input: &MonitorInput) -> QueryResult<Monitor> {
     let now = now_ms();
-    let probe_json =
-        serde_json::to_string(&input.probe).map_err(|e| DbError::SerializationError(e.into()))?;
     let row = NewMonitor {
-        name: input.name.trim(),
-        description: &input.description,
-        probe_kind: input.probe.kind.as_str(),
-        target: input.probe.target.trim(),
-        probe_json,
-        interval_seconds: input.interval_seconds,
-        failure_threshold: input.failure_threshold,
-        success_threshold: input.success_threshold,
+        definition: MonitorDefinition::from_input(input, now)?,
         state: MonitorState::Pending.as_str(),
         paused: false,
         next_run_at: now,
         state_changed_at: now,
         created_at: now,
-        updated_at: now,
-        degraded_threshold_ms: input.degraded_threshold_ms,
-        locations_json: serde_json::to_string(&input.locations).unwrap_or_else(|_| "[]".into()),
-        location_failure_threshold: input.location_failure_threshold,
     };
     let id = crate::write_tx!(conn, |c| {
         let id: i64 = diesel::insert_into(monitors::table)
@@ -190,22 +177,7 @@ fn list_all(conn: &mut DbConn, limit: i64, offset: i64) -> QueryResult<(Vec<Moni
 }
 
 pub fn update(conn: &mut DbConn, id: i64, input: &MonitorInput) -> QueryResult<Monitor> {
-    let probe_json =
-        serde_json::to_string(&input.probe).map_err(|e| DbError::SerializationError(e.into()))?;
-    let changes = MonitorUpdate {
-        name: input.name.trim(),
-        description: &input.description,
-        probe_kind: input.probe.kind.as_str(),
-        target: input.probe.target.trim(),
-        probe_json,
-        interval_seconds: input.interval_seconds,
-        failure_threshold: input.failure_threshold,
-        success_threshold: input.success_threshold,
-        updated_at: now_ms(),
-        degraded_threshold_ms: input.degraded_threshold_ms,
-        locations_json: serde_json::to_string(&input.locations).unwrap_or_else(|_| "[]".into()),
-        location_failure_threshold: input.location_failure_threshold,
-    };
+    let changes = MonitorDefinition::from_input(input, now_ms())?;
     let labels = label_rows(id, &input.labels);
     crate::write_tx!(conn, |c| {
         let n = diesel::update(monitors::table.find(id))

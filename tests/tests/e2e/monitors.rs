@@ -16,18 +16,6 @@ fn http_monitor(name: &str, target: String, extra: Value) -> Value {
            "labels": {"env": "test", "team": name}})
 }
 
-async fn wait_for_state(app: &has_tests::TestApp, id: i64, state: &str) -> Value {
-    eventually(
-        Duration::from_secs(20),
-        &format!("monitor {id} to be {state}"),
-        || async {
-            let m = app.get_json(&format!("/api/v1/monitors/{id}")).await;
-            (m["state"] == state).then_some(m)
-        },
-    )
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monitors_are_probed_and_their_state_follows_the_target() {
     let targets = Targets::start().await;
@@ -61,10 +49,10 @@ async fn monitors_are_probed_and_their_state_follows_the_target() {
         .await;
 
     let id = |m: &Value| m["id"].as_i64().expect("id");
-    wait_for_state(&app, id(&healthy), "up").await;
-    wait_for_state(&app, id(&failing), "down").await;
-    wait_for_state(&app, id(&refused), "down").await;
-    wait_for_state(&app, id(&looping), "down").await;
+    app.wait_for_state(id(&healthy), "up").await;
+    app.wait_for_state(id(&failing), "down").await;
+    app.wait_for_state(id(&refused), "down").await;
+    app.wait_for_state(id(&looping), "down").await;
 
     let ok = &app.results(id(&healthy)).await[0];
     assert_eq!(ok["success"], true);
@@ -148,7 +136,8 @@ async fn a_slow_target_times_out_without_holding_the_scheduler() {
             "{r}"
         );
     }
-    wait_for_state(&app, healthy["id"].as_i64().expect("id"), "up").await;
+    app.wait_for_state(healthy["id"].as_i64().expect("id"), "up")
+        .await;
     app.handle.stop().await;
 }
 
@@ -164,7 +153,7 @@ async fn pause_resume_run_now_update_and_delete() {
     let m = app.create_monitor(body.clone()).await;
     let id = m["id"].as_i64().expect("id");
     // The first run happens right after creation, the next not for an hour.
-    wait_for_state(&app, id, "up").await;
+    app.wait_for_state(id, "up").await;
     assert_eq!(app.results(id).await.len(), 1);
 
     let r = app
@@ -194,7 +183,7 @@ async fn pause_resume_run_now_update_and_delete() {
         .await
         .expect("json");
     assert_eq!(resumed["state"], "pending");
-    wait_for_state(&app, id, "up").await;
+    app.wait_for_state(id, "up").await;
 
     body["description"] = json!("edited");
     body.as_object_mut()

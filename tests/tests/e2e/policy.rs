@@ -8,18 +8,6 @@ use has_tests::{
 use serde_json::{Value, json};
 use std::time::Duration;
 
-async fn wait_for_state(app: &has_tests::TestApp, id: i64, state: &str) -> Value {
-    eventually(
-        Duration::from_secs(20),
-        &format!("monitor {id} to be {state}"),
-        || async {
-            let m = app.get_json(&format!("/api/v1/monitors/{id}")).await;
-            (m["state"] == state).then_some(m)
-        },
-    )
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_monitor_is_down_only_when_k_of_its_n_locations_fail() {
     let targets = Targets::start().await;
@@ -46,8 +34,8 @@ async fn a_monitor_is_down_only_when_k_of_its_n_locations_fail() {
     let strict = app.create_monitor(monitor("one-of-two", 1)).await["id"]
         .as_i64()
         .expect("id");
-    wait_for_state(&app, tolerant, "up").await;
-    wait_for_state(&app, strict, "down").await;
+    app.wait_for_state(tolerant, "up").await;
+    app.wait_for_state(strict, "down").await;
 
     let results = app.results(tolerant).await;
     let at = |loc: &str| {
@@ -89,7 +77,7 @@ async fn a_slow_pass_is_degraded_and_recorded_as_a_success() {
         .await["id"]
         .as_i64()
         .expect("id");
-    wait_for_state(&app, id, "degraded").await;
+    app.wait_for_state(id, "degraded").await;
     let summary = app
         .get_json(&format!("/api/v1/monitors/{id}/summary"))
         .await;
@@ -124,7 +112,7 @@ async fn a_busy_executor_makes_acmangkut_back_off_not_fail() {
     .await;
     // Deferred batches come back and pass: nobody was marked down for the executor's limit.
     for id in &ids {
-        wait_for_state(&app, *id, "up").await;
+        app.wait_for_state(*id, "up").await;
         let results = app.results(*id).await;
         assert!(results.iter().all(|r| r["success"] == true), "{results:?}");
     }
@@ -150,7 +138,7 @@ async fn every_attempt_of_a_retried_probe_is_recorded() {
         .expect("id");
 
     // One run each (the next is an hour away): all three attempts of the broken one...
-    wait_for_state(&app, broken, "down").await;
+    app.wait_for_state(broken, "down").await;
     let mut attempts: Vec<i64> = app
         .results(broken)
         .await
@@ -160,7 +148,7 @@ async fn every_attempt_of_a_retried_probe_is_recorded() {
     attempts.sort_unstable();
     assert_eq!(attempts, [1, 2, 3]);
     // ...and the flaky one's failed first attempt next to its passing retry.
-    wait_for_state(&app, flaky, "up").await;
+    app.wait_for_state(flaky, "up").await;
     let results = app.results(flaky).await;
     assert_eq!(results.len(), 2, "{results:?}");
     let first = results
