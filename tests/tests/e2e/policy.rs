@@ -91,7 +91,9 @@ async fn a_slow_pass_is_degraded_and_recorded_as_a_success() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_executor_makes_acmangkut_back_off_not_fail() {
     let targets = Targets::start().await;
-    // One probe at a time, each taking 300 ms: concurrent batches are answered 429.
+    // One probe at a time, each taking 300 ms: concurrent batches are answered 429. Four
+    // monitors every 2 s need 1.2 s of probing per 2 s, so the executor can keep up once the
+    // scheduler spreads the batches out (every second would overload it for good).
     let (pi, _h) = spawn_pageinspect_with(None, |c| c.probe.max_concurrency = 1).await;
     let db = TestDb::new();
     let mut config = test_config(&db, &pi);
@@ -101,7 +103,7 @@ async fn a_busy_executor_makes_acmangkut_back_off_not_fail() {
     let mut ids = Vec::new();
     for i in 0..4 {
         let m = app
-            .create_monitor(json!({"name": format!("m{i}"), "interval_seconds": 1,
+            .create_monitor(json!({"name": format!("m{i}"), "interval_seconds": 2,
                                    "probe": {"kind": "http", "target": targets.url("/slowish")}}))
             .await;
         ids.push(m["id"].as_i64().expect("id"));
