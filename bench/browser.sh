@@ -35,7 +35,6 @@ if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
     (cd "$ROOT" && cargo build --release -q -p pageinspect)
 fi
 [[ -x "$PAGEINSPECT" ]] || die "no pageinspect binary at $PAGEINSPECT"
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 WORK=$(mktemp -d /tmp/has-bench-browser.XXXXXX)
 chmod 755 "$WORK" # nginx's worker may run as another user
@@ -55,31 +54,7 @@ cat >"$WORK/nginx/www/index.html" <<'HTML'
 <script>document.getElementById('app').innerHTML = '<h1 class="ready">Ready</h1>';</script>
 </body></html>
 HTML
-chmod -R a+rX "$WORK/nginx"
-cat >"$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $WORK/nginx/tmp/body;
-    proxy_temp_path $WORK/nginx/tmp/proxy;
-    fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
-    uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
-    scgi_temp_path $WORK/nginx/tmp/scgi;
-    server {
-        listen 127.0.0.1:$NGINX_PORT;
-        root $WORK/nginx/www;
-        location / { index index.html; }
-    }
-}
-CONF
-"$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >"$WORK/nginx/stdout" 2>&1 &
-NGINX_PID=$!
-PIDS+=("$NGINX_PID")
-wait_http "http://127.0.0.1:$NGINX_PORT/" 10 "$NGINX_PID"
+start_nginx "$NGINX_PORT" 1024
 
 # --- pageinspect -----------------------------------------------------------------------------
 PI_PORT=$(free_port 18481)

@@ -117,6 +117,41 @@ start_acmangkut() {
 }
 
 # CPU seconds (user+system) a process has used so far.
+# start_nginx PORT [WORKER_CONNECTIONS]: nginx serving "$WORK/nginx/www" (the caller fills it)
+# on 127.0.0.1:PORT with its own config in "$WORK/nginx": one worker, no access log. Sets
+# NGINX_PID and adds it to PIDS; returns once it answers.
+start_nginx() {
+    local port=$1 connections=${2:-4096}
+    local nginx
+    nginx=$(command -v nginx || echo /usr/sbin/nginx)
+    mkdir -p "$WORK/nginx/www" "$WORK/nginx/tmp"
+    chmod -R a+rX "$WORK/nginx"
+    cat >"$WORK/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections $connections; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/nginx/tmp/body;
+    proxy_temp_path $WORK/nginx/tmp/proxy;
+    fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
+    uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
+    scgi_temp_path $WORK/nginx/tmp/scgi;
+    server {
+        listen 127.0.0.1:$port;
+        root $WORK/nginx/www;
+        location / { index index.html; }
+    }
+}
+CONF
+    "$nginx" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >"$WORK/nginx/stdout" 2>&1 &
+    NGINX_PID=$!
+    PIDS+=("$NGINX_PID")
+    wait_http "http://127.0.0.1:$port/" 10 "$NGINX_PID"
+}
+
 cpu_seconds() {
     local pid=$1 stat rest
     stat=$(cat "/proc/$pid/stat" 2>/dev/null) || {

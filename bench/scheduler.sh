@@ -27,7 +27,6 @@ PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
 need_cmd nginx:nginx-light curl:curl python3:python3 jq:jq
 [[ "$BACKEND" == postgres ]] && need_cmd psql:postgresql-client
 build_release
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 WORK=$(mktemp -d /tmp/has-bench-sched.XXXXXX)
 chmod 755 "$WORK" # nginx's worker may run as another user
@@ -47,32 +46,7 @@ trap 'exit 130' INT TERM
 NGINX_PORT=$(free_port 18089)
 mkdir -p "$WORK/nginx/www" "$WORK/nginx/tmp"
 printf '<!doctype html><title>ok</title><p>ok</p>\n' >"$WORK/nginx/www/index.html"
-chmod -R a+rX "$WORK/nginx"
-cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 100000;
-    client_body_temp_path $WORK/nginx/tmp/body;
-    proxy_temp_path $WORK/nginx/tmp/proxy;
-    fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
-    uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
-    scgi_temp_path $WORK/nginx/tmp/scgi;
-    server {
-        listen 127.0.0.1:$NGINX_PORT;
-        root $WORK/nginx/www;
-        location / { index index.html; }
-    }
-}
-EOF
-"$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >"$WORK/nginx/stdout" 2>&1 &
-NGINX_PID=$!
-PIDS+=("$NGINX_PID")
-wait_http "http://127.0.0.1:$NGINX_PORT/" 10 "$NGINX_PID"
+start_nginx "$NGINX_PORT" 4096
 NGINX_WORKERS=$(pgrep -P "$NGINX_PID" | paste -sd+ -)
 log "nginx master $NGINX_PID, worker(s) $NGINX_WORKERS on :$NGINX_PORT"
 

@@ -59,15 +59,6 @@ pub enum Backend {
     Sqlite,
 }
 
-impl DbConn {
-    pub fn backend(&self) -> Backend {
-        match self {
-            Self::Pg(_) => Backend::Postgres,
-            Self::Sqlite(_) => Backend::Sqlite,
-        }
-    }
-}
-
 /// Where the database is, parsed from `database.url`.
 #[derive(Debug, Clone)]
 pub enum DbUrl {

@@ -243,18 +243,14 @@ pub fn set_paused(conn: &mut DbConn, id: i64, paused: bool) -> QueryResult<Monit
     get(conn, id)
 }
 
-/// Makes the monitor due now; the scheduler picks it up on its next tick.
+/// Makes the monitor due now (unless paused); the scheduler picks it up on its next tick. The
+/// monitor is returned either way: an unknown id is `NotFound`, a paused one says so itself.
 pub fn run_now(conn: &mut DbConn, id: i64) -> QueryResult<Monitor> {
-    let n = db!(conn, |c| diesel::update(
+    db!(conn, |c| diesel::update(
         monitors::table.find(id).filter(monitors::paused.eq(false))
     )
     .set(monitors::next_run_at.eq(now_ms()))
     .execute(c))?;
-    if n == 0 {
-        // Either unknown (404) or paused (nothing to run): tell them apart.
-        let m = get(conn, id)?;
-        return Ok(m);
-    }
     get(conn, id)
 }
 

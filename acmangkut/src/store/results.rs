@@ -161,17 +161,13 @@ pub fn record_batch(conn: &mut DbConn, owner: &str, outcomes: &[Outcome]) -> Que
                     monitors::consecutive_failures.eq(after.consecutive_failures),
                     monitors::consecutive_successes.eq(after.consecutive_successes),
                     monitors::state.eq(after.state.as_str()),
+                    monitors::state_changed_at.eq(if changed { now } else { row.state_changed_at }),
                     monitors::last_checked_at.eq(last_checked.or(row.last_checked_at)),
                     monitors::next_run_at.eq(next),
                     monitors::lease_owner.eq(None::<String>),
                     monitors::lease_expires_at.eq(None::<i64>),
                 ))
                 .execute(c)?;
-            if changed {
-                diesel::update(monitors::table.find(o.monitor_id))
-                    .set(monitors::state_changed_at.eq(now))
-                    .execute(c)?;
-            }
         }
         for chunk in plain.chunks(500) {
             diesel::insert_into(probe_results::table)
