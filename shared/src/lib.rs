@@ -7,11 +7,13 @@
 //! - [`probe`], [`monitor`]: API types both sides of the wire agree on.
 //! - [`condition`]: the probe condition language (`[STATUS] == 200`).
 //! - [`client`]: the pageinspect HTTP client acmangkut uses.
+//! - [`iam`]: the OpenID Connect client: token verification, browser sign-in, service tokens.
 
 pub mod client;
 pub mod condition;
 pub mod config;
 pub mod extract;
+pub mod iam;
 pub mod monitor;
 pub mod page;
 pub mod probe;

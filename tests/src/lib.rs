@@ -1,8 +1,9 @@
 //! Test support for the end-to-end suite: start the real pageinspect and acmangkut on port 0,
 //! local probe targets, and a fresh database (SQLite file, or a new PostgreSQL database when
-//! `HAS_TEST_DATABASE_URL` is set).
+//! `HAS_TEST_DATABASE_URL` is set), and a real OpenID Connect provider ([`oidc`]).
 
 pub mod db;
+pub mod oidc;
 pub mod spawn;
 pub mod targets;
 

@@ -7,6 +7,7 @@ mod browser_probe;
 mod database;
 mod executor;
 mod monitors;
+mod oidc_tokens;
 mod openapi;
 mod policy;
 mod replicas;
