@@ -15,6 +15,7 @@ pub struct Config {
     pub scheduler: SchedulerConfig,
     pub retention: RetentionConfig,
     pub metric_log: MetricLogConfig,
+    pub iam: IamConfig,
     pub log: LogConfig,
 }
 
@@ -110,6 +111,31 @@ pub struct MetricLogConfig {
     pub interval_seconds: u64,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IamConfig {
+    /// A bearer token with every permission, for hasinit and automation
+    /// (`HAS_IAM__BOOTSTRAP_TOKEN`); unset disables it. Every use is audited; rotate it after
+    /// install.
+    #[serde(default)]
+    pub bootstrap_token: Option<Secret>,
+    /// Browser sessions end this long after sign-in.
+    pub session_hours: u64,
+    /// Longest lifetime of an API token.
+    pub token_max_days: u64,
+    /// Sign-in attempts allowed per account and per client address (per replica).
+    pub sign_in_per_account_per_minute: u32,
+    pub sign_in_per_address_per_minute: u32,
+    /// Start with this instance's emergency switch closed (IAM degraded).
+    pub start_degraded: bool,
+    /// acmangkut's external base URL (`https://has.example.com`), for the OIDC redirect URI;
+    /// empty: taken from the request's Host.
+    pub public_url: String,
+    /// The external OpenID Connect provider ("IAM"); unset: built-in accounts only.
+    #[serde(default)]
+    pub oidc: Option<shared::iam::OidcConfig>,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -148,6 +174,16 @@ impl Default for Config {
             metric_log: MetricLogConfig {
                 dir: "logs/metric".into(),
                 interval_seconds: 60,
+            },
+            iam: IamConfig {
+                bootstrap_token: None,
+                session_hours: 12,
+                token_max_days: 365,
+                sign_in_per_account_per_minute: 5,
+                sign_in_per_address_per_minute: 30,
+                start_degraded: false,
+                public_url: String::new(),
+                oidc: None,
             },
             log: LogConfig::with_dir("logs/acmangkut"),
         }
@@ -207,6 +243,20 @@ impl Config {
             return bad(
                 "retention",
                 "raw_days must be ≥ 1 and rollup_days ≥ raw_days",
+            );
+        }
+        if let Some(t) = &self.iam.bootstrap_token
+            && t.expose().len() < 16
+        {
+            return bad("iam.bootstrap_token", "must be at least 16 characters");
+        }
+        if self.iam.session_hours == 0 || self.iam.token_max_days == 0 {
+            return bad("iam", "session_hours and token_max_days must be at least 1");
+        }
+        if !self.iam.public_url.is_empty() && url::Url::parse(&self.iam.public_url).is_err() {
+            return bad(
+                "iam.public_url",
+                "must be an absolute URL, e.g. https://has.example.com",
             );
         }
         if self.metric_log.interval_seconds == 0 {

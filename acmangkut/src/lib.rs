@@ -4,11 +4,13 @@
 //! - [`ui`]: the server-rendered browser console.
 //! - [`engine`]: background work (scheduler, retention, metric log) and its pure rules.
 //! - [`store`]: diesel schema, rows and queries for SQLite and PostgreSQL.
+//! - [`iam`]: sign-in, permissions, the audit trail's actors and the IAM emergency switch.
 
 pub mod api;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod iam;
 pub mod metrics;
 pub mod startup;
 pub mod store;

@@ -17,6 +17,10 @@ pub struct Metrics {
     pub leases_lost: IntCounter,
     pub pruned_rows: IntCounter,
     pub in_flight_batches: IntGauge,
+    /// 1 while IAM is degraded on this instance (its switch or the cluster-wide one closed).
+    pub iam_degraded: IntGauge,
+    /// Sign-in attempts by outcome (`success`, `failure`, `rate_limited`).
+    pub sign_ins: IntCounterVec,
 }
 
 impl Metrics {
@@ -73,6 +77,16 @@ impl Metrics {
             "Batches being probed now.",
         )
         .expect("valid metric");
+        let iam_degraded = IntGauge::new(
+            "has_iam_degraded",
+            "1 while the IAM emergency switch is closed (no calls to the identity provider).",
+        )
+        .expect("valid metric");
+        let sign_ins = IntCounterVec::new(
+            Opts::new("has_sign_ins_total", "Sign-in attempts, by outcome."),
+            &["outcome"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(controllermanager_failure.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(probes_recorded.clone()),
@@ -82,6 +96,8 @@ impl Metrics {
             Box::new(leases_lost.clone()),
             Box::new(pruned_rows.clone()),
             Box::new(in_flight_batches.clone()),
+            Box::new(iam_degraded.clone()),
+            Box::new(sign_ins.clone()),
         ] {
             registry.register(c).expect("metric registered once");
         }
@@ -95,6 +111,8 @@ impl Metrics {
             leases_lost,
             pruned_rows,
             in_flight_batches,
+            iam_degraded,
+            sign_ins,
         }
     }
 

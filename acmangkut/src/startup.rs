@@ -64,11 +64,13 @@ impl Application {
             )
         })?;
         let port = listener.local_addr()?.port();
+        let iam = crate::iam::Iam::new(config.iam.clone(), metrics.clone())?;
         let config = Arc::new(config);
         let state = AppState {
             store: store.clone(),
             metrics: metrics.clone(),
             config: config.clone(),
+            iam: iam.clone(),
         };
         let server = http_server(listener, state.clone(), &config)?;
 
@@ -89,6 +91,7 @@ impl Application {
             );
             engines.push(tokio::spawn(scheduler.run(rx.clone())));
         }
+        engines.push(tokio::spawn(iam.run(store.clone(), rx.clone())));
         engines.push(tokio::spawn(retention::run(
             store.clone(),
             config.retention.clone(),
@@ -164,6 +167,7 @@ fn http_server(listener: TcpListener, state: AppState, config: &Config) -> std::
                     res
                 })
             })
+            .wrap(actix_web::middleware::from_fn(crate::iam::authn::middleware))
             .app_data(data.clone())
             .app_data(shared::extract::JsonLimit(limit))
             .configure(api::configure)

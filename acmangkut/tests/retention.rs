@@ -25,7 +25,7 @@ async fn store_with_one_monitor() -> (tempfile::TempDir, Store, i64) {
     }))
     .expect("input");
     let id = store
-        .run(move |c| acmangkut::store::monitors::create(c, &input))
+        .run(move |c| acmangkut::store::monitors::create(c, &test_actor(), &input))
         .await
         .expect("create")
         .id;
@@ -161,4 +161,12 @@ async fn screenshots_are_kept_by_age_and_count_and_their_results_unmarked() {
         marked, 3,
         "results whose screenshot went no longer link to it"
     );
+}
+
+fn test_actor() -> acmangkut::store::audit::Actor {
+    acmangkut::store::audit::Actor {
+        name: "test".into(),
+        kind: "user",
+        peer: "127.0.0.1".into(),
+    }
 }

@@ -12,6 +12,9 @@ use shared::probe::{
     BrowserReport, FailureReason, PhaseTimings, ProbeKind, ProbeResult, StepReport,
 };
 
+/// Every request of these tests carries the bootstrap token (bearer: no CSRF token needed).
+const BOOTSTRAP: &str = "ui-test-bootstrap-token-0123";
+
 struct TestApp {
     base: String,
     http: reqwest::Client,
@@ -28,6 +31,7 @@ async fn spawn_app() -> TestApp {
     config.log.dir = "".into();
     config.server.listen = "127.0.0.1:0".into();
     config.server.workers = 2;
+    config.iam.bootstrap_token = Some(Secret::new(BOOTSTRAP));
     config
         .pageinspect
         .locations
@@ -36,8 +40,17 @@ async fn spawn_app() -> TestApp {
     let base = format!("http://127.0.0.1:{}", app.port());
     let app_state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        reqwest::header::HeaderValue::from_static(concat!(
+            "Bearer ",
+            "ui-test-bootstrap-token-0123"
+        )),
+    );
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
         .build()
         .expect("client");
     TestApp {

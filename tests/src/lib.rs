@@ -2,6 +2,7 @@
 //! local probe targets, and a fresh database (SQLite file, or a new PostgreSQL database when
 //! `HAS_TEST_DATABASE_URL` is set), and a real OpenID Connect provider ([`oidc`]).
 
+pub mod browser;
 pub mod db;
 pub mod oidc;
 pub mod spawn;

@@ -32,10 +32,30 @@ pub async fn spawn_pageinspect_with(
     (url, handle)
 }
 
+/// The bootstrap token every test acmangkut accepts; [`TestApp::http`] sends it.
+pub const BOOTSTRAP_TOKEN: &str = "test-bootstrap-token-0123456789";
+
+/// A client that sends `Authorization: Bearer <token>` with every request.
+pub fn bearer_client(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).expect("header"),
+    );
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
 /// A running acmangkut and a client for it.
 pub struct TestApp {
     pub address: String,
+    /// Authenticated with [`BOOTSTRAP_TOKEN`] (every permission).
     pub http: reqwest::Client,
+    /// No credentials at all.
+    pub anonymous: reqwest::Client,
     pub handle: Handle,
     pub config: Config,
 }
@@ -52,6 +72,7 @@ pub fn test_config(db: &TestDb, pageinspect_url: &str) -> Config {
     c.log.dir = "".into();
     c.log.stdout = false;
     c.metric_log.dir = "".into();
+    c.iam.bootstrap_token = Some(Secret::new(BOOTSTRAP_TOKEN));
     c
 }
 
@@ -63,13 +84,16 @@ pub async fn spawn_acmangkut(config: Config) -> TestApp {
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
-    let http = reqwest::Client::builder()
+    let http = bearer_client(BOOTSTRAP_TOKEN);
+    let anonymous = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
     TestApp {
         address,
         http,
+        anonymous,
         handle,
         config,
     }
@@ -97,6 +121,20 @@ impl TestApp {
             .send()
             .await
             .expect("POST")
+    }
+
+    /// Creates a built-in account with `roles`; panics unless 201. Returns its JSON.
+    pub async fn create_user(&self, username: &str, password: &str, roles: &[&str]) -> Value {
+        let r = self
+            .post_json(
+                "/api/v1/iam/users",
+                &serde_json::json!({"username": username, "password": password, "roles": roles}),
+            )
+            .await;
+        let status = r.status();
+        let json: Value = r.json().await.expect("json");
+        assert_eq!(status, 201, "create user: {json}");
+        json
     }
 
     /// Creates a monitor and returns its JSON; panics unless 201.

@@ -1,6 +1,7 @@
 //! Liveness, readiness and metrics: open to all, as probes and scrapers expect.
 
-use super::State;
+use super::AppState;
+use actix_web::web;
 use actix_web::{HttpResponse, get};
 use shared::ApiError;
 
@@ -14,14 +15,14 @@ pub async fn healthz() -> HttpResponse {
 /// Ready: the database answers and its migrations were applied at start.
 #[utoipa::path(responses((status = 200, description = "ready"), (status = 503, description = "database unavailable")))]
 #[get("/readyz")]
-pub async fn readyz(state: State) -> Result<HttpResponse, ApiError> {
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.store.ping().await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
 }
 
 #[utoipa::path(responses((status = 200, description = "Prometheus text format")))]
 #[get("/metrics")]
-pub async fn metrics(state: State) -> HttpResponse {
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render())

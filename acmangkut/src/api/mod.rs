@@ -1,9 +1,14 @@
 //! The HTTP API: one module per resource. Handlers are thin: parse, call the store, answer.
 //! Every error is `application/problem+json` (see `docs/API.md`).
 
+pub mod audit;
+pub mod auth;
 pub mod health;
+pub mod iam;
 pub mod monitors;
 pub mod openapi;
+pub mod settings;
+pub mod tokens;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -11,15 +16,14 @@ use crate::store::Store;
 use actix_web::{HttpRequest, HttpResponse, web};
 use shared::{ApiError, ErrorCode};
 
-/// What every handler can reach.
+/// What handlers reach, through `iam::Authorized` (public handlers: `web::Data<AppState>`).
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub metrics: Metrics,
     pub config: std::sync::Arc<Config>,
+    pub iam: crate::iam::Iam,
 }
-
-pub type State = web::Data<AppState>;
 
 /// Registers the API routes and the problem+json error handlers of actix's extractors.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -40,7 +44,36 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(health::metrics)
     .service(openapi::document)
     .service(
+        web::resource("/api/common/{action}")
+            .route(web::get().to(crate::iam::switch::common))
+            .route(web::post().to(crate::iam::switch::common)),
+    )
+    .service(
         web::scope("/api/v1")
+            .service(auth::login)
+            .service(auth::logout)
+            .service(auth::me)
+            .service(iam::list_permissions)
+            .service(iam::list_roles)
+            .service(iam::get_role)
+            .service(iam::put_role)
+            .service(iam::delete_role)
+            .service(iam::list_users)
+            .service(iam::get_user)
+            .service(iam::create_user)
+            .service(iam::update_user)
+            .service(iam::delete_user)
+            .service(iam::list_bindings)
+            .service(iam::create_binding)
+            .service(iam::delete_binding)
+            .service(iam::apply_manifest)
+            .service(tokens::list)
+            .service(tokens::create)
+            .service(tokens::revoke)
+            .service(audit::list)
+            .service(audit::export)
+            .service(settings::get_iam)
+            .service(settings::put_iam)
             .service(monitors::create)
             .service(monitors::list)
             .service(monitors::overview)

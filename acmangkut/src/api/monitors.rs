@@ -1,6 +1,6 @@
 //! `/api/v1/monitors`: define what to probe and read how it went.
 
-use super::State;
+use crate::iam::{Authorized, perm};
 use crate::store::monitors::{self as store, MonitorFilter};
 use crate::store::{now_ms, results, rollups};
 use actix_web::{HttpResponse, delete, get, post, put, web};
@@ -69,12 +69,19 @@ impl ListQuery {
         (status = 400, body = shared::problem::Problem, content_type = "application/problem+json"),
         (status = 409, body = shared::problem::Problem, content_type = "application/problem+json"),
     )
-)]
+, security(("bearer" = ["monitors:write"])))]
 #[post("/monitors")]
-pub async fn create(state: State, body: Json<MonitorInput>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    state: Authorized<perm::MonitorsWrite>,
+    body: Json<MonitorInput>,
+) -> Result<HttpResponse, ApiError> {
     let input = body.into_inner();
     input.validate()?;
-    let m = state.store.run(move |c| store::create(c, &input)).await?;
+    let actor = state.actor();
+    let m = state
+        .store
+        .run(move |c| store::create(c, &actor, &input))
+        .await?;
     tracing::info!(
         monitor.id = m.id,
         monitor.kind = m.probe.kind.as_str(),
@@ -85,10 +92,10 @@ pub async fn create(state: State, body: Json<MonitorInput>) -> Result<HttpRespon
         .json(m))
 }
 
-#[utoipa::path(context_path = "/api/v1", params(ListQuery), responses((status = 200, body = Page<Monitor>)))]
+#[utoipa::path(context_path = "/api/v1", params(ListQuery), responses((status = 200, body = Page<Monitor>)), security(("bearer" = ["monitors:read"])))]
 #[get("/monitors")]
 pub async fn list(
-    state: State,
+    state: Authorized<perm::MonitorsRead>,
     query: web::Query<ListQuery>,
 ) -> Result<web::Json<Page<Monitor>>, ApiError> {
     let filter = query.filter()?;
@@ -100,9 +107,12 @@ pub async fn list(
     Ok(web::Json(Page::new(items, lo, total)))
 }
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Monitor), (status = 404, body = shared::problem::Problem)))]
+#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Monitor), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["monitors:read"])))]
 #[get("/monitors/{id}")]
-pub async fn get(state: State, id: web::Path<i64>) -> Result<web::Json<Monitor>, ApiError> {
+pub async fn get(
+    state: Authorized<perm::MonitorsRead>,
+    id: web::Path<i64>,
+) -> Result<web::Json<Monitor>, ApiError> {
     let id = id.into_inner();
     Ok(web::Json(
         state.store.run(move |c| store::get(c, id)).await?,
@@ -110,62 +120,85 @@ pub async fn get(state: State, id: web::Path<i64>) -> Result<web::Json<Monitor>,
 }
 
 /// Replace a monitor's definition; its state and history are kept.
-#[utoipa::path(context_path = "/api/v1", request_body = MonitorInput, responses((status = 200, body = Monitor), (status = 404, body = shared::problem::Problem)))]
+#[utoipa::path(context_path = "/api/v1", request_body = MonitorInput, responses((status = 200, body = Monitor), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["monitors:write"])))]
 #[put("/monitors/{id}")]
 pub async fn update(
-    state: State,
+    state: Authorized<perm::MonitorsWrite>,
     id: web::Path<i64>,
     body: Json<MonitorInput>,
 ) -> Result<web::Json<Monitor>, ApiError> {
     let (id, input) = (id.into_inner(), body.into_inner());
     input.validate()?;
+    let actor = state.actor();
     Ok(web::Json(
         state
             .store
-            .run(move |c| store::update(c, id, &input))
+            .run(move |c| store::update(c, &actor, id, &input))
             .await?,
     ))
 }
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 204), (status = 404, body = shared::problem::Problem)))]
+#[utoipa::path(context_path = "/api/v1", responses((status = 204), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["monitors:write"])))]
 #[delete("/monitors/{id}")]
-pub async fn delete(state: State, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    state: Authorized<perm::MonitorsWrite>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = state.actor();
     let id = id.into_inner();
-    state.store.run(move |c| store::delete(c, id)).await?;
+    state
+        .store
+        .run(move |c| store::delete(c, &actor, id))
+        .await?;
     tracing::info!(monitor.id = id, "monitor deleted");
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Monitor)))]
+#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Monitor)), security(("bearer" = ["monitors:write"])))]
 #[post("/monitors/{id}/pause")]
-pub async fn pause(state: State, id: web::Path<i64>) -> Result<web::Json<Monitor>, ApiError> {
+pub async fn pause(
+    state: Authorized<perm::MonitorsWrite>,
+    id: web::Path<i64>,
+) -> Result<web::Json<Monitor>, ApiError> {
+    let actor = state.actor();
     let id = id.into_inner();
     Ok(web::Json(
         state
             .store
-            .run(move |c| store::set_paused(c, id, true))
+            .run(move |c| store::set_paused(c, &actor, id, true))
             .await?,
     ))
 }
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Monitor)))]
+#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Monitor)), security(("bearer" = ["monitors:write"])))]
 #[post("/monitors/{id}/resume")]
-pub async fn resume(state: State, id: web::Path<i64>) -> Result<web::Json<Monitor>, ApiError> {
+pub async fn resume(
+    state: Authorized<perm::MonitorsWrite>,
+    id: web::Path<i64>,
+) -> Result<web::Json<Monitor>, ApiError> {
+    let actor = state.actor();
     let id = id.into_inner();
     Ok(web::Json(
         state
             .store
-            .run(move |c| store::set_paused(c, id, false))
+            .run(move |c| store::set_paused(c, &actor, id, false))
             .await?,
     ))
 }
 
 /// Probe now instead of waiting for the interval (202: the result arrives in `/results`).
-#[utoipa::path(context_path = "/api/v1", responses((status = 202, body = Monitor), (status = 409, body = shared::problem::Problem)))]
+#[utoipa::path(context_path = "/api/v1", responses((status = 202, body = Monitor), (status = 409, body = shared::problem::Problem)), security(("bearer" = ["monitors:write"])))]
 #[post("/monitors/{id}/run")]
-pub async fn run_now(state: State, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn run_now(
+    state: Authorized<perm::MonitorsWrite>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = state.actor();
     let id = id.into_inner();
-    let m = state.store.run(move |c| store::run_now(c, id)).await?;
+    let m = state
+        .store
+        .run(move |c| store::run_now(c, &actor, id))
+        .await?;
     if m.paused {
         return Err(ApiError::new(
             ErrorCode::Conflict,
@@ -175,10 +208,10 @@ pub async fn run_now(state: State, id: web::Path<i64>) -> Result<HttpResponse, A
     Ok(HttpResponse::Accepted().json(m))
 }
 
-#[utoipa::path(context_path = "/api/v1", params(PageQuery), responses((status = 200, body = Page<MonitorResult>)))]
+#[utoipa::path(context_path = "/api/v1", params(PageQuery), responses((status = 200, body = Page<MonitorResult>)), security(("bearer" = ["monitors:read"])))]
 #[get("/monitors/{id}/results")]
 pub async fn list_results(
-    state: State,
+    state: Authorized<perm::MonitorsRead>,
     id: web::Path<i64>,
     query: web::Query<PageQuery>,
 ) -> Result<web::Json<Page<MonitorResult>>, ApiError> {
@@ -193,10 +226,10 @@ pub async fn list_results(
 
 /// The PNG a failed browser probe left (kept `retention.screenshot_days`, at most
 /// `retention.screenshots_per_monitor` per monitor).
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, content_type = "image/png"), (status = 404, body = shared::problem::Problem)))]
+#[utoipa::path(context_path = "/api/v1", responses((status = 200, content_type = "image/png"), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["monitors:read"])))]
 #[get("/monitors/{id}/results/{result_id}/screenshot")]
 pub async fn screenshot(
-    state: State,
+    state: Authorized<perm::MonitorsRead>,
     path: web::Path<(i64, i64)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, result_id) = path.into_inner();
@@ -220,10 +253,10 @@ pub const WINDOWS: [(&str, i64); 3] = [("1h", 3_600_000), ("24h", 86_400_000), (
 
 /// Availability and latency percentiles over 1 h, 24 h and 7 d, from hourly rollups (windows
 /// are widened to whole hours).
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = MonitorSummary)))]
+#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = MonitorSummary)), security(("bearer" = ["monitors:read"])))]
 #[get("/monitors/{id}/summary")]
 pub async fn summary(
-    state: State,
+    state: Authorized<perm::MonitorsRead>,
     id: web::Path<i64>,
 ) -> Result<web::Json<MonitorSummary>, ApiError> {
     let id = id.into_inner();
@@ -254,9 +287,11 @@ pub struct Overview {
 }
 
 /// Counts by state and the latest state changes (the dashboard's data).
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Overview)))]
+#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Overview)), security(("bearer" = ["monitors:read"])))]
 #[get("/overview")]
-pub async fn overview(state: State) -> Result<web::Json<Overview>, ApiError> {
+pub async fn overview(
+    state: Authorized<perm::MonitorsRead>,
+) -> Result<web::Json<Overview>, ApiError> {
     let o = state
         .store
         .run(|c| {
@@ -279,10 +314,10 @@ pub struct ChangesQuery {
     pub limit: Option<i64>,
 }
 
-#[utoipa::path(context_path = "/api/v1", params(ChangesQuery), responses((status = 200, body = Vec<StateChange>)))]
+#[utoipa::path(context_path = "/api/v1", params(ChangesQuery), responses((status = 200, body = Vec<StateChange>)), security(("bearer" = ["monitors:read"])))]
 #[get("/state-changes")]
 pub async fn state_changes(
-    state: State,
+    state: Authorized<perm::MonitorsRead>,
     q: web::Query<ChangesQuery>,
 ) -> Result<web::Json<Vec<StateChange>>, ApiError> {
     let limit = q.limit.unwrap_or(50);

@@ -1,14 +1,31 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations.
 
+use crate::iam::{Authorized, perm};
 use actix_web::{HttpResponse, get};
-use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// `bearer`: an API token, an OIDC access token, or the bootstrap token. The scopes listed on
+/// each operation are the permissions it needs (the route-table test checks them).
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "HAS acmangkut API",
-        description = "Monitors, results and summaries. Errors are application/problem+json."
+        description = "Monitors, results and summaries; IAM and audit. Errors are application/problem+json."
     ),
+    modifiers(&BearerAuth),
     paths(
         super::health::healthz,
         super::health::readyz,
@@ -26,11 +43,35 @@ use utoipa::OpenApi;
         super::monitors::summary,
         super::monitors::overview,
         super::monitors::state_changes,
+        super::auth::login,
+        super::auth::logout,
+        super::auth::me,
+        super::iam::list_permissions,
+        super::iam::list_roles,
+        super::iam::get_role,
+        super::iam::put_role,
+        super::iam::delete_role,
+        super::iam::list_users,
+        super::iam::get_user,
+        super::iam::create_user,
+        super::iam::update_user,
+        super::iam::delete_user,
+        super::iam::list_bindings,
+        super::iam::create_binding,
+        super::iam::delete_binding,
+        super::iam::apply_manifest,
+        super::tokens::list,
+        super::tokens::create,
+        super::tokens::revoke,
+        super::audit::list,
+        super::audit::export,
+        super::settings::get_iam,
+        super::settings::put_iam,
     )
 )]
 pub struct ApiDoc;
 
 #[get("/api/openapi.json")]
-pub async fn document() -> HttpResponse {
+pub async fn document(_auth: Authorized<perm::SignedIn>) -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
 }

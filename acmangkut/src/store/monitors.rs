@@ -1,5 +1,6 @@
 //! Monitor rows: create, read, list, update, delete, pause and resume.
 
+use super::audit::{Actor, AuditWrite};
 use super::models::{LabelRow, MonitorDefinition, MonitorRow, NewMonitor, StateChangeRow};
 use super::schema::{monitor_labels, monitors, state_changes};
 use super::{DbConn, now_ms};
@@ -19,7 +20,7 @@ pub struct MonitorFilter {
     pub search: Option<String>,
 }
 
-pub fn create(conn: &mut DbConn, input: &MonitorInput) -> QueryResult<Monitor> {
+pub fn create(conn: &mut DbConn, actor: &Actor, input: &MonitorInput) -> QueryResult<Monitor> {
     let now = now_ms();
     let row = NewMonitor {
         definition: MonitorDefinition::from_input(input, now)?,
@@ -38,6 +39,11 @@ pub fn create(conn: &mut DbConn, input: &MonitorInput) -> QueryResult<Monitor> {
         diesel::insert_into(monitor_labels::table)
             .values(&labels)
             .execute(c)?;
+        c.audit(
+            &actor
+                .event("monitor.create", "monitor", Some(id.to_string()))
+                .after(input),
+        )?;
         QueryResult::Ok(id)
     })?;
     get(conn, id)
@@ -176,7 +182,13 @@ fn list_all(conn: &mut DbConn, limit: i64, offset: i64) -> QueryResult<(Vec<Moni
     Ok((items, total))
 }
 
-pub fn update(conn: &mut DbConn, id: i64, input: &MonitorInput) -> QueryResult<Monitor> {
+pub fn update(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: i64,
+    input: &MonitorInput,
+) -> QueryResult<Monitor> {
+    let before = get(conn, id)?;
     let changes = MonitorDefinition::from_input(input, now_ms())?;
     let labels = label_rows(id, &input.labels);
     crate::write_tx!(conn, |c| {
@@ -191,23 +203,32 @@ pub fn update(conn: &mut DbConn, id: i64, input: &MonitorInput) -> QueryResult<M
         diesel::insert_into(monitor_labels::table)
             .values(&labels)
             .execute(c)?;
-        QueryResult::Ok(())
+        c.audit(
+            &actor
+                .event("monitor.update", "monitor", Some(id.to_string()))
+                .before(&before)
+                .after(input),
+        )
     })?;
     get(conn, id)
 }
 
-pub fn delete(conn: &mut DbConn, id: i64) -> QueryResult<()> {
-    let n = db!(conn, |c| diesel::delete(monitors::table.find(id))
-        .execute(c))?;
-    if n == 0 {
-        Err(DbError::NotFound)
-    } else {
-        Ok(())
-    }
+pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> QueryResult<()> {
+    let before = get(conn, id)?;
+    crate::write_tx!(conn, |c| {
+        if diesel::delete(monitors::table.find(id)).execute(c)? == 0 {
+            return Err(DbError::NotFound);
+        }
+        c.audit(
+            &actor
+                .event("monitor.delete", "monitor", Some(id.to_string()))
+                .before(&before),
+        )
+    })
 }
 
 /// Pausing stops scheduling and shows `paused`; resuming starts over from `pending` at once.
-pub fn set_paused(conn: &mut DbConn, id: i64, paused: bool) -> QueryResult<Monitor> {
+pub fn set_paused(conn: &mut DbConn, actor: &Actor, id: i64, paused: bool) -> QueryResult<Monitor> {
     let now = now_ms();
     crate::write_tx!(conn, |c| {
         let current: String = monitors::table.find(id).select(monitors::state).first(c)?;
@@ -231,26 +252,40 @@ pub fn set_paused(conn: &mut DbConn, id: i64, paused: bool) -> QueryResult<Monit
             diesel::insert_into(state_changes::table)
                 .values(super::models::NewStateChange {
                     monitor_id: id,
-                    from_state: current,
+                    from_state: current.clone(),
                     to_state: to.as_str().to_string(),
                     at: now,
                     reason: Some(if paused { "paused" } else { "resumed" }.to_string()),
                 })
                 .execute(c)?;
         }
-        QueryResult::Ok(())
+        let action = if paused {
+            "monitor.pause"
+        } else {
+            "monitor.resume"
+        };
+        c.audit(
+            &actor
+                .event(action, "monitor", Some(id.to_string()))
+                .before(&serde_json::json!({ "state": current }))
+                .after(&serde_json::json!({ "state": to.as_str() })),
+        )
     })?;
     get(conn, id)
 }
 
 /// Makes the monitor due now (unless paused); the scheduler picks it up on its next tick. The
 /// monitor is returned either way: an unknown id is `NotFound`, a paused one says so itself.
-pub fn run_now(conn: &mut DbConn, id: i64) -> QueryResult<Monitor> {
-    db!(conn, |c| diesel::update(
-        monitors::table.find(id).filter(monitors::paused.eq(false))
-    )
-    .set(monitors::next_run_at.eq(now_ms()))
-    .execute(c))?;
+pub fn run_now(conn: &mut DbConn, actor: &Actor, id: i64) -> QueryResult<Monitor> {
+    crate::write_tx!(conn, |c| {
+        let n = diesel::update(monitors::table.find(id).filter(monitors::paused.eq(false)))
+            .set(monitors::next_run_at.eq(now_ms()))
+            .execute(c)?;
+        if n == 1 {
+            c.audit(&actor.event("monitor.run_now", "monitor", Some(id.to_string())))?;
+        }
+        QueryResult::Ok(())
+    })?;
     get(conn, id)
 }
 

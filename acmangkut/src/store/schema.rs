@@ -92,9 +92,116 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    iam_permissions (name) {
+        name -> Text,
+        description -> Text,
+        description_zh -> Text,
+    }
+}
+
+diesel::table! {
+    iam_roles (name) {
+        name -> Text,
+        description -> Text,
+        builtin -> Bool,
+        permissions -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    iam_users (id) {
+        id -> BigInt,
+        username -> Text,
+        display_name -> Text,
+        password_hash -> Nullable<Text>,
+        source -> Text,
+        break_glass -> Bool,
+        disabled -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        last_sign_in_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    iam_bindings (id) {
+        id -> BigInt,
+        subject_kind -> Text,
+        subject -> Text,
+        role -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    iam_sessions (id_hash) {
+        id_hash -> Text,
+        user_id -> BigInt,
+        csrf_token -> Text,
+        groups -> Text,
+        peer -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    iam_api_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        token_hash -> Text,
+        permissions -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    iam_oidc_logins (state) {
+        state -> Text,
+        nonce -> Text,
+        pkce_verifier -> Text,
+        next_url -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        at -> BigInt,
+        actor -> Text,
+        actor_kind -> Text,
+        action -> Text,
+        resource -> Text,
+        resource_id -> Nullable<Text>,
+        outcome -> Text,
+        peer -> Text,
+        before_json -> Nullable<Text>,
+        after_json -> Nullable<Text>,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Text,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::joinable!(monitor_labels -> monitors (monitor_id));
 diesel::joinable!(probe_results -> monitors (monitor_id));
 diesel::joinable!(state_changes -> monitors (monitor_id));
+diesel::joinable!(iam_sessions -> iam_users (user_id));
+diesel::joinable!(iam_api_tokens -> iam_users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     monitors,
@@ -104,4 +211,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     rollup_latency,
     state_changes,
     screenshots,
+    iam_users,
+    iam_sessions,
+    iam_api_tokens,
+    iam_bindings,
+    iam_roles,
 );

@@ -1,15 +1,15 @@
 //! `/`: monitors by state and the latest state changes.
 
+use super::Read;
 use super::views::{Card, Dashboard};
 use super::{Ui, UiError, change_views, charts, state_label};
-use crate::api::State;
 use crate::store::monitors as store;
 use actix_web::HttpResponse;
 use shared::monitor::MonitorState;
 
 const BAR_ROW: f64 = 28.0;
 
-pub async fn show(state: State, ui: Ui) -> Result<HttpResponse, UiError> {
+pub async fn show(state: Read, ui: Ui) -> Result<HttpResponse, UiError> {
     let (counts, changes) = state
         .store
         .run(|c| {

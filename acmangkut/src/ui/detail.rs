@@ -5,8 +5,8 @@ use super::views::{
     AvailabilityBar, BrowserView, ConfirmDelete, Detail, LocationView, MonitorView, ResultView,
     ScreenshotView, StepView, WindowView,
 };
+use super::{Read, Write};
 use super::{Ui, UiError, change_views, interval, monitor_id, same_origin, state_label, when};
-use crate::api::State;
 use crate::api::monitors::WINDOWS;
 use crate::config::DEFAULT_LOCATION;
 use crate::store::monitors as store;
@@ -35,7 +35,7 @@ struct Loaded {
     now: i64,
 }
 
-pub async fn show(state: State, ui: Ui, id: web::Path<String>) -> Result<HttpResponse, UiError> {
+pub async fn show(state: Read, ui: Ui, id: web::Path<String>) -> Result<HttpResponse, UiError> {
     let id = monitor_id(&ui, &id)?;
     let d = state
         .store
@@ -372,7 +372,7 @@ fn monitor_view(ui: &Ui, m: &Monitor) -> MonitorView {
 }
 
 pub async fn confirm_delete(
-    state: State,
+    state: Read,
     ui: Ui,
     id: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
@@ -392,16 +392,17 @@ pub async fn confirm_delete(
 }
 
 pub async fn delete(
-    state: State,
+    state: Write,
     ui: Ui,
     req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
     same_origin(&ui, &req)?;
     let id = monitor_id(&ui, &id)?;
+    let actor = state.actor();
     state
         .store
-        .run(move |c| store::delete(c, id))
+        .run(move |c| store::delete(c, &actor, id))
         .await
         .map_err(|e| ui.fail(e))?;
     tracing::info!(monitor.id = id, "monitor deleted from the console");
@@ -409,7 +410,7 @@ pub async fn delete(
 }
 
 async fn set_paused(
-    state: State,
+    state: Write,
     ui: Ui,
     req: HttpRequest,
     id: web::Path<String>,
@@ -417,9 +418,10 @@ async fn set_paused(
 ) -> Result<HttpResponse, UiError> {
     same_origin(&ui, &req)?;
     let id = monitor_id(&ui, &id)?;
+    let actor = state.actor();
     state
         .store
-        .run(move |c| store::set_paused(c, id, paused))
+        .run(move |c| store::set_paused(c, &actor, id, paused))
         .await
         .map_err(|e| ui.fail(e))?;
     let notice = if paused { "paused" } else { "resumed" };
@@ -427,7 +429,7 @@ async fn set_paused(
 }
 
 pub async fn pause(
-    state: State,
+    state: Write,
     ui: Ui,
     req: HttpRequest,
     id: web::Path<String>,
@@ -436,7 +438,7 @@ pub async fn pause(
 }
 
 pub async fn resume(
-    state: State,
+    state: Write,
     ui: Ui,
     req: HttpRequest,
     id: web::Path<String>,
@@ -445,16 +447,17 @@ pub async fn resume(
 }
 
 pub async fn run_now(
-    state: State,
+    state: Write,
     ui: Ui,
     req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
     same_origin(&ui, &req)?;
     let id = monitor_id(&ui, &id)?;
+    let actor = state.actor();
     let m = state
         .store
-        .run(move |c| store::run_now(c, id))
+        .run(move |c| store::run_now(c, &actor, id))
         .await
         .map_err(|e| ui.fail(e))?;
     let notice = if m.paused {

@@ -2,8 +2,9 @@
 
 use super::form::{FieldError, MonitorForm};
 use super::views::{FormPage, LocationBox, Opt};
+use super::{Read, Write};
 use super::{Ui, UiError, monitor_id, same_origin};
-use crate::api::State;
+use crate::api::AppState;
 use crate::store::monitors as store;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -11,7 +12,7 @@ use shared::{ApiError, ErrorCode};
 use std::collections::BTreeMap;
 
 /// The locations pageinspect is configured for, `default` first.
-fn known_locations(state: &State) -> Vec<String> {
+fn known_locations(state: &AppState) -> Vec<String> {
     state
         .config
         .pageinspect
@@ -99,7 +100,7 @@ fn form_page(
     }
 }
 
-pub async fn new_form(state: State, ui: Ui) -> Result<HttpResponse, UiError> {
+pub async fn new_form(state: Write, ui: Ui) -> Result<HttpResponse, UiError> {
     ui.render(&form_page(
         &ui,
         MonitorForm::blank(),
@@ -110,7 +111,7 @@ pub async fn new_form(state: State, ui: Ui) -> Result<HttpResponse, UiError> {
 }
 
 pub async fn edit_form(
-    state: State,
+    state: Read,
     ui: Ui,
     id: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
@@ -132,7 +133,7 @@ pub async fn edit_form(
 /// Parses and validates; on success stores through `save`, else re-renders the form (422)
 /// with each error beside its field. A duplicate name is shown on the name field.
 async fn submit<F>(
-    state: &State,
+    state: &AppState,
     ui: &Ui,
     body: &[u8],
     editing: Option<i64>,
@@ -169,7 +170,7 @@ where
 }
 
 fn invalid(
-    state: &State,
+    state: &AppState,
     ui: &Ui,
     f: MonitorForm,
     errors: &[FieldError],
@@ -182,13 +183,17 @@ fn invalid(
 }
 
 pub async fn create(
-    state: State,
+    state: Write,
     ui: Ui,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, UiError> {
     same_origin(&ui, &req)?;
-    let r = submit(&state, &ui, &body, None, store::create).await;
+    let actor = state.actor();
+    let r = submit(&state, &ui, &body, None, move |c, input| {
+        store::create(c, &actor, input)
+    })
+    .await;
     if let Ok(resp) = &r
         && resp.status() == StatusCode::SEE_OTHER
     {
@@ -198,7 +203,7 @@ pub async fn create(
 }
 
 pub async fn update(
-    state: State,
+    state: Write,
     ui: Ui,
     req: HttpRequest,
     id: web::Path<String>,
@@ -206,8 +211,9 @@ pub async fn update(
 ) -> Result<HttpResponse, UiError> {
     same_origin(&ui, &req)?;
     let id = monitor_id(&ui, &id)?;
+    let actor = state.actor();
     submit(&state, &ui, &body, Some(id), move |c, input| {
-        store::update(c, id, input)
+        store::update(c, &actor, id, input)
     })
     .await
 }

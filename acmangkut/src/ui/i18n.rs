@@ -108,6 +108,31 @@ impl Tr {
 }
 
 const EN: &[(&str, &str)] = &[
+    ("signin.title", "Sign in"),
+    ("signin.username", "Username"),
+    ("signin.password", "Password"),
+    ("signin.submit", "Sign in"),
+    ("signin.sso", "Sign in with the identity provider"),
+    ("signin.or", "or with a built-in account"),
+    ("signin.failed", "Wrong username or password."),
+    (
+        "signin.limited",
+        "Too many attempts. Wait a minute and try again.",
+    ),
+    (
+        "signin.provider_down",
+        "The identity provider could not be reached. Ask an operator to degrade IAM, or use a built-in account.",
+    ),
+    (
+        "signin.degraded",
+        "IAM is degraded: sign-in through the identity provider is off; break-glass accounts can sign in.",
+    ),
+    ("signin.out", "Sign out"),
+    ("signin.forbidden_title", "Not allowed"),
+    (
+        "signin.forbidden",
+        "Your roles do not include the permission this page needs.",
+    ),
     ("app.name", "HAS"),
     ("app.tagline", "High Availability Service"),
     ("nav.dashboard", "Dashboard"),
@@ -354,6 +379,25 @@ const EN: &[(&str, &str)] = &[
 ];
 
 const ZH_CN: &[(&str, &str)] = &[
+    ("signin.title", "登录"),
+    ("signin.username", "用户名"),
+    ("signin.password", "密码"),
+    ("signin.submit", "登录"),
+    ("signin.sso", "通过身份提供方登录"),
+    ("signin.or", "或使用内置账号"),
+    ("signin.failed", "用户名或密码错误。"),
+    ("signin.limited", "尝试次数过多，请稍等一分钟再试。"),
+    (
+        "signin.provider_down",
+        "无法连接身份提供方。请联系运维人员降级 IAM，或使用内置账号。",
+    ),
+    (
+        "signin.degraded",
+        "IAM 已降级：身份提供方登录已关闭，应急账号可以登录。",
+    ),
+    ("signin.out", "退出登录"),
+    ("signin.forbidden_title", "无权访问"),
+    ("signin.forbidden", "您的角色不包含此页面所需的权限。"),
     ("app.name", "HAS"),
     ("app.tagline", "高可用服务"),
     ("nav.dashboard", "仪表盘"),

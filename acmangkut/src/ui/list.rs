@@ -1,8 +1,8 @@
 //! `/monitors`: the table, with filters by state, labels and text, and pages.
 
+use super::Read;
 use super::views::{List, Opt, RowView};
 use super::{Ui, UiError, interval, state_label, when};
-use crate::api::State;
 use crate::store::monitors::{self as store, MonitorFilter};
 use actix_web::HttpResponse;
 use shared::monitor::MonitorState;
@@ -46,7 +46,7 @@ fn page_url(ui: &Ui, page: i64) -> String {
     )
 }
 
-pub async fn show(state: State, ui: Ui) -> Result<HttpResponse, UiError> {
+pub async fn show(state: Read, ui: Ui) -> Result<HttpResponse, UiError> {
     let (f, label_error) = filter(&ui);
     let page = ui
         .param("page")

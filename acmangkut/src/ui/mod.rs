@@ -16,6 +16,7 @@ mod dashboard;
 mod detail;
 mod edit;
 mod list;
+pub mod signin;
 mod views;
 
 use actix_web::dev::Payload;
@@ -26,8 +27,20 @@ use i18n::{Lang, Tr};
 use shared::{ApiError, ErrorCode};
 use std::future::{Ready, ready};
 
+/// Reading pages need `monitors:read`; forms that change monitors `monitors:write`.
+pub type Read = crate::iam::Authorized<crate::iam::perm::MonitorsRead>;
+pub type Write = crate::iam::Authorized<crate::iam::perm::MonitorsWrite>;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(assets::serve)
+        .service(
+            web::resource("/login")
+                .route(web::get().to(signin::show))
+                .route(web::post().to(signin::submit)),
+        )
+        .service(web::resource("/logout").route(web::post().to(signin::sign_out)))
+        .service(web::resource("/auth/oidc/start").route(web::get().to(signin::oidc_start)))
+        .service(web::resource("/auth/oidc/callback").route(web::get().to(signin::oidc_callback)))
         .service(web::resource("/").route(web::get().to(dashboard::show)))
         .service(
             web::resource("/monitors")
@@ -71,6 +84,13 @@ impl FromRequest for Ui {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(Self::of(req)))
+    }
+}
+
+impl Ui {
+    /// The console's view of a request (never fails: English is the fallback).
+    pub fn of(req: &HttpRequest) -> Self {
         let mut query: Vec<(String, String)> =
             serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
         let asked = query
@@ -87,16 +107,14 @@ impl FromRequest for Ui {
         });
         let (lang, set_cookie) =
             i18n::negotiate(asked.as_deref(), cookie, header(header::ACCEPT_LANGUAGE));
-        ready(Ok(Self {
+        Self {
             lang,
             set_cookie,
             path: req.path().to_string(),
             query,
-        }))
+        }
     }
-}
 
-impl Ui {
     pub fn tr(&self) -> Tr {
         Tr(self.lang)
     }

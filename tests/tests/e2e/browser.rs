@@ -1,47 +1,12 @@
 //! The console in a real browser: headless Chromium (Debian's `chromium`, installed by
 //! `scripts/test`) loads a monitor's page; its latency chart and availability bar are drawn.
 
+use has_tests::browser::{TestBrowser, dom, sign_in};
 use has_tests::{
     Targets, TestDb, eventually, spawn::test_config, spawn_acmangkut, spawn_pageinspect,
 };
 use serde_json::json;
 use std::time::Duration;
-
-fn chromium() -> String {
-    std::env::var("HAS_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
-}
-
-/// Runs headless Chromium on `url` with `extra` flags; returns stdout.
-async fn headless(url: &str, extra: &[String]) -> String {
-    let profile = tempfile::tempdir().expect("profile dir");
-    let mut cmd = tokio::process::Command::new(chromium());
-    cmd.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--virtual-time-budget=3000",
-    ])
-    .arg(format!("--user-data-dir={}", profile.path().display()))
-    .args(extra)
-    .arg(url)
-    .kill_on_drop(true);
-    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
-        .await
-        .expect("chromium finished within 60 s")
-        .unwrap_or_else(|e| panic!("cannot run {} (scripts/test installs it): {e}", chromium()));
-    assert!(
-        out.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_monitor_page_renders_its_chart_in_headless_chromium() {
@@ -59,9 +24,22 @@ async fn the_monitor_page_renders_its_chart_in_headless_chromium() {
     })
     .await;
 
+    app.create_user("operator1", "operator-password-1", &["operator"])
+        .await;
     let page = app.url(&format!("/monitors/{id}?lang=en"));
-    let dom = headless(&page, &["--dump-dom".into()]).await;
-    assert!(dom.contains("shop front"), "the page names the monitor");
+    let browser = TestBrowser::launch().await;
+    let tab = browser.open(&page).await;
+    assert!(
+        dom(&tab).await.contains("id=\"username\""),
+        "without a session the page asks to sign in"
+    );
+    sign_in(&tab, "operator1", "operator-password-1").await;
+    let dom = has_tests::browser::dom(&tab).await;
+    assert!(
+        dom.contains("shop front"),
+        "the page names the monitor: {}",
+        &dom[..dom.len().min(3000)]
+    );
     let chart_start = dom
         .find("id=\"latency-chart\"")
         .expect("the latency chart is in the DOM");
@@ -83,34 +61,30 @@ async fn the_monitor_page_renders_its_chart_in_headless_chromium() {
         "the availability bar is drawn"
     );
 
-    let shot_dir = tempfile::tempdir().expect("dir");
-    let shot = shot_dir.path().join("monitor.png");
-    headless(
-        &page,
-        &[
-            format!("--screenshot={}", shot.display()),
-            "--window-size=1280,1000".into(),
-        ],
-    )
-    .await;
-    let png = std::fs::read(&shot).expect("a screenshot was written");
+    let png = tab
+        .screenshot(
+            chromiumoxide::page::ScreenshotParams::builder()
+                .full_page(true)
+                .build(),
+        )
+        .await
+        .expect("screenshot");
     assert!(
         png.starts_with(b"\x89PNG") && png.len() > 10_000,
         "a real page screenshot ({} bytes)",
         png.len()
     );
     if let Ok(dir) = std::env::var("HAS_TEST_SCREENSHOT_DIR") {
-        let _ = std::fs::copy(&shot, std::path::Path::new(&dir).join("monitor.png"));
+        let _ = std::fs::write(std::path::Path::new(&dir).join("monitor.png"), &png);
     }
 
-    let zh = headless(
-        &app.url(&format!("/monitors/{id}?lang=zh-CN")),
-        &["--dump-dom".into()],
-    )
-    .await;
+    tab.goto(app.url(&format!("/monitors/{id}?lang=zh-CN")))
+        .await
+        .expect("navigate");
+    let zh = has_tests::browser::dom(&tab).await;
     assert!(
         zh.contains("lang=\"zh-CN\""),
-        "the Chinese page declares its language"
+        "the Chinese page declares its language (same session)"
     );
     app.handle.stop().await;
 }

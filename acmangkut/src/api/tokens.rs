@@ -1,0 +1,121 @@
+//! `/api/v1/tokens`: API tokens for scripts, each user's own. The secret is answered once.
+
+use crate::iam::authn::TOKEN_PREFIX;
+use crate::iam::permissions::PermSet;
+use crate::iam::{Authorized, perm, secrets};
+use crate::store::now_ms;
+use crate::store::tokens::{self, ApiToken, NewToken};
+use actix_web::{HttpResponse, delete, get, post, web};
+use serde::{Deserialize, Serialize};
+use shared::extract::Json;
+use shared::{ApiError, ErrorCode};
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTokenInput {
+    pub name: String,
+    /// 1 to `iam.token_max_days`.
+    pub expires_in_days: u64,
+    /// A subset of your own permissions; empty means all of them.
+    #[serde(default)]
+    pub permissions: Vec<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedToken {
+    #[serde(flatten)]
+    pub token: ApiToken,
+    /// `Authorization: Bearer <secret>`. Shown this once; only its hash is kept.
+    pub secret: String,
+}
+
+fn own_user(auth: &Authorized<impl crate::iam::permissions::Needs>) -> Result<i64, ApiError> {
+    auth.principal.user_id.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Forbidden,
+            "API tokens belong to a user account; sign in as one (not with the bootstrap token or a provider token)",
+        )
+    })
+}
+
+#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = [ApiToken])), security(("bearer" = ["tokens:read"])))]
+#[get("/tokens")]
+pub async fn list(
+    auth: Authorized<perm::TokensRead>,
+) -> Result<web::Json<Vec<ApiToken>>, ApiError> {
+    let user = own_user(&auth)?;
+    Ok(web::Json(
+        auth.store.run(move |c| tokens::list_for(c, user)).await?,
+    ))
+}
+
+#[utoipa::path(context_path = "/api/v1", request_body = NewTokenInput, responses((status = 201, body = CreatedToken), (status = 400, body = shared::problem::Problem)), security(("bearer" = ["tokens:write"])))]
+#[post("/tokens")]
+pub async fn create(
+    auth: Authorized<perm::TokensWrite>,
+    body: Json<NewTokenInput>,
+) -> Result<HttpResponse, ApiError> {
+    let input = body.into_inner();
+    let user = own_user(&auth)?;
+    if input.name.trim().is_empty() || input.name.len() > 100 {
+        return Err(ApiError::field(
+            ErrorCode::InvalidField,
+            "name",
+            "must be 1-100 characters",
+        ));
+    }
+    let max = auth.iam.config().token_max_days;
+    if input.expires_in_days == 0 || input.expires_in_days > max {
+        return Err(ApiError::field(
+            ErrorCode::InvalidField,
+            "expires_in_days",
+            format!("must be 1 to {max}"),
+        ));
+    }
+    let mut wanted = PermSet::default();
+    for (i, p) in input.permissions.iter().enumerate() {
+        let one = PermSet::parse([p.as_str()]).map_err(|e| {
+            ApiError::field(ErrorCode::InvalidField, format!("permissions[{i}]"), e)
+        })?;
+        if one.intersect(auth.principal.permissions) != one {
+            return Err(ApiError::field(
+                ErrorCode::InvalidField,
+                format!("permissions[{i}]"),
+                format!("you do not have `{p}` yourself"),
+            ));
+        }
+        wanted = wanted.union(one);
+    }
+    if input.permissions.is_empty() {
+        wanted = auth.principal.permissions;
+    }
+    let secret = format!("{TOKEN_PREFIX}{}", secrets::random_token(32));
+    let now = now_ms();
+    let row = NewToken {
+        user_id: user,
+        name: input.name.trim().to_string(),
+        token_hash: secrets::sha256_hex(&secret),
+        permissions: serde_json::to_string(&wanted.names()).unwrap_or_else(|_| "[]".into()),
+        created_at: now,
+        expires_at: now + input.expires_in_days as i64 * 86_400_000,
+    };
+    let actor = auth.actor();
+    let token = auth
+        .store
+        .run(move |c| tokens::create(c, &actor, &row))
+        .await?;
+    Ok(HttpResponse::Created().json(CreatedToken { token, secret }))
+}
+
+#[utoipa::path(context_path = "/api/v1", responses((status = 204), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["tokens:write"])))]
+#[delete("/tokens/{id}")]
+pub async fn revoke(
+    auth: Authorized<perm::TokensWrite>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let (user, id, actor) = (own_user(&auth)?, id.into_inner(), auth.actor());
+    auth.store
+        .run(move |c| tokens::revoke(c, &actor, user, id))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,97 @@
+//! `Authorized<perm::X>`: the permission a handler needs, in its signature.
+//!
+//! Handlers reach the application state through this extractor (it derefs to [`AppState`]), so
+//! a handler without a permission check has no store to read either. The route-table test walks
+//! every route and checks 401 without credentials and 403 for a role without the permission.
+
+use super::permissions::Needs;
+use super::principal::Principal;
+use crate::api::AppState;
+use crate::store::audit::Actor;
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, ResponseError, web};
+use shared::{ApiError, ErrorCode};
+use std::future::{Ready, ready};
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+pub struct Authorized<P: Needs> {
+    pub principal: Arc<Principal>,
+    app: web::Data<AppState>,
+    _needs: PhantomData<P>,
+}
+
+impl<P: Needs> Authorized<P> {
+    pub fn actor(&self) -> Actor {
+        self.principal.actor()
+    }
+
+    pub fn app(&self) -> &AppState {
+        &self.app
+    }
+}
+
+impl<P: Needs> std::ops::Deref for Authorized<P> {
+    type Target = AppState;
+    fn deref(&self) -> &AppState {
+        &self.app
+    }
+}
+
+/// The refusal: problem+json under `/api/`, an HTML page in the console.
+fn refuse(req: &HttpRequest, e: ApiError) -> actix_web::Error {
+    if req.path().starts_with("/api/") {
+        return e.into();
+    }
+    let res = crate::ui::signin::refused(req, &e);
+    actix_web::error::InternalError::from_response(e.detail.clone(), res).into()
+}
+
+impl<P: Needs> FromRequest for Authorized<P> {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let principal = req.extensions().get::<Arc<Principal>>().cloned();
+        let Some(principal) = principal else {
+            return ready(Err(refuse(
+                req,
+                ApiError::new(ErrorCode::Unauthorized, "sign in first"),
+            )));
+        };
+        if let Some(p) = P::PERMISSION
+            && !principal.can(p)
+        {
+            return ready(Err(refuse(
+                req,
+                ApiError::new(
+                    ErrorCode::Forbidden,
+                    format!("this needs the permission `{}`", p.as_str()),
+                ),
+            )));
+        }
+        let Some(app) = req.app_data::<web::Data<AppState>>().cloned() else {
+            return ready(Err(ApiError::new(
+                ErrorCode::Internal,
+                "application state missing",
+            )
+            .error_response()
+            .into_error()));
+        };
+        ready(Ok(Self {
+            principal,
+            app,
+            _needs: PhantomData,
+        }))
+    }
+}
+
+trait IntoError {
+    fn into_error(self) -> actix_web::Error;
+}
+
+impl IntoError for actix_web::HttpResponse {
+    fn into_error(self) -> actix_web::Error {
+        actix_web::error::InternalError::from_response("internal", self).into()
+    }
+}

@@ -1,0 +1,105 @@
+//! A real headless Chromium driven over the DevTools protocol (chromiumoxide), for console
+//! tests that sign in through the forms as a person would.
+
+use chromiumoxide::browser::{Browser, BrowserConfig};
+use chromiumoxide::page::Page;
+use futures::StreamExt;
+use std::time::Duration;
+
+pub fn chromium() -> String {
+    std::env::var("HAS_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
+}
+
+pub struct TestBrowser {
+    pub browser: Browser,
+    _profile: tempfile::TempDir,
+    _handler: tokio::task::JoinHandle<()>,
+}
+
+impl TestBrowser {
+    pub async fn launch() -> Self {
+        let profile = tempfile::tempdir().expect("profile dir");
+        let config = BrowserConfig::builder()
+            .chrome_executable(chromium())
+            .no_sandbox()
+            .args([
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--password-store=basic",
+            ])
+            .window_size(1280, 1000)
+            .user_data_dir(profile.path())
+            .launch_timeout(Duration::from_secs(60))
+            .request_timeout(Duration::from_secs(30))
+            .build()
+            .expect("browser config");
+        let (browser, mut handler) = Browser::launch(config).await.unwrap_or_else(|e| {
+            panic!(
+                "cannot start {} (scripts/test installs it): {e}",
+                chromium()
+            )
+        });
+        let handle = tokio::spawn(async move { while handler.next().await.is_some() {} });
+        Self {
+            browser,
+            _profile: profile,
+            _handler: handle,
+        }
+    }
+
+    pub async fn open(&self, url: &str) -> Page {
+        let page = self.browser.new_page(url).await.expect("page opens");
+        let _ = page.wait_for_navigation().await;
+        page
+    }
+}
+
+/// Fills the sign-in form of the page on screen and submits it; waits for the next page.
+pub async fn sign_in(page: &Page, username: &str, password: &str) {
+    page.find_element("#username")
+        .await
+        .expect("the sign-in form has a username field")
+        .click()
+        .await
+        .expect("click")
+        .type_str(username)
+        .await
+        .expect("type");
+    page.find_element("#password")
+        .await
+        .expect("password field")
+        .click()
+        .await
+        .expect("click")
+        .type_str(password)
+        .await
+        .expect("type");
+    page.find_element("form[action='/login'] button[type=submit]")
+        .await
+        .expect("submit button")
+        .click()
+        .await
+        .expect("click");
+    // The next page has no sign-in form (or shows it again with an error).
+    crate::eventually(
+        Duration::from_secs(20),
+        "the page after signing in",
+        || async {
+            let html = page.content().await.ok()?;
+            (!html.contains("action=\"/login\"") || html.contains("role=\"alert\"")).then_some(())
+        },
+    )
+    .await;
+}
+
+/// The page's current DOM as HTML (retried while a navigation replaces the document).
+pub async fn dom(page: &Page) -> String {
+    crate::eventually(Duration::from_secs(20), "the page's DOM", || async {
+        page.content().await.ok()
+    })
+    .await
+}
