@@ -53,10 +53,11 @@ pub async fn middleware(
         Err(e) if e.code == ErrorCode::Unauthorized => return Ok(unauthenticated(req, Some(e))),
         Err(e) => return Ok(req.into_response(e.error_response())),
     };
-    if principal.via.needs_csrf() && !is_safe(req.method()) {
-        if let Err(e) = check_csrf(&mut req, &principal).await {
-            return Ok(req.into_response(e.error_response()));
-        }
+    if principal.via.needs_csrf()
+        && !is_safe(req.method())
+        && let Err(e) = check_csrf(&mut req, &principal).await
+    {
+        return Ok(req.into_response(e.error_response()));
     }
     if principal.via == Via::Bootstrap
         && is_safe(req.method())

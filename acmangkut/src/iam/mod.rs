@@ -140,7 +140,7 @@ impl Iam {
         {
             return Ok(snap.clone());
         }
-        let snap = Arc::new(store.run(|c| AccessSnapshot::load(c)).await?);
+        let snap = Arc::new(store.run(AccessSnapshot::load).await?);
         if let Ok(mut guard) = self.inner.access.write() {
             *guard = Some((Instant::now(), snap.clone()));
         }
@@ -199,7 +199,7 @@ impl Iam {
                 }
             }
             self.flush_token_uses(&store).await;
-            if rounds % 30 == 0 {
+            if rounds.is_multiple_of(30) {
                 if let Err(e) = store.run(crate::store::sessions::prune).await {
                     tracing::warn!(error = %e.detail, "cannot prune expired sessions");
                 }
