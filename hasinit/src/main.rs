@@ -25,7 +25,7 @@ async fn main() -> ExitCode {
         manifest: cli.manifest,
         dry_run: cli.dry_run,
     };
-    match hasinit::run(&config, &options).await {
+    match hasinit::run(&config, &options, &mut std::io::stdout()).await {
         Ok(()) => Exit::Done.into(),
         Err(e) => {
             let exit = e.exit();

@@ -5,14 +5,13 @@ use crate::client::{ApplyOutcome, Change};
 use serde_json::Value;
 use std::io::Write;
 
-/// Writes `lines` to stdout. The report is the program's output, not a log: it goes to stdout
-/// whatever `log.*` says, and never into log files.
-pub fn emit<I, S>(lines: I) -> std::io::Result<()>
+/// Writes `lines` to `out` (stdout in `main`). The report is the program's output, not a log:
+/// it goes to stdout whatever `log.*` says, and never into log files.
+pub fn emit<I, S>(out: &mut impl Write, lines: I) -> std::io::Result<()>
 where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
-    let mut out = std::io::stdout().lock();
     for line in lines {
         writeln!(out, "{}", line.as_ref())?;
     }

@@ -6,6 +6,7 @@ use crate::exit::Error;
 use crate::manifest::{self, Manifest};
 use crate::{password, report};
 use shared::config::ConfigError;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// What the command line adds to the configuration.
@@ -17,10 +18,15 @@ pub struct Options {
     pub dry_run: bool,
 }
 
-/// Applies the manifest and makes sure an admin exists. Everything that can be checked
-/// locally (config, manifest, token) is checked before acmangkut is contacted.
-pub async fn run(config: &HasinitConfig, options: &Options) -> Result<(), Error> {
-    let manifest = load_manifest(options, config)?;
+/// Applies the manifest and makes sure an admin exists, writing the report to `out` (stdout
+/// in `main`). Everything that can be checked locally (config, manifest, token) is checked
+/// before acmangkut is contacted.
+pub async fn run<W: Write>(
+    config: &HasinitConfig,
+    options: &Options,
+    out: &mut W,
+) -> Result<(), Error> {
+    let manifest = load_manifest(options, config, out)?;
     let token = config.token()?;
     let acmangkut = Acmangkut::new(&config.acmangkut.url, token)?;
     acmangkut
@@ -35,25 +41,29 @@ pub async fn run(config: &HasinitConfig, options: &Options) -> Result<(), Error>
         unchanged = outcome.unchanged,
         "manifest applied"
     );
-    say(report::manifest(&outcome, options.dry_run))?;
+    say(out, report::manifest(&outcome, options.dry_run))?;
 
-    ensure_admin(&acmangkut, config, options.dry_run).await
+    ensure_admin(&acmangkut, config, options.dry_run, out).await
 }
 
 /// The manifest from `--manifest`, else `manifest.path`, else the embedded default.
-fn load_manifest(options: &Options, config: &HasinitConfig) -> Result<Manifest, Error> {
+fn load_manifest(
+    options: &Options,
+    config: &HasinitConfig,
+    out: &mut impl Write,
+) -> Result<Manifest, Error> {
     let (path, key) = match (&options.manifest, &config.manifest.path) {
         (Some(p), _) => (p.as_path(), "--manifest"),
         (None, Some(p)) => (p.as_path(), "manifest.path"),
         (None, None) => {
             let m = Manifest::default_manifest()?;
-            say([summary(manifest::DEFAULT_SOURCE, &m)])?;
+            say(out, [summary(manifest::DEFAULT_SOURCE, &m)])?;
             return Ok(m);
         }
     };
     let text = read(path, key)?;
     let m = manifest::parse(&text, &path.display().to_string())?;
-    say([summary(&path.display().to_string(), &m)])?;
+    say(out, [summary(&path.display().to_string(), &m)])?;
     Ok(m)
 }
 
@@ -80,19 +90,26 @@ async fn ensure_admin(
     acmangkut: &Acmangkut,
     config: &HasinitConfig,
     dry_run: bool,
+    out: &mut impl Write,
 ) -> Result<(), Error> {
     let username = config.admin.username.as_str();
     let admins = acmangkut.admins().await?;
     if !admins.is_empty() {
-        return say([format!(
-            "admin: the admin role is already held by {}; none created",
-            admins.join(", ")
-        )]);
+        return say(
+            out,
+            [format!(
+                "admin: the admin role is already held by {}; none created",
+                admins.join(", ")
+            )],
+        );
     }
     if dry_run {
-        return say([format!(
-            "admin: no user holds the admin role; would create {username:?}"
-        )]);
+        return say(
+            out,
+            [format!(
+                "admin: no user holds the admin role; would create {username:?}"
+            )],
+        );
     }
     let (password, generated) = match &config.admin.password {
         Some(p) => (p.clone(), false),
@@ -121,16 +138,22 @@ async fn ensure_admin(
         UserCreation::Created => {
             tracing::info!(username, generated, "first admin created");
             if generated {
-                say([
-                    format!(
-                        "admin: created {username:?}; its generated password is shown only this once:"
-                    ),
-                    format!("admin password: {}", password.expose()),
-                ])
+                say(
+                    out,
+                    [
+                        format!(
+                            "admin: created {username:?}; its generated password is shown only this once:"
+                        ),
+                        format!("admin password: {}", password.expose()),
+                    ],
+                )
             } else {
-                say([format!(
-                    "admin: created {username:?} with the password from admin.password"
-                )])
+                say(
+                    out,
+                    [format!(
+                        "admin: created {username:?} with the password from admin.password"
+                    )],
+                )
             }
         }
         UserCreation::AlreadyExists => {
@@ -146,18 +169,21 @@ async fn ensure_admin(
                     ),
                 }));
             }
-            say([format!(
-                "admin: {username:?} was created meanwhile by another run (the admin role is held by {}); none created",
-                admins.join(", ")
-            )])
+            say(
+                out,
+                [format!(
+                    "admin: {username:?} was created meanwhile by another run (the admin role is held by {}); none created",
+                    admins.join(", ")
+                )],
+            )
         }
     }
 }
 
-fn say<I, S>(lines: I) -> Result<(), Error>
+fn say<I, S>(out: &mut impl Write, lines: I) -> Result<(), Error>
 where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
-    report::emit(lines).map_err(|e| Error::Other(format!("cannot write to stdout: {e}")))
+    report::emit(out, lines).map_err(|e| Error::Other(format!("cannot write the report: {e}")))
 }
