@@ -6,6 +6,7 @@ mod browser;
 mod browser_probe;
 mod database;
 mod executor;
+mod hasinit;
 mod monitors;
 mod oidc_tokens;
 mod openapi;
