@@ -2,7 +2,7 @@
 
 use crate::iam::authn::TOKEN_PREFIX;
 use crate::iam::permissions::PermSet;
-use crate::iam::{Authorized, perm, secrets};
+use crate::iam::{Authorized, Principal, perm, secrets};
 use crate::store::now_ms;
 use crate::store::tokens::{self, ApiToken, NewToken};
 use actix_web::{HttpResponse, delete, get, post, web};
@@ -29,8 +29,9 @@ pub struct CreatedToken {
     pub secret: String,
 }
 
-fn own_user(auth: &Authorized<impl crate::iam::permissions::Needs>) -> Result<i64, ApiError> {
-    auth.principal.user_id.ok_or_else(|| {
+/// The caller's user id: API tokens belong to a user account.
+pub fn own_user(principal: &Principal) -> Result<i64, ApiError> {
+    principal.user_id.ok_or_else(|| {
         ApiError::new(
             ErrorCode::Forbidden,
             "API tokens belong to a user account; sign in as one (not with the bootstrap token or a provider token)",
@@ -38,12 +39,65 @@ fn own_user(auth: &Authorized<impl crate::iam::permissions::Needs>) -> Result<i6
     })
 }
 
+/// Checks a new token's input for `principal` and builds its row and its secret; the API and
+/// the console's `/tokens` page both create tokens through this. Errors name the field
+/// (`name`, `expires_in_days`, `permissions[i]`).
+pub fn prepare(
+    principal: &Principal,
+    max_days: u64,
+    input: &NewTokenInput,
+) -> Result<(NewToken, String), ApiError> {
+    let user = own_user(principal)?;
+    if input.name.trim().is_empty() || input.name.len() > 100 {
+        return Err(ApiError::field(
+            ErrorCode::InvalidField,
+            "name",
+            "must be 1-100 characters",
+        ));
+    }
+    if input.expires_in_days == 0 || input.expires_in_days > max_days {
+        return Err(ApiError::field(
+            ErrorCode::InvalidField,
+            "expires_in_days",
+            format!("must be 1 to {max_days}"),
+        ));
+    }
+    let mut wanted = PermSet::default();
+    for (i, p) in input.permissions.iter().enumerate() {
+        let one = PermSet::parse([p.as_str()]).map_err(|e| {
+            ApiError::field(ErrorCode::InvalidField, format!("permissions[{i}]"), e)
+        })?;
+        if one.intersect(principal.permissions) != one {
+            return Err(ApiError::field(
+                ErrorCode::InvalidField,
+                format!("permissions[{i}]"),
+                format!("you do not have `{p}` yourself"),
+            ));
+        }
+        wanted = wanted.union(one);
+    }
+    if input.permissions.is_empty() {
+        wanted = principal.permissions;
+    }
+    let secret = format!("{TOKEN_PREFIX}{}", secrets::random_token(32));
+    let now = now_ms();
+    let row = NewToken {
+        user_id: user,
+        name: input.name.trim().to_string(),
+        token_hash: secrets::sha256_hex(&secret),
+        permissions: serde_json::to_string(&wanted.names()).unwrap_or_else(|_| "[]".into()),
+        created_at: now,
+        expires_at: now + input.expires_in_days as i64 * 86_400_000,
+    };
+    Ok((row, secret))
+}
+
 #[utoipa::path(context_path = "/api/v1", responses((status = 200, body = [ApiToken])), security(("bearer" = ["tokens:read"])))]
 #[get("/tokens")]
 pub async fn list(
     auth: Authorized<perm::TokensRead>,
 ) -> Result<web::Json<Vec<ApiToken>>, ApiError> {
-    let user = own_user(&auth)?;
+    let user = own_user(&auth.principal)?;
     Ok(web::Json(
         auth.store.run(move |c| tokens::list_for(c, user)).await?,
     ))
@@ -56,49 +110,7 @@ pub async fn create(
     body: Json<NewTokenInput>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.into_inner();
-    let user = own_user(&auth)?;
-    if input.name.trim().is_empty() || input.name.len() > 100 {
-        return Err(ApiError::field(
-            ErrorCode::InvalidField,
-            "name",
-            "must be 1-100 characters",
-        ));
-    }
-    let max = auth.iam.config().token_max_days;
-    if input.expires_in_days == 0 || input.expires_in_days > max {
-        return Err(ApiError::field(
-            ErrorCode::InvalidField,
-            "expires_in_days",
-            format!("must be 1 to {max}"),
-        ));
-    }
-    let mut wanted = PermSet::default();
-    for (i, p) in input.permissions.iter().enumerate() {
-        let one = PermSet::parse([p.as_str()]).map_err(|e| {
-            ApiError::field(ErrorCode::InvalidField, format!("permissions[{i}]"), e)
-        })?;
-        if one.intersect(auth.principal.permissions) != one {
-            return Err(ApiError::field(
-                ErrorCode::InvalidField,
-                format!("permissions[{i}]"),
-                format!("you do not have `{p}` yourself"),
-            ));
-        }
-        wanted = wanted.union(one);
-    }
-    if input.permissions.is_empty() {
-        wanted = auth.principal.permissions;
-    }
-    let secret = format!("{TOKEN_PREFIX}{}", secrets::random_token(32));
-    let now = now_ms();
-    let row = NewToken {
-        user_id: user,
-        name: input.name.trim().to_string(),
-        token_hash: secrets::sha256_hex(&secret),
-        permissions: serde_json::to_string(&wanted.names()).unwrap_or_else(|_| "[]".into()),
-        created_at: now,
-        expires_at: now + input.expires_in_days as i64 * 86_400_000,
-    };
+    let (row, secret) = prepare(&auth.principal, auth.iam.config().token_max_days, &input)?;
     let actor = auth.actor();
     let token = auth
         .store
@@ -113,7 +125,7 @@ pub async fn revoke(
     auth: Authorized<perm::TokensWrite>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let (user, id, actor) = (own_user(&auth)?, id.into_inner(), auth.actor());
+    let (user, id, actor) = (own_user(&auth.principal)?, id.into_inner(), auth.actor());
     auth.store
         .run(move |c| tokens::revoke(c, &actor, user, id))
         .await?;

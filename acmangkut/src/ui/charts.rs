@@ -285,6 +285,116 @@ pub fn state_bars(counts: &[(&'static str, String, i64)], max_width: f64, row: f
         .collect()
 }
 
+/// One hour's bar of a count chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CountBar {
+    pub x: f64,
+    pub y: f64,
+    pub width: f64,
+    pub height: f64,
+    pub count: i64,
+    /// `2024-05-01 10:00 UTC: 3 events`, the bar's tooltip and text fallback.
+    pub label: String,
+}
+
+/// Vertical bars of counts per hour, with a y axis from zero.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CountChart {
+    pub width: f64,
+    pub height: f64,
+    /// The plot area: left, top, right, bottom.
+    pub left: f64,
+    pub top: f64,
+    pub right: f64,
+    pub bottom: f64,
+    pub bars: Vec<CountBar>,
+    pub y_ticks: Vec<Tick>,
+    /// Every sixth hour, labelled `HH:00` (UTC).
+    pub x_ticks: Vec<Tick>,
+    pub total: i64,
+}
+
+/// How many of `times` (ms) fall in each of the `hours` hours ending with the one holding
+/// `now_ms`: `(hour start, count)`, oldest first. Times outside the window are not counted.
+pub fn per_hour(times: &[i64], now_ms: i64, hours: i64) -> Vec<(i64, i64)> {
+    let last = now_ms - now_ms.rem_euclid(HOUR_MS);
+    let first = last - (hours.max(1) - 1) * HOUR_MS;
+    let mut counts: Vec<(i64, i64)> = (0..hours.max(1))
+        .map(|i| (first + i * HOUR_MS, 0))
+        .collect();
+    for &t in times {
+        if t >= first && t < last + HOUR_MS {
+            counts[((t - first) / HOUR_MS) as usize].1 += 1;
+        }
+    }
+    counts
+}
+
+/// Lays out `(hour start, count)` as bars in a `width × height` box, with room for the axes;
+/// `word` names what is counted (`events`).
+pub fn count_chart(counts: &[(i64, i64)], width: f64, height: f64, word: &str) -> CountChart {
+    let (left, top, right, bottom) = (40.0, 8.0, width - 8.0, height - 22.0);
+    let max = counts.iter().map(|c| c.1).max().unwrap_or(0);
+    let y_max = nice_ceiling(max as f64);
+    let slot = (right - left) / counts.len().max(1) as f64;
+    let y_of = |v: f64| bottom - v.clamp(0.0, y_max) / y_max * (bottom - top);
+    let hour = |t: i64, f: &str| {
+        DateTime::<Utc>::from_timestamp_millis(t)
+            .map(|d| d.format(f).to_string())
+            .unwrap_or_default()
+    };
+    let bars = counts
+        .iter()
+        .enumerate()
+        .map(|(i, &(start, count))| {
+            let y = round1(y_of(count as f64));
+            CountBar {
+                x: round1(left + i as f64 * slot + 1.0),
+                y,
+                width: round1((slot - 2.0).max(1.0)),
+                height: round1(bottom - y),
+                count,
+                label: format!("{}: {count} {word}", hour(start, "%Y-%m-%d %H:00 UTC")),
+            }
+        })
+        .collect();
+    let number = |v: f64| {
+        if v.fract() == 0.0 {
+            format!("{v:.0}")
+        } else {
+            format!("{v:.1}")
+        }
+    };
+    let y_ticks = [0.0, y_max / 2.0, y_max]
+        .into_iter()
+        .map(|v| Tick {
+            pos: round1(y_of(v)),
+            label: number(v),
+        })
+        .collect();
+    let x_ticks = counts
+        .iter()
+        .enumerate()
+        .filter(|(_, (start, _))| start.rem_euclid(6 * HOUR_MS) == 0)
+        .map(|(i, (start, _))| Tick {
+            pos: round1(left + (i as f64 + 0.5) * slot),
+            label: hour(*start, "%H:00"),
+        })
+        .collect();
+    CountChart {
+        width,
+        height,
+        left,
+        top,
+        right,
+        bottom,
+        bars,
+        y_ticks,
+        x_ticks,
+        total: counts.iter().map(|c| c.1).sum(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,5 +508,62 @@ mod tests {
         assert_eq!(b[2].y, 60.0);
         let none = state_bars(&[("up", "Up".into(), 0)], 200.0, 30.0);
         assert_eq!(none[0].width, 0.0);
+    }
+    #[test]
+    fn events_are_counted_in_the_hour_they_happened_and_old_ones_are_left_out() {
+        let now = 30 * HOUR_MS + 10;
+        let times = [
+            now,
+            30 * HOUR_MS,
+            29 * HOUR_MS + 5,
+            27 * HOUR_MS - 1,
+            20 * HOUR_MS,
+            now + HOUR_MS,
+        ];
+        let c = per_hour(&times, now, 4);
+        assert_eq!(
+            c,
+            [
+                (27 * HOUR_MS, 0),
+                (28 * HOUR_MS, 0),
+                (29 * HOUR_MS, 1),
+                (30 * HOUR_MS, 2)
+            ],
+            "hour 26 and the future are outside the window"
+        );
+    }
+
+    #[test]
+    fn count_bars_stand_on_the_axis_and_the_largest_reaches_a_round_top() {
+        let counts = [(0, 0), (HOUR_MS, 3), (2 * HOUR_MS, 1), (6 * HOUR_MS, 0)];
+        let c = count_chart(&counts, 440.0, 130.0, "events");
+        assert_eq!(c.total, 4);
+        assert!(
+            c.bars
+                .iter()
+                .all(|b| (b.y + b.height - c.bottom).abs() < 0.11)
+        );
+        assert_eq!(c.bars[0].height, 0.0);
+        assert_eq!(c.y_ticks.last().map(|t| t.label.as_str()), Some("5"));
+        assert_eq!(c.y_ticks[1].label, "2.5");
+        let tallest = c.bars[1].height;
+        assert!(
+            (tallest - (c.bottom - c.top) * 3.0 / 5.0).abs() < 0.11,
+            "{tallest}"
+        );
+        assert!(
+            c.bars[1].x > c.bars[0].x + c.bars[0].width,
+            "bars do not touch"
+        );
+        assert_eq!(
+            c.x_ticks
+                .iter()
+                .map(|t| t.label.as_str())
+                .collect::<Vec<_>>(),
+            ["00:00", "06:00"]
+        );
+        assert_eq!(c.bars[1].label, "1970-01-01 01:00 UTC: 3 events");
+        let empty = count_chart(&[(0, 0)], 440.0, 130.0, "events");
+        assert_eq!(empty.y_ticks.last().map(|t| t.label.as_str()), Some("1"));
     }
 }

@@ -372,7 +372,7 @@ fn monitor_view(ui: &Ui, m: &Monitor) -> MonitorView {
 }
 
 pub async fn confirm_delete(
-    state: Read,
+    state: Write,
     ui: Ui,
     id: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {

@@ -1,8 +1,8 @@
 //! `/monitors/new` and `/monitors/{id}/edit`: the form, its errors, and saving it.
 
+use super::Write;
 use super::form::{FieldError, MonitorForm};
 use super::views::{FormPage, LocationBox, Opt};
-use super::{Read, Write};
 use super::{Ui, UiError, monitor_id, same_origin};
 use crate::api::AppState;
 use crate::store::monitors as store;
@@ -111,7 +111,7 @@ pub async fn new_form(state: Write, ui: Ui) -> Result<HttpResponse, UiError> {
 }
 
 pub async fn edit_form(
-    state: Read,
+    state: Write,
     ui: Ui,
     id: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {

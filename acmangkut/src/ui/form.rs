@@ -117,7 +117,8 @@ impl MonitorForm {
         }
     }
 
-    /// Parses an `application/x-www-form-urlencoded` body; unknown keys are ignored.
+    /// Parses an `application/x-www-form-urlencoded` body; unknown keys (and the `_csrf`
+    /// token, which the authentication middleware checked) are ignored.
     pub fn from_urlencoded(body: &[u8]) -> Self {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
         let mut f = Self::default();
@@ -166,6 +167,7 @@ impl MonitorForm {
                     f.insecure_skip_verify = Some(v);
                     continue;
                 }
+                crate::iam::authn::CSRF_FIELD => continue,
                 _ => continue,
             };
             *slot = v;
@@ -623,6 +625,17 @@ mod tests {
     fn form(pairs: &[(&str, &str)]) -> MonitorForm {
         let body = serde_urlencoded::to_string(pairs).expect("encodes");
         MonitorForm::from_urlencoded(body.as_bytes())
+    }
+
+    #[test]
+    fn the_csrf_token_of_a_signed_in_form_is_not_part_of_the_monitor() {
+        let plain = [("name", "web"), ("target", "https://example.com/")];
+        let with_token = [
+            ("_csrf", "abc123"),
+            ("name", "web"),
+            ("target", "https://example.com/"),
+        ];
+        assert_eq!(form(&with_token), form(&plain));
     }
 
     #[test]

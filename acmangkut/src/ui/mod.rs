@@ -12,25 +12,81 @@ pub mod charts;
 pub mod form;
 pub mod i18n;
 
+mod audit;
 mod dashboard;
 mod detail;
 mod edit;
 mod list;
+mod roles;
+mod routes;
 pub mod signin;
+mod tokens;
+mod users;
 mod views;
 
+use crate::api::AppState;
+use crate::iam::{PermSet, Permission, Principal, Via};
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use i18n::{Lang, Tr};
 use shared::{ApiError, ErrorCode};
 use std::future::{Ready, ready};
+use std::sync::Arc;
+
+pub use routes::Route;
 
 /// Reading pages need `monitors:read`; forms that change monitors `monitors:write`.
 pub type Read = crate::iam::Authorized<crate::iam::perm::MonitorsRead>;
 pub type Write = crate::iam::Authorized<crate::iam::perm::MonitorsWrite>;
 
+const MONITORS_READ: Option<&str> = Some("monitors:read");
+const MONITORS_WRITE: Option<&str> = Some("monitors:write");
+
+// The console's guarded routes: `ROUTES` (method, path, permission) and their registration are
+// written from this one list. The permission written here must be the one of the handler's
+// `Authorized<perm::…>` (a test compares them); the handler's signature is what enforces it.
+routes::console_routes! {
+    "/" { GET MONITORS_READ => dashboard::show }
+    "/logout" { POST None => signin::sign_out }
+    "/monitors" {
+        GET MONITORS_READ => list::show,
+        POST MONITORS_WRITE => edit::create,
+    }
+    "/monitors/new" {
+        GET MONITORS_WRITE => edit::new_form,
+        POST MONITORS_WRITE => edit::create,
+    }
+    "/monitors/{id}" { GET MONITORS_READ => detail::show }
+    "/monitors/{id}/edit" {
+        GET MONITORS_WRITE => edit::edit_form,
+        POST MONITORS_WRITE => edit::update,
+    }
+    "/monitors/{id}/delete" {
+        GET MONITORS_WRITE => detail::confirm_delete,
+        POST MONITORS_WRITE => detail::delete,
+    }
+    "/monitors/{id}/pause" { POST MONITORS_WRITE => detail::pause }
+    "/monitors/{id}/resume" { POST MONITORS_WRITE => detail::resume }
+    "/monitors/{id}/run" { POST MONITORS_WRITE => detail::run_now }
+    "/audit" { GET Some("audit:read") => audit::show }
+    "/tokens" {
+        GET Some("tokens:read") => tokens::show,
+        POST Some("tokens:write") => tokens::create,
+    }
+    "/tokens/{id}/revoke" { POST Some("tokens:write") => tokens::revoke }
+    "/admin/users" {
+        GET Some("users:read") => users::show,
+        POST Some("users:write") => users::create,
+    }
+    "/admin/users/{id}/disable" { POST Some("users:write") => users::disable }
+    "/admin/users/{id}/enable" { POST Some("users:write") => users::enable }
+    "/admin/roles" { GET Some("roles:read") => roles::show }
+}
+
+/// The public pages (sign-in, the identity provider's redirect, the stylesheet), then
+/// [`ROUTES`].
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(assets::serve)
         .service(
@@ -38,34 +94,37 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(signin::show))
                 .route(web::post().to(signin::submit)),
         )
-        .service(web::resource("/logout").route(web::post().to(signin::sign_out)))
         .service(web::resource("/auth/oidc/start").route(web::get().to(signin::oidc_start)))
-        .service(web::resource("/auth/oidc/callback").route(web::get().to(signin::oidc_callback)))
-        .service(web::resource("/").route(web::get().to(dashboard::show)))
-        .service(
-            web::resource("/monitors")
-                .route(web::get().to(list::show))
-                .route(web::post().to(edit::create)),
-        )
-        .service(
-            web::resource("/monitors/new")
-                .route(web::get().to(edit::new_form))
-                .route(web::post().to(edit::create)),
-        )
-        .service(web::resource("/monitors/{id}").route(web::get().to(detail::show)))
-        .service(
-            web::resource("/monitors/{id}/edit")
-                .route(web::get().to(edit::edit_form))
-                .route(web::post().to(edit::update)),
-        )
-        .service(
-            web::resource("/monitors/{id}/delete")
-                .route(web::get().to(detail::confirm_delete))
-                .route(web::post().to(detail::delete)),
-        )
-        .service(web::resource("/monitors/{id}/pause").route(web::post().to(detail::pause)))
-        .service(web::resource("/monitors/{id}/resume").route(web::post().to(detail::resume)))
-        .service(web::resource("/monitors/{id}/run").route(web::post().to(detail::run_now)));
+        .service(web::resource("/auth/oidc/callback").route(web::get().to(signin::oidc_callback)));
+    guarded_routes(cfg);
+}
+
+/// The permission `GET path` needs, when `path` is a console page: `Some(None)` for "any
+/// signed-in caller", `None` for a path not in [`ROUTES`].
+pub fn page_permission(path: &str) -> Option<Option<Permission>> {
+    ROUTES
+        .iter()
+        .find(|(m, p, _)| *m == "GET" && *p == path)
+        .map(|(_, _, perm)| perm.and_then(Permission::parse))
+}
+
+/// The navigation: `(active key, href, message key)`; an entry is shown only to callers
+/// holding the permission [`ROUTES`] gives its page.
+const NAV: [(&str, &str, &str); 7] = [
+    ("dashboard", "/", "nav.dashboard"),
+    ("monitors", "/monitors", "nav.monitors"),
+    ("new", "/monitors/new", "nav.new"),
+    ("audit", "/audit", "nav.audit"),
+    ("tokens", "/tokens", "nav.tokens"),
+    ("users", "/admin/users", "nav.users"),
+    ("roles", "/admin/roles", "nav.roles"),
+];
+
+/// Where the emergency switch stands, as this instance sees it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Switch {
+    instance: bool,
+    cluster: bool,
 }
 
 /// The request as the console sees it: the chosen language and where the switch links go.
@@ -77,6 +136,9 @@ pub struct Ui {
     path: String,
     /// The query without `lang`.
     query: Vec<(String, String)>,
+    /// Who is signed in (the same principal the `Authorized` extractor hands the handler).
+    principal: Option<Arc<Principal>>,
+    switch: Switch,
 }
 
 impl FromRequest for Ui {
@@ -107,12 +169,34 @@ impl Ui {
         });
         let (lang, set_cookie) =
             i18n::negotiate(asked.as_deref(), cookie, header(header::ACCEPT_LANGUAGE));
+        let switch = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| Switch {
+                instance: s.iam.local_degraded(),
+                cluster: s.iam.cluster_degraded(),
+            })
+            .unwrap_or_default();
         Self {
             lang,
             set_cookie,
             path: req.path().to_string(),
             query,
+            principal: req.extensions().get::<Arc<Principal>>().cloned(),
+            switch,
         }
+    }
+
+    /// The signed-in caller, when the middleware found one.
+    pub fn principal(&self) -> Option<&Principal> {
+        self.principal.as_deref()
+    }
+
+    /// The session's CSRF token for the page's forms ("" for bearer callers, who need none).
+    pub fn csrf(&self) -> String {
+        self.principal()
+            .and_then(Principal::csrf_token)
+            .unwrap_or_default()
+            .to_string()
     }
 
     pub fn tr(&self) -> Tr {
@@ -138,8 +222,10 @@ impl Ui {
         )
     }
 
-    /// What the layout needs: title, active nav entry, language links, the notice.
+    /// What the layout needs: title, active nav entry, language links, the notice, who is
+    /// signed in, and the banner while IAM is degraded.
     pub fn chrome(&self, title: impl Into<String>, active: &'static str) -> views::Chrome {
+        let t = self.tr();
         let notice = self
             .param("notice")
             .and_then(|n| {
@@ -148,6 +234,23 @@ impl Ui {
                     .find(|k| k.strip_prefix("notice.") == Some(n))
             })
             .map(|k| self.lang.t(k).to_string());
+        let perms = self
+            .principal()
+            .map_or_else(PermSet::default, |p| p.permissions);
+        let nav = match self.principal() {
+            None => Vec::new(),
+            Some(_) => NAV
+                .iter()
+                .filter(|(_, href, _)| {
+                    page_permission(href).is_some_and(|p| p.is_none_or(|p| perms.contains(p)))
+                })
+                .map(|(key, href, label)| views::NavLink {
+                    href,
+                    label: t.get(label),
+                    current: *key == active,
+                })
+                .collect(),
+        };
         views::Chrome {
             title: title.into(),
             active,
@@ -166,7 +269,28 @@ impl Ui {
                 .collect(),
             css: assets::stylesheet_url(),
             notice,
+            nav,
+            user: self.principal().map(|p| user_view(t, p)),
+            csrf: self.csrf(),
+            degraded: self.degraded_banner(),
+            perms,
         }
+    }
+
+    /// The banner's text while IAM is degraded: which switch, and what that allows.
+    fn degraded_banner(&self) -> Option<views::Banner> {
+        let t = self.tr();
+        let which = match (self.switch.instance, self.switch.cluster) {
+            (false, false) => return None,
+            (true, false) => t.get("banner.degraded_instance"),
+            (false, true) => t.get("banner.degraded_cluster"),
+            (true, true) => t.get("banner.degraded_both"),
+        };
+        Some(views::Banner {
+            title: t.get("banner.degraded_title"),
+            which,
+            note: t.get("banner.break_glass"),
+        })
     }
 
     /// An HTML answer with `status`, setting the language cookie when asked to.
@@ -217,7 +341,7 @@ impl Ui {
 }
 
 /// Messages that may be shown through `?notice=`; anything else is ignored.
-const NOTICES: [&str; 7] = [
+const NOTICES: [&str; 11] = [
     "notice.run_queued",
     "notice.paused_no_run",
     "notice.saved",
@@ -225,7 +349,33 @@ const NOTICES: [&str; 7] = [
     "notice.deleted",
     "notice.paused",
     "notice.resumed",
+    "notice.token_revoked",
+    "notice.user_created",
+    "notice.user_disabled",
+    "notice.user_enabled",
 ];
+
+/// The signed-in caller as the layout shows them.
+fn user_view(t: Tr, p: &Principal) -> views::UserView {
+    views::UserView {
+        name: p.name.clone(),
+        display_name: p.display_name.clone(),
+        roles: if p.roles.is_empty() {
+            t.get("user.no_roles").to_string()
+        } else {
+            p.roles.join(", ")
+        },
+        via: t.get(match p.via {
+            Via::Session => "user.via_session",
+            Via::OidcSession => "user.via_oidc_session",
+            Via::ApiToken => "user.via_token",
+            Via::Bearer => "user.via_bearer",
+            Via::Bootstrap => "user.via_bootstrap",
+        }),
+        break_glass: p.break_glass,
+        can_sign_out: p.session.is_some(),
+    }
+}
 
 /// An error answered as a friendly HTML page (not problem+json) in the request's language.
 #[derive(Debug)]
@@ -247,6 +397,7 @@ impl ResponseError for UiError {
         let (title, message) = match error.code {
             ErrorCode::NotFound => ("err.not_found_title", "err.not_found"),
             ErrorCode::Forbidden => ("err.title", "err.forbidden"),
+            ErrorCode::Conflict => ("err.title", "err.conflict"),
             _ => ("err.title", "err.internal"),
         };
         let t = ui.tr();
@@ -336,4 +487,43 @@ pub fn change_views(ui: &Ui, changes: &[shared::monitor::StateChange]) -> Vec<vi
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_names_the_permission_its_handler_demands() {
+        let from_handlers = handler_permissions();
+        assert_eq!(from_handlers.len(), ROUTES.len());
+        for ((method, path, written), (_, _, demanded)) in ROUTES.iter().zip(from_handlers) {
+            assert_eq!(
+                *written,
+                demanded.map(Permission::as_str),
+                "{method} {path}: ROUTES and the handler's Authorized<perm::…> disagree"
+            );
+        }
+    }
+
+    #[test]
+    fn routes_are_unique_and_public_paths_are_not_among_them() {
+        let mut seen = std::collections::BTreeSet::new();
+        for (method, path, _) in ROUTES {
+            assert!(seen.insert((method, path)), "{method} {path} twice");
+            assert!(
+                !crate::iam::authn::is_public(path),
+                "{path} is public: it has no place in ROUTES"
+            );
+        }
+    }
+
+    #[test]
+    fn every_navigation_entry_is_a_page_of_the_table() {
+        for (_, href, _) in NAV {
+            assert!(page_permission(href).is_some(), "{href}");
+        }
+        assert_eq!(page_permission("/audit"), Some(Some(Permission::AuditRead)));
+        assert_eq!(page_permission("/login"), None);
+    }
 }

@@ -27,7 +27,6 @@ struct SignInPage {
     t: Tr,
     error: Option<String>,
     sso: bool,
-    degraded: bool,
     csrf: String,
     next: String,
     next_q: String,
@@ -66,7 +65,6 @@ fn page(
         t,
         error,
         sso: state.iam.oidc().is_some() && !state.iam.degraded(),
-        degraded: state.iam.degraded(),
         csrf: csrf.clone(),
         next: next.to_string(),
         next_q: serde_urlencoded::to_string([("", next)])
@@ -198,8 +196,8 @@ pub async fn submit(
 }
 
 pub async fn sign_out(
-    req: HttpRequest,
     auth: Authorized<perm::SignedIn>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let cookie = accounts::sign_out(auth.app(), &req, &auth.principal).await?;
     Ok(HttpResponse::SeeOther()

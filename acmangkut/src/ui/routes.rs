@@ -1,0 +1,69 @@
+//! The console's route table: one macro writes both the actix registration and [`ROUTES`], so
+//! the two cannot drift apart; [`handler_permissions`] reads each handler's permission from its
+//! signature (`Authorized<perm::X>` first), and a test checks the table says the same.
+//!
+//! [`ROUTES`]: super::ROUTES
+//! [`handler_permissions`]: super::handler_permissions
+
+use crate::iam::Authorized;
+use crate::iam::permissions::{Needs, Permission};
+
+/// One console route: method, path (`{id}` for a path parameter), and the permission its
+/// handler needs (`None`: any signed-in caller).
+pub type Route = (&'static str, &'static str, Option<&'static str>);
+
+/// A handler whose first argument is `Authorized<P>`: `P`'s permission is what it needs.
+/// Implemented for handlers of up to six arguments.
+pub trait Guarded<Args> {
+    const NEEDS: Option<Permission>;
+}
+
+macro_rules! guarded {
+    ($($arg:ident),*) => {
+        impl<F, R, P: Needs, $($arg,)*> Guarded<(Authorized<P>, $($arg,)*)> for F
+        where
+            F: Fn(Authorized<P>, $($arg,)*) -> R,
+        {
+            const NEEDS: Option<Permission> = P::PERMISSION;
+        }
+    };
+}
+guarded!();
+guarded!(A);
+guarded!(A, B);
+guarded!(A, B, C);
+guarded!(A, B, C, D);
+guarded!(A, B, C, D, E);
+
+/// The permission `handler` demands, read from its type.
+pub fn needs<Args, F: Guarded<Args>>(_handler: &F) -> Option<Permission> {
+    F::NEEDS
+}
+
+/// `console_routes! { "/path" { GET Some("perm:x") => module::handler, POST … } … }` expands
+/// to `ROUTES`, `guarded_routes` (the actix registration, one resource per path in the order
+/// given) and `handler_permissions` (what the handlers' signatures say).
+macro_rules! console_routes {
+    ($( $path:literal { $( $method:ident $perm:expr => $handler:path ),+ $(,)? } )*) => {
+        /// Every console page and form that needs a signed-in caller, with the permission its
+        /// handler demands (`None`: any signed-in caller). Public paths (`/login`,
+        /// `/auth/oidc/*`, `/static/*`) are not here.
+        pub const ROUTES: &[routes::Route] = &[ $( $( (stringify!($method), $path, $perm), )+ )* ];
+
+        /// Registers [`ROUTES`], each with its handler.
+        fn guarded_routes(cfg: &mut web::ServiceConfig) {
+            $(
+                cfg.service(
+                    web::resource($path)
+                        $( .route(web::method(actix_web::http::Method::$method).to($handler)) )+
+                );
+            )*
+        }
+
+        /// `(method, path, permission)` of every route as its handler's signature has it.
+        pub fn handler_permissions() -> Vec<(&'static str, &'static str, Option<crate::iam::Permission>)> {
+            vec![ $( $( (stringify!($method), $path, routes::needs(&$handler)), )+ )* ]
+        }
+    };
+}
+pub(crate) use console_routes;
