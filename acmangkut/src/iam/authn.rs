@@ -57,7 +57,12 @@ pub async fn middleware(
         && !is_safe(req.method())
         && let Err(e) = check_csrf(&mut req, &principal).await
     {
-        return Ok(req.into_response(e.error_response()));
+        if req.path().starts_with("/api/") {
+            return Ok(req.into_response(e.error_response()));
+        }
+        let (http, _) = req.into_parts();
+        let res = crate::ui::signin::refused(&http, &e);
+        return Ok(ServiceResponse::new(http, res));
     }
     if principal.via == Via::Bootstrap
         && is_safe(req.method())
