@@ -181,3 +181,138 @@ impl TestApp {
             .sum()
     }
 }
+
+/// A signed-in browser session of a built-in account: its `has_session` cookie and the CSRF
+/// token `GET /api/v1/auth/me` hands out, sent the way the console's scripts send them.
+#[derive(Clone)]
+pub struct Session {
+    pub address: String,
+    pub username: String,
+    /// The value of the `has_session` cookie.
+    pub cookie: String,
+    /// The whole `Set-Cookie` header of the sign-in answer.
+    pub set_cookie: String,
+    /// Sent as `X-CSRF-Token` by [`Session::request`].
+    pub csrf: String,
+    client: reqwest::Client,
+}
+
+/// A client that sends no credentials, follows no redirects and keeps no cookies.
+fn plain_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+impl Session {
+    /// A request with the session cookie and the CSRF token.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.request_without_csrf(method, path)
+            .header("X-CSRF-Token", &self.csrf)
+    }
+
+    /// A request with the session cookie only (what a forged cross-site request carries).
+    pub fn request_without_csrf(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.address))
+            .header(
+                reqwest::header::COOKIE,
+                format!("{}={}", acmangkut::iam::authn::SESSION_COOKIE, self.cookie),
+            )
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .expect("GET")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.request(reqwest::Method::POST, path)
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// Creates an API token of this user (`POST /api/v1/tokens`); panics unless 201. Returns
+    /// the create answer, which holds the `secret`.
+    pub async fn create_token(&self, name: &str, days: u64, permissions: &[&str]) -> Value {
+        let r = self
+            .post_json(
+                "/api/v1/tokens",
+                &serde_json::json!({"name": name, "expires_in_days": days, "permissions": permissions}),
+            )
+            .await;
+        let status = r.status();
+        let json: Value = r.json().await.expect("json");
+        assert_eq!(status, 201, "create token for {}: {json}", self.username);
+        json
+    }
+}
+
+/// The value of cookie `name` in a `Set-Cookie` header, if that header sets it.
+pub fn cookie_value<'a>(set_cookie: &'a str, name: &str) -> Option<&'a str> {
+    let (k, rest) = set_cookie.split_once('=')?;
+    (k.trim() == name).then(|| rest.split(';').next().unwrap_or("").trim())
+}
+
+impl TestApp {
+    /// Signs a built-in account in through `POST /api/v1/auth/login`, keeps its cookie and
+    /// fetches its CSRF token; panics unless both answer 200.
+    pub async fn sign_in(&self, username: &str, password: &str) -> Session {
+        let client = plain_client();
+        let r = client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"username": username, "password": password}))
+            .send()
+            .await
+            .expect("POST login");
+        let status = r.status();
+        let set_cookie = r
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| cookie_value(v, acmangkut::iam::authn::SESSION_COOKIE).is_some())
+            .map(str::to_string);
+        let body = r.text().await.expect("body");
+        assert_eq!(status, 200, "sign in as {username}: {body}");
+        let set_cookie = set_cookie.expect("the sign-in answer sets the session cookie");
+        let cookie = cookie_value(&set_cookie, acmangkut::iam::authn::SESSION_COOKIE)
+            .expect("session cookie")
+            .to_string();
+        let mut session = Session {
+            address: self.address.clone(),
+            username: username.to_string(),
+            cookie,
+            set_cookie,
+            csrf: String::new(),
+            client,
+        };
+        let me = session.get("/api/v1/auth/me").await;
+        assert_eq!(me.status(), 200, "GET /api/v1/auth/me as {username}");
+        let me: Value = me.json().await.expect("json");
+        session.csrf = me["csrf_token"]
+            .as_str()
+            .expect("a session has a CSRF token")
+            .to_string();
+        session
+    }
+
+    /// A store of its own on this app's database, for checks behind the API's back.
+    pub async fn open_store(&self) -> acmangkut::store::Store {
+        let url = self.config.database.url.expose().to_string();
+        tokio::task::spawn_blocking(move || acmangkut::store::Store::open(&url, 1, 5_000))
+            .await
+            .expect("join")
+            .expect("open the app's database")
+    }
+}
