@@ -165,23 +165,34 @@ pub fn bindings(conn: &mut DbConn) -> QueryResult<Vec<Binding>> {
         .collect())
 }
 
-/// A binding's role must exist as a row (the foreign key): a built-in role not stored yet is
-/// stored first.
-fn ensure_role_row(conn: &mut DbConn, actor: &Actor, name: &str) -> QueryResult<()> {
-    let stored: i64 = db!(conn, |c| iam_roles::table
-        .filter(iam_roles::name.eq(name))
-        .count()
-        .get_result(c))?;
-    if stored > 0 {
-        return Ok(());
-    }
-    let role = role(conn, name)?;
-    put_role(conn, actor, &role).map(|_| ())
-}
-
+/// Creates a binding and its one audit row, in one transaction. A binding's role must exist as
+/// a row (the foreign key): a built-in role that hasinit has not stored yet is stored here from
+/// the code's definition, without an audit row of its own (it is no change of the role; the
+/// same as a user created with that role).
 pub fn create_binding(conn: &mut DbConn, actor: &Actor, b: &Binding) -> QueryResult<Binding> {
-    ensure_role_row(conn, actor, &b.role)?;
-    let id = crate::write_tx!(conn, |c| {
+    let builtin = builtin_role(&b.role);
+    crate::write_tx!(conn, |c| {
+        let stored: i64 = iam_roles::table
+            .filter(iam_roles::name.eq(&b.role))
+            .count()
+            .get_result(c)?;
+        if stored == 0 {
+            let Some((perms, desc)) = builtin else {
+                return Err(DbError::NotFound);
+            };
+            let now = now_ms();
+            diesel::insert_into(iam_roles::table)
+                .values((
+                    iam_roles::name.eq(&b.role),
+                    iam_roles::description.eq(desc),
+                    iam_roles::builtin.eq(true),
+                    iam_roles::permissions
+                        .eq(serde_json::to_string(&perms.names()).unwrap_or_default()),
+                    iam_roles::created_at.eq(now),
+                    iam_roles::updated_at.eq(now),
+                ))
+                .execute(c)?;
+        }
         let id: i64 = diesel::insert_into(iam_bindings::table)
             .values((
                 iam_bindings::subject_kind.eq(&b.subject_kind),
@@ -191,14 +202,14 @@ pub fn create_binding(conn: &mut DbConn, actor: &Actor, b: &Binding) -> QueryRes
             ))
             .returning(iam_bindings::id)
             .get_result(c)?;
+        let created = Binding { id, ..b.clone() };
         c.audit(
             &actor
                 .event("binding.create", "binding", Some(id.to_string()))
-                .after(b),
+                .after(&created),
         )?;
-        QueryResult::Ok(id)
-    })?;
-    Ok(Binding { id, ..b.clone() })
+        QueryResult::Ok(created)
+    })
 }
 
 pub fn delete_binding(conn: &mut DbConn, actor: &Actor, id: i64) -> QueryResult<()> {

@@ -8,6 +8,7 @@ mod database;
 mod executor;
 mod hasinit;
 mod iam_accounts;
+mod iam_audit;
 mod iam_routes;
 mod iam_tokens;
 mod monitors;
