@@ -5,8 +5,10 @@
 use super::schema::audit_events;
 use super::{DbConn, now_ms, to_datetime};
 use crate::db;
+use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::result::QueryResult;
+use diesel::sql_types::{Bool, Integer, Text};
 use diesel::{PgConnection, SqliteConnection};
 use serde::Serialize;
 
@@ -161,7 +163,7 @@ impl AuditRow {
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     pub actor: Option<String>,
-    /// Exact action, or a prefix ending in `.` (`monitor.`).
+    /// Exact action, or a prefix ending in `.` (`monitor.`); both match letter case exactly.
     pub action: Option<String>,
     pub resource: Option<String>,
     pub outcome: Option<String>,
@@ -184,7 +186,14 @@ pub fn list(
             }
             if let Some(a) = &f.action {
                 if a.ends_with('.') {
-                    q = q.filter(audit_events::action.like(format!("{}%", a.replace('%', ""))));
+                    // Not LIKE: SQLite's ignores letter case and `_` is a wildcard in both, so
+                    // a prefix would match more than the whole action it starts does.
+                    q = q.filter(
+                        sql::<Bool>("substr(action, 1, ")
+                            .bind::<Integer, _>(a.chars().count() as i32)
+                            .sql(") = ")
+                            .bind::<Text, _>(a.clone()),
+                    );
                 } else {
                     q = q.filter(audit_events::action.eq(a.clone()));
                 }

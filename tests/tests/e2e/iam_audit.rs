@@ -475,6 +475,26 @@ async fn the_log_filters_by_actor_action_outcome_and_time_and_pages_newest_first
     let count = |q: &'static str| async { ids(&rows(&app, &root, q).await).len() };
     assert_eq!(count("action=monitor.create&per_page=500").await, 5);
     assert_eq!(count("outcome=failure&per_page=500").await, 2);
+    // A prefix matches as exactly as a whole action does, on either database: letter case
+    // counts and `_` is a character like any other.
+    assert_eq!(count("action=Monitor.create").await, 0);
+    assert_eq!(
+        count("action=Monitor.").await,
+        0,
+        "prefixes are case-sensitive too"
+    );
+    assert_eq!(
+        count("action=auth.sign_in").await,
+        4,
+        "root, ann, mallory twice"
+    );
+    assert_eq!(
+        count("action=auth.sign_").await,
+        0,
+        "a prefix ends with `.`"
+    );
+    assert_eq!(count("action=auth_").await, 0);
+    assert_eq!(count("action=a_th.").await, 0, "`_` is no wildcard");
 
     // Pages of 3 cover everything once, newest first, each with the same total.
     let all_ids = ids(&everything);
