@@ -59,7 +59,7 @@ async fn switch(app: &TestApp, action: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_in_sets_an_http_only_lax_session_cookie_that_is_not_secure_over_http() {
-    let (app, _db) = start(|_| {}).await;
+    let (app, _db) = start(|c| c.iam.session_hours = 2).await;
     app.create_user("alice", PASSWORD, &["viewer"]).await;
 
     let session = app.sign_in("alice", PASSWORD).await;
@@ -77,6 +77,11 @@ async fn signing_in_sets_an_http_only_lax_session_cookie_that_is_not_secure_over
         session.set_cookie
     );
     assert!(attrs.contains(&"path=/".into()), "{}", session.set_cookie);
+    assert!(
+        attrs.contains(&"max-age=7200".into()),
+        "iam.session_hours: {}",
+        session.set_cookie
+    );
     assert!(
         !attrs.contains(&"secure".into()),
         "plain http: {}",
@@ -211,6 +216,39 @@ async fn signing_out_ends_the_session_on_the_server() {
     assert_eq!(replay.status(), 401);
     assert_eq!(problem(replay).await["status"], 401);
     assert_eq!(audit(&app, "action=auth.sign_out").await.len(), 1);
+    app.handle.stop().await;
+}
+
+/// The server compares a session's stored expiry with its clock on every request, so moving
+/// it into the past is the same as `iam.session_hours` running out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_session_is_refused() {
+    use acmangkut::store::schema::iam_sessions;
+    use diesel::prelude::*;
+    let (app, _db) = start(|_| {}).await;
+    let alice = app.create_user("alice", PASSWORD, &["viewer"]).await;
+    let session = app.sign_in("alice", PASSWORD).await;
+    assert_eq!(session.get("/api/v1/auth/me").await.status(), 200);
+    let user_id = alice["id"].as_i64().expect("id");
+
+    let past = chrono::Utc::now().timestamp_millis() - 1_000;
+    let expired = app
+        .open_store()
+        .await
+        .run(move |c| {
+            acmangkut::db!(c, |c| diesel::update(
+                iam_sessions::table.filter(iam_sessions::user_id.eq(user_id))
+            )
+            .set(iam_sessions::expires_at.eq(past))
+            .execute(c))
+        })
+        .await
+        .expect("expire the session");
+    let r = session.get("/api/v1/auth/me").await;
+
+    assert_eq!(expired, 1);
+    assert_eq!(r.status(), 401);
+    assert_eq!(problem(r).await["status"], 401);
     app.handle.stop().await;
 }
 

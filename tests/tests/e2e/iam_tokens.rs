@@ -207,6 +207,18 @@ async fn asking_for_a_permission_one_lacks_is_a_400_naming_it() {
     }
     let list: Vec<Value> = vera.get("/api/v1/tokens").await.json().await.expect("json");
     assert!(list.is_empty(), "nothing was created: {list:?}");
+    // Nor can a token mint a wider one: it has only the permissions it was given.
+    let narrow = vera.create_token("narrow", 1, &["tokens:write"]).await;
+    let wider = json!({"name": "wider", "expires_in_days": 1, "permissions": ["monitors:read"]});
+    let r = bearer_client(secret(&narrow))
+        .post(app.url("/api/v1/tokens"))
+        .json(&wider)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["field"], "permissions[0]", "{body}");
     app.handle.stop().await;
 }
 
