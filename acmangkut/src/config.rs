@@ -45,8 +45,14 @@ pub struct DatabaseConfig {
 pub struct PageinspectConfig {
     /// Base URL of the pageinspect of the `default` location.
     pub url: String,
-    /// Bearer token presented to pageinspect (its `auth.service_token`).
+    /// Bearer token presented to pageinspect (its `auth.service_token`). With `oidc_resource`
+    /// set it is only the fallback for when no access token can be had from the provider.
     pub token: Option<Secret>,
+    /// Present a client-credentials access token instead, asked of `iam.oidc`'s provider for
+    /// this RFC 8707 resource indicator (e.g. `urn:has:pageinspect`), which pageinspect verifies
+    /// with its `auth.oidc`. The `iam.oidc` client must be allowed the client-credentials grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc_resource: Option<String>,
     /// More locations: name → base URL of the pageinspect there. Monitors list the locations
     /// they run from; `default` is `url`.
     #[serde(default)]
@@ -152,6 +158,7 @@ impl Default for Config {
             pageinspect: PageinspectConfig {
                 url: "http://127.0.0.1:8081".into(),
                 token: None,
+                oidc_resource: None,
                 locations: Default::default(),
             },
             scheduler: SchedulerConfig {
@@ -222,6 +229,20 @@ impl Config {
             }
             if url::Url::parse(u).is_err() {
                 return bad(&key, "must be an absolute URL");
+            }
+        }
+        if let Some(resource) = &self.pageinspect.oidc_resource {
+            if self.iam.oidc.is_none() {
+                return bad(
+                    "pageinspect.oidc_resource",
+                    "needs iam.oidc: its client asks the provider for the access token",
+                );
+            }
+            if url::Url::parse(resource).is_err() {
+                return bad(
+                    "pageinspect.oidc_resource",
+                    "must be an absolute URI (an RFC 8707 resource indicator), e.g. urn:has:pageinspect",
+                );
             }
         }
         if self.retention.screenshots_per_monitor < 1 {
@@ -298,6 +319,22 @@ mod tests {
             e.to_string().contains("pageinspect.locations.Bad Name"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_pageinspect_resource_needs_an_identity_provider_and_is_a_uri() {
+        let mut c = Config::default();
+        c.pageinspect.oidc_resource = Some("urn:has:pageinspect".into());
+        let e = c.validate().expect_err("no iam.oidc");
+        assert!(e.to_string().contains("pageinspect.oidc_resource"), "{e}");
+        c.iam.oidc = Some(shared::iam::OidcConfig {
+            issuer: "http://id.example".into(),
+            ..Default::default()
+        });
+        c.validate().expect("valid with a provider");
+        c.pageinspect.oidc_resource = Some("pageinspect".into());
+        let e = c.validate().expect_err("not a URI");
+        assert!(e.to_string().contains("resource indicator"), "{e}");
     }
 
     #[test]

@@ -77,10 +77,11 @@ impl Application {
         let (tx, rx) = watch::channel(false);
         let mut engines = Vec::new();
         if config.scheduler.enabled {
+            let credential = pageinspect_credential(&config, &iam);
             let mut clients = std::collections::BTreeMap::new();
             for (location, url) in config.pageinspect.endpoints() {
                 let client =
-                    shared::client::PageinspectClient::new(&url, config.pageinspect.token.clone())?;
+                    shared::client::PageinspectClient::with_credential(&url, credential.clone())?;
                 clients.insert(location, client);
             }
             let scheduler = Scheduler::new(
@@ -146,6 +147,25 @@ impl Application {
             let _ = e.await;
         }
         result
+    }
+}
+
+/// What the scheduler presents to pageinspect: a client-credentials token of `iam.oidc`'s
+/// client when `pageinspect.oidc_resource` is set (never fetched while IAM is degraded;
+/// `pageinspect.token` as the fallback), else `pageinspect.token`, else nothing.
+fn pageinspect_credential(config: &Config, iam: &crate::iam::Iam) -> shared::client::Credential {
+    use shared::client::{Credential, ServiceTokens};
+    let token = config.pageinspect.token.clone();
+    match (&config.pageinspect.oidc_resource, iam.oidc()) {
+        (Some(resource), Some(provider)) => {
+            let iam = iam.clone();
+            Credential::ClientCredentials(
+                ServiceTokens::new(provider.client().clone(), resource.clone())
+                    .with_fallback(token)
+                    .with_offline(move || iam.degraded()),
+            )
+        }
+        _ => token.map_or(Credential::None, Credential::Token),
     }
 }
 

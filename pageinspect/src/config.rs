@@ -31,7 +31,8 @@ pub struct PageinspectConfig {
 pub struct BrowserConfig {
     /// Run browser probes; when false they fail with `browser_error`.
     pub enabled: bool,
-    /// The Chromium (or Chrome) binary; never downloaded.
+    /// The Chromium (or Chrome) binary; never downloaded. Started through `/bin/sh` with
+    /// `--remote-debugging-pipe` (the DevTools connection is a pipe on its fds 3 and 4).
     pub executable: std::path::PathBuf,
     /// Browser processes in the pool (started on first use).
     pub pool_size: usize,
@@ -138,12 +139,47 @@ pub struct ProbeConfig {
     pub default_user_agent: String,
 }
 
+/// Who may call `/api/`. pageinspect does not start unless a credential is configured
+/// ([`AuthConfig::service_token`] and/or [`AuthConfig::oidc`]) or
+/// [`AuthConfig::allow_anonymous`] is set explicitly.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
-    /// When set, every `/api/` request must carry `Authorization: Bearer <token>`.
+    /// A static bearer token callers present (`HAS_AUTH__SERVICE_TOKEN`); acmangkut sends its
+    /// `pageinspect.token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_token: Option<Secret>,
+    /// Bearer JWTs from this OpenID Connect provider are accepted when their `aud` is
+    /// `oidc.audience` (acmangkut's client-credentials tokens). Only `issuer` and `audience`
+    /// are needed to verify; the provider may be down at start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<shared::iam::OidcConfig>,
+    /// Accept callers that present no credential. For local experiments only: anyone who can
+    /// reach the port can make pageinspect connect anywhere its egress guard allows.
+    #[serde(default)]
+    pub allow_anonymous: bool,
+}
+
+impl AuthConfig {
+    /// Whether some credential is configured (a service token or an OIDC audience).
+    pub fn has_credential(&self) -> bool {
+        self.service_token.is_some() || self.oidc.is_some()
+    }
+
+    /// pageinspect's start policy: a credential, or `allow_anonymous` said out loud.
+    pub fn require_credential(&self) -> Result<(), ConfigError> {
+        if self.has_credential() || self.allow_anonymous {
+            return Ok(());
+        }
+        Err(ConfigError::Key {
+            key: "auth".into(),
+            message: "pageinspect accepts only authenticated callers: set auth.service_token \
+                      (HAS_AUTH__SERVICE_TOKEN) or auth.oidc.issuer and auth.oidc.audience \
+                      (HAS_AUTH__OIDC__ISSUER, HAS_AUTH__OIDC__AUDIENCE); for a local \
+                      experiment only, auth.allow_anonymous = true"
+                .into(),
+        })
+    }
 }
 
 impl PageinspectConfig {
@@ -169,10 +205,12 @@ impl PageinspectConfig {
         }
     }
 
-    /// Loads defaults < `file` < environment, then checks what serde cannot.
+    /// Loads defaults < `file` < environment, then checks what serde cannot, and that callers
+    /// will have to authenticate ([`AuthConfig::require_credential`]).
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let config: Self = shared::config::load(&Self::defaults(), file)?;
         config.validate()?;
+        config.auth.require_credential()?;
         Ok(config)
     }
 
@@ -209,6 +247,20 @@ impl PageinspectConfig {
             .is_some_and(|t| t.expose().trim().is_empty())
         {
             return bad("auth.service_token", "must not be empty when set");
+        }
+        if let Some(oidc) = &self.auth.oidc {
+            if url::Url::parse(&oidc.issuer).is_err() {
+                return bad(
+                    "auth.oidc.issuer",
+                    "must be the provider's issuer URL, exactly as its tokens' `iss`",
+                );
+            }
+            if oidc.audience.trim().is_empty() {
+                return bad(
+                    "auth.oidc.audience",
+                    "must name pageinspect's audience (the `aud` its callers' tokens carry)",
+                );
+            }
         }
         self.egress.guard()?;
         if self.browser.pool_size == 0 {
@@ -253,6 +305,56 @@ mod tests {
         let token = c.auth.service_token.as_ref().expect("token set");
         assert_eq!(token.expose(), "s3cret");
         assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn without_a_credential_pageinspect_refuses_to_start_unless_anonymous_callers_are_allowed() {
+        let e = load_env(&[])
+            .expect("the defaults are valid values")
+            .auth
+            .require_credential()
+            .expect_err("no credential: no start");
+        assert_eq!(e.key(), Some("auth"));
+        assert!(e.to_string().contains("allow_anonymous"), "{e}");
+        for allowed in [
+            vec![("HAS_AUTH__ALLOW_ANONYMOUS", "true")],
+            vec![("HAS_AUTH__SERVICE_TOKEN", "s3cret")],
+            vec![
+                ("HAS_AUTH__OIDC__ISSUER", "http://127.0.0.1:1"),
+                ("HAS_AUTH__OIDC__AUDIENCE", "pageinspect"),
+            ],
+        ] {
+            let c = load_env(&allowed).expect("loads");
+            assert!(c.auth.require_credential().is_ok(), "{allowed:?}");
+        }
+    }
+
+    #[test]
+    fn an_oidc_section_needs_an_issuer_url_and_an_audience() {
+        for (env, key) in [
+            (
+                vec![("HAS_AUTH__OIDC__AUDIENCE", "pageinspect")],
+                "auth.oidc.issuer",
+            ),
+            (
+                vec![("HAS_AUTH__OIDC__ISSUER", "http://id.example")],
+                "auth.oidc.audience",
+            ),
+        ] {
+            let e = load_env(&env).expect_err("incomplete oidc section");
+            assert_eq!(e.key(), Some(key), "{env:?}: {e}");
+        }
+        let c = load_env(&[
+            ("HAS_AUTH__OIDC__ISSUER", "http://id.example"),
+            ("HAS_AUTH__OIDC__AUDIENCE", "pageinspect"),
+        ])
+        .expect("loads");
+        let oidc = c.auth.oidc.expect("oidc section");
+        assert_eq!(
+            (oidc.audience.as_str(), oidc.leeway_seconds),
+            ("pageinspect", 60)
+        );
+        assert!(!c.auth.allow_anonymous, "anonymous callers stay refused");
     }
 
     #[test]

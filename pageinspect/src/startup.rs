@@ -1,6 +1,6 @@
 //! Building and running the HTTP server; `main` and the tests start it the same way.
 
-use crate::auth::ServiceToken;
+use crate::auth::Authenticator;
 use crate::config::PageinspectConfig;
 use crate::routes;
 use crate::state::AppState;
@@ -27,13 +27,29 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", config.server.listen))?;
         let local_addr = listener.local_addr()?;
         let state = web::Data::new(AppState::new(&config)?);
-        let token = web::Data::new(ServiceToken(config.auth.service_token.clone()));
+        let auth = Authenticator::from_config(&config.auth)?;
+        if config.auth.allow_anonymous {
+            tracing::warn!(
+                "auth.allow_anonymous = true: /api/ runs probes for callers without a credential; \
+                 for local experiments only"
+            );
+        }
+        if let Some(oidc) = auth.oidc().cloned() {
+            // Keys fetched now let tokens verify while the provider is briefly down later.
+            tokio::spawn(async move {
+                if let Err(e) = oidc.refresh_keys().await {
+                    tracing::warn!(error = %e, "cannot fetch the identity provider's keys yet; will retry on the first token");
+                }
+            });
+        }
+        let accepts = auth.describe();
+        let auth = web::Data::new(auth);
         let limit = JsonLimit(config.server.max_request_bytes);
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(access_log))
                 .app_data(state.clone())
-                .app_data(token.clone())
+                .app_data(auth.clone())
                 .app_data(limit)
                 .configure(routes::configure)
         })
@@ -46,7 +62,7 @@ impl Application {
             location = %config.location,
             max_concurrency = config.probe.max_concurrency,
             max_batch = config.probe.max_batch,
-            auth = config.auth.service_token.is_some(),
+            auth = %accepts,
             "pageinspect listening"
         );
         Ok(Self {

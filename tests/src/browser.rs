@@ -96,6 +96,71 @@ pub async fn sign_in(page: &Page, username: &str, password: &str) {
     .await;
 }
 
+/// From acmangkut's sign-in page on screen: follows "Sign in with the identity provider"
+/// (`#sso`), signs in on the provider's own form as `username` (any password), grants consent
+/// if the provider asks, and waits until the browser is back on `acmangkut` (its base URL).
+pub async fn sign_in_with_provider(page: &Page, acmangkut: &str, username: &str) {
+    page.find_element("#sso")
+        .await
+        .expect("the sign-in page links to the identity provider (#sso)")
+        .click()
+        .await
+        .expect("click");
+    let login = crate::eventually(
+        Duration::from_secs(20),
+        "the provider's login form",
+        || async {
+            let url = page.url().await.ok()??;
+            if url.starts_with(acmangkut) {
+                return None;
+            }
+            page.find_element("input[name=login]").await.ok()
+        },
+    )
+    .await;
+    login
+        .click()
+        .await
+        .expect("click")
+        .type_str(username)
+        .await
+        .expect("type");
+    page.find_element("input[name=password]")
+        .await
+        .expect("the provider's password field")
+        .click()
+        .await
+        .expect("click")
+        .type_str("any password")
+        .await
+        .expect("type");
+    page.find_element("button[type=submit]")
+        .await
+        .expect("the provider's submit button")
+        .click()
+        .await
+        .expect("click");
+    crate::eventually(
+        Duration::from_secs(20),
+        "the browser back on acmangkut",
+        || async {
+            let url = page.url().await.ok()??;
+            if url.starts_with(acmangkut) && !url.contains("/auth/oidc/") {
+                return Some(());
+            }
+            // oidc-provider's consent page, should it ask.
+            if let Ok(button) = page
+                .find_element("form input[name=prompt][value=consent] ~ button")
+                .await
+            {
+                let _ = button.click().await;
+            }
+            None
+        },
+    )
+    .await;
+}
+
 /// The page's current DOM as HTML (retried while a navigation replaces the document).
 pub async fn dom(page: &Page) -> String {
     crate::eventually(Duration::from_secs(20), "the page's DOM", || async {

@@ -191,6 +191,64 @@ impl OidcProvider {
         panic!("sign-in did not come back to {redirect_uri}");
     }
 
+    /// Registers one more redirect URI of the web client (e.g. the callback of an acmangkut
+    /// started after the provider, whose port was not known before); restarts the provider with
+    /// the same keys and issuer, so do this before anyone signs in.
+    pub async fn allow_redirect_uri(&mut self, uri: &str) {
+        self.options.redirect_uris.push(uri.to_string());
+        self.restart().await;
+    }
+
+    /// Signs `username` in to the acmangkut console at `acmangkut` (its base URL) the way a
+    /// browser would, over plain HTTP: `/auth/oidc/start`, the provider's form, the callback.
+    /// Returns the `has_session` cookie value. The callback must be allowed
+    /// ([`Self::allow_redirect_uri`]).
+    pub async fn console_sign_in(&self, acmangkut: &str, username: &str) -> String {
+        let start = self
+            .http
+            .get(format!("{acmangkut}/auth/oidc/start?next=/"))
+            .send()
+            .await
+            .expect("acmangkut answers");
+        let status = start.status();
+        let location = start
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .map(String::from);
+        let Some(location) = location.filter(|_| status.is_redirection()) else {
+            panic!(
+                "sign-in start answered {status}: {}",
+                start.text().await.unwrap_or_default()
+            );
+        };
+        let callback = self
+            .sign_in(&Url::parse(&location).expect("authorization URL"), username)
+            .await;
+        let done = self
+            .http
+            .get(callback)
+            .send()
+            .await
+            .expect("acmangkut answers the callback");
+        let status = done.status();
+        let cookie = done
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|c| c.to_str().ok())
+            .filter_map(|c| c.split(';').next()?.strip_prefix("has_session="))
+            .find(|v| !v.is_empty())
+            .map(String::from);
+        match cookie {
+            Some(c) if status.is_redirection() => c,
+            _ => panic!(
+                "the callback answered {status} without a session: {}",
+                done.text().await.unwrap_or_default()
+            ),
+        }
+    }
+
     /// Stops the provider (its keys stay on disk for [`Self::restart`]).
     pub async fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -22,6 +22,7 @@ pub async fn spawn_pageinspect_with(
     c.log.dir = "".into();
     c.log.stdout = false;
     c.auth.service_token = token.map(Secret::new);
+    c.auth.allow_anonymous = token.is_none();
     tweak(&mut c);
     let app = pageinspect::Application::build(c)
         .await

@@ -35,12 +35,17 @@ impl Provider {
             .map_err(to_api)
     }
 
-    /// Where to send the browser, and the pending sign-in to keep until it comes back.
+    /// Where to send the browser, and the pending sign-in to keep until it comes back. The
+    /// provider must answer first: the discovery document is cached, and sending the browser
+    /// to a provider that is down would leave the user on a connection error instead of our
+    /// page saying what to do.
     pub async fn start(
         &self,
         redirect_uri: &str,
         next: &str,
     ) -> Result<(url::Url, OidcLogin), ApiError> {
+        // Fetching the keys proves the provider answers (and picks up a key rotation early).
+        self.client.refresh_keys().await.map_err(to_api)?;
         let pkce = Pkce::generate();
         let state = shared::iam::random_token();
         let nonce = shared::iam::random_token();

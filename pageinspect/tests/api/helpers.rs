@@ -43,7 +43,8 @@ pub struct TestApp {
     pub token: Option<String>,
 }
 
-/// pageinspect with test defaults (loopback, port 0, no log files).
+/// pageinspect with test defaults (loopback, port 0, no log files; anonymous callers
+/// allowed unless `tweak` configures a credential).
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
@@ -57,6 +58,10 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut PageinspectConfig)) -> TestA
     config.log.dir = "".into();
     config.log.stdout = false;
     tweak(&mut config);
+    // Most tests are about probes, not callers: anonymous unless `tweak` set a credential.
+    if !config.auth.has_credential() {
+        config.auth.allow_anonymous = true;
+    }
     let token = config
         .auth
         .service_token

@@ -26,6 +26,7 @@ pub async fn spawn_app(secrets_dir: &Path) -> TestApp {
     config.server.workers = Some(1);
     config.log.dir = "".into();
     config.log.stdout = false;
+    config.auth.allow_anonymous = true;
     config.browser.pool_size = 1;
     config.browser.max_concurrent_pages = 4;
     config.browser.secrets_dir = secrets_dir.to_path_buf();
