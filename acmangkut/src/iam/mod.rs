@@ -199,6 +199,16 @@ impl Iam {
                 }
             }
             self.flush_token_uses(&store).await;
+            // Keys fetched ahead of need, so that bearer tokens already issued still verify
+            // from the cache if IAM is degraded before any token came along.
+            if let Some(p) = self.oidc()
+                && !self.degraded()
+                && p.client().stats().cached_keys == 0
+                && (rounds == 1 || rounds.is_multiple_of(15))
+                && let Err(e) = p.client().refresh_keys().await
+            {
+                tracing::warn!(error = %e, "cannot fetch the identity provider's keys yet");
+            }
             if rounds.is_multiple_of(30) {
                 if let Err(e) = store.run(crate::store::sessions::prune).await {
                     tracing::warn!(error = %e.detail, "cannot prune expired sessions");
