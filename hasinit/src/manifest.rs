@@ -389,7 +389,9 @@ mod tests {
             "plans:run",
         ]);
         assert_eq!(role("operator"), operator);
-        assert_eq!(role("auditor"), reads);
+        let mut auditor = reads.clone();
+        auditor.insert("tokens:write");
+        assert_eq!(role("auditor"), auditor);
         assert_eq!(role("admin"), CATALOG.iter().copied().collect());
     }
 

@@ -102,8 +102,8 @@ pub fn effective_filter(level: &str) -> String {
 /// Installs the global subscriber. Fails if the log directory cannot be created, or if a
 /// subscriber is already installed (tests call [`init_for_tests`] instead).
 pub fn init(config: &LogConfig) -> Result<TelemetryGuard, String> {
-    let filter =
-        EnvFilter::try_new(&config.level).map_err(|e| format!("config key `log.level`: {e}"))?;
+    let filter = EnvFilter::try_new(effective_filter(&config.level))
+        .map_err(|e| format!("config key `log.level`: {e}"))?;
     let mut layers: Vec<BoxedLayer> = Vec::new();
     let mut guards = Vec::new();
     if config.stdout {

@@ -161,7 +161,11 @@ pub fn builtin_role(name: &str) -> Option<(PermSet, &'static str)> {
             ])),
             "Runs the platform day to day",
         ),
-        "auditor" => (reads.collect(), "Reads everything, including the audit log"),
+        // Auditors script exports of the audit log, so they may hold their own API tokens.
+        "auditor" => (
+            reads.chain([TokensWrite]).collect(),
+            "Reads everything, including the audit log; may script exports with its own API tokens",
+        ),
         "admin" => (PermSet::all(), "Every permission"),
         _ => return None,
     })
