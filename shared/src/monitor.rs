@@ -187,11 +187,19 @@ pub struct Monitor {
     pub location_failure_threshold: i32,
     pub state: MonitorState,
     pub paused: bool,
+    #[serde(serialize_with = "rfc3339::serialize")]
     pub next_run_at: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "rfc3339::serialize_option"
+    )]
     pub last_checked_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "rfc3339::serialize")]
     pub state_changed_at: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -251,4 +259,150 @@ pub struct StateChange {
     pub at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// Timestamps written exactly as chrono's `Serialize` writes them (RFC 3339 in UTC with `Z`,
+/// fractional seconds of 0, 3, 6 or 9 digits), but formatted into a stack buffer and handed to
+/// the serializer as one string. chrono goes through `fmt` and serde_json's `collect_str`, which
+/// escapes each formatted piece separately: the five timestamps of a monitor were over a quarter
+/// of the instructions of a page of monitors (docs/performance.md, API).
+pub mod rfc3339 {
+    use chrono::{DateTime, Datelike, Timelike, Utc};
+    use serde::{Serialize, Serializer};
+
+    /// The longest text: `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
+    pub const MAX_LEN: usize = 30;
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        let mut buf = [0u8; MAX_LEN];
+        match format(t, &mut buf).and_then(|text| std::str::from_utf8(text).ok()) {
+            Some(text) => s.serialize_str(text),
+            None => t.serialize(s),
+        }
+    }
+
+    pub fn serialize_option<S: Serializer>(
+        t: &Option<DateTime<Utc>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        struct Fast<'a>(&'a DateTime<Utc>);
+        impl Serialize for Fast<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                serialize(self.0, s)
+            }
+        }
+        match t {
+            Some(t) => s.serialize_some(&Fast(t)),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// The text chrono would write, in ASCII digits and `-`, `:`, `.`, `T`, `Z` only (nothing a
+    /// JSON string escapes); `None` for years outside 0..=9999, which chrono writes with a sign
+    /// (callers fall back to chrono for those).
+    pub fn format<'b>(t: &DateTime<Utc>, buf: &'b mut [u8; MAX_LEN]) -> Option<&'b [u8]> {
+        let dt = t.naive_utc();
+        let year = u32::try_from(dt.year()).ok().filter(|y| *y <= 9999)?;
+        let (mut second, mut nano) = (dt.second(), dt.nanosecond());
+        if nano >= 1_000_000_000 {
+            // A leap second: chrono writes it as second 60.
+            second += 1;
+            nano -= 1_000_000_000;
+        }
+        let fields = [
+            (year / 100, b'\0'),
+            (year % 100, b'-'),
+            (dt.month(), b'-'),
+            (dt.day(), b'T'),
+            (dt.hour(), b':'),
+            (dt.minute(), b':'),
+            (second, b'\0'),
+        ];
+        let mut n = 0;
+        for (value, separator) in fields {
+            buf[n] = b'0' + (value / 10) as u8;
+            buf[n + 1] = b'0' + (value % 10) as u8;
+            n += 2;
+            if separator != b'\0' {
+                buf[n] = separator;
+                n += 1;
+            }
+        }
+        let digits = match nano {
+            0 => 0,
+            _ if nano % 1_000_000 == 0 => 3,
+            _ if nano % 1_000 == 0 => 6,
+            _ => 9,
+        };
+        if digits > 0 {
+            buf[n] = b'.';
+            let mut v = nano / 10u32.pow(9 - digits);
+            for i in (1..=digits as usize).rev() {
+                buf[n + i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+            n += 1 + digits as usize;
+        }
+        buf[n] = b'Z';
+        Some(&buf[..=n])
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use chrono::{NaiveDate, NaiveTime};
+        use proptest::prelude::*;
+
+        fn fast(t: &DateTime<Utc>) -> String {
+            let mut out = Vec::new();
+            serialize(t, &mut serde_json::Serializer::new(&mut out)).expect("serialize");
+            String::from_utf8(out).expect("utf-8")
+        }
+
+        fn chrono_json(t: &DateTime<Utc>) -> String {
+            serde_json::to_string(t).expect("serialize")
+        }
+
+        #[test]
+        fn edges_are_written_as_chrono_writes_them() {
+            let at = |y, mo, d, h, mi, s, nano| {
+                let time = NaiveTime::from_hms_nano_opt(h, mi, s, nano).expect("valid time");
+                let date = NaiveDate::from_ymd_opt(y, mo, d).expect("valid date");
+                date.and_time(time).and_utc()
+            };
+            for t in [
+                DateTime::<Utc>::default(),
+                at(0, 1, 1, 0, 0, 0, 0),
+                at(9999, 12, 31, 23, 59, 59, 999_999_999),
+                at(10000, 1, 1, 0, 0, 0, 0),
+                at(-1, 12, 31, 23, 59, 59, 0),
+                at(2026, 11, 27, 2, 5, 17, 100_000_000),
+                at(2026, 11, 27, 2, 5, 17, 1_000),
+                at(2026, 11, 27, 2, 5, 17, 1),
+                at(2016, 12, 31, 23, 59, 59, 1_000_000_000),
+                at(2016, 12, 31, 23, 59, 59, 1_500_000_000),
+            ] {
+                assert_eq!(fast(&t), chrono_json(&t), "{t:?}");
+            }
+            let none: Option<DateTime<Utc>> = None;
+            let mut out = Vec::new();
+            serialize_option(&none, &mut serde_json::Serializer::new(&mut out)).expect("none");
+            assert_eq!(out, b"null");
+        }
+
+        proptest! {
+            #[test]
+            fn any_instant_is_written_as_chrono_writes_it(
+                secs in -70_000_000_000i64..260_000_000_000i64,
+                nano in prop_oneof![Just(0u32), (0u32..1000).prop_map(|m| m * 1_000_000),
+                                    (0u32..1_000_000).prop_map(|u| u * 1000), 0u32..1_000_000_000],
+            ) {
+                let t = DateTime::from_timestamp(secs, nano).expect("in range");
+                prop_assert_eq!(fast(&t), chrono_json(&t));
+                let mut out = Vec::new();
+                serialize_option(&Some(t), &mut serde_json::Serializer::new(&mut out)).expect("some");
+                prop_assert_eq!(String::from_utf8(out).expect("utf-8"), chrono_json(&t));
+            }
+        }
+    }
 }

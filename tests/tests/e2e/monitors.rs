@@ -251,3 +251,79 @@ async fn listing_paginates() {
     assert_eq!(names, ["m3", "m4", "m5"]);
     app.handle.stop().await;
 }
+
+/// A page of the list shows each monitor exactly as reading it alone does: the page is written
+/// straight from the rows, a monitor alone through serde.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_page_shows_each_monitor_as_reading_it_alone_does() {
+    let targets = Targets::start().await;
+    let (pi, _h) = spawn_pageinspect(None).await;
+    let db = TestDb::new();
+    let app = spawn_acmangkut(test_config(&db, &pi)).await;
+    let odd = "quote \" backslash \\ tab \t newline \n ünï 巡检 😀 </script>";
+    // Label keys that bytewise order and a PostgreSQL collation order differently.
+    let labels = json!({"ab": odd, "a-z": "1", "a.b/c": "", "env": "prod"});
+    let bodies = [
+        json!({"name": format!("{odd} http"), "description": odd, "interval_seconds": 3600,
+               "labels": labels, "degraded_threshold_ms": 60000, "locations": ["default"],
+               "probe": {"kind": "http", "target": targets.url("/healthy"), "timeout_ms": 1500,
+                         "method": "GET", "headers": {"X-Odd": odd, "Accept": "*/*"},
+                         "conditions": ["[STATUS] == 200"], "max_redirects": 2}}),
+        json!({"name": "tcp down", "interval_seconds": 3600, "labels": {"env": "prod"},
+               "probe": {"kind": "tcp", "target": "127.0.0.1:9", "timeout_ms": 500,
+                         "body": "PING\r\n", "expect": "PONG", "ip_preference": "ipv4"}}),
+        json!({"name": "tls down", "interval_seconds": 3600, "failure_threshold": 2,
+               "probe": {"kind": "tls", "target": "127.0.0.1:9", "timeout_ms": 500,
+                         "insecure_skip_verify": true, "retries": 1, "retry_delay_ms": 10}}),
+        json!({"name": "paused", "interval_seconds": 3600,
+               "probe": {"kind": "http", "target": targets.url("/healthy")}}),
+    ];
+    let mut ids = Vec::new();
+    for body in bodies {
+        ids.push(app.create_monitor(body).await["id"].as_i64().expect("id"));
+    }
+    // Each is checked once right away, then not for an hour: wait for those checks to land.
+    for id in &ids[..3] {
+        eventually(Duration::from_secs(20), "the first check", || async {
+            let m = app.get_json(&format!("/api/v1/monitors/{id}")).await;
+            m.get("last_checked_at").map(|_| ())
+        })
+        .await;
+    }
+    let r = app
+        .post_json(&format!("/api/v1/monitors/{}/pause", ids[3]), &json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+
+    let mut seen = 0;
+    for query in [
+        "per_page=50",
+        "per_page=2&page=2",
+        "label=env=prod",
+        "state=paused",
+    ] {
+        let text = body_of(&app, &format!("/api/v1/monitors?{query}")).await;
+        let page: Value = serde_json::from_str(&text).expect("json");
+        let items = page["items"].as_array().expect("items");
+        assert!(!items.is_empty(), "{query}: {page}");
+        for item in items {
+            let id = item["id"].as_i64().expect("id");
+            let alone = body_of(&app, &format!("/api/v1/monitors/{id}")).await;
+            // The same bytes (fields and labels in the same order), hence the same values.
+            assert!(
+                text.contains(&alone),
+                "{query}: monitor {id} reads\n{alone}\nbut the page has\n{item}"
+            );
+            assert_eq!(item, &serde_json::from_str::<Value>(&alone).expect("json"));
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 4 + 2 + 2 + 1);
+    app.handle.stop().await;
+}
+
+async fn body_of(app: &has_tests::TestApp, path: &str) -> String {
+    let r = app.get(path).await;
+    assert_eq!(r.status(), 200, "GET {path}");
+    r.text().await.expect("body")
+}
