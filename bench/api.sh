@@ -5,12 +5,16 @@
 #   BENCH_DURATION=10 bench/api.sh
 #
 # Starts pageinspect and acmangkut (release build, scheduler off, logs and metric log in a temp
-# dir), seeds BENCH_MONITORS monitors (1000), then runs wrk (BENCH_THREADS=2 threads,
-# BENCH_CONNECTIONS=64 connections, BENCH_DURATION=20 s each) against
+# dir, a random bootstrap token), seeds BENCH_MONITORS monitors (1000), then runs wrk
+# (BENCH_THREADS=2 threads, BENCH_CONNECTIONS=64 connections, BENCH_DURATION=20 s each) against
 #   GET  /healthz                          (framework ceiling)
 #   GET  /api/v1/monitors?per_page=50      (list)
+#   GET  /api/v1/monitors?per_page=50      (list with an API token: `list-token`)
 #   GET  /api/v1/monitors/{random seeded id} (read)
 #   POST /api/v1/monitors                  (create, unique names from a Lua script)
+# Requests carry `Authorization: Bearer` with the bootstrap token (checked in memory), except
+# `list-token`: an API token `has_…` with monitors:read, as an API client holds one (looked up
+# in the database on every request).
 # once on SQLite (temp file) and once on PostgreSQL (fresh database created and dropped here;
 # BENCH_PG_URL=postgres://postgres@127.0.0.1:5432, BENCH_SKIP_PG=1 to skip).
 # Prints a markdown table with req/s, p50/p99, and the ratio to the original product's target
@@ -27,8 +31,9 @@ PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
 READ_TARGET=500
 WRITE_TARGET=50
 
-need_cmd wrk:wrk curl:curl python3:python3 psql:postgresql-client
+need_cmd wrk:wrk curl:curl jq:jq psql:postgresql-client
 build_release
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 WORK=$(mktemp -d /tmp/has-bench-api.XXXXXX)
 PG_DB=""
@@ -56,15 +61,17 @@ to_ms() {
           else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000} else print v}' <<<"$1"
 }
 
-# run_wrk BACKEND NAME TARGET_RPS URL [LUA]
+# run_wrk BACKEND NAME TARGET_RPS URL [LUA] (bearer: $WRK_TOKEN, else $BENCH_TOKEN; a Lua
+# script that gives headers of its own gives this one too)
 run_wrk() {
     local backend=$1 name=$2 target=$3 url=$4 lua=${5:-} out="$WORK/wrk-$1-$2.txt"
-    local args=(-t"$THREADS" -c"$CONNS" -d"${DURATION}s" --timeout 10s --latency)
+    local args=(-t"$THREADS" -c"$CONNS" -d"${DURATION}s" --timeout 10s --latency
+        -H "Authorization: Bearer ${WRK_TOKEN:-$BENCH_TOKEN}")
     [[ -n "$lua" ]] && args+=(-s "$lua")
     local cpu0 cpu1 t0 t1
     cpu0=$(cpu_seconds "$AC_PID")
     t0=$(date +%s.%N)
-    log "$backend $name: wrk ${args[*]} $url"
+    log "$backend $name: wrk ${args[*]/#Authorization: */Authorization: …} $url"
     timeout $((DURATION + 30)) wrk "${args[@]}" "$url" >"$out" 2>&1 || die "wrk failed: $(cat "$out")"
     t1=$(date +%s.%N)
     cpu1=$(cpu_seconds "$AC_PID")
@@ -103,7 +110,8 @@ request = function()
   counter = counter + 1
   local body = '{"name":"' .. prefix .. counter .. '","interval_seconds":60,' ..
     '"probe":{"kind":"http","target":"http://127.0.0.1:9/","timeout_ms":2000}}'
-  return wrk.format("POST", "/api/v1/monitors", {["Content-Type"] = "application/json"}, body)
+  return wrk.format("POST", "/api/v1/monitors",
+    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer $BENCH_TOKEN"}, body)
 end
 EOF
 }
@@ -115,8 +123,7 @@ bench_backend() {
     local base="http://127.0.0.1:$port"
     log "$backend: acmangkut pid $AC_PID on :$port; seeding $MONITORS monitors"
     local seeded
-    seeded=$(python3 "$BENCH_DIR/seed.py" "$base" "$MONITORS" "http://127.0.0.1:9/" \
-        --interval 60 --concurrency 8 --prefix "seed-$backend" --deadline 300) ||
+    seeded=$(seed_monitors "$base" "$MONITORS" "http://127.0.0.1:9/" 60 "seed-$backend") ||
         die "seeding failed: $seeded"
     log "$backend: seeded $seeded"
     local lo hi
@@ -125,6 +132,9 @@ bench_backend() {
     write_lua "$lo" "$hi" "$backend-$$"
     run_wrk "$backend" healthz 0 "$base/healthz"
     run_wrk "$backend" list "$READ_TARGET" "$base/api/v1/monitors?per_page=50"
+    local token
+    token=$(read_token "$base") || die "no API token"
+    WRK_TOKEN=$token run_wrk "$backend" list-token "$READ_TARGET" "$base/api/v1/monitors?per_page=50"
     run_wrk "$backend" read "$READ_TARGET" "$base/api/v1/monitors/$lo" "$WORK/read.lua"
     run_wrk "$backend" create "$WRITE_TARGET" "$base/api/v1/monitors" "$WORK/create.lua"
     log "$backend: acmangkut peak RSS $(peak_rss_mib "$AC_PID") MiB"
@@ -145,7 +155,8 @@ fi
 
 echo
 echo "machine: $(nproc) cores, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)," \
-    "wrk -t$THREADS -c$CONNS -d${DURATION}s on the same machine, $MONITORS monitors seeded"
+    "wrk -t$THREADS -c$CONNS -d${DURATION}s on the same machine, $MONITORS monitors seeded;" \
+    "load average (1, 5, 15 min) $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 echo
 echo "| backend | endpoint | req/s | p50 ms | p99 ms | non-2xx | socket errors | acmangkut CPU (cores) | target req/s (4 cores) | ratio to target |"
 echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"

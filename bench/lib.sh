@@ -66,6 +66,10 @@ wait_http() {
     die "$url did not answer within ${limit}s (see logs in $WORK)"
 }
 
+# The bootstrap token (iam.bootstrap_token) of every acmangkut these scripts start: random per
+# run, sent as `Authorization: Bearer` by the load generators.
+BENCH_TOKEN=${BENCH_TOKEN:-bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')}
+
 # Processes started by this script (stopped at exit, by PID only).
 PIDS=()
 stop_pid() {
@@ -97,9 +101,9 @@ start_pageinspect() {
     wait_http "http://127.0.0.1:$port/healthz" 30 "$PI_PID"
 }
 
-# Starts acmangkut on 127.0.0.1:$1 with database URL $2 and pageinspect port $3; extra
-# VAR=value arguments follow. The caller's HAS_* variables (e.g. HAS_SCHEDULER__BATCH_SIZE)
-# are passed through. Sets AC_PID.
+# Starts acmangkut on 127.0.0.1:$1 with database URL $2 and pageinspect port $3, accepting
+# $BENCH_TOKEN as its bootstrap token; extra VAR=value arguments follow. The caller's HAS_*
+# variables (e.g. HAS_SCHEDULER__BATCH_SIZE) are passed through. Sets AC_PID.
 start_acmangkut() {
     local port=$1 db=$2 pi_port=$3
     shift 3
@@ -107,6 +111,7 @@ start_acmangkut() {
     mkdir -p "$WORK/logs/$name" "$WORK/metric/$name"
     env HAS_SERVER__LISTEN="127.0.0.1:$port" \
         HAS_DATABASE__URL="$db" \
+        HAS_IAM__BOOTSTRAP_TOKEN="$BENCH_TOKEN" \
         HAS_PAGEINSPECT__URL="http://127.0.0.1:$pi_port" \
         HAS_LOG__DIR="$WORK/logs/$name" HAS_LOG__STDOUT=false \
         HAS_METRIC_LOG__DIR="$WORK/metric/$name" \
@@ -116,7 +121,6 @@ start_acmangkut() {
     wait_http "http://127.0.0.1:$port/readyz" 60 "$AC_PID"
 }
 
-# CPU seconds (user+system) a process has used so far.
 # start_nginx PORT [WORKER_CONNECTIONS]: nginx serving "$WORK/nginx/www" (the caller fills it)
 # on 127.0.0.1:PORT with its own config in "$WORK/nginx": one worker, no access log. Sets
 # NGINX_PID and adds it to PIDS; returns once it answers.
@@ -152,6 +156,7 @@ CONF
     wait_http "http://127.0.0.1:$port/" 10 "$NGINX_PID"
 }
 
+# CPU seconds (user+system) a process has used so far.
 cpu_seconds() {
     local pid=$1 stat rest
     stat=$(cat "/proc/$pid/stat" 2>/dev/null) || {
@@ -166,4 +171,62 @@ cpu_seconds() {
 # Peak resident memory (VmHWM) of a process, in MiB.
 peak_rss_mib() {
     awk '/^VmHWM:/ {printf "%.1f\n", $2 / 1024}' "/proc/$1/status" 2>/dev/null || echo 0
+}
+
+# Creates COUNT monitors through acmangkut's API at BASE (curl, 8 transfers in parallel, bearer
+# $BENCH_TOKEN), named PREFIX-000000…, probing TARGET every INTERVAL seconds. Prints
+# {"created": n, "errors": n, "seconds": s, "min_id": a, "max_id": b}; the ids are those of the
+# first and last monitor, contiguous in a fresh database. Usage:
+# seed_monitors BASE COUNT TARGET INTERVAL PREFIX
+seed_monitors() {
+    local base=$1 count=$2 target=$3 interval=$4 prefix=$5
+    local cfg="$WORK/seed-$prefix.curl" i name body t0 t1 codes created first last
+    : >"$cfg"
+    for ((i = 0; i < count; i++)); do
+        printf -v name '%s-%06d' "$prefix" "$i"
+        body="{\"name\":\"$name\",\"interval_seconds\":$interval,"
+        body+="\"probe\":{\"kind\":\"http\",\"target\":\"$target\",\"timeout_ms\":2000}}"
+        # One transfer of the curl config file (`next` between two); quotes in a quoted value
+        # are escaped.
+        ((i > 0)) && echo next >>"$cfg"
+        printf '%s\n' "url = \"$base/api/v1/monitors\"" \
+            "header = \"Authorization: Bearer $BENCH_TOKEN\"" \
+            'header = "Content-Type: application/json"' "data = \"${body//\"/\\\"}\"" \
+            'output = "/dev/null"' 'write-out = "%{http_code}\n"' >>"$cfg"
+    done
+    t0=$(date +%s.%N)
+    codes=$(curl -sS --no-progress-meter --parallel --parallel-max 8 --max-time 60 -K "$cfg") ||
+        true
+    t1=$(date +%s.%N)
+    created=$(grep -c '^201$' <<<"$codes" || true)
+    first=$(bench_get "$base/api/v1/monitors?per_page=1" | jq '.items[0].id // null')
+    last=$(bench_get "$base/api/v1/monitors?per_page=1&page=$((created > 0 ? created : 1))" |
+        jq '.items[0].id // null')
+    jq -cn --argjson c "$created" --argjson n "$count" --argjson a "$first" --argjson b "$last" \
+        --arg s "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')" \
+        '{created: $c, errors: ($n - $c), seconds: ($s | tonumber), min_id: $a, max_id: $b}'
+    ((created == count))
+}
+
+# GET with the bench token; the body on stdout, fails unless 2xx.
+bench_get() {
+    curl -fsS --max-time 10 -H "Authorization: Bearer $BENCH_TOKEN" "$1"
+}
+
+# A fresh API token `has_…` with only `monitors:read`, as an API client would hold one: a
+# built-in account with the viewer role signs in (session cookie, CSRF header) and creates it.
+# Usage: read_token BASE
+read_token() {
+    local base=$1 jar="$WORK/cookies.txt" password csrf
+    password="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+    curl -fsS --max-time 10 -H "Authorization: Bearer $BENCH_TOKEN" -H 'Content-Type: application/json' \
+        -d "{\"username\":\"bench\",\"password\":\"$password\",\"roles\":[\"viewer\"]}" \
+        "$base/api/v1/iam/users" >/dev/null || die "could not create the bench user"
+    curl -fsS --max-time 10 -c "$jar" -H 'Content-Type: application/json' \
+        -d "{\"username\":\"bench\",\"password\":\"$password\"}" \
+        "$base/api/v1/auth/login" >/dev/null || die "the bench user could not sign in"
+    csrf=$(curl -fsS --max-time 10 -b "$jar" "$base/api/v1/auth/me" | jq -r .csrf_token)
+    curl -fsS --max-time 10 -b "$jar" -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' \
+        -d '{"name":"bench","expires_in_days":1,"permissions":["monitors:read"]}' \
+        "$base/api/v1/tokens" | jq -er .secret || die "could not create an API token"
 }
