@@ -12,7 +12,10 @@
 # Prints a markdown table: probes/s sustained, success share, p50/p99 of the probe duration,
 # peak has_browser_memory_bytes (sum of RSS of the Chromium process trees) and peak PSS of the
 # browsers (shared pages split, from smaps_rollup), CPU ms per probe of the browsers, plus
-# pageinspect's own peak RSS. Everything runs on the same cores: the numbers are a floor.
+# pageinspect's own peak RSS, and the 1-minute load average at the start and end of each level
+# (the machine is shared: a level run under load is a floor). On stderr, per level, the browser
+# CPU per probe by Chromium process type (browser, renderer, gpu-process, utility, zygote;
+# exited renderers are counted through their zygote). Everything runs on the same cores.
 # BENCH_LOG_LEVEL (e.g. "info,pageinspect::probers::browser=debug": per-phase timings of every
 # probe) and BENCH_KEEP=1 (keep the logs in the temp directory) help find where the time goes.
 
@@ -59,7 +62,10 @@ start_nginx "$NGINX_PORT" 1024
 # --- pageinspect -----------------------------------------------------------------------------
 PI_PORT=$(free_port 18481)
 mkdir -p "$WORK/logs/pageinspect"
-env -i PATH="$PATH" HOME="${HOME:-/tmp}" \
+# The driver calls without credentials; builds that know auth.allow_anonymous need it said.
+AUTH_ENV=()
+grep -q allow_anonymous "$PAGEINSPECT" && AUTH_ENV=(HAS_AUTH__ALLOW_ANONYMOUS=true)
+env -i PATH="$PATH" HOME="${HOME:-/tmp}" "${AUTH_ENV[@]}" \
     HAS_SERVER__LISTEN="127.0.0.1:$PI_PORT" \
     HAS_LOG__DIR="$WORK/logs/pageinspect" HAS_LOG__STDOUT=false \
     HAS_LOG__LEVEL="${BENCH_LOG_LEVEL:-info}" \
@@ -100,8 +106,9 @@ def metric(name):
             return float(line.split()[1])
     return 0.0
 
-def tree_cpu():
-    """CPU seconds (user+sys, with reaped children) of pageinspect and of its descendants."""
+def proc_table():
+    """pid -> (ppid, own CPU s, exited children's CPU s, Chromium process type) of pageinspect
+    and its descendants (type from `--type=`; none: the browser process)."""
     tick = os.sysconf("SC_CLK_TCK")
     stats = {}
     for d in os.listdir("/proc"):
@@ -109,19 +116,72 @@ def tree_cpu():
             try:
                 with open(f"/proc/{d}/stat") as f:
                     rest = f.read().rsplit(")", 1)[1].split()
-                stats[int(d)] = (int(rest[1]), sum(int(x) for x in rest[11:15]) / tick)
+                stats[int(d)] = (int(rest[1]), (int(rest[11]) + int(rest[12])) / tick,
+                                 (int(rest[13]) + int(rest[14])) / tick)
             except (OSError, IndexError):
                 pass
     root = int(pi_pid)
     tree, grew = {root}, True
     while grew:
         grew = False
-        for pid, (ppid, _) in stats.items():
+        for pid, (ppid, _, _) in stats.items():
             if ppid in tree and pid not in tree:
                 tree.add(pid)
                 grew = True
-    own = stats.get(root, (0, 0.0))[1]
-    return own, sum(stats[p][1] for p in tree if p != root)
+    table = {}
+    for pid in tree:
+        try:
+            with open(f"/proc/{pid}/cmdline") as f:
+                args = f.read().replace("\0", " ").split()
+        except OSError:
+            continue
+        kind = "pageinspect" if pid == root else \
+            next((a[7:] for a in args if a.startswith("--type=")), "browser")
+        table[pid] = stats[pid] + (kind,)
+    return table
+
+class CpuMeter:
+    """CPU seconds of pageinspect and of its browsers over a level, sampled so that browsers
+    replaced meanwhile (recycle_after) are counted: a process that exited is counted through
+    its parent's cutime when the parent lives on (renderers through their zygote, a replaced
+    browser through pageinspect), else (the orphans of a killed browser) by its last sample."""
+
+    def __init__(self):
+        self.first, self.last = {}, {}
+        self.sample(born_before=True)
+
+    def sample(self, born_before=False):
+        table = proc_table()
+        for pid, (ppid, own, children, kind) in table.items():
+            if pid not in self.first:
+                self.first[pid] = (own, children) if born_before else (0.0, 0.0)
+            self.last[pid] = (ppid, own, children, kind)
+        return table
+
+    def finish(self):
+        """(pageinspect's own CPU s, the browsers' CPU s, {process type: CPU s})."""
+        alive = self.sample()
+        root = int(pi_pid)
+        by_type = {}
+        def add(key, v):
+            by_type[key] = by_type.get(key, 0.0) + v
+        def exited(kind):
+            if kind == "pageinspect":
+                return "browser (replaced, exited)"
+            if kind == "zygote":
+                return "zygote (exited renderers)"
+            return f"{kind} (exited children)"
+        for pid, (ppid, own, children, kind) in self.last.items():
+            f_own, f_children = self.first[pid]
+            if pid not in alive and ppid in alive:
+                # All of its life is in the parent's cutime: take back what came before.
+                add(exited(alive[ppid][3]), -f_own - f_children)
+            else:
+                add(kind, own - f_own)
+                add(exited(kind), children - f_children)
+        own_pi = by_type.pop("pageinspect", 0.0)
+        by_type = {k: v for k, v in by_type.items() if abs(v) >= 0.0005}
+        return own_pi, sum(by_type.values()), by_type
 
 def tree_pss_bytes():
     """Proportional set size of pageinspect's descendants (the browsers): shared pages split."""
@@ -187,6 +247,7 @@ for level in levels:
     def sampler():
         while time.monotonic() < stop_at:
             try:
+                meter.sample()
                 peak_mem[0] = max(peak_mem[0], metric("has_browser_memory_bytes"))
                 peak_pss[0] = max(peak_pss[0], tree_pss_bytes())
             except Exception:
@@ -194,23 +255,26 @@ for level in levels:
             time.sleep(1)
 
     started = time.monotonic()
-    cpu_before = tree_cpu()
+    load_before = os.getloadavg()[0]
+    meter = CpuMeter()
     threads = [threading.Thread(target=worker) for _ in range(level)] + [threading.Thread(target=sampler)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     elapsed = time.monotonic() - started
-    cpu_after = tree_cpu()
+    pi_seconds, browser_seconds, by_type = meter.finish()
+    load_after = os.getloadavg()[0]
     total = ok[0] + failed[0]
-    cpu_pi = (cpu_after[0] - cpu_before[0]) * 1000 / max(total, 1)
-    cpu_browser = (cpu_after[1] - cpu_before[1]) * 1000 / max(total, 1)
+    cpu_pi = pi_seconds * 1000 / max(total, 1)
+    cpu_browser = browser_seconds * 1000 / max(total, 1)
+    by_type = {k: v * 1000 / max(total, 1) for k, v in by_type.items()}
     rows.append((level, ok[0] / elapsed, total, 100.0 * ok[0] / max(total, 1),
                  pct(durations, 50), pct(durations, 99), peak_mem[0] / 2**20, peak_pss[0] / 2**20,
-                 cpu_browser, errors))
+                 cpu_browser, f"{load_before:.1f} / {load_after:.1f}", errors))
     print(f"level {level}: {ok[0] / elapsed:.1f} ok probes/s, {total} probes, errors {errors}, "
-          f"CPU per probe: pageinspect {cpu_pi:.0f} ms, browsers {cpu_browser:.0f} ms "
-          f"(live processes plus reaped children)",
+          f"CPU per probe: pageinspect {cpu_pi:.0f} ms, browsers {cpu_browser:.0f} ms: "
+          + ", ".join(f"{k} {v:.1f}" for k, v in sorted(by_type.items(), key=lambda kv: -kv[1])),
           file=sys.stderr, flush=True)
 
 with open(f"/proc/{pi_pid}/status") as f:
@@ -218,11 +282,11 @@ with open(f"/proc/{pi_pid}/status") as f:
 
 print()
 print("| in flight | browser probes/s | probes | success | p50 ms | p99 ms "
-      "| peak pool RSS sum MiB | peak pool PSS MiB | browser CPU ms/probe |")
-print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-for level, rate, total, succ, p50, p99, mem, pss, cpu, errors in rows:
+      "| peak pool RSS sum MiB | peak pool PSS MiB | browser CPU ms/probe | load avg start / end |")
+print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+for level, rate, total, succ, p50, p99, mem, pss, cpu, load, errors in rows:
     print(f"| {level} | {rate:.1f} | {total} | {succ:.1f}% | {p50:.0f} | {p99:.0f} | {mem:.0f} "
-          f"| {pss:.0f} | {cpu:.0f} |")
+          f"| {pss:.0f} | {cpu:.0f} | {load} |")
 best = max(r[1] for r in rows)
 print()
 print(f"Best sustained: {best:.1f} browser probes/s (target >= {target:.0f}/s: "

@@ -12,6 +12,7 @@
 //!
 //! A replaced browser is killed once the last probe holding it lets go.
 
+pub mod cdp;
 mod instance;
 pub mod memory;
 
@@ -23,7 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 
-pub use instance::LaunchError;
+pub use instance::{LaunchError, restart_for};
 
 /// How often the pool's memory gauge is refreshed from /proc.
 const MEMORY_SAMPLE_INTERVAL: Duration = Duration::from_secs(2);

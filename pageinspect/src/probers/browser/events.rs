@@ -1,20 +1,12 @@
 //! What the page did, collected from DevTools events as they arrive: navigations and load
 //! events, requests in flight, failed requests, uncaught exceptions and console errors.
 
-use chromiumoxide::Page;
-use chromiumoxide::cdp::browser_protocol::network::{
-    EventLoadingFailed, EventLoadingFinished, EventRequestWillBeSent, EventResponseReceived,
-    ResourceType,
-};
-use chromiumoxide::cdp::browser_protocol::page::EventLoadEventFired;
-use chromiumoxide::cdp::js_protocol::runtime::{
-    ConsoleApiCalledType, EventConsoleApiCalled, EventExceptionThrown, RemoteObject,
-};
-use futures::StreamExt;
+use crate::browser::cdp::Event;
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
 
 /// Quiet time after which the network counts as idle.
 pub const NETWORK_IDLE_QUIET: Duration = Duration::from_millis(500);
@@ -41,6 +33,8 @@ pub struct Facts {
     /// id → (method, URL) of every request, to describe failures.
     requests: HashMap<String, (String, String)>,
     main_documents: std::collections::HashSet<String>,
+    /// Why the last main-frame navigation failed (`net::ERR_…`), if it did.
+    pub navigation_error: Option<String>,
     pub js_errors: Vec<String>,
     pub console_errors: Vec<String>,
     /// Failed sub-requests: (URL, description); filtered by origin at the end.
@@ -77,12 +71,12 @@ impl Collector {
         self.facts.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Subscribes to the page's events and starts collecting; the task ends when the page's
-    /// event streams close or it is aborted.
-    pub async fn start(
-        page: &Page,
+    /// Starts collecting the page's events; the task ends when the page's session ends or it
+    /// is aborted.
+    pub fn start(
+        mut events: mpsc::UnboundedReceiver<Event>,
         main_frame: String,
-    ) -> chromiumoxide::Result<(Self, tokio::task::JoinHandle<()>)> {
+    ) -> (Self, tokio::task::JoinHandle<()>) {
         let now = Instant::now();
         let collector = Self {
             facts: Arc::new(Mutex::new(Facts {
@@ -97,51 +91,22 @@ impl Collector {
                 last_network_activity: now,
                 requests: HashMap::new(),
                 main_documents: Default::default(),
+                navigation_error: None,
                 js_errors: Vec::new(),
                 console_errors: Vec::new(),
                 failed_requests: Vec::new(),
             })),
             changed: Arc::new(Notify::new()),
         };
-        let events = futures::stream::select_all([
-            page.event_listener::<EventRequestWillBeSent>()
-                .await?
-                .map(Ev::Request)
-                .boxed(),
-            page.event_listener::<EventResponseReceived>()
-                .await?
-                .map(Ev::Response)
-                .boxed(),
-            page.event_listener::<EventLoadingFinished>()
-                .await?
-                .map(Ev::Finished)
-                .boxed(),
-            page.event_listener::<EventLoadingFailed>()
-                .await?
-                .map(Ev::Failed)
-                .boxed(),
-            page.event_listener::<EventLoadEventFired>()
-                .await?
-                .map(|_| Ev::Load)
-                .boxed(),
-            page.event_listener::<EventExceptionThrown>()
-                .await?
-                .map(Ev::Exception)
-                .boxed(),
-            page.event_listener::<EventConsoleApiCalled>()
-                .await?
-                .map(Ev::Console)
-                .boxed(),
-        ]);
         let c = collector.clone();
         let task = tokio::spawn(async move {
-            let mut events = events;
-            while let Some(ev) = events.next().await {
-                c.apply(ev);
-                c.changed.notify_waiters();
+            while let Some(ev) = events.recv().await {
+                if c.apply(&ev) {
+                    c.changed.notify_waiters();
+                }
             }
         });
-        Ok((collector, task))
+        (collector, task)
     }
 
     /// Records a load that the page reports but whose DevTools events did not arrive; returns
@@ -164,104 +129,97 @@ impl Collector {
         missed
     }
 
-    fn apply(&self, ev: Ev) {
+    /// Records one event; false when it was of no interest.
+    fn apply(&self, ev: &Event) -> bool {
+        let p = &ev.params;
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
         let mut f = self.facts();
         let now = Instant::now();
-        match ev {
-            Ev::Request(e) => {
-                let id = e.request_id.inner().clone();
-                let is_main_document = e.r#type == Some(ResourceType::Document)
-                    && e.frame_id.as_ref().map(|f| f.inner().as_str()) == Some(&f.main_frame);
+        match ev.method.as_str() {
+            "Network.requestWillBeSent" => {
+                let id = text(&p["requestId"]);
+                let url = text(&p["request"]["url"]);
+                let is_main_document =
+                    p["type"] == "Document" && p["frameId"].as_str() == Some(&f.main_frame);
                 if is_main_document {
                     f.main_documents.insert(id.clone());
-                    if e.redirect_response.is_none() {
+                    if p["redirectResponse"].is_null() {
                         // A new navigation (a redirect continues the same one).
                         f.navigation_started = now;
                         f.load_fired = None;
+                        f.navigation_error = None;
                     }
                 }
-                f.requests.insert(
-                    id.clone(),
-                    (e.request.method.clone(), e.request.url.clone()),
-                );
-                f.in_flight.insert(id, e.request.url.clone());
+                f.requests
+                    .insert(id.clone(), (text(&p["request"]["method"]), url.clone()));
+                f.in_flight.insert(id, url);
                 f.last_network_activity = now;
             }
-            Ev::Response(e) => {
-                let id = e.request_id.inner();
-                let status = u16::try_from(e.response.status).ok();
+            "Network.responseReceived" => {
+                let id = p["requestId"].as_str().unwrap_or_default();
+                let url = text(&p["response"]["url"]);
+                let status = p["response"]["status"]
+                    .as_f64()
+                    .and_then(|s| u16::try_from(s as i64).ok());
                 if f.main_documents.contains(id) {
                     f.documents += 1;
                     f.document_status = status;
-                    f.document_url = Some(e.response.url.clone());
+                    f.document_url = Some(url);
                 } else if let Some(s) = status.filter(|s| *s >= 400) {
                     let method = f.requests.get(id).map(|r| r.0.clone()).unwrap_or_default();
-                    push(
-                        &mut f.failed_requests,
-                        (
-                            e.response.url.clone(),
-                            format!("{method} {} -> {s}", e.response.url),
-                        ),
-                    );
+                    let what = format!("{method} {url} -> {s}");
+                    push(&mut f.failed_requests, (url, what));
                 }
                 f.last_network_activity = now;
             }
-            Ev::Finished(e) => {
-                f.in_flight.remove(e.request_id.inner());
+            "Network.loadingFinished" => {
+                f.in_flight
+                    .remove(p["requestId"].as_str().unwrap_or_default());
                 f.last_network_activity = now;
             }
-            Ev::Failed(e) => {
-                let id = e.request_id.inner().clone();
+            "Network.loadingFailed" => {
+                let id = text(&p["requestId"]);
                 f.in_flight.remove(&id);
                 f.last_network_activity = now;
-                let canceled = e.canceled.unwrap_or(false);
-                if !canceled
-                    && !f.main_documents.contains(&id)
-                    && let Some((method, url)) = f.requests.get(&id).cloned()
-                {
+                let canceled = p["canceled"].as_bool().unwrap_or(false);
+                let error = text(&p["errorText"]);
+                if f.main_documents.contains(&id) {
+                    if !canceled {
+                        f.navigation_error = Some(error);
+                    }
+                } else if !canceled && let Some((method, url)) = f.requests.get(&id).cloned() {
                     push(
                         &mut f.failed_requests,
-                        (url.clone(), format!("{method} {url} -> {}", e.error_text)),
+                        (url.clone(), format!("{method} {url} -> {error}")),
                     );
                 }
             }
-            Ev::Load => {
+            "Page.loadEventFired" => {
                 f.loaded_document = f.documents;
                 f.load_fired = Some(now);
                 f.main_documents_done();
             }
-            Ev::Exception(e) => {
-                let d = &e.exception_details;
-                let what = d
-                    .exception
-                    .as_ref()
-                    .and_then(|x| x.description.as_deref())
+            "Runtime.exceptionThrown" => {
+                let d = &p["exceptionDetails"];
+                let what = d["exception"]["description"]
+                    .as_str()
                     .and_then(|s| s.lines().next())
                     .map(str::to_string);
                 let message = match what {
-                    Some(w) => format!("{} {w}", d.text),
-                    None => d.text.clone(),
+                    Some(w) => format!("{} {w}", text(&d["text"])),
+                    None => text(&d["text"]),
                 };
                 push(&mut f.js_errors, clip(message));
             }
-            Ev::Console(e) => {
-                if e.r#type == ConsoleApiCalledType::Error {
-                    let text = e.args.iter().map(describe).collect::<Vec<_>>().join(" ");
-                    push(&mut f.console_errors, clip(text));
-                }
+            "Runtime.consoleAPICalled" if p["type"] == "error" => {
+                let args = p["args"].as_array().map(Vec::as_slice).unwrap_or_default();
+                let text = args.iter().map(describe).collect::<Vec<_>>().join(" ");
+                push(&mut f.console_errors, clip(text));
             }
+            _ => return false,
         }
+        true
     }
-}
-
-enum Ev {
-    Request(Arc<EventRequestWillBeSent>),
-    Response(Arc<EventResponseReceived>),
-    Finished(Arc<EventLoadingFinished>),
-    Failed(Arc<EventLoadingFailed>),
-    Load,
-    Exception(Arc<EventExceptionThrown>),
-    Console(Arc<EventConsoleApiCalled>),
 }
 
 fn push<T>(list: &mut Vec<T>, item: T) {
@@ -278,14 +236,120 @@ fn clip(mut s: String) -> String {
 }
 
 /// A console argument as the console would print it.
-fn describe(arg: &RemoteObject) -> String {
-    match &arg.value {
-        Some(serde_json::Value::String(s)) => s.clone(),
+fn describe(arg: &Value) -> String {
+    match arg.get("value") {
+        Some(Value::String(s)) => s.clone(),
         Some(v) => v.to_string(),
-        None => arg
-            .description
-            .clone()
-            .or_else(|| arg.unserializable_value.as_ref().map(|u| u.inner().clone()))
-            .unwrap_or_else(|| "<object>".into()),
+        None => arg["description"]
+            .as_str()
+            .or_else(|| arg["unserializableValue"].as_str())
+            .unwrap_or("<object>")
+            .to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ev(method: &str, params: Value) -> Event {
+        Event {
+            method: method.into(),
+            params,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_page_load_and_its_failures_are_recorded() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (c, _task) = Collector::start(rx, "F".into());
+        let events = [
+            ev(
+                "Network.requestWillBeSent",
+                json!({ "requestId": "1", "frameId": "F", "type": "Document",
+                        "request": { "method": "GET", "url": "http://shop/" } }),
+            ),
+            ev(
+                "Network.responseReceived",
+                json!({ "requestId": "1", "response": { "url": "http://shop/", "status": 200 } }),
+            ),
+            ev(
+                "Network.requestWillBeSent",
+                json!({ "requestId": "2", "frameId": "F", "type": "Image",
+                        "request": { "method": "GET", "url": "http://shop/a.png" } }),
+            ),
+            ev(
+                "Network.responseReceived",
+                json!({ "requestId": "2", "response": { "url": "http://shop/a.png", "status": 404 } }),
+            ),
+            ev("Network.loadingFinished", json!({ "requestId": "2" })),
+            ev(
+                "Runtime.exceptionThrown",
+                json!({ "exceptionDetails": { "text": "Uncaught",
+                        "exception": { "description": "Error: boom\n    at x.js:1" } } }),
+            ),
+            ev(
+                "Runtime.consoleAPICalled",
+                json!({ "type": "error", "args": [{ "type": "string", "value": "bad" },
+                        { "type": "object", "subtype": "null", "value": null },
+                        { "type": "number", "value": 3 }] }),
+            ),
+            ev(
+                "Runtime.consoleAPICalled",
+                json!({ "type": "log", "args": [{ "type": "string", "value": "fine" }] }),
+            ),
+            ev("Page.loadEventFired", json!({ "timestamp": 1.0 })),
+        ];
+        for e in events {
+            tx.send(e).expect("collector runs");
+        }
+        drop(tx);
+        for _ in 0..100 {
+            if c.facts().load_fired.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let f = c.facts();
+        assert_eq!((f.documents, f.loaded_document), (1, 1));
+        assert_eq!(f.document_status, Some(200));
+        assert_eq!(f.document_url.as_deref(), Some("http://shop/"));
+        // The main document counts as done once loaded, even without its loadingFinished.
+        assert_eq!(f.in_flight(), 0);
+        assert_eq!(f.failed_requests.len(), 1);
+        assert_eq!(f.failed_requests[0].1, "GET http://shop/a.png -> 404");
+        assert_eq!(f.js_errors, ["Uncaught Error: boom"]);
+        assert_eq!(f.console_errors, ["bad null 3"]);
+        assert!(f.navigation_error.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_failed_main_document_is_a_navigation_error() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (c, _task) = Collector::start(rx, "F".into());
+        tx.send(ev(
+            "Network.requestWillBeSent",
+            json!({ "requestId": "1", "frameId": "F", "type": "Document",
+                    "request": { "method": "GET", "url": "http://shop/" } }),
+        ))
+        .expect("sent");
+        tx.send(ev(
+            "Network.loadingFailed",
+            json!({ "requestId": "1", "errorText": "net::ERR_CONNECTION_REFUSED" }),
+        ))
+        .expect("sent");
+        for _ in 0..100 {
+            if c.facts().navigation_error.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let f = c.facts();
+        assert_eq!(
+            f.navigation_error.as_deref(),
+            Some("net::ERR_CONNECTION_REFUSED")
+        );
+        assert!(f.failed_requests.is_empty(), "not a sub-request");
     }
 }

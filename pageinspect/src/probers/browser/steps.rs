@@ -4,11 +4,8 @@
 //! script text, errors or logs.
 
 use super::events::Collector;
-use chromiumoxide::Page;
-use chromiumoxide::cdp::browser_protocol::page::NavigateParams;
-use chromiumoxide::cdp::js_protocol::runtime::{
-    CallArgument, CallFunctionOnParams, EvaluateParams,
-};
+use crate::browser::cdp::{CdpError, Connection};
+use serde_json::{Value, json};
 use shared::probe::{BrowserStep, FailureReason};
 use std::path::Path;
 use std::time::Duration;
@@ -16,6 +13,24 @@ use tokio::time::Instant;
 use url::Url;
 
 const POLL: Duration = Duration::from_millis(50);
+
+/// A page's DevTools session.
+#[derive(Clone)]
+pub struct Page {
+    conn: Connection,
+    session: String,
+}
+
+impl Page {
+    pub fn new(conn: Connection, session: String) -> Self {
+        Self { conn, session }
+    }
+
+    /// Sends a command to the page and waits for its answer.
+    pub async fn call(&self, method: &'static str, params: Value) -> Result<Value, CdpError> {
+        self.conn.call(method, params, Some(&self.session)).await
+    }
+}
 
 /// Why an action failed: the reason to report and a message free of secret values.
 #[derive(Debug)]
@@ -38,10 +53,6 @@ impl ActionError {
 }
 
 /// Navigates to `url` and waits for its load event (until `deadline`).
-///
-/// The load event is taken from DevTools events; should one not arrive (chromiumoxide drops a
-/// message it cannot parse, and a probe then waited out its whole timeout), the page itself is
-/// asked, from [`LOAD_FALLBACK_AFTER`] on, whether a new document finished loading.
 pub async fn goto(
     page: &Page,
     events: &Collector,
@@ -59,18 +70,53 @@ pub async fn goto(
             .ok()
             .and_then(|v| v.as_f64())
     };
-    let params = NavigateParams::new(url);
-    let nav = page.execute(params).await.map_err(ActionError::browser)?;
-    if let Some(err) = nav.result.error_text.as_deref().filter(|e| !e.is_empty()) {
-        return Err(ActionError::new(
-            navigation_reason(err),
-            format!("navigation to {url} failed: {err}"),
-        ));
+    let nav = page
+        .call("Page.navigate", json!({ "url": url }))
+        .await
+        .map_err(ActionError::browser)?;
+    if let Some(err) = nav["errorText"].as_str().filter(|e| !e.is_empty()) {
+        return Err(navigation_failed(url, err));
     }
+    wait_loaded(page, events, url, before, previous_origin, deadline).await
+}
+
+/// Waits for the load event of the page's first document, which started loading when the page
+/// was created on `url`.
+pub async fn first_load(
+    page: &Page,
+    events: &Collector,
+    url: &str,
+    deadline: Instant,
+) -> Result<(), ActionError> {
+    wait_loaded(page, events, url, 0, None, deadline).await
+}
+
+/// Waits until a document newer than the `before`-th has fired its load event, or its
+/// navigation failed.
+///
+/// The load event is taken from DevTools events; should one not arrive (seen with Chromium 156
+/// under load: a probe then waited out its whole timeout), the page itself is asked, from
+/// [`LOAD_FALLBACK_AFTER`] on, whether a new document finished loading.
+async fn wait_loaded(
+    page: &Page,
+    events: &Collector,
+    url: &str,
+    before: u64,
+    previous_origin: Option<f64>,
+    deadline: Instant,
+) -> Result<(), ActionError> {
     let fallback_at = Instant::now() + LOAD_FALLBACK_AFTER;
-    let from_events = wait_for_load_after(events, before, fallback_at.min(deadline)).await;
-    if from_events.is_ok() {
-        return Ok(());
+    let failed = |e: LoadWait| match e {
+        LoadWait::Failed(err) => Some(navigation_failed(url, &err)),
+        LoadWait::TimedOut => None,
+    };
+    match wait_for_load_after(events, before, fallback_at.min(deadline)).await {
+        Ok(()) => return Ok(()),
+        Err(e) => {
+            if let Some(f) = failed(e) {
+                return Err(f);
+            }
+        }
     }
     loop {
         if let Some(status) = loaded_per_page(page, previous_origin, deadline).await {
@@ -82,8 +128,13 @@ pub async fn goto(
             return Ok(());
         }
         let next = (Instant::now() + LOAD_POLL).min(deadline);
-        if wait_for_load_after(events, before, next).await.is_ok() {
-            return Ok(());
+        match wait_for_load_after(events, before, next).await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                if let Some(f) = failed(e) {
+                    return Err(f);
+                }
+            }
         }
         if Instant::now() >= deadline {
             return Err(ActionError::new(
@@ -92,6 +143,13 @@ pub async fn goto(
             ));
         }
     }
+}
+
+fn navigation_failed(url: &str, err: &str) -> ActionError {
+    ActionError::new(
+        navigation_reason(err),
+        format!("navigation to {url} failed: {err}"),
+    )
 }
 
 /// After this long without a load event, [`goto`] also polls the page's own state.
@@ -126,12 +184,19 @@ async fn loaded_per_page(
         .then(|| v["status"].as_u64().and_then(|s| u16::try_from(s).ok()))
 }
 
+/// Why [`wait_for_load_after`] returned without a load.
+pub enum LoadWait {
+    TimedOut,
+    /// The main document's request failed (`net::ERR_…`); the page shows an error page.
+    Failed(String),
+}
+
 /// Waits until a document newer than the `before`-th has fired its load event.
 pub async fn wait_for_load_after(
     events: &Collector,
     before: u64,
     deadline: Instant,
-) -> Result<(), ()> {
+) -> Result<(), LoadWait> {
     loop {
         let notified = events.changed.notified();
         {
@@ -139,9 +204,12 @@ pub async fn wait_for_load_after(
             if f.documents > before && f.loaded_document > before {
                 return Ok(());
             }
+            if let Some(e) = &f.navigation_error {
+                return Err(LoadWait::Failed(e.clone()));
+            }
         }
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
-            return Err(());
+            return Err(LoadWait::TimedOut);
         }
     }
 }
@@ -211,11 +279,15 @@ pub async fn run_step(
         BrowserStep::WaitForNavigation {} => {
             wait_for_load_after(events, documents_before_previous, deadline)
                 .await
-                .map_err(|()| {
-                    ActionError::new(
+                .map_err(|e| match e {
+                    LoadWait::TimedOut => ActionError::new(
                         FailureReason::StepFailed,
                         "no navigation loaded within the probe's timeout",
-                    )
+                    ),
+                    LoadWait::Failed(err) => ActionError::new(
+                        FailureReason::StepFailed,
+                        format!("the navigation failed: {err}"),
+                    ),
                 })
         }
     }
@@ -245,35 +317,33 @@ fn read_secret(dir: &Path, name: &str) -> Result<String, ActionError> {
 /// events). The text is passed as an argument, never written into the script.
 async fn fill(page: &Page, selector: &str, text: String) -> Result<(), ActionError> {
     let element = page
-        .execute(
-            EvaluateParams::builder()
-                .expression(format!("document.querySelector({})", js_string(selector)))
-                .return_by_value(false)
-                .build()
-                .map_err(ActionError::browser)?,
+        .call(
+            "Runtime.evaluate",
+            json!({
+                "expression": format!("document.querySelector({})", js_string(selector)),
+                "returnByValue": false,
+            }),
         )
         .await
         .map_err(ActionError::browser)?;
-    let Some(object_id) = element.result.result.object_id.clone() else {
+    let Some(object_id) = element["result"]["objectId"].as_str() else {
         return Err(no_match(selector));
     };
-    let call = CallFunctionOnParams::builder()
-        .function_declaration(
-            "function (v) { this.focus(); if ('value' in this) { this.value = v; } \
-             else { this.textContent = v; } \
-             this.dispatchEvent(new Event('input', { bubbles: true })); \
-             this.dispatchEvent(new Event('change', { bubbles: true })); }",
+    let done = page
+        .call(
+            "Runtime.callFunctionOn",
+            json!({
+                "functionDeclaration": "function (v) { this.focus(); \
+                    if ('value' in this) { this.value = v; } else { this.textContent = v; } \
+                    this.dispatchEvent(new Event('input', { bubbles: true })); \
+                    this.dispatchEvent(new Event('change', { bubbles: true })); }",
+                "objectId": object_id,
+                "arguments": [{ "value": text }],
+            }),
         )
-        .object_id(object_id)
-        .argument(CallArgument {
-            value: Some(serde_json::Value::String(text)),
-            unserializable_value: None,
-            object_id: None,
-        })
-        .build()
+        .await
         .map_err(ActionError::browser)?;
-    let done = page.execute(call).await.map_err(ActionError::browser)?;
-    if done.result.exception_details.is_some() {
+    if !done["exceptionDetails"].is_null() {
         return Err(ActionError::new(
             FailureReason::StepFailed,
             format!("the element matching {selector} cannot be filled"),
@@ -310,21 +380,21 @@ pub fn js_string(s: &str) -> String {
 }
 
 /// Evaluates `js` in the page's main frame and returns its value; an exception is an error.
-pub async fn evaluate(page: &Page, js: &str) -> Result<serde_json::Value, String> {
-    let params = EvaluateParams::builder()
-        .expression(js)
-        .return_by_value(true)
-        .await_promise(true)
-        .build()
+pub async fn evaluate(page: &Page, js: &str) -> Result<Value, String> {
+    let r = page
+        .call(
+            "Runtime.evaluate",
+            json!({ "expression": js, "returnByValue": true, "awaitPromise": true }),
+        )
+        .await
         .map_err(|e| e.to_string())?;
-    let r = page.execute(params).await.map_err(|e| e.to_string())?;
-    if let Some(ex) = &r.result.exception_details {
-        let what = ex
-            .exception
-            .as_ref()
-            .and_then(|x| x.description.clone())
-            .unwrap_or_else(|| ex.text.clone());
+    let ex = &r["exceptionDetails"];
+    if !ex.is_null() {
+        let what = ex["exception"]["description"]
+            .as_str()
+            .or_else(|| ex["text"].as_str())
+            .unwrap_or_default();
         return Err(format!("script error: {what}"));
     }
-    Ok(r.result.result.value.clone().unwrap_or_default())
+    Ok(r["result"]["value"].clone())
 }
