@@ -100,24 +100,35 @@ pub async fn sign_in(page: &Page, username: &str, password: &str) {
 /// (`#sso`), signs in on the provider's own form as `username` (any password), grants consent
 /// if the provider asks, and waits until the browser is back on `acmangkut` (its base URL).
 pub async fn sign_in_with_provider(page: &Page, acmangkut: &str, username: &str) {
-    page.find_element("#sso")
-        .await
-        .expect("the sign-in page links to the identity provider (#sso)")
-        .click()
-        .await
-        .expect("click");
-    let login = crate::eventually(
-        Duration::from_secs(20),
-        "the provider's login form",
-        || async {
-            let url = page.url().await.ok()??;
-            if url.starts_with(acmangkut) {
-                return None;
+    let click_sso = || async {
+        page.find_element("#sso")
+            .await
+            .expect("the sign-in page links to the identity provider (#sso)")
+            .click()
+            .await
+            .expect("click");
+    };
+    click_sso().await;
+    // On a loaded machine the first click can land before the page is interactive: click
+    // again when the browser is still on acmangkut after a while.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut clicked = tokio::time::Instant::now();
+    let login = loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after 60 s waiting for the provider's login form"
+        );
+        let url = page.url().await.ok().flatten().unwrap_or_default();
+        if url.starts_with(acmangkut) {
+            if clicked.elapsed() > Duration::from_secs(8) {
+                clicked = tokio::time::Instant::now();
+                click_sso().await;
             }
-            page.find_element("input[name=login]").await.ok()
-        },
-    )
-    .await;
+        } else if let Ok(field) = page.find_element("input[name=login]").await {
+            break field;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     login
         .click()
         .await
