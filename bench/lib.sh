@@ -67,8 +67,10 @@ wait_http() {
 }
 
 # The bootstrap token (iam.bootstrap_token) of every acmangkut these scripts start: random per
-# run, sent as `Authorization: Bearer` by the load generators.
+# run, sent as `Authorization: Bearer` by the load generators. BENCH_PI_TOKEN: pageinspect's
+# auth.service_token, which acmangkut presents (pageinspect.token).
 BENCH_TOKEN=${BENCH_TOKEN:-bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')}
+BENCH_PI_TOKEN=${BENCH_PI_TOKEN:-pi-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')}
 
 # Processes started by this script (stopped at exit, by PID only).
 PIDS=()
@@ -87,13 +89,13 @@ cleanup_pids() {
     for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
 }
 
-# Starts pageinspect on 127.0.0.1:$1 with a clean environment (it refuses acmangkut's keys);
-# sets PI_PID.
+# Starts pageinspect on 127.0.0.1:$1 with a clean environment (it refuses acmangkut's keys),
+# accepting $BENCH_PI_TOKEN; sets PI_PID.
 start_pageinspect() {
     local port=$1
     mkdir -p "$WORK/logs/pageinspect"
     env -i PATH="$PATH" HOME="${HOME:-/tmp}" \
-        HAS_SERVER__LISTEN="127.0.0.1:$port" \
+        HAS_SERVER__LISTEN="127.0.0.1:$port" HAS_AUTH__SERVICE_TOKEN="$BENCH_PI_TOKEN" \
         HAS_LOG__DIR="$WORK/logs/pageinspect" HAS_LOG__STDOUT=false \
         "$PAGEINSPECT" >"$WORK/logs/pageinspect.out" 2>&1 &
     PI_PID=$!
@@ -112,7 +114,7 @@ start_acmangkut() {
     env HAS_SERVER__LISTEN="127.0.0.1:$port" \
         HAS_DATABASE__URL="$db" \
         HAS_IAM__BOOTSTRAP_TOKEN="$BENCH_TOKEN" \
-        HAS_PAGEINSPECT__URL="http://127.0.0.1:$pi_port" \
+        HAS_PAGEINSPECT__URL="http://127.0.0.1:$pi_port" HAS_PAGEINSPECT__TOKEN="$BENCH_PI_TOKEN" \
         HAS_LOG__DIR="$WORK/logs/$name" HAS_LOG__STDOUT=false \
         HAS_METRIC_LOG__DIR="$WORK/metric/$name" \
         "$@" "$ACMANGKUT" >"$WORK/logs/$name.out" 2>&1 &
