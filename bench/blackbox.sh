@@ -76,12 +76,14 @@ curl -fsS "$BB_URL" | grep -q '^probe_success 1' || die "blackbox_exporter's pro
 PI_PORT=$(free_port 18381)
 start_pageinspect "$PI_PORT"
 SPEC="{\"kind\":\"http\",\"target\":\"$TARGET\",\"timeout_ms\":5000}"
-curl -fsS -H 'content-type: application/json' -d "$SPEC" "http://127.0.0.1:$PI_PORT/api/v1/probe" |
+curl -fsS -H 'content-type: application/json' -H "Authorization: Bearer $BENCH_PI_TOKEN" \
+    -d "$SPEC" "http://127.0.0.1:$PI_PORT/api/v1/probe" |
     grep -q '"success":true' || die "pageinspect's probe of nginx fails"
 cat >"$WORK/probe.lua" <<LUA
 wrk.method = "POST"
 wrk.body = '$SPEC'
 wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $BENCH_PI_TOKEN"
 LUA
 
 # --- measure ---------------------------------------------------------------------------------

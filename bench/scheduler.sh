@@ -70,7 +70,7 @@ log "scheduler settings from the environment: $(env | grep '^HAS_' | tr '\n' ' '
 
 # --- monitors ----------------------------------------------------------------------------------
 log "creating $MONITORS monitors (interval ${INTERVAL}s) -> http://127.0.0.1:$NGINX_PORT/"
-seeded=$(python3 "$BENCH_DIR/seed.py" "$BASE" "$MONITORS" "http://127.0.0.1:$NGINX_PORT/" \
+seeded=$(BENCH_TOKEN="$BENCH_TOKEN" python3 "$BENCH_DIR/seed.py" "$BASE" "$MONITORS" "http://127.0.0.1:$NGINX_PORT/" \
     --interval "$INTERVAL" --concurrency 8 --prefix sched --deadline 600) ||
     die "creating monitors failed: $seeded"
 log "created: $seeded"

@@ -13,6 +13,7 @@ import json
 import sys
 import threading
 import time
+import os
 import urllib.parse
 
 
@@ -56,7 +57,11 @@ def main() -> int:
                     "POST",
                     "/api/v1/monitors",
                     body=body,
-                    headers={"Content-Type": "application/json"},
+                    headers={
+                        "Content-Type": "application/json",
+                        # acmangkut's bootstrap token, as bench/lib.sh starts it.
+                        "Authorization": "Bearer " + os.environ.get("BENCH_TOKEN", ""),
+                    },
                 )
                 resp = conn.getresponse()
                 data = resp.read()
