@@ -1,7 +1,7 @@
 //! `/api/v1/iam`: permissions, roles, users, bindings, and the manifest hasinit applies.
 
 use crate::iam::permissions::{BUILTIN_ROLES, PermSet};
-use crate::iam::{Authorized, perm, secrets};
+use crate::iam::{Authorized, accounts, perm};
 use crate::store::access::{self, Binding, PermissionInfo, Role};
 use crate::store::manifest::{self, ApplyReport, Manifest};
 use crate::store::now_ms;
@@ -170,33 +170,30 @@ pub struct UserUpdateInput {
     pub break_glass: Option<bool>,
 }
 
-const MIN_PASSWORD: usize = 12;
-
 fn check_password(field: &str, p: &str) -> Result<(), ApiError> {
-    if p.chars().count() < MIN_PASSWORD || p.len() > 1024 {
-        return Err(ApiError::field(
-            ErrorCode::InvalidField,
-            field,
-            format!("must be {MIN_PASSWORD} to 1024 characters"),
-        ));
+    if accounts::valid_password(p) {
+        return Ok(());
     }
-    Ok(())
+    Err(ApiError::field(
+        ErrorCode::InvalidField,
+        field,
+        format!(
+            "must be {} to {} characters",
+            accounts::MIN_PASSWORD,
+            accounts::MAX_PASSWORD_BYTES
+        ),
+    ))
 }
 
 fn check_username(u: &str) -> Result<(), ApiError> {
-    let ok = !u.is_empty()
-        && u.len() <= 64
-        && u.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::field(
-            ErrorCode::InvalidField,
-            "username",
-            "must be 1-64 letters, digits, `.`, `_`, `-` or `@`",
-        ))
+    if accounts::valid_username(u) {
+        return Ok(());
     }
+    Err(ApiError::field(
+        ErrorCode::InvalidField,
+        "username",
+        "must be 1-64 letters, digits, `.`, `_`, `-` or `@`",
+    ))
 }
 
 async fn check_roles(auth: &crate::api::AppState, roles: &[String]) -> Result<(), ApiError> {
@@ -211,18 +208,6 @@ async fn check_roles(auth: &crate::api::AppState, roles: &[String]) -> Result<()
         }
     }
     Ok(())
-}
-
-async fn hash(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || secrets::hash_password(&password))
-        .await
-        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
-        .map_err(|e| {
-            ApiError::new(
-                ErrorCode::Internal,
-                format!("cannot hash the password: {e}"),
-            )
-        })
 }
 
 /// Creates a built-in account (409 when the username is taken).
@@ -244,7 +229,7 @@ pub async fn create_user(
             input.display_name
         },
         username: input.username,
-        password_hash: Some(hash(input.password).await?),
+        password_hash: Some(accounts::hash_password(input.password).await?),
         source: "local".into(),
         break_glass: input.break_glass,
         disabled: false,
@@ -279,7 +264,7 @@ pub async fn update_user(
     let changes = UserChanges {
         display_name: input.display_name,
         password_hash: match input.password {
-            Some(p) => Some(Some(hash(p).await?)),
+            Some(p) => Some(Some(accounts::hash_password(p).await?)),
             None => None,
         },
         break_glass: input.break_glass,

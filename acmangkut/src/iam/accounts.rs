@@ -11,6 +11,36 @@ use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite, time};
 use shared::{ApiError, ErrorCode};
 
+/// Shortest password of a built-in account, in characters.
+pub const MIN_PASSWORD: usize = 12;
+/// Longest password, in bytes (argon2 hashes whatever it is given).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// The rule for built-in usernames, shared by the API and the console.
+pub fn valid_username(u: &str) -> bool {
+    !u.is_empty()
+        && u.len() <= 64
+        && u.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+}
+
+pub fn valid_password(p: &str) -> bool {
+    p.chars().count() >= MIN_PASSWORD && p.len() <= MAX_PASSWORD_BYTES
+}
+
+/// argon2id off the async workers (it takes tens of milliseconds on purpose).
+pub async fn hash_password(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || super::secrets::hash_password(&password))
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
+        .map_err(|e| {
+            ApiError::new(
+                ErrorCode::Internal,
+                format!("cannot hash the password: {e}"),
+            )
+        })
+}
+
 /// A started session: the cookie to set and who signed in.
 pub struct Started {
     pub cookie: Cookie<'static>,

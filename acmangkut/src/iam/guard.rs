@@ -9,7 +9,7 @@ use super::principal::Principal;
 use crate::api::AppState;
 use crate::store::audit::Actor;
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpMessage, HttpRequest, ResponseError, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use shared::{ApiError, ErrorCode};
 use std::future::{Ready, ready};
 use std::marker::PhantomData;
@@ -75,23 +75,12 @@ impl<P: Needs> FromRequest for Authorized<P> {
                 ErrorCode::Internal,
                 "application state missing",
             )
-            .error_response()
-            .into_error()));
+            .into()));
         };
         ready(Ok(Self {
             principal,
             app,
             _needs: PhantomData,
         }))
-    }
-}
-
-trait IntoError {
-    fn into_error(self) -> actix_web::Error;
-}
-
-impl IntoError for actix_web::HttpResponse {
-    fn into_error(self) -> actix_web::Error {
-        actix_web::error::InternalError::from_response("internal", self).into()
     }
 }

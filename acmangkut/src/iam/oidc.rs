@@ -4,7 +4,7 @@
 //! sign-in through the provider is off.
 
 use crate::store::sessions::OidcLogin;
-use shared::iam::{Claims, IamError, OidcClient, OidcConfig, Pkce, VerifyMode};
+use shared::iam::{Claims, IamError, OidcClient, OidcConfig, Pkce};
 use shared::{ApiError, ErrorCode};
 
 pub use shared::iam::VerifyMode as Mode;
@@ -102,14 +102,5 @@ pub fn to_api(e: IamError) -> ApiError {
                 format!("identity provider: {other}"),
             )
         }
-    }
-}
-
-/// Keeps `VerifyMode` in this module's vocabulary for callers.
-pub fn mode(degraded: bool) -> Mode {
-    if degraded {
-        VerifyMode::Offline
-    } else {
-        VerifyMode::Online
     }
 }

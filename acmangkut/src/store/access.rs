@@ -165,34 +165,41 @@ pub fn bindings(conn: &mut DbConn) -> QueryResult<Vec<Binding>> {
         .collect())
 }
 
-/// Creates a binding and its one audit row, in one transaction. A binding's role must exist as
-/// a row (the foreign key): a built-in role that hasinit has not stored yet is stored here from
-/// the code's definition, without an audit row of its own (it is no change of the role; the
-/// same as a user created with that role).
-pub fn create_binding(conn: &mut DbConn, actor: &Actor, b: &Binding) -> QueryResult<Binding> {
-    let builtin = builtin_role(&b.role);
-    crate::write_tx!(conn, |c| {
-        let stored: i64 = iam_roles::table
-            .filter(iam_roles::name.eq(&b.role))
+/// Inside a write transaction: makes sure role `$name` has its row (bindings reference it).
+/// A built-in role that hasinit has not stored yet is stored from the code's definition,
+/// without an audit row of its own (it is no change of the role); any other missing role is
+/// `NotFound`.
+macro_rules! ensure_role_row {
+    ($c:ident, $name:expr, $now:expr) => {{
+        let stored: i64 = $crate::store::schema::iam_roles::table
+            .filter($crate::store::schema::iam_roles::name.eq($name))
             .count()
-            .get_result(c)?;
+            .get_result($c)?;
         if stored == 0 {
-            let Some((perms, desc)) = builtin else {
-                return Err(DbError::NotFound);
+            let Some((perms, desc)) = $crate::iam::permissions::builtin_role($name) else {
+                return Err(diesel::result::Error::NotFound);
             };
-            let now = now_ms();
-            diesel::insert_into(iam_roles::table)
+            use $crate::store::schema::iam_roles as role_rows;
+            diesel::insert_into(role_rows::table)
                 .values((
-                    iam_roles::name.eq(&b.role),
-                    iam_roles::description.eq(desc),
-                    iam_roles::builtin.eq(true),
-                    iam_roles::permissions
+                    role_rows::name.eq($name),
+                    role_rows::description.eq(desc),
+                    role_rows::builtin.eq(true),
+                    role_rows::permissions
                         .eq(serde_json::to_string(&perms.names()).unwrap_or_default()),
-                    iam_roles::created_at.eq(now),
-                    iam_roles::updated_at.eq(now),
+                    role_rows::created_at.eq($now),
+                    role_rows::updated_at.eq($now),
                 ))
-                .execute(c)?;
+                .execute($c)?;
         }
+    }};
+}
+pub(crate) use ensure_role_row;
+
+/// Creates a binding and its one audit row, in one transaction (see [`ensure_role_row`]).
+pub fn create_binding(conn: &mut DbConn, actor: &Actor, b: &Binding) -> QueryResult<Binding> {
+    crate::write_tx!(conn, |c| {
+        ensure_role_row!(c, &b.role, now_ms());
         let id: i64 = diesel::insert_into(iam_bindings::table)
             .values((
                 iam_bindings::subject_kind.eq(&b.subject_kind),

@@ -8,7 +8,7 @@ use super::access::{Binding, PermissionInfo, Role};
 use super::audit::{Actor, AuditWrite};
 use super::schema::{iam_bindings, iam_permissions, iam_roles};
 use super::{DbConn, now_ms};
-use crate::iam::permissions::{BUILTIN_ROLES, Permission, builtin_role};
+use crate::iam::permissions::{BUILTIN_ROLES, Permission};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::result::QueryResult;
@@ -223,22 +223,7 @@ macro_rules! apply_body {
             let name = format!("{}:{} → {}", b.subject_kind, b.subject, b.role);
             report.note("binding", name, (exists > 0).then(|| after.clone()), after);
             if exists == 0 && !$dry {
-                let role_stored: i64 = iam_roles::table.filter(iam_roles::name.eq(&b.role)).count().get_result($c)?;
-                if role_stored == 0 {
-                    let Some((perms, desc)) = builtin_role(&b.role) else {
-                        return Err(diesel::result::Error::NotFound);
-                    };
-                    diesel::insert_into(iam_roles::table)
-                        .values((
-                            iam_roles::name.eq(&b.role),
-                            iam_roles::description.eq(desc),
-                            iam_roles::builtin.eq(true),
-                            iam_roles::permissions.eq(serde_json::to_string(&perms.names()).unwrap_or_default()),
-                            iam_roles::created_at.eq(now),
-                            iam_roles::updated_at.eq(now),
-                        ))
-                        .execute($c)?;
-                }
+                super::access::ensure_role_row!($c, &b.role, now);
                 diesel::insert_into(iam_bindings::table)
                     .values((
                         iam_bindings::subject_kind.eq(&b.subject_kind),

@@ -3,7 +3,7 @@
 //! kind `user`.
 
 use super::audit::{Actor, AuditWrite};
-use super::schema::{iam_bindings, iam_roles, iam_users};
+use super::schema::{iam_bindings, iam_users};
 use super::{DbConn, now_ms, to_datetime};
 use crate::db;
 use diesel::prelude::*;
@@ -105,25 +105,7 @@ macro_rules! set_roles {
         let now = now_ms();
         for r in $roles {
             // Built-in roles exist in code before hasinit stores them; bindings need the row.
-            let stored: i64 = iam_roles::table
-                .filter(iam_roles::name.eq(r))
-                .count()
-                .get_result($c)?;
-            if stored == 0
-                && let Some((perms, desc)) = crate::iam::permissions::builtin_role(r)
-            {
-                diesel::insert_into(iam_roles::table)
-                    .values((
-                        iam_roles::name.eq(r),
-                        iam_roles::description.eq(desc),
-                        iam_roles::builtin.eq(true),
-                        iam_roles::permissions
-                            .eq(serde_json::to_string(&perms.names()).unwrap_or_default()),
-                        iam_roles::created_at.eq(now),
-                        iam_roles::updated_at.eq(now),
-                    ))
-                    .execute($c)?;
-            }
+            super::access::ensure_role_row!($c, r, now);
             diesel::insert_into(iam_bindings::table)
                 .values((
                     iam_bindings::subject_kind.eq("user"),

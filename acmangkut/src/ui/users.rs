@@ -5,7 +5,7 @@ use super::i18n::Tr;
 use super::views::Chrome;
 use super::{Ui, UiError, same_origin, when};
 use crate::iam::permissions::Needs;
-use crate::iam::{Authorized, perm, secrets};
+use crate::iam::{Authorized, perm};
 use crate::store::access;
 use crate::store::now_ms;
 use crate::store::users::{self as store, NewUser, User, UserChanges};
@@ -15,8 +15,7 @@ use askama::Template;
 use shared::{ApiError, ErrorCode};
 
 /// The API's rule for built-in account passwords (`POST /api/v1/iam/users`).
-const MIN_PASSWORD: usize = 12;
-const MAX_PASSWORD_BYTES: usize = 1024;
+use crate::iam::accounts::{self, MIN_PASSWORD};
 
 pub struct UserRowView {
     pub id: i64,
@@ -131,15 +130,10 @@ pub fn check_new_user(
     known_roles: &[String],
 ) -> Vec<(&'static str, &'static str)> {
     let mut errors = Vec::new();
-    let u = &f.username;
-    let username_ok = !u.is_empty()
-        && u.len() <= 64
-        && u.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
-    if !username_ok {
+    if !accounts::valid_username(&f.username) {
         errors.push(("username", "users.err_username"));
     }
-    if password.chars().count() < MIN_PASSWORD || password.len() > MAX_PASSWORD_BYTES {
+    if !accounts::valid_password(password) {
         errors.push(("password", "users.err_password"));
     }
     if f.roles.iter().any(|r| !known_roles.contains(r)) {
@@ -190,10 +184,9 @@ pub async fn create(
         let p = page(&ui, &auth, f, errors).await?;
         return ui.render_status(StatusCode::UNPROCESSABLE_ENTITY, &p);
     }
-    let hash = tokio::task::spawn_blocking(move || secrets::hash_password(&password))
+    let hash = accounts::hash_password(password)
         .await
-        .map_err(|e| ui.fail(ApiError::internal(e)))?
-        .map_err(|e| ui.fail(ApiError::internal(e)))?;
+        .map_err(|e| ui.fail(e))?;
     let now = now_ms();
     let new = NewUser {
         username: f.username.clone(),
