@@ -62,7 +62,7 @@ const DISABLED_FEATURES: &str = "Translate,OptimizationHints,MediaRouter,DialMed
 /// becomes the browser (`exec`, same pid), so no unsafe `pre_exec` is needed.
 const PIPE_TRAMPOLINE: &str = r#"exec "$0" "$@" 3<&0 4>&1 </dev/null >/dev/null"#;
 const LAUNCH_TIMEOUT: Duration = Duration::from_secs(20);
-/// A DevTools call not answered within this is failed by chromiumoxide.
+/// A DevTools call not answered within this fails.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 #[derive(Debug, thiserror::Error)]
