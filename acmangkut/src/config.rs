@@ -16,6 +16,7 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub metric_log: MetricLogConfig,
     pub iam: IamConfig,
+    pub inspection: InspectionConfig,
     pub log: LogConfig,
 }
 
@@ -142,6 +143,69 @@ pub struct IamConfig {
     pub oidc: Option<shared::iam::OidcConfig>,
 }
 
+/// The inspection center: its engine, the data sources its checks may query, the commands they
+/// may run, and how notifications are retried.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InspectionConfig {
+    pub enabled: bool,
+    /// How often to look for due tasks, queued runs and due notifications.
+    pub tick_ms: u64,
+    /// A run whose replica stops renewing its lease this long is marked interrupted.
+    pub lease_seconds: u64,
+    /// Runs executing at once on this replica.
+    pub max_concurrent_runs: usize,
+    /// Probe checks per request to pageinspect.
+    pub probe_batch_size: usize,
+    /// Reports (runs and their findings) are kept this many days.
+    pub report_days: u32,
+    /// Prometheus HTTP APIs PromQL checks query, by name (`default` when a rule names none).
+    #[serde(default)]
+    pub prometheus: std::collections::BTreeMap<String, PrometheusSource>,
+    /// Databases SQL checks query, by name: `postgres://…` or `mysql://…` (MariaDB too).
+    #[serde(default)]
+    pub datasources: std::collections::BTreeMap<String, DataSource>,
+    /// Executables command checks may run: name → absolute path. Empty: command checks off.
+    #[serde(default)]
+    pub commands: std::collections::BTreeMap<String, PathBuf>,
+    pub notify: NotifyConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusSource {
+    /// Base URL of the HTTP API, e.g. `http://prometheus:9090`.
+    pub url: String,
+    #[serde(default)]
+    pub bearer_token: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSource {
+    /// `postgres://user:pass@host/db` or `mysql://user:pass@host:3306/db`; use a read-only
+    /// account: queries also run in read-only transactions.
+    pub url: Secret,
+    /// Rows read at most; the excerpt in reports shows the first few.
+    #[serde(default = "default_max_rows")]
+    pub max_rows: usize,
+}
+
+fn default_max_rows() -> usize {
+    100
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// Delivery attempts per notification before it is marked failed.
+    pub max_attempts: u32,
+    /// Wait before the first retry; doubled after each failure.
+    pub retry_base_seconds: u64,
+    /// Timeout of one delivery attempt.
+    pub timeout_ms: u64,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -191,6 +255,22 @@ impl Default for Config {
                 start_degraded: false,
                 public_url: String::new(),
                 oidc: None,
+            },
+            inspection: InspectionConfig {
+                enabled: true,
+                tick_ms: 1_000,
+                lease_seconds: 60,
+                max_concurrent_runs: 4,
+                probe_batch_size: 100,
+                report_days: 90,
+                prometheus: Default::default(),
+                datasources: Default::default(),
+                commands: Default::default(),
+                notify: NotifyConfig {
+                    max_attempts: 5,
+                    retry_base_seconds: 10,
+                    timeout_ms: 10_000,
+                },
             },
             log: LogConfig::with_dir("logs/acmangkut"),
         }
@@ -280,8 +360,56 @@ impl Config {
                 "must be an absolute URL, e.g. https://has.example.com",
             );
         }
+        self.inspection.validate()?;
         if self.metric_log.interval_seconds == 0 {
             return bad("metric_log.interval_seconds", "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+impl InspectionConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        let bad = |key: &str, msg: &str| Err(anyhow::anyhow!("config key `inspection.{key}`: {msg}"));
+        if self.tick_ms == 0 || self.max_concurrent_runs == 0 || self.probe_batch_size == 0 {
+            return bad(
+                "tick_ms",
+                "tick_ms, max_concurrent_runs and probe_batch_size must be at least 1",
+            );
+        }
+        if self.lease_seconds < 2 {
+            return bad("lease_seconds", "must be at least 2");
+        }
+        if self.report_days == 0 {
+            return bad("report_days", "must be at least 1");
+        }
+        for (name, p) in &self.prometheus {
+            if url::Url::parse(&p.url).is_err() {
+                return bad(&format!("prometheus.{name}.url"), "must be an absolute URL");
+            }
+        }
+        for (name, d) in &self.datasources {
+            let u = d.url.expose();
+            if !["postgres://", "postgresql://", "mysql://", "mariadb://"]
+                .iter()
+                .any(|p| u.starts_with(p))
+            {
+                return bad(
+                    &format!("datasources.{name}.url"),
+                    "must start with postgres:// or mysql://",
+                );
+            }
+            if d.max_rows == 0 {
+                return bad(&format!("datasources.{name}.max_rows"), "must be at least 1");
+            }
+        }
+        for (name, path) in &self.commands {
+            if !path.is_absolute() {
+                return bad(&format!("commands.{name}"), "must be an absolute path");
+            }
+        }
+        if self.notify.max_attempts == 0 || self.notify.timeout_ms == 0 {
+            return bad("notify", "max_attempts and timeout_ms must be at least 1");
         }
         Ok(())
     }

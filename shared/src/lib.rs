@@ -6,9 +6,11 @@
 //! - [`extract`]: a JSON extractor whose errors name the offending field.
 //! - [`probe`], [`monitor`]: API types both sides of the wire agree on.
 //! - [`condition`]: the probe condition language (`[STATUS] == 200`).
+//! - [`check`]: checks (probe, PromQL, SQL, command) and their outcomes; [`template`]: `{{ var }}`.
 //! - [`client`]: the pageinspect HTTP client acmangkut uses.
 //! - [`iam`]: the OpenID Connect client: token verification, browser sign-in, service tokens.
 
+pub mod check;
 pub mod client;
 pub mod condition;
 pub mod config;
@@ -20,6 +22,7 @@ pub mod probe;
 pub mod problem;
 pub mod secret;
 pub mod telemetry;
+pub mod template;
 
 pub use problem::{ApiError, ErrorCode};
 pub use secret::Secret;
