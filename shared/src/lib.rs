@@ -17,6 +17,7 @@ pub mod config;
 pub mod extract;
 pub mod iam;
 pub mod monitor;
+pub mod notify;
 pub mod page;
 pub mod probe;
 pub mod problem;

@@ -5,8 +5,11 @@
 pub mod browser;
 pub mod db;
 pub mod oidc;
+pub mod prometheus;
+pub mod smtp;
 pub mod spawn;
 pub mod targets;
+pub mod webhook;
 
 pub use db::TestDb;
 pub use spawn::{TestApp, spawn_acmangkut, spawn_pageinspect, spawn_pageinspect_with};

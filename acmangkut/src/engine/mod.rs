@@ -6,7 +6,9 @@
 //! - [`metric_log`]: mirrors `controllermanager.failure` to the per-day metric log.
 //! - [`state`]: the pure rules of monitor health.
 
+pub mod checks;
 pub mod metric_log;
+pub mod notify;
 pub mod retention;
 pub mod scheduler;
 pub mod state;
