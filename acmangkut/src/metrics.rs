@@ -21,6 +21,8 @@ pub struct Metrics {
     pub iam_degraded: IntGauge,
     /// Sign-in attempts by outcome (`success`, `failure`, `rate_limited`).
     pub sign_ins: IntCounterVec,
+    /// Inspection runs ended by this replica (completed or timed out).
+    pub inspection_runs: IntCounter,
 }
 
 impl Metrics {
@@ -87,7 +89,13 @@ impl Metrics {
             &["outcome"],
         )
         .expect("valid metric");
+        let inspection_runs = IntCounter::new(
+            "has_inspection_runs_total",
+            "Inspection runs this replica carried to their end.",
+        )
+        .expect("valid metric");
         for c in [
+            Box::new(inspection_runs.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(controllermanager_failure.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(probes_recorded.clone()),
             Box::new(scheduler_lag.clone()),
@@ -113,6 +121,7 @@ impl Metrics {
             in_flight_batches,
             iam_degraded,
             sign_ins,
+            inspection_runs,
         }
     }
 

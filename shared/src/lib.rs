@@ -16,6 +16,7 @@ pub mod condition;
 pub mod config;
 pub mod extract;
 pub mod iam;
+pub mod inspection;
 pub mod monitor;
 pub mod notify;
 pub mod page;

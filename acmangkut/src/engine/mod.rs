@@ -5,8 +5,11 @@
 //! - [`retention`]: prunes raw results and old rollups.
 //! - [`metric_log`]: mirrors `controllermanager.failure` to the per-day metric log.
 //! - [`state`]: the pure rules of monitor health.
+//! - [`inspection`]: inspection runs, their reports, risk events and notifications, built on
+//!   [`checks`] (the one evaluator of checks) and [`notify`] (the channel senders).
 
 pub mod checks;
+pub mod inspection;
 pub mod metric_log;
 pub mod notify;
 pub mod retention;

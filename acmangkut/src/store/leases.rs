@@ -91,3 +91,80 @@ pub fn release_all(conn: &mut DbConn, owner: &str) -> QueryResult<usize> {
     ))
     .execute(c))
 }
+
+/// Work queues other than monitors that are claimed the same way. Each names its table, what
+/// makes a row claimable, and what claiming changes besides the lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queue {
+    /// Queued inspection runs: claiming starts them.
+    InspectionRuns,
+    /// Pending notification deliveries whose next attempt is due.
+    Deliveries,
+}
+
+impl Queue {
+    fn sql(self) -> (&'static str, &'static str, &'static str, &'static str) {
+        // (table, claimable rows, extra SET, order)
+        match self {
+            Self::InspectionRuns => (
+                "inspection_runs",
+                "state = 'queued'",
+                ", state = 'running', started_at = ?3",
+                "id",
+            ),
+            Self::Deliveries => (
+                "notification_deliveries",
+                "state = 'pending' AND next_attempt_at <= ?3 \
+                 AND (lease_owner IS NULL OR lease_expires_at < ?3)",
+                "",
+                "next_attempt_at",
+            ),
+        }
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// Claims up to `limit` rows of `queue` for `owner` until `now + lease_ms`; returns their ids.
+/// One statement: on PostgreSQL the inner `SKIP LOCKED` keeps concurrent replicas from taking
+/// the same row; on SQLite the statement is its own write transaction.
+pub fn claim(
+    conn: &mut DbConn,
+    queue: Queue,
+    owner: &str,
+    now: i64,
+    limit: i64,
+    lease_ms: i64,
+) -> QueryResult<Vec<i64>> {
+    let (table, due, extra, order) = queue.sql();
+    let lock = match conn {
+        DbConn::Pg(_) => " FOR UPDATE SKIP LOCKED",
+        DbConn::Sqlite(_) => "",
+    };
+    let text = format!(
+        "UPDATE {table} SET lease_owner = ?1, lease_expires_at = ?2{extra} \
+         WHERE id IN (SELECT id FROM {table} WHERE {due} ORDER BY {order} LIMIT ?4{lock}) \
+         RETURNING id"
+    );
+    let rows: Vec<IdRow> = match conn {
+        DbConn::Pg(c) => diesel::sql_query(text.replace('?', "$"))
+            .bind::<Text, _>(owner)
+            .bind::<BigInt, _>(now + lease_ms)
+            .bind::<BigInt, _>(now)
+            .bind::<BigInt, _>(limit)
+            .load(c)?,
+        DbConn::Sqlite(c) => diesel::sql_query(text)
+            .bind::<Text, _>(owner)
+            .bind::<BigInt, _>(now + lease_ms)
+            .bind::<BigInt, _>(now)
+            .bind::<BigInt, _>(limit)
+            .load(c)?,
+    };
+    let mut ids: Vec<i64> = rows.into_iter().map(|r| r.id).collect();
+    ids.sort_unstable();
+    Ok(ids)
+}

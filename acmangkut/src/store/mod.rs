@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod inspection;
 pub mod leases;
 pub mod manifest;
 pub mod models;
@@ -226,6 +227,33 @@ fn migrate(conn: &mut DbConn) -> anyhow::Result<()> {
         tracing::info!(migrations = applied, "applied database migrations");
     }
     Ok(())
+}
+
+/// Runs `f` in a write transaction (`BEGIN IMMEDIATE` on SQLite) with the connection still a
+/// [`DbConn`], so store functions written once for both backends compose into one atomic
+/// change: a run's end, its risk events and its notifications commit together or not at all.
+/// Not reentrant: `f` must not open a transaction itself.
+pub fn transaction<T>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    match conn {
+        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+    }
+    let out = f(conn);
+    match (&out, conn) {
+        (Ok(_), DbConn::Pg(c)) => AnsiTransactionManager::commit_transaction(c)?,
+        (Ok(_), DbConn::Sqlite(c)) => AnsiTransactionManager::commit_transaction(c)?,
+        (Err(_), DbConn::Pg(c)) => {
+            let _ = AnsiTransactionManager::rollback_transaction(c);
+        }
+        (Err(_), DbConn::Sqlite(c)) => {
+            let _ = AnsiTransactionManager::rollback_transaction(c);
+        }
+    }
+    out
 }
 
 /// Current time as Unix milliseconds, the unit of every timestamp column.

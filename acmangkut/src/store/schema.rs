@@ -197,11 +197,182 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    inspection_plugins (id) {
+        id -> BigInt,
+        name -> Text,
+        kind -> Text,
+        builtin -> Bool,
+        definition -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    inspection_rules (id) {
+        id -> BigInt,
+        name -> Text,
+        plugin_id -> BigInt,
+        level -> Text,
+        version -> Integer,
+        definition -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    inspection_rule_versions (rule_id, version) {
+        rule_id -> BigInt,
+        version -> Integer,
+        definition -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    inspection_tasks (id) {
+        id -> BigInt,
+        name -> Text,
+        enabled -> Bool,
+        definition -> Text,
+        next_run_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    inspection_task_rules (task_id, rule_id) {
+        task_id -> BigInt,
+        rule_id -> BigInt,
+        position -> Integer,
+    }
+}
+
+diesel::table! {
+    inspection_runs (id) {
+        id -> BigInt,
+        task_id -> BigInt,
+        task_name -> Text,
+        trigger_kind -> Text,
+        scheduled_for -> Nullable<BigInt>,
+        state -> Text,
+        actor -> Text,
+        queued_at -> BigInt,
+        started_at -> Nullable<BigInt>,
+        finished_at -> Nullable<BigInt>,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<BigInt>,
+        plan -> Text,
+        total -> Integer,
+        passed -> Integer,
+        failed -> Integer,
+        errors -> Integer,
+        score -> Nullable<Double>,
+        summary -> Text,
+        previous_run_id -> Nullable<BigInt>,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    inspection_findings (id) {
+        id -> BigInt,
+        run_id -> BigInt,
+        seq -> Integer,
+        rule_id -> BigInt,
+        rule_version -> Integer,
+        rule_name -> Text,
+        target -> Text,
+        level -> Text,
+        status -> Text,
+        value -> Nullable<Text>,
+        evidence -> Text,
+        subject -> Text,
+        duration_ms -> BigInt,
+        change_kind -> Nullable<Text>,
+        checked_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    risk_events (id) {
+        id -> BigInt,
+        dedup_key -> Text,
+        source -> Text,
+        level -> Text,
+        title -> Text,
+        detail -> Text,
+        state -> Text,
+        rule_id -> Nullable<BigInt>,
+        target -> Nullable<Text>,
+        monitor_id -> Nullable<BigInt>,
+        task_id -> Nullable<BigInt>,
+        run_id -> Nullable<BigInt>,
+        occurrences -> Integer,
+        opened_at -> BigInt,
+        last_seen_at -> BigInt,
+        acknowledged_at -> Nullable<BigInt>,
+        acknowledged_by -> Nullable<Text>,
+        resolved_at -> Nullable<BigInt>,
+        resolved_by -> Nullable<Text>,
+        comment -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    notification_channels (id) {
+        id -> BigInt,
+        name -> Text,
+        kind -> Text,
+        definition -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    notification_deliveries (id) {
+        id -> BigInt,
+        channel_id -> BigInt,
+        run_id -> Nullable<BigInt>,
+        message -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    notification_attempts (id) {
+        id -> BigInt,
+        delivery_id -> BigInt,
+        attempt -> Integer,
+        at -> BigInt,
+        ok -> Bool,
+        status_code -> Nullable<Integer>,
+        error -> Nullable<Text>,
+        duration_ms -> BigInt,
+    }
+}
+
 diesel::joinable!(monitor_labels -> monitors (monitor_id));
 diesel::joinable!(probe_results -> monitors (monitor_id));
 diesel::joinable!(state_changes -> monitors (monitor_id));
 diesel::joinable!(iam_sessions -> iam_users (user_id));
 diesel::joinable!(iam_api_tokens -> iam_users (user_id));
+diesel::joinable!(inspection_rules -> inspection_plugins (plugin_id));
+diesel::joinable!(inspection_task_rules -> inspection_rules (rule_id));
+diesel::joinable!(inspection_task_rules -> inspection_tasks (task_id));
+diesel::joinable!(inspection_findings -> inspection_runs (run_id));
+diesel::joinable!(notification_deliveries -> notification_channels (channel_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     monitors,
@@ -216,4 +387,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     iam_api_tokens,
     iam_bindings,
     iam_roles,
+    inspection_plugins,
+    inspection_rules,
+    inspection_tasks,
+    inspection_task_rules,
+    inspection_runs,
+    inspection_findings,
+    notification_channels,
+    notification_deliveries,
 );

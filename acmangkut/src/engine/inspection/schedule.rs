@@ -1,0 +1,125 @@
+//! Task schedules: cron expressions (5 fields, or 6 with seconds) in an IANA time zone.
+
+use chrono::{TimeZone, Utc};
+use chrono_tz::Tz;
+use croner::Cron;
+use croner::parser::{CronParser, Seconds};
+
+/// A parsed schedule; errors name what is wrong in the user's words.
+pub struct Schedule {
+    cron: Cron,
+    tz: Tz,
+}
+
+impl Schedule {
+    pub fn parse(expr: &str, timezone: &str) -> Result<Self, (&'static str, String)> {
+        let tz: Tz = timezone.parse().map_err(|_| {
+            (
+                "timezone",
+                format!("`{timezone}` is not an IANA time zone (e.g. Asia/Shanghai, UTC)"),
+            )
+        })?;
+        let fields = expr.split_whitespace().count();
+        if !(5..=6).contains(&fields) {
+            return Err((
+                "schedule",
+                format!(
+                    "`{expr}` has {fields} fields; give 5 (minute hour day month weekday) or 6 (with seconds first)"
+                ),
+            ));
+        }
+        let cron = CronParser::builder()
+            .seconds(Seconds::Optional)
+            .build()
+            .parse(expr)
+            .map_err(|e| {
+                (
+                    "schedule",
+                    format!("`{expr}` is not a cron expression: {e}"),
+                )
+            })?;
+        Ok(Self { cron, tz })
+    }
+
+    /// The first slot strictly after `after_ms` (Unix ms), as Unix ms.
+    pub fn next_after(&self, after_ms: i64) -> Option<i64> {
+        let after = Utc
+            .timestamp_millis_opt(after_ms)
+            .single()?
+            .with_timezone(&self.tz);
+        self.cron
+            .find_next_occurrence(&after, false)
+            .ok()
+            .map(|t| t.with_timezone(&Utc).timestamp_millis())
+    }
+}
+
+/// The next slot of a task after `after_ms`: `None` when it has no schedule, is disabled, or the
+/// stored schedule no longer parses (it was validated when saved).
+pub fn next_slot(task: &shared::inspection::TaskInput, after_ms: i64) -> Option<i64> {
+    if !task.enabled {
+        return None;
+    }
+    let expr = task.schedule.as_deref()?;
+    Schedule::parse(expr, &task.timezone)
+        .ok()?
+        .next_after(after_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn daily_at_eight_in_shanghai_is_midnight_utc() {
+        let s = Schedule::parse("0 8 * * *", "Asia/Shanghai").expect("valid");
+        // 2026-11-27 00:00:00 UTC = 08:00 in Shanghai; strictly after it comes the next day.
+        let base = Utc
+            .with_ymd_and_hms(2026, 11, 26, 12, 0, 0)
+            .unwrap()
+            .timestamp_millis();
+        let next = s.next_after(base).expect("a slot");
+        assert_eq!(
+            next,
+            Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0)
+                .unwrap()
+                .timestamp_millis()
+        );
+        assert_eq!(
+            s.next_after(next).expect("a slot"),
+            Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 0)
+                .unwrap()
+                .timestamp_millis()
+        );
+    }
+
+    #[test]
+    fn seconds_are_optional_and_errors_are_named() {
+        let s = Schedule::parse("*/5 * * * * *", "UTC").expect("six fields");
+        let next = s.next_after(1_000).expect("slot");
+        assert_eq!(next, 5_000);
+        assert_eq!(
+            Schedule::parse("0 8 * *", "UTC").err().map(|e| e.0),
+            Some("schedule")
+        );
+        assert_eq!(
+            Schedule::parse("61 8 * * *", "UTC").err().map(|e| e.0),
+            Some("schedule")
+        );
+        assert_eq!(
+            Schedule::parse("0 8 * * *", "Mars/Olympus")
+                .err()
+                .map(|e| e.0),
+            Some("timezone")
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics(expr in "[0-9*/,\\- LW#?a-zA-Z]{0,40}", tz in "[A-Za-z/_]{0,20}") {
+            if let Ok(s) = Schedule::parse(&expr, &tz) {
+                let _ = s.next_after(0);
+            }
+        }
+    }
+}

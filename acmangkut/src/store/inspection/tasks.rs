@@ -1,0 +1,249 @@
+//! Tasks: rules × targets on a schedule. Which rules a task runs is also kept as rows
+//! (`inspection_task_rules`) so a rule in use cannot be deleted.
+
+use super::{parse, to_json};
+use crate::store::audit::{Actor, AuditWrite};
+use crate::store::schema::{
+    inspection_runs as runs, inspection_task_rules as tr, inspection_tasks as t,
+};
+use crate::store::{DbConn, now_ms, to_datetime};
+use crate::{db, write_tx};
+use diesel::prelude::*;
+use shared::ApiError;
+use shared::inspection::{Task, TaskInput};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = t)]
+pub struct TaskRow {
+    pub id: i64,
+    pub name: String,
+    pub enabled: bool,
+    pub definition: String,
+    pub next_run_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl TaskRow {
+    pub fn input(&self) -> Result<TaskInput, ApiError> {
+        parse("task", &self.definition)
+    }
+
+    fn into_api(self, last_run: Option<shared::inspection::Run>) -> Result<Task, ApiError> {
+        Ok(Task {
+            id: self.id,
+            input: self.input()?,
+            next_run_at: self.next_run_at.map(to_datetime),
+            last_run,
+            created_at: to_datetime(self.created_at),
+            updated_at: to_datetime(self.updated_at),
+        })
+    }
+}
+
+pub fn row(conn: &mut DbConn, id: i64) -> Result<TaskRow, ApiError> {
+    db!(conn, |c| t::table
+        .find(id)
+        .select(TaskRow::as_select())
+        .first(c)
+        .optional())?
+    .ok_or_else(|| ApiError::not_found(format!("no task {id}")))
+}
+
+pub fn id_by_name(conn: &mut DbConn, name: &str) -> Result<Option<i64>, ApiError> {
+    Ok(db!(conn, |c| t::table
+        .filter(t::name.eq(name))
+        .select(t::id)
+        .first(c)
+        .optional())?)
+}
+
+pub fn get(conn: &mut DbConn, id: i64) -> Result<Task, ApiError> {
+    let row = row(conn, id)?;
+    let last = super::runs::latest(conn, &[id])?.into_iter().next();
+    row.into_api(last)
+}
+
+pub fn list(conn: &mut DbConn) -> Result<Vec<Task>, ApiError> {
+    let rows: Vec<TaskRow> = db!(conn, |c| t::table
+        .order(t::name.asc())
+        .select(TaskRow::as_select())
+        .load(c))?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut last = super::runs::latest(conn, &ids)?;
+    rows.into_iter()
+        .map(|row| {
+            let run = last
+                .iter()
+                .position(|r| r.task_id == row.id)
+                .map(|i| last.swap_remove(i));
+            row.into_api(run)
+        })
+        .collect()
+}
+
+fn rule_links(task_id: i64, rule_ids: &[i64]) -> Vec<(i64, i64, i32)> {
+    rule_ids
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (task_id, *r, i32::try_from(i).unwrap_or(i32::MAX)))
+        .collect()
+}
+
+pub fn create(
+    conn: &mut DbConn,
+    actor: &Actor,
+    input: &TaskInput,
+    rule_ids: &[i64],
+    next_run_at: Option<i64>,
+) -> Result<Task, ApiError> {
+    let now = now_ms();
+    let def = to_json(input);
+    let id = write_tx!(conn, |c| {
+        let id: i64 = diesel::insert_into(t::table)
+            .values((
+                t::name.eq(&input.name),
+                t::enabled.eq(input.enabled),
+                t::definition.eq(&def),
+                t::next_run_at.eq(next_run_at),
+                t::created_at.eq(now),
+                t::updated_at.eq(now),
+            ))
+            .returning(t::id)
+            .get_result(c)?;
+        for (task_id, rule_id, pos) in rule_links(id, rule_ids) {
+            diesel::insert_into(tr::table)
+                .values((
+                    tr::task_id.eq(task_id),
+                    tr::rule_id.eq(rule_id),
+                    tr::position.eq(pos),
+                ))
+                .execute(c)?;
+        }
+        c.audit(
+            &actor
+                .event("task.create", "inspection_task", Some(id.to_string()))
+                .after(input),
+        )?;
+        Ok::<_, ApiError>(id)
+    })?;
+    get(conn, id)
+}
+
+/// Returns the task and whether anything changed.
+pub fn update(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: i64,
+    input: &TaskInput,
+    rule_ids: &[i64],
+    next_run_at: Option<i64>,
+) -> Result<(Task, bool), ApiError> {
+    let old = row(conn, id)?;
+    let before = old.input()?;
+    if &before == input {
+        return Ok((get(conn, id)?, false));
+    }
+    let now = now_ms();
+    let def = to_json(input);
+    write_tx!(conn, |c| {
+        diesel::update(t::table.find(id))
+            .set((
+                t::name.eq(&input.name),
+                t::enabled.eq(input.enabled),
+                t::definition.eq(&def),
+                t::next_run_at.eq(next_run_at),
+                t::updated_at.eq(now),
+            ))
+            .execute(c)?;
+        diesel::delete(tr::table.filter(tr::task_id.eq(id))).execute(c)?;
+        for (task_id, rule_id, pos) in rule_links(id, rule_ids) {
+            diesel::insert_into(tr::table)
+                .values((
+                    tr::task_id.eq(task_id),
+                    tr::rule_id.eq(rule_id),
+                    tr::position.eq(pos),
+                ))
+                .execute(c)?;
+        }
+        c.audit(
+            &actor
+                .event("task.update", "inspection_task", Some(id.to_string()))
+                .before(&before)
+                .after(input),
+        )?;
+        Ok::<_, ApiError>(())
+    })?;
+    Ok((get(conn, id)?, true))
+}
+
+/// Deletes the task with its runs and reports (audited with the task's last definition).
+pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<(), ApiError> {
+    let old = row(conn, id)?;
+    let before = old.input()?;
+    write_tx!(conn, |c| {
+        diesel::delete(t::table.find(id)).execute(c)?;
+        c.audit(
+            &actor
+                .event("task.delete", "inspection_task", Some(id.to_string()))
+                .before(&before),
+        )?;
+        Ok::<_, ApiError>(())
+    })
+}
+
+/// Queues one run for every enabled task whose slot is due, and moves each task to its next
+/// slot, in one transaction. PostgreSQL: due tasks are locked with `SKIP LOCKED`, and the
+/// unique (task, slot) index makes a slot run once even if two replicas raced past the lock.
+/// Missed slots (every replica was down) are not replayed: one run, then the next future slot.
+pub fn queue_due(
+    conn: &mut DbConn,
+    now: i64,
+    next_slot: &dyn Fn(&TaskInput, i64) -> Option<i64>,
+) -> Result<Vec<i64>, ApiError> {
+    crate::store::transaction(conn, |conn| {
+        let due: Vec<TaskRow> = match conn {
+            DbConn::Pg(c) => t::table
+                .filter(t::enabled.eq(true))
+                .filter(t::next_run_at.le(now))
+                .order(t::next_run_at.asc())
+                .limit(100)
+                .for_update()
+                .skip_locked()
+                .select(TaskRow::as_select())
+                .load(c)?,
+            DbConn::Sqlite(c) => t::table
+                .filter(t::enabled.eq(true))
+                .filter(t::next_run_at.le(now))
+                .order(t::next_run_at.asc())
+                .limit(100)
+                .select(TaskRow::as_select())
+                .load(c)?,
+        };
+        let mut queued = Vec::new();
+        for task in due {
+            let input = task.input()?;
+            let slot = task.next_run_at.unwrap_or(now);
+            let next = next_slot(&input, now.max(slot));
+            let id: Option<i64> = db!(conn, |c| diesel::insert_into(runs::table)
+                .values((
+                    runs::task_id.eq(task.id),
+                    runs::task_name.eq(&task.name),
+                    runs::trigger_kind.eq("schedule"),
+                    runs::scheduled_for.eq(slot),
+                    runs::state.eq("queued"),
+                    runs::queued_at.eq(now),
+                    runs::plan.eq("{}"),
+                ))
+                .on_conflict_do_nothing()
+                .returning(runs::id)
+                .get_result(c)
+                .optional())?;
+            db!(conn, |c| diesel::update(t::table.find(task.id))
+                .set(t::next_run_at.eq(next))
+                .execute(c))?;
+            queued.extend(id);
+        }
+        Ok(queued)
+    })
+}

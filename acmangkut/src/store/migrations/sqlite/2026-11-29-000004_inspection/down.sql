@@ -1,0 +1,11 @@
+DROP TABLE notification_attempts;
+DROP TABLE notification_deliveries;
+DROP TABLE notification_channels;
+DROP TABLE risk_events;
+DROP TABLE inspection_findings;
+DROP TABLE inspection_runs;
+DROP TABLE inspection_task_rules;
+DROP TABLE inspection_tasks;
+DROP TABLE inspection_rule_versions;
+DROP TABLE inspection_rules;
+DROP TABLE inspection_plugins;
