@@ -66,18 +66,42 @@ impl Application {
         let port = listener.local_addr()?.port();
         let iam = crate::iam::Iam::new(config.iam.clone(), metrics.clone())?;
         let config = Arc::new(config);
+        let credential = pageinspect_credential(&config, &iam);
+        let checker = Arc::new(crate::engine::checks::Checker::new(
+            &config.inspection,
+            shared::client::PageinspectClient::with_credential(
+                &config.pageinspect.url,
+                credential.clone(),
+            )?,
+        ));
+        store
+            .run(crate::store::inspection::plugins::seed_builtins)
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding the built-in inspection plugins: {e}"))?;
         let state = AppState {
             store: store.clone(),
             metrics: metrics.clone(),
             config: config.clone(),
             iam: iam.clone(),
+            checker: checker.clone(),
         };
         let server = http_server(listener, state.clone(), &config)?;
 
         let (tx, rx) = watch::channel(false);
         let mut engines = Vec::new();
+        let replica = crate::engine::scheduler::replica_name(&config.scheduler.replica_id);
+        if config.inspection.enabled {
+            let inspector = crate::engine::inspection::Inspector::new(
+                store.clone(),
+                checker,
+                config.inspection.clone(),
+                metrics.clone(),
+                replica.clone(),
+                config.iam.public_url.clone(),
+            );
+            engines.push(tokio::spawn(Arc::new(inspector).run(rx.clone())));
+        }
         if config.scheduler.enabled {
-            let credential = pageinspect_credential(&config, &iam);
             let mut clients = std::collections::BTreeMap::new();
             for (location, url) in config.pageinspect.endpoints() {
                 let client =

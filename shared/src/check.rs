@@ -323,7 +323,9 @@ impl Threshold {
             .unwrap_or(rest)
             .to_string();
         if number.is_none() && !matches!(op, CmpOp::Eq | CmpOp::Ne) {
-            return Err(format!("`{rest}` is not a number; only == and != compare text"));
+            return Err(format!(
+                "`{rest}` is not a number; only == and != compare text"
+            ));
         }
         Ok(Self { op, number, text })
     }
@@ -496,7 +498,10 @@ mod tests {
             .expect_err("wrong kind");
         assert_eq!(e.field.as_deref(), Some("params.kind"));
         let e = PluginKind::Sql
-            .check(&json!({"query": "select 1", "condition": "> 0", "x": 1}), "params.")
+            .check(
+                &json!({"query": "select 1", "condition": "> 0", "x": 1}),
+                "params.",
+            )
             .expect_err("unknown");
         assert_eq!(e.field.as_deref(), Some("params.x"));
         let c = PluginKind::PageProbe

@@ -32,8 +32,7 @@ impl std::fmt::Display for TemplateError {
 fn valid_name(n: &str) -> bool {
     !n.is_empty()
         && n.len() <= MAX_VAR_NAME
-        && n
-            .bytes()
+        && n.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
 }
 
@@ -115,9 +114,7 @@ pub fn render_json(
         path: &mut String,
     ) -> Result<Value, (String, TemplateError)> {
         Ok(match v {
-            Value::String(s) => {
-                Value::String(render(s, vars).map_err(|e| (path.clone(), e))?)
-            }
+            Value::String(s) => Value::String(render(s, vars).map_err(|e| (path.clone(), e))?),
             Value::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
@@ -149,7 +146,11 @@ pub fn render_json(
 
 /// Every variable used anywhere in a JSON value; the error carries the path at fault.
 pub fn json_variables(v: &Value) -> Result<Vec<String>, (String, TemplateError)> {
-    fn collect(v: &Value, path: String, names: &mut Vec<String>) -> Result<(), (String, TemplateError)> {
+    fn collect(
+        v: &Value,
+        path: String,
+        names: &mut Vec<String>,
+    ) -> Result<(), (String, TemplateError)> {
         match v {
             Value::String(s) => {
                 for n in variables(s).map_err(|e| (path, e))? {
@@ -165,7 +166,11 @@ pub fn json_variables(v: &Value) -> Result<Vec<String>, (String, TemplateError)>
             }
             Value::Object(map) => {
                 for (k, item) in map {
-                    let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
                     collect(item, p, names)?;
                 }
             }

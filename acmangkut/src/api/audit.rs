@@ -121,7 +121,7 @@ pub async fn export(
 const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
 /// RFC 4180 quoting; cells that a spreadsheet would run as a formula are prefixed with `'`.
-fn cell(s: &str) -> String {
+pub(crate) fn cell(s: &str) -> String {
     let s = if s.starts_with(FORMULA_START) {
         format!("'{s}")
     } else {

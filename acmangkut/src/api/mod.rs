@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod health;
 pub mod iam;
+pub mod inspection;
 pub mod monitors;
 pub mod openapi;
 pub mod settings;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub metrics: Metrics,
     pub config: std::sync::Arc<Config>,
     pub iam: crate::iam::Iam,
+    /// Validates and evaluates inspection checks (sources, commands, pageinspect).
+    pub checker: std::sync::Arc<crate::engine::checks::Checker>,
 }
 
 /// Registers the API routes and the problem+json error handlers of actix's extractors.
@@ -86,7 +89,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(monitors::run_now)
             .service(monitors::list_results)
             .service(monitors::screenshot)
-            .service(monitors::summary),
+            .service(monitors::summary)
+            .configure(inspection::configure),
     );
 }
 

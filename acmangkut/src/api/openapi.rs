@@ -23,7 +23,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(
         title = "HAS acmangkut API",
-        description = "Monitors, results and summaries; IAM and audit. Errors are application/problem+json."
+        description = "Monitors, results and summaries; the inspection center; IAM and audit. Errors are application/problem+json."
     ),
     modifiers(&BearerAuth),
     paths(
@@ -67,6 +67,39 @@ impl Modify for BearerAuth {
         super::audit::export,
         super::settings::get_iam,
         super::settings::put_iam,
+        super::inspection::plugins::list,
+        super::inspection::plugins::get,
+        super::inspection::plugins::create,
+        super::inspection::plugins::update,
+        super::inspection::plugins::delete,
+        super::inspection::rules::list,
+        super::inspection::rules::get,
+        super::inspection::rules::versions,
+        super::inspection::rules::create,
+        super::inspection::rules::update,
+        super::inspection::rules::delete,
+        super::inspection::tasks::list,
+        super::inspection::tasks::get,
+        super::inspection::tasks::create,
+        super::inspection::tasks::update,
+        super::inspection::tasks::delete,
+        super::inspection::tasks::run_now,
+        super::inspection::runs::list,
+        super::inspection::runs::get,
+        super::inspection::runs::report_handler,
+        super::inspection::runs::deliveries,
+        super::inspection::risks::list,
+        super::inspection::risks::get,
+        super::inspection::risks::acknowledge,
+        super::inspection::risks::resolve,
+        super::inspection::channels::list,
+        super::inspection::channels::get,
+        super::inspection::channels::create,
+        super::inspection::channels::update,
+        super::inspection::channels::delete,
+        super::inspection::channels::deliveries,
+        super::inspection::config::export,
+        super::inspection::config::apply,
     )
 )]
 pub struct ApiDoc;

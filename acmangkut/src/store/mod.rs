@@ -56,9 +56,25 @@ macro_rules! write_tx {
     ($conn:expr, |$c:ident| $body:expr) => {
         match $conn {
             $crate::store::DbConn::Pg(pg) => pg.transaction(|$c| $body),
-            $crate::store::DbConn::Sqlite(lite) => lite.immediate_transaction(|$c| $body),
+            $crate::store::DbConn::Sqlite(lite) => {
+                // Inside [`transaction`] already: a savepoint, not a second BEGIN.
+                if $crate::store::in_transaction(lite) {
+                    lite.transaction(|$c| $body)
+                } else {
+                    lite.immediate_transaction(|$c| $body)
+                }
+            }
         }
     };
+}
+
+/// Whether a SQLite connection is inside a transaction (so a write must nest as a savepoint).
+pub fn in_transaction(c: &mut SqliteConnection) -> bool {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    matches!(
+        AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth(),
+        Ok(Some(_))
+    )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,19 +253,29 @@ pub fn transaction<T>(
     conn: &mut DbConn,
     f: impl FnOnce(&mut DbConn) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
+    transaction_then(conn, true, f)
+}
+
+/// [`transaction`], rolled back even when `f` succeeds unless `commit`: a dry run sees exactly
+/// what the change would do, and leaves nothing behind.
+pub fn transaction_then<T>(
+    conn: &mut DbConn,
+    commit: bool,
+    f: impl FnOnce(&mut DbConn) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
     match conn {
         DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
         DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
     }
     let out = f(conn);
-    match (&out, conn) {
-        (Ok(_), DbConn::Pg(c)) => AnsiTransactionManager::commit_transaction(c)?,
-        (Ok(_), DbConn::Sqlite(c)) => AnsiTransactionManager::commit_transaction(c)?,
-        (Err(_), DbConn::Pg(c)) => {
+    match (out.is_ok() && commit, conn) {
+        (true, DbConn::Pg(c)) => AnsiTransactionManager::commit_transaction(c)?,
+        (true, DbConn::Sqlite(c)) => AnsiTransactionManager::commit_transaction(c)?,
+        (false, DbConn::Pg(c)) => {
             let _ = AnsiTransactionManager::rollback_transaction(c);
         }
-        (Err(_), DbConn::Sqlite(c)) => {
+        (false, DbConn::Sqlite(c)) => {
             let _ = AnsiTransactionManager::rollback_transaction(c);
         }
     }

@@ -1,0 +1,136 @@
+//! Notification channels (secrets are write-only) and their delivery history.
+
+use crate::engine::inspection::define::{self, Channel, ChannelInput};
+use crate::iam::{Authorized, perm};
+use crate::store::inspection::channels::{self as store, Delivery};
+use actix_web::{HttpResponse, delete, get, post, put, web};
+use shared::ApiError;
+use shared::extract::Json;
+
+#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Vec<Channel>)), security(("bearer" = ["inspections:read"])))]
+#[get("/inspection/channels")]
+pub async fn list(
+    state: Authorized<perm::InspectionsRead>,
+) -> Result<web::Json<Vec<Channel>>, ApiError> {
+    Ok(web::Json(
+        state
+            .store
+            .run(|c| store::list(c)?.iter().map(Channel::from_row).collect())
+            .await?,
+    ))
+}
+
+#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Channel), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["inspections:read"])))]
+#[get("/inspection/channels/{id}")]
+pub async fn get(
+    state: Authorized<perm::InspectionsRead>,
+    id: web::Path<i64>,
+) -> Result<web::Json<Channel>, ApiError> {
+    let id = id.into_inner();
+    Ok(web::Json(
+        state
+            .store
+            .run(move |c| Channel::from_row(&store::row(c, id)?))
+            .await?,
+    ))
+}
+
+/// Create a channel: webhook (signed), Slack, DingTalk, Feishu or email.
+#[utoipa::path(context_path = "/api/v1", request_body = ChannelInput,
+    responses((status = 201, body = Channel), (status = 400, body = shared::problem::Problem, content_type = "application/problem+json"), (status = 409, body = shared::problem::Problem)),
+    security(("bearer" = ["inspections:write"])))]
+#[post("/inspection/channels")]
+pub async fn create(
+    state: Authorized<perm::InspectionsWrite>,
+    body: Json<ChannelInput>,
+) -> Result<HttpResponse, ApiError> {
+    let mut input = body.into_inner();
+    define::channel(&mut input, None)?;
+    let actor = state.actor();
+    let ch = state
+        .store
+        .run(move |c| {
+            let def = serde_json::to_string(&input.spec).map_err(ApiError::internal)?;
+            let row = store::create(
+                c,
+                &actor,
+                &input.name,
+                input.spec.kind_str(),
+                &def,
+                &input.spec.redacted(),
+            )?;
+            Channel::from_row(&row)
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/inspection/channels/{}", ch.id)))
+        .json(ch))
+}
+
+/// Change a channel; a secret or password left empty keeps the stored one.
+#[utoipa::path(context_path = "/api/v1", request_body = ChannelInput,
+    responses((status = 200, body = Channel), (status = 400, body = shared::problem::Problem), (status = 404, body = shared::problem::Problem)),
+    security(("bearer" = ["inspections:write"])))]
+#[put("/inspection/channels/{id}")]
+pub async fn update(
+    state: Authorized<perm::InspectionsWrite>,
+    id: web::Path<i64>,
+    body: Json<ChannelInput>,
+) -> Result<web::Json<Channel>, ApiError> {
+    let (id, mut input) = (id.into_inner(), body.into_inner());
+    let actor = state.actor();
+    Ok(web::Json(
+        state
+            .store
+            .run(move |c| {
+                let old = store::row(c, id)?;
+                define::channel(&mut input, Some(&old))?;
+                let def = serde_json::to_string(&input.spec).map_err(ApiError::internal)?;
+                let row = store::update(
+                    c,
+                    &actor,
+                    id,
+                    &input.name,
+                    input.spec.kind_str(),
+                    &def,
+                    &input.spec.redacted(),
+                )?;
+                Channel::from_row(&row)
+            })
+            .await?,
+    ))
+}
+
+#[utoipa::path(context_path = "/api/v1", responses((status = 204), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["inspections:write"])))]
+#[delete("/inspection/channels/{id}")]
+pub async fn delete(
+    state: Authorized<perm::InspectionsWrite>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let actor = state.actor();
+    state
+        .store
+        .run(move |c| store::delete(c, &actor, id))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The channel's last deliveries, with every attempt.
+#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Vec<Delivery>), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["inspections:read"])))]
+#[get("/inspection/channels/{id}/deliveries")]
+pub async fn deliveries(
+    state: Authorized<perm::InspectionsRead>,
+    id: web::Path<i64>,
+) -> Result<web::Json<Vec<Delivery>>, ApiError> {
+    let id = id.into_inner();
+    Ok(web::Json(
+        state
+            .store
+            .run(move |c| {
+                store::row(c, id)?;
+                store::history(c, None, Some(id), 200)
+            })
+            .await?,
+    ))
+}

@@ -1,0 +1,87 @@
+//! Plugins: the built-in kinds of check, and custom presets of them.
+
+use crate::engine::inspection::define;
+use crate::iam::{Authorized, perm};
+use crate::store::inspection::plugins as store;
+use actix_web::{HttpResponse, delete, get, post, put, web};
+use shared::ApiError;
+use shared::extract::Json;
+use shared::inspection::{Plugin, PluginInput};
+
+#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Vec<Plugin>)), security(("bearer" = ["inspections:read"])))]
+#[get("/inspection/plugins")]
+pub async fn list(
+    state: Authorized<perm::InspectionsRead>,
+) -> Result<web::Json<Vec<Plugin>>, ApiError> {
+    Ok(web::Json(state.store.run(store::list).await?))
+}
+
+#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Plugin), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["inspections:read"])))]
+#[get("/inspection/plugins/{id}")]
+pub async fn get(
+    state: Authorized<perm::InspectionsRead>,
+    id: web::Path<i64>,
+) -> Result<web::Json<Plugin>, ApiError> {
+    let id = id.into_inner();
+    Ok(web::Json(
+        state.store.run(move |c| store::get(c, id)).await?,
+    ))
+}
+
+/// Create a custom plugin: a kind of check with default parameters for its rules.
+#[utoipa::path(context_path = "/api/v1", request_body = PluginInput,
+    responses((status = 201, body = Plugin), (status = 400, body = shared::problem::Problem, content_type = "application/problem+json"), (status = 409, body = shared::problem::Problem)),
+    security(("bearer" = ["inspections:write"])))]
+#[post("/inspection/plugins")]
+pub async fn create(
+    state: Authorized<perm::InspectionsWrite>,
+    body: Json<PluginInput>,
+) -> Result<HttpResponse, ApiError> {
+    let input = body.into_inner();
+    define::plugin(&input)?;
+    let actor = state.actor();
+    let p = state
+        .store
+        .run(move |c| store::create(c, &actor, &input))
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/inspection/plugins/{}", p.id)))
+        .json(p))
+}
+
+/// Change a custom plugin (built-in ones are read-only).
+#[utoipa::path(context_path = "/api/v1", request_body = PluginInput,
+    responses((status = 200, body = Plugin), (status = 400, body = shared::problem::Problem), (status = 409, body = shared::problem::Problem)),
+    security(("bearer" = ["inspections:write"])))]
+#[put("/inspection/plugins/{id}")]
+pub async fn update(
+    state: Authorized<perm::InspectionsWrite>,
+    id: web::Path<i64>,
+    body: Json<PluginInput>,
+) -> Result<web::Json<Plugin>, ApiError> {
+    let (id, input) = (id.into_inner(), body.into_inner());
+    define::plugin(&input)?;
+    let actor = state.actor();
+    Ok(web::Json(
+        state
+            .store
+            .run(move |c| store::update(c, &actor, id, &input))
+            .await?,
+    ))
+}
+
+/// Delete a custom plugin; 409 while rules use it.
+#[utoipa::path(context_path = "/api/v1", responses((status = 204), (status = 409, body = shared::problem::Problem)), security(("bearer" = ["inspections:write"])))]
+#[delete("/inspection/plugins/{id}")]
+pub async fn delete(
+    state: Authorized<perm::InspectionsWrite>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let actor = state.actor();
+    state
+        .store
+        .run(move |c| store::delete(c, &actor, id))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

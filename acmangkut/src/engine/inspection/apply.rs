@@ -1,0 +1,307 @@
+//! Config as code: custom plugins, channels, rules and tasks exported and applied as one YAML
+//! document, matched by name. `apply` runs in one transaction, is idempotent (a second apply of
+//! the same document reports everything unchanged) and never deletes what the document leaves
+//! out. A dry run does the same work and rolls it back.
+
+use super::define::{self, Channel, ChannelInput};
+use crate::engine::checks::Checker;
+use crate::store::audit::Actor;
+use crate::store::inspection::{channels, plugins, rules, tasks};
+use crate::store::{DbConn, transaction_then};
+use serde::{Deserialize, Serialize};
+use shared::inspection::{PluginInput, RuleInput, TaskInput};
+use shared::notify::ChannelSpec;
+use shared::{ApiError, ErrorCode};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Document {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plugins: Vec<PluginInput>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<ChannelInput>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RuleInput>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<TaskInput>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Outcome {
+    pub created: Vec<String>,
+    pub updated: Vec<String>,
+    pub unchanged: Vec<String>,
+}
+
+impl Outcome {
+    fn add(&mut self, name: &str, change: Change) {
+        match change {
+            Change::Created => self.created.push(name.into()),
+            Change::Updated => self.updated.push(name.into()),
+            Change::Unchanged => self.unchanged.push(name.into()),
+        }
+    }
+}
+
+enum Change {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ApplyResult {
+    pub dry_run: bool,
+    pub plugins: Outcome,
+    pub channels: Outcome,
+    pub rules: Outcome,
+    pub tasks: Outcome,
+}
+
+/// Parses a YAML document; errors name the field (`rules[2].level`) and the line.
+pub fn parse(yaml: &[u8]) -> Result<Document, ApiError> {
+    let text = std::str::from_utf8(yaml)
+        .map_err(|_| ApiError::new(ErrorCode::MalformedJson, "the document is not UTF-8 text"))?;
+    if text.trim().is_empty() {
+        return Ok(Document::default());
+    }
+    let de = serde_yaml_ng::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let at = inner
+            .location()
+            .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
+            .unwrap_or_default();
+        let detail = format!("{inner}{at}");
+        if path == "." || path.is_empty() {
+            ApiError::new(ErrorCode::InvalidField, detail)
+        } else {
+            ApiError::invalid(path, detail)
+        }
+    })
+}
+
+pub fn render(doc: &Document) -> Result<String, ApiError> {
+    serde_yaml_ng::to_string(doc).map_err(ApiError::internal)
+}
+
+/// Everything defined now (custom plugins only; channel secrets redacted).
+pub fn export(conn: &mut DbConn) -> Result<Document, ApiError> {
+    let plugins = plugins::list(conn)?
+        .into_iter()
+        .filter(|p| !p.builtin)
+        .map(|p| PluginInput {
+            name: p.name,
+            kind: p.kind,
+            description: p.description,
+            defaults: p.defaults,
+        })
+        .collect();
+    let channels = channels::list(conn)?
+        .iter()
+        .map(|row| {
+            Channel::from_row(row).map(|c| ChannelInput {
+                name: c.name,
+                spec: c.spec,
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let rules = rules::list(conn, &Default::default())?
+        .into_iter()
+        .map(|r| r.input)
+        .collect();
+    let tasks = tasks::list(conn)?.into_iter().map(|t| t.input).collect();
+    Ok(Document {
+        plugins,
+        channels,
+        rules,
+        tasks,
+    })
+}
+
+/// Prefixes an error's field with where the object sits in the document.
+fn at(prefix: String) -> impl Fn(ApiError) -> ApiError {
+    move |mut e| {
+        e.field = Some(match e.field.take() {
+            Some(f) => format!("{prefix}.{f}"),
+            None => prefix.clone(),
+        });
+        e
+    }
+}
+
+pub fn apply(
+    conn: &mut DbConn,
+    checker: &Checker,
+    actor: &Actor,
+    doc: &Document,
+    dry_run: bool,
+) -> Result<ApplyResult, ApiError> {
+    for (kind, names) in [
+        (
+            "plugins",
+            doc.plugins.iter().map(|x| &x.name).collect::<Vec<_>>(),
+        ),
+        ("channels", doc.channels.iter().map(|x| &x.name).collect()),
+        ("rules", doc.rules.iter().map(|x| &x.name).collect()),
+        ("tasks", doc.tasks.iter().map(|x| &x.name).collect()),
+    ] {
+        for (i, n) in names.iter().enumerate() {
+            if names[..i].contains(n) {
+                return Err(ApiError::invalid(
+                    format!("{kind}[{i}].name"),
+                    format!("`{n}` is defined twice"),
+                ));
+            }
+        }
+    }
+    transaction_then(conn, !dry_run, |c| {
+        let mut out = ApplyResult {
+            dry_run,
+            ..Default::default()
+        };
+        for (i, p) in doc.plugins.iter().enumerate() {
+            let wrap = at(format!("plugins[{i}]"));
+            define::plugin(p).map_err(&wrap)?;
+            let change = match plugins::row_by_name(c, &p.name)? {
+                None => {
+                    plugins::create(c, actor, p)?;
+                    Change::Created
+                }
+                Some(row) if row.builtin => {
+                    return Err(wrap(ApiError::invalid(
+                        "name",
+                        format!("`{}` is a built-in plugin", p.name),
+                    )));
+                }
+                Some(row) => {
+                    let now = plugins::get(c, row.id)?;
+                    if now.kind == p.kind
+                        && now.description == p.description
+                        && now.defaults == p.defaults
+                    {
+                        Change::Unchanged
+                    } else {
+                        plugins::update(c, actor, row.id, p).map_err(&wrap)?;
+                        Change::Updated
+                    }
+                }
+            };
+            out.plugins.add(&p.name, change);
+        }
+        for (i, ch) in doc.channels.iter().enumerate() {
+            let wrap = at(format!("channels[{i}]"));
+            let mut input = ch.clone();
+            let old = channels::row_by_name(c, &ch.name)?;
+            define::channel(&mut input, old.as_ref()).map_err(&wrap)?;
+            let def = serde_json::to_string(&input.spec).map_err(ApiError::internal)?;
+            let redacted = input.spec.redacted();
+            let change = match old {
+                None => {
+                    channels::create(
+                        c,
+                        actor,
+                        &input.name,
+                        input.spec.kind_str(),
+                        &def,
+                        &redacted,
+                    )?;
+                    Change::Created
+                }
+                Some(row) => {
+                    let stored: ChannelSpec =
+                        crate::store::inspection::parse("channel", &row.definition)?;
+                    if stored == input.spec {
+                        Change::Unchanged
+                    } else {
+                        channels::update(
+                            c,
+                            actor,
+                            row.id,
+                            &input.name,
+                            input.spec.kind_str(),
+                            &def,
+                            &redacted,
+                        )?;
+                        Change::Updated
+                    }
+                }
+            };
+            out.channels.add(&ch.name, change);
+        }
+        for (i, r) in doc.rules.iter().enumerate() {
+            let wrap = at(format!("rules[{i}]"));
+            let plugin_id = define::rule(c, checker, r).map_err(&wrap)?;
+            let change = match rules::id_by_name(c, &r.name)? {
+                None => {
+                    rules::create(c, actor, r, plugin_id)?;
+                    Change::Created
+                }
+                Some(id) => match rules::update(c, actor, id, r, plugin_id)? {
+                    (_, true) => Change::Updated,
+                    (_, false) => Change::Unchanged,
+                },
+            };
+            out.rules.add(&r.name, change);
+        }
+        for (i, t) in doc.tasks.iter().enumerate() {
+            let wrap = at(format!("tasks[{i}]"));
+            let (rule_ids, next) = define::task(c, checker, t).map_err(&wrap)?;
+            let change = match tasks::id_by_name(c, &t.name)? {
+                None => {
+                    tasks::create(c, actor, t, &rule_ids, next)?;
+                    Change::Created
+                }
+                Some(id) => match tasks::update(c, actor, id, t, &rule_ids, next)? {
+                    (_, true) => Change::Updated,
+                    (_, false) => Change::Unchanged,
+                },
+            };
+            out.tasks.add(&t.name, change);
+        }
+        Ok(out)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_errors_name_the_field_and_line() {
+        let e = parse(b"rules:\n  - name: a\n    plugin: tcp\n    level: urgent\n")
+            .expect_err("bad level");
+        assert_eq!(e.field.as_deref(), Some("rules[0].level"));
+        assert!(e.detail.contains("line 4"), "{}", e.detail);
+        let e = parse(b"rulez: []\n").expect_err("unknown key");
+        assert!(e.detail.contains("rulez"), "{}", e.detail);
+        assert_eq!(parse(b"").expect("empty"), Document::default());
+        assert!(parse(b"\xff\xfe").is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics(s in ".{0,200}") {
+            let _ = parse(s.as_bytes());
+        }
+
+        #[test]
+        fn exported_documents_parse_back(name in "[a-z][a-z0-9-]{0,20}", target in "[a-z0-9.:]{1,30}") {
+            let doc = Document {
+                rules: vec![RuleInput {
+                    name: name.clone(),
+                    plugin: "tcp".into(),
+                    params: serde_json::json!({"target": target}),
+                    level: shared::inspection::Level::High,
+                    suggestion: "restart it".into(),
+                    description: String::new(),
+                    labels: Default::default(),
+                }],
+                ..Default::default()
+            };
+            let text = render(&doc).expect("renders");
+            proptest::prop_assert_eq!(parse(text.as_bytes()).expect("parses"), doc);
+        }
+    }
+}

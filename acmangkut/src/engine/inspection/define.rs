@@ -1,0 +1,177 @@
+//! Checking definitions before they are stored: a rule's parameters against its plugin and the
+//! config (sources, allow-listed commands), a task's rules × targets (every template renders,
+//! every check is valid), its schedule and channels. Errors name the field as the client sent
+//! it. Shared by the API and config-as-code apply.
+
+use super::plan::{self, PlannedRule};
+use super::schedule::{Schedule, next_slot};
+use crate::engine::checks::Checker;
+use crate::store::inspection::{channels, plugins, rules};
+use crate::store::{DbConn, now_ms};
+use shared::ApiError;
+use shared::inspection::{PluginInput, RuleInput, TaskInput};
+use shared::notify::ChannelSpec;
+
+/// The plugin id of a valid rule.
+pub fn rule(conn: &mut DbConn, checker: &Checker, input: &RuleInput) -> Result<i64, ApiError> {
+    input.validate()?;
+    let plugin = plugins::row_by_name(conn, &input.plugin)?.ok_or_else(|| {
+        ApiError::invalid("plugin", format!("no plugin named `{}`", input.plugin))
+    })?;
+    let kind = plugin.kind()?;
+    let merged = plan::merge(&plugin.defaults()?, &input.params);
+    let vars = shared::template::json_variables(&merged)
+        .map_err(|(path, e)| ApiError::invalid(format!("params.{path}"), e.to_string()))?;
+    let check = kind.check(&merged, "params.")?;
+    if vars.is_empty() {
+        // Templated rules are checked in full per target when a task uses them.
+        check.validate("params.")?;
+    }
+    checker.validate(&check, "params.")?;
+    Ok(plugin.id)
+}
+
+pub fn plugin(input: &PluginInput) -> Result<(), ApiError> {
+    input.validate()?;
+    // Defaults must have the shape of the kind's parameters (known keys, right types); the
+    // required parameters they leave to rules are filled with stand-ins to judge the rest.
+    if let Some(map) = input.defaults.as_object() {
+        let mut probe = map.clone();
+        for k in required(input.kind) {
+            let stand_in = if *k == "condition" { "== 1" } else { "x" };
+            probe
+                .entry(*k)
+                .or_insert_with(|| serde_json::Value::String(stand_in.into()));
+        }
+        input
+            .kind
+            .check(&serde_json::Value::Object(probe), "defaults.")?;
+    }
+    Ok(())
+}
+
+/// Required parameter names of each kind (what `plugin` may fill in to judge defaults).
+fn required(kind: shared::check::PluginKind) -> &'static [&'static str] {
+    use shared::check::PluginKind as K;
+    match kind {
+        K::PageProbe | K::Tcp | K::Dns | K::Tls => &["target"],
+        K::Promql | K::Sql => &["query", "condition"],
+        K::Command => &["command"],
+    }
+}
+
+/// The rule ids (in order) and next slot of a valid task.
+pub fn task(
+    conn: &mut DbConn,
+    checker: &Checker,
+    input: &TaskInput,
+) -> Result<(Vec<i64>, Option<i64>), ApiError> {
+    input.validate()?;
+    if let Some(expr) = &input.schedule {
+        Schedule::parse(expr, &input.timezone).map_err(|(f, e)| ApiError::invalid(f, e))?;
+    } else if input.timezone.parse::<chrono_tz::Tz>().is_err() {
+        return Err(ApiError::invalid(
+            "timezone",
+            format!("`{}` is not an IANA time zone", input.timezone),
+        ));
+    }
+    let rows = rules::rows_by_names(conn, &input.rules, "rules")?;
+    let mut planned = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let r = row.input()?;
+        let plugin = plugins::row(conn, row.plugin_id)?;
+        planned.push(PlannedRule {
+            id: row.id,
+            version: row.version,
+            name: row.name.clone(),
+            level: r.level,
+            kind: plugin.kind()?,
+            params: plan::merge(&plugin.defaults()?, &r.params),
+        });
+    }
+    let p = plan::RunPlan {
+        task: input.clone(),
+        rules: planned,
+    };
+    for (ti, target) in p.targets().iter().enumerate() {
+        for (ri, rule) in p.rules.iter().enumerate() {
+            let check = plan::check_for(rule, target).map_err(|e| {
+                let field = if input.targets.is_empty() {
+                    format!("rules[{ri}]")
+                } else {
+                    format!("targets[{ti}]")
+                };
+                ApiError::invalid(
+                    field,
+                    format!(
+                        "rule `{}` for target `{}`: {}: {}",
+                        rule.name,
+                        target.name,
+                        e.field.unwrap_or_default(),
+                        e.detail
+                    ),
+                )
+            })?;
+            checker.validate(&check, "params.").map_err(|e| {
+                ApiError::invalid(
+                    format!("rules[{ri}]"),
+                    format!("rule `{}`: {}", rule.name, e.detail),
+                )
+            })?;
+        }
+    }
+    for (i, n) in input.notify.iter().enumerate() {
+        if channels::row_by_name(conn, &n.channel)?.is_none() {
+            return Err(ApiError::invalid(
+                format!("notify[{i}].channel"),
+                format!("no channel named `{}`", n.channel),
+            ));
+        }
+    }
+    let ids = rows.iter().map(|r| r.id).collect();
+    Ok((ids, next_slot(input, now_ms())))
+}
+
+/// A named channel as the API and config files carry it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelInput {
+    pub name: String,
+    pub spec: ChannelSpec,
+}
+
+/// The channel as the API shows it: secrets redacted.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Channel {
+    pub id: i64,
+    pub name: String,
+    pub spec: ChannelSpec,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Channel {
+    pub fn from_row(row: &channels::ChannelRow) -> Result<Self, ApiError> {
+        let spec: ChannelSpec = crate::store::inspection::parse("channel", &row.definition)?;
+        Ok(Self {
+            id: row.id,
+            name: row.name.clone(),
+            spec: spec.redacted(),
+            created_at: crate::store::to_datetime(row.created_at),
+            updated_at: crate::store::to_datetime(row.updated_at),
+        })
+    }
+}
+
+/// Validates a channel; `old` (on update) lends its secrets where the input leaves them empty.
+pub fn channel(
+    input: &mut ChannelInput,
+    old: Option<&channels::ChannelRow>,
+) -> Result<(), ApiError> {
+    shared::inspection::validate_name(&input.name, "name")?;
+    if let Some(old) = old {
+        let old: ChannelSpec = crate::store::inspection::parse("channel", &old.definition)?;
+        input.spec.keep_secrets_from(&old);
+    }
+    input.spec.validate("spec.")
+}
