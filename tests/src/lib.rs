@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod db;
+pub mod inspection;
 pub mod oidc;
 pub mod prometheus;
 pub mod smtp;
