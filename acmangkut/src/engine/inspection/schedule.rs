@@ -41,10 +41,11 @@ impl Schedule {
         Ok(Self { cron, tz })
     }
 
-    /// The first slot strictly after `after_ms` (Unix ms), as Unix ms.
+    /// The first slot strictly after `after_ms` (Unix ms), as Unix ms: whole seconds, the
+    /// finest a cron expression names (croner keeps the sub-second part of `after` otherwise).
     pub fn next_after(&self, after_ms: i64) -> Option<i64> {
         let after = Utc
-            .timestamp_millis_opt(after_ms)
+            .timestamp_millis_opt(after_ms - after_ms.rem_euclid(1000))
             .single()?
             .with_timezone(&self.tz);
         self.cron
@@ -98,6 +99,9 @@ mod tests {
         let s = Schedule::parse("*/5 * * * * *", "UTC").expect("six fields");
         let next = s.next_after(1_000).expect("slot");
         assert_eq!(next, 5_000);
+        assert_eq!(s.next_after(5_417), Some(10_000), "slots are whole seconds");
+        let daily = Schedule::parse("0 8 * * *", "UTC").expect("valid");
+        assert_eq!(daily.next_after(417), Some(8 * 3_600_000));
         assert_eq!(
             Schedule::parse("0 8 * *", "UTC").err().map(|e| e.0),
             Some("schedule")
