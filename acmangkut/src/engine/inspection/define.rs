@@ -23,12 +23,24 @@ pub fn rule(conn: &mut DbConn, checker: &Checker, input: &RuleInput) -> Result<i
     let vars = shared::template::json_variables(&merged)
         .map_err(|(path, e)| ApiError::invalid(format!("params.{path}"), e.to_string()))?;
     let check = kind.check(&merged, "params.")?;
-    if vars.is_empty() {
-        // Templated rules are checked in full per target when a task uses them.
-        check.validate("params.")?;
+    match checker.validate(&check, "params.") {
+        // A templated parameter (`"target": "{{url}}"`) is only judged once rendered: tasks
+        // check every rule for every target. What is not templated is judged here.
+        Err(e) if !vars.is_empty() && in_templated(&merged, e.field.as_deref()) => Ok(plugin.id),
+        Err(e) => Err(e),
+        Ok(()) => Ok(plugin.id),
     }
-    checker.validate(&check, "params.")?;
-    Ok(plugin.id)
+}
+
+/// Whether `field` (`params.target`, `params.args[1]`) lies in a parameter that uses a template.
+fn in_templated(params: &serde_json::Value, field: Option<&str>) -> bool {
+    let Some(rest) = field.and_then(|f| f.strip_prefix("params.")) else {
+        return false;
+    };
+    let key = rest.split(['.', '[']).next().unwrap_or(rest);
+    params
+        .get(key)
+        .is_some_and(|v| shared::template::json_variables(v).is_ok_and(|n| !n.is_empty()))
 }
 
 pub fn plugin(input: &PluginInput) -> Result<(), ApiError> {
