@@ -85,8 +85,8 @@ impl Inspector {
     /// replica, or this one restarted, marks them interrupted).
     pub async fn run(self: Arc<Self>, mut shutdown: Shutdown) {
         tracing::info!(replica = %self.owner, "inspection engine started");
-        // A single SQLite replica that starts owns nothing still running: end those runs now
-        // rather than after their lease.
+        // A single SQLite replica that starts owns nothing still running, whichever replica
+        // name (random by default) started it: end those runs now rather than after their lease.
         let single = self.store.backend() == crate::store::Backend::Sqlite;
         self.reap(single).await;
         let mut tick: u64 = 0;
@@ -190,16 +190,16 @@ impl Inspector {
         }
     }
 
-    /// Ends runs whose replica is gone as `interrupted`, keeping their findings.
-    async fn reap(&self, own_too: bool) {
-        let owner = own_too.then(|| self.owner.clone());
+    /// Ends runs whose replica is gone as `interrupted`, keeping their findings; with `all`,
+    /// every run still marked running (see [`Self::run`]).
+    async fn reap(&self, all: bool) {
         let active = self.active();
         let r = self
             .store
             .run(move |c| {
                 let now = now_ms();
                 let mut n = 0;
-                for run in runs::orphaned(c, now, owner.as_deref())? {
+                for run in runs::orphaned(c, now, all)? {
                     if active.contains(&run.id) {
                         continue;
                     }
@@ -207,8 +207,8 @@ impl Inspector {
                         "interrupted: replica {} stopped before the run finished",
                         run.lease_owner.as_deref().unwrap_or("?")
                     );
-                    let guard = if owner.is_some() && run.lease_owner == owner {
-                        Guard::Owner(owner.as_deref().unwrap_or_default())
+                    let guard = if all {
+                        Guard::Running
                     } else {
                         Guard::ExpiredBefore(now)
                     };

@@ -189,22 +189,17 @@ pub fn renew(conn: &mut DbConn, owner: &str, ids: &[i64], until: i64) -> Result<
     .execute(c))?)
 }
 
-/// Running runs whose lease expired (their replica stopped), or, with `owner`, that replica's
-/// own runs (it restarted under the same name: nothing of them is still running).
-pub fn orphaned(conn: &mut DbConn, now: i64, owner: Option<&str>) -> Result<Vec<RunRow>, ApiError> {
+/// Running runs whose lease expired (their replica stopped), or, with `all`, every running run
+/// (a single SQLite replica starting: whatever is still marked running, nobody is running).
+pub fn orphaned(conn: &mut DbConn, now: i64, all: bool) -> Result<Vec<RunRow>, ApiError> {
     Ok(db!(conn, |c| {
         let mut q = runs::table
             .filter(runs::state.eq("running"))
             .select(RunRow::as_select())
             .into_boxed();
-        q = match owner {
-            Some(o) => q.filter(
-                runs::lease_expires_at
-                    .lt(now)
-                    .or(runs::lease_owner.eq(o.to_string())),
-            ),
-            None => q.filter(runs::lease_expires_at.lt(now)),
-        };
+        if !all {
+            q = q.filter(runs::lease_expires_at.lt(now));
+        }
         q.limit(50).load(c)
     })?)
 }
@@ -335,10 +330,12 @@ pub fn previous(
     Ok(Some((prev, rows)))
 }
 
-/// Who may end a run: its owner, or anyone once its lease expired.
+/// Who may end a run: its owner, or anyone once its lease expired, or anyone at all while it
+/// is running (a single SQLite replica starting: no one else can be running it).
 pub enum Guard<'a> {
     Owner(&'a str),
     ExpiredBefore(i64),
+    Running,
 }
 
 /// How a run ended, computed from its findings.
@@ -372,6 +369,7 @@ pub fn finish(
         let q = match guard {
             Guard::Owner(o) => q.filter(runs::lease_owner.eq(o.to_string())),
             Guard::ExpiredBefore(t) => q.filter(runs::lease_expires_at.lt(t)),
+            Guard::Running => q,
         };
         let ids: Vec<i64> = q.select(runs::id).load(c)?;
         diesel::update(runs::table.filter(runs::id.eq_any(&ids)))
