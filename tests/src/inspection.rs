@@ -114,9 +114,14 @@ pub async fn deliveries(app: &TestApp, run_id: i64) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-/// How many audit rows of actions starting with `prefix` (`rule.`) exist.
+/// How many audit rows of actions starting with `prefix` (`rule.`) exist; `""`: all of them.
 pub async fn audit_count(app: &TestApp, prefix: &str) -> i64 {
-    app.get_json(&format!("/api/v1/audit?per_page=1&action={prefix}"))
+    let filter = if prefix.is_empty() {
+        String::new()
+    } else {
+        format!("&action={prefix}")
+    };
+    app.get_json(&format!("/api/v1/audit?per_page=1{filter}"))
         .await["total"]
         .as_i64()
         .expect("total")
