@@ -16,6 +16,7 @@ mod audit;
 mod dashboard;
 mod detail;
 mod edit;
+mod inspection;
 mod list;
 mod roles;
 mod routes;
@@ -43,6 +44,9 @@ pub type Write = crate::iam::Authorized<crate::iam::perm::MonitorsWrite>;
 
 const MONITORS_READ: Option<&str> = Some("monitors:read");
 const MONITORS_WRITE: Option<&str> = Some("monitors:write");
+const INSPECTIONS_READ: Option<&str> = Some("inspections:read");
+const INSPECTIONS_WRITE: Option<&str> = Some("inspections:write");
+const INSPECTIONS_RUN: Option<&str> = Some("inspections:run");
 
 // The console's guarded routes: `ROUTES` (method, path, permission) and their registration are
 // written from this one list. The permission written here must be the one of the handler's
@@ -83,6 +87,22 @@ routes::console_routes! {
     "/admin/users/{id}/disable" { POST Some("users:write") => users::disable }
     "/admin/users/{id}/enable" { POST Some("users:write") => users::enable }
     "/admin/roles" { GET Some("roles:read") => roles::show }
+    "/inspection" { GET INSPECTIONS_READ => inspection::overview::show }
+    "/inspection/risks" { GET INSPECTIONS_READ => inspection::risks::show }
+    "/inspection/risks/{id}/acknowledge" { POST INSPECTIONS_RUN => inspection::risks::acknowledge }
+    "/inspection/risks/{id}/resolve" { POST INSPECTIONS_RUN => inspection::risks::resolve }
+    "/inspection/tasks/{id}" { GET INSPECTIONS_READ => inspection::tasks::show }
+    "/inspection/tasks/{id}/run" { POST INSPECTIONS_RUN => inspection::tasks::run_now }
+    "/inspection/runs/{id}" { GET INSPECTIONS_READ => inspection::report::show }
+    "/inspection/runs/{id}/print" { GET INSPECTIONS_READ => inspection::report::print }
+    "/inspection/rules" { GET INSPECTIONS_READ => inspection::catalog::rules }
+    "/inspection/rules/{id}" { GET INSPECTIONS_READ => inspection::catalog::rule }
+    "/inspection/plugins" { GET INSPECTIONS_READ => inspection::catalog::plugins }
+    "/inspection/channels" { GET INSPECTIONS_READ => inspection::catalog::channels }
+    "/inspection/config" {
+        GET INSPECTIONS_READ => inspection::config::show,
+        POST INSPECTIONS_WRITE => inspection::config::apply,
+    }
 }
 
 /// The public pages (sign-in, the identity provider's redirect, the stylesheet), then
@@ -110,10 +130,12 @@ pub fn page_permission(path: &str) -> Option<Option<Permission>> {
 
 /// The navigation: `(active key, href, message key)`; an entry is shown only to callers
 /// holding the permission [`ROUTES`] gives its page.
-const NAV: [(&str, &str, &str); 7] = [
+const NAV: [(&str, &str, &str); 9] = [
     ("dashboard", "/", "nav.dashboard"),
     ("monitors", "/monitors", "nav.monitors"),
     ("new", "/monitors/new", "nav.new"),
+    ("inspection", "/inspection", "nav.inspection"),
+    ("risks", "/inspection/risks", "nav.risks"),
     ("audit", "/audit", "nav.audit"),
     ("tokens", "/tokens", "nav.tokens"),
     ("users", "/admin/users", "nav.users"),
@@ -341,7 +363,7 @@ impl Ui {
 }
 
 /// Messages that may be shown through `?notice=`; anything else is ignored.
-const NOTICES: [&str; 11] = [
+const NOTICES: [&str; 14] = [
     "notice.run_queued",
     "notice.paused_no_run",
     "notice.saved",
@@ -353,6 +375,9 @@ const NOTICES: [&str; 11] = [
     "notice.user_created",
     "notice.user_disabled",
     "notice.user_enabled",
+    "notice.inspection_queued",
+    "notice.risk_acknowledged",
+    "notice.risk_resolved",
 ];
 
 /// The signed-in caller as the layout shows them.
