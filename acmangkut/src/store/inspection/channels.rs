@@ -91,6 +91,10 @@ pub fn update(
     definition: &str,
     audit_after: &impl Serialize,
 ) -> Result<ChannelRow, ApiError> {
+    let old = row(conn, id)?;
+    if old.name != name {
+        refuse_if_notified(conn, &old.name, "a new name would break them")?;
+    }
     let now = now_ms();
     write_tx!(conn, |c| {
         let n = diesel::update(ch::table.find(id))
@@ -118,8 +122,21 @@ pub fn update(
     row(conn, id)
 }
 
+/// 409 when tasks notify channel `name` (tasks name their channels).
+fn refuse_if_notified(conn: &mut DbConn, name: &str, why: &str) -> Result<(), ApiError> {
+    let users = super::tasks::notifying(conn, name)?;
+    if users.is_empty() {
+        return Ok(());
+    }
+    Err(super::in_use(format!(
+        "channel `{name}` is named by tasks ({}); {why}",
+        users.join(", ")
+    )))
+}
+
 pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<(), ApiError> {
     let old = row(conn, id)?;
+    refuse_if_notified(conn, &old.name, "remove it from them first")?;
     write_tx!(conn, |c| {
         diesel::delete(ch::table.find(id)).execute(c)?;
         c.audit(

@@ -117,6 +117,16 @@ fn rule_counts(conn: &mut DbConn) -> Result<Vec<(i64, i64)>, ApiError> {
         .load::<(i64, i64)>(c))?)
 }
 
+/// Names of (at most 5 of) the rules that use plugin `id`.
+fn rule_names(conn: &mut DbConn, id: i64) -> Result<Vec<String>, ApiError> {
+    Ok(db!(conn, |c| r::table
+        .filter(r::plugin_id.eq(id))
+        .select(r::name)
+        .order(r::name)
+        .limit(5)
+        .load(c))?)
+}
+
 fn count_rules(conn: &mut DbConn, id: i64) -> Result<i64, ApiError> {
     Ok(db!(conn, |c| r::table
         .filter(r::plugin_id.eq(id))
@@ -205,6 +215,16 @@ pub fn update(
             old.name, old.kind
         )));
     }
+    if old.name != input.name {
+        let users = rule_names(conn, id)?;
+        if !users.is_empty() {
+            return Err(in_use(format!(
+                "plugin `{}` is named by rules ({}); a new name would break them",
+                old.name,
+                users.join(", ")
+            )));
+        }
+    }
     if old.kind != input.kind.as_str() && count_rules(conn, id)? > 0 {
         return Err(ApiError::invalid(
             "kind",
@@ -243,20 +263,16 @@ pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<(), ApiError>
             old.name
         )));
     }
+    let users = rule_names(conn, id)?;
+    if !users.is_empty() {
+        return Err(in_use(format!(
+            "plugin `{}` is used by rules ({}); delete or change them first",
+            old.name,
+            users.join(", ")
+        )));
+    }
     write_tx!(conn, |c| {
-        let users: Vec<String> = r::table
-            .filter(r::plugin_id.eq(id))
-            .select(r::name)
-            .order(r::name)
-            .limit(5)
-            .load(c)?;
-        if !users.is_empty() {
-            return Err(in_use(format!(
-                "plugin `{}` is used by rules ({}); delete or change them first",
-                old.name,
-                users.join(", ")
-            )));
-        }
+        // The foreign key (RESTRICT) still refuses a rule added since the check.
         diesel::delete(p::table.find(id)).execute(c)?;
         c.audit(
             &actor

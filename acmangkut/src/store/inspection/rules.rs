@@ -197,6 +197,16 @@ pub fn update(
     if &before == input {
         return Ok((get(conn, id)?, false));
     }
+    if old.name != input.name {
+        let users = task_names(conn, id)?;
+        if !users.is_empty() {
+            return Err(in_use(format!(
+                "rule `{}` is named by tasks ({}); a new name would break them",
+                old.name,
+                users.join(", ")
+            )));
+        }
+    }
     let now = now_ms();
     let def = to_json(input);
     let version = old.version + 1;
@@ -230,23 +240,29 @@ pub fn update(
     Ok((get(conn, id)?, true))
 }
 
+/// Names of (at most 5 of) the tasks that run rule `id`.
+fn task_names(conn: &mut DbConn, id: i64) -> Result<Vec<String>, ApiError> {
+    Ok(db!(conn, |c| tr::table
+        .inner_join(t::table)
+        .filter(tr::rule_id.eq(id))
+        .select(t::name)
+        .order(t::name)
+        .limit(5)
+        .load(c))?)
+}
+
 pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<(), ApiError> {
     let old = row(conn, id)?;
+    let users = task_names(conn, id)?;
+    if !users.is_empty() {
+        return Err(in_use(format!(
+            "rule `{}` is run by tasks ({}); remove it from them first",
+            old.name,
+            users.join(", ")
+        )));
+    }
     write_tx!(conn, |c| {
-        let users: Vec<String> = tr::table
-            .inner_join(t::table)
-            .filter(tr::rule_id.eq(id))
-            .select(t::name)
-            .order(t::name)
-            .limit(5)
-            .load(c)?;
-        if !users.is_empty() {
-            return Err(in_use(format!(
-                "rule `{}` is run by tasks ({}); remove it from them first",
-                old.name,
-                users.join(", ")
-            )));
-        }
+        // The foreign key (RESTRICT) still refuses a task link added since the check.
         diesel::delete(r::table.find(id)).execute(c)?;
         c.audit(
             &actor

@@ -82,6 +82,24 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<Task>, ApiError> {
         .collect()
 }
 
+/// Names of (at most 5 of) the tasks that notify channel `channel`.
+pub fn notifying(conn: &mut DbConn, channel: &str) -> Result<Vec<String>, ApiError> {
+    let rows: Vec<TaskRow> = db!(conn, |c| t::table
+        .order(t::name.asc())
+        .select(TaskRow::as_select())
+        .load(c))?;
+    let mut names = Vec::new();
+    for row in rows {
+        if row.input()?.notify.iter().any(|n| n.channel == channel) {
+            names.push(row.name);
+        }
+        if names.len() == 5 {
+            break;
+        }
+    }
+    Ok(names)
+}
+
 fn rule_links(task_id: i64, rule_ids: &[i64]) -> Vec<(i64, i64, i32)> {
     rule_ids
         .iter()
