@@ -556,3 +556,81 @@ async fn inspection_api_bad_input_gets_problem_json_naming_the_field_and_writes_
     assert_eq!(counts(&app).await, before, "no bad request wrote a row");
     app.handle.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspection_api_refuses_renames_and_deletes_that_would_break_what_refers_by_name() {
+    // Definitions refer to each other by name (so they apply anywhere as code): a rule names
+    // its plugin, a task its rules and channels.
+    let (app, _db) = app().await;
+    let plugin_body = json!({"name": "echoes", "kind": "command", "defaults": {"command": "echo"}});
+    let plugin = create(&app, "plugins", &plugin_body).await;
+    let rule_body = json!({"name": "says-ok", "plugin": "echoes", "level": "low",
+                           "params": {"args": ["ok"], "stdout_contains": "ok"}});
+    let rule = create(&app, "rules", &rule_body).await;
+    let channel_body = json!({"name": "ops", "spec": {"kind": "slack",
+                              "url": "https://hooks.slack.com/services/T/B/x"}});
+    let channel = create(&app, "channels", &channel_body).await;
+    create(
+        &app,
+        "tasks",
+        &json!({"name": "daily", "rules": ["says-ok"], "notify": [{"channel": "ops"}]}),
+    )
+    .await;
+    let put = |what: &'static str, id: i64, body: Value| {
+        let app = &app;
+        async move {
+            let r = app
+                .http
+                .put(app.url(&format!("/api/v1/inspection/{what}/{id}")))
+                .json(&body)
+                .send()
+                .await
+                .expect("PUT");
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let renamed = |body: &Value, name: &str| {
+        let mut b = body.clone();
+        b["name"] = json!(name);
+        b
+    };
+
+    let (status, body) = put("plugins", id(&plugin), renamed(&plugin_body, "echo-2")).await;
+    assert_eq!(status, 409, "rules name the plugin: {body}");
+    assert!(
+        body["detail"].as_str().unwrap_or("").contains("says-ok"),
+        "{body}"
+    );
+    let (status, body) = put("rules", id(&rule), renamed(&rule_body, "says-yes")).await;
+    assert_eq!(status, 409, "tasks name the rule: {body}");
+    assert!(
+        body["detail"].as_str().unwrap_or("").contains("daily"),
+        "{body}"
+    );
+    let (status, body) = put("channels", id(&channel), renamed(&channel_body, "ops-2")).await;
+    assert_eq!(status, 409, "tasks name the channel: {body}");
+    assert!(
+        body["detail"].as_str().unwrap_or("").contains("daily"),
+        "{body}"
+    );
+    let (status, body) = send(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/inspection/channels/{}", id(&channel)),
+    )
+    .await;
+    assert_eq!(status, 409, "tasks notify the channel: {body}");
+
+    // Changes that keep the name are fine, and the task still runs the rule it names.
+    let mut kept = rule_body.clone();
+    kept["level"] = json!("medium");
+    assert_eq!(put("rules", id(&rule), kept).await.0, 200);
+    let mut kept = plugin_body.clone();
+    kept["description"] = json!("echo things");
+    assert_eq!(put("plugins", id(&plugin), kept).await.0, 200);
+    let rules = list(&app, "rules").await;
+    assert_eq!(rules[0]["plugin"], "echoes");
+    assert_eq!(list(&app, "channels").await[0]["name"], "ops");
+    app.handle.stop().await;
+}
