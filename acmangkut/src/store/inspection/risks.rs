@@ -92,22 +92,12 @@ pub fn monitor_key(monitor_id: i64) -> String {
 /// id of a newly opened event.
 pub fn raise(conn: &mut DbConn, r: &Raise) -> Result<Option<i64>, ApiError> {
     let now = now_ms();
-    let n = db!(conn, |c| diesel::update(
-        e::table
-            .filter(e::dedup_key.eq(&r.key))
-            .filter(e::state.ne("resolved"))
-    )
-    .set((
-        e::occurrences.eq(e::occurrences + 1),
-        e::last_seen_at.eq(now),
-        e::detail.eq(&r.detail),
-        e::run_id.eq(r.run_id),
-    ))
-    .execute(c))?;
-    if n > 0 {
+    if seen_again(conn, r, now)? > 0 {
         return Ok(None);
     }
-    let id = db!(conn, |c| diesel::insert_into(e::table)
+    // In a savepoint: on PostgreSQL a unique violation aborts the whole transaction (a run's
+    // ending) unless only the savepoint is rolled back.
+    let id = db!(conn, |c| c.transaction(|c| diesel::insert_into(e::table)
         .values((
             e::dedup_key.eq(&r.key),
             e::source.eq(r.source),
@@ -124,16 +114,33 @@ pub fn raise(conn: &mut DbConn, r: &Raise) -> Result<Option<i64>, ApiError> {
             e::last_seen_at.eq(now),
         ))
         .returning(e::id)
-        .get_result::<i64>(c));
+        .get_result::<i64>(c)));
     match id {
         Ok(id) => Ok(Some(id)),
-        // Another replica opened it a moment ago: the partial unique index kept it single.
+        // Another replica opened it a moment ago: the partial unique index kept it single, and
+        // this sighting counts on it.
         Err(diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,
             _,
-        )) => Ok(None),
+        )) => seen_again(conn, r, now).map(|_| None),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Counts one more occurrence on the open event of `r.key`; returns how many rows it touched.
+fn seen_again(conn: &mut DbConn, r: &Raise, now: i64) -> Result<usize, ApiError> {
+    Ok(db!(conn, |c| diesel::update(
+        e::table
+            .filter(e::dedup_key.eq(&r.key))
+            .filter(e::state.ne("resolved"))
+    )
+    .set((
+        e::occurrences.eq(e::occurrences + 1),
+        e::last_seen_at.eq(now),
+        e::detail.eq(&r.detail),
+        e::run_id.eq(r.run_id),
+    ))
+    .execute(c))?)
 }
 
 /// Resolves the open event of each key as the system (the check passes again).
