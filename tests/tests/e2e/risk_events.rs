@@ -243,3 +243,62 @@ async fn risk_events_list_what_needs_attention_first_and_filter_by_state_level_a
     }
     app.handle.stop().await;
 }
+
+fn event(key: &str, run_id: Option<i64>) -> Raise {
+    Raise {
+        key: key.into(),
+        source: "inspection",
+        level: Level::High,
+        title: "page-ok failed on shop".into(),
+        detail: "status code 500".into(),
+        rule_id: None,
+        target: Some("shop".into()),
+        monitor_id: None,
+        task_id: None,
+        run_id,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn risk_events_two_replicas_opening_the_same_event_at_once_keep_one_and_both_finish() {
+    // Replica B opens the event in a run's ending that has not committed yet; replica A's
+    // ending, raising the same key, waits on the unique index and then finds it taken. A must
+    // count an occurrence instead and go on with the rest of its ending in the same transaction.
+    let db = TestDb::new();
+    let app = spawn_acmangkut(replica_config(&db, "replica-a")).await;
+    let (a, b) = (app.open_store().await, app.open_store().await);
+    let ending_b = tokio::spawn(async move {
+        b.run(|c| {
+            acmangkut::store::transaction(c, |c| {
+                raise(c, &event("rule:1:shop", Some(2)))?;
+                std::thread::sleep(Duration::from_millis(800));
+                Ok(())
+            })
+        })
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let ending_a = a
+        .run(|c| {
+            acmangkut::store::transaction(c, |c| {
+                let opened = raise(c, &event("rule:1:shop", Some(1)))?;
+                // The rest of A's ending: clear what passed, in the same transaction.
+                acmangkut::store::inspection::risks::clear(c, &["rule:1:blog".into()], "passed")?;
+                Ok(opened)
+            })
+        })
+        .await;
+
+    ending_b.await.expect("join").expect("B's ending commits");
+    assert_eq!(
+        ending_a.expect("A's ending commits"),
+        None,
+        "B opened it first"
+    );
+    let open = risks(&app, "").await;
+    assert_eq!(open.len(), 1, "{open:#?}");
+    assert_eq!(open[0]["occurrences"], 2, "A's sighting counts: {open:#?}");
+    assert_eq!(open[0]["run_id"], 1, "A saw it last");
+    app.handle.stop().await;
+}
