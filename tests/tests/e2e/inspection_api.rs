@@ -27,6 +27,13 @@ async fn send(app: &TestApp, method: reqwest::Method, path: &str) -> (u16, Value
         .await
         .expect("request");
     let status = r.status().as_u16();
+    if status >= 400 {
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/problem+json",
+            "{path}"
+        );
+    }
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
