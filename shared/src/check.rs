@@ -428,12 +428,12 @@ impl PluginKind {
         let value = serde_json::Value::Object(map);
         let named = |e: serde_path_to_error::Error<serde_json::Error>| {
             let path = e.path().to_string();
-            let field = if path == "." {
-                prefix.trim_end_matches('.').to_string()
-            } else {
-                format!("{prefix}{path}")
+            let detail = e.into_inner().to_string();
+            let field = match crate::extract::field_path(&path, &detail) {
+                Some(f) => format!("{prefix}{f}"),
+                None => prefix.trim_end_matches('.').to_string(),
             };
-            ApiError::invalid(field, e.into_inner().to_string())
+            ApiError::invalid(field, detail)
         };
         let check = match self {
             Self::Promql => Check::Promql(serde_path_to_error::deserialize(&value).map_err(named)?),

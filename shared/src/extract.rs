@@ -89,12 +89,26 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             ErrorCode::InvalidField
         };
         let detail = inner.to_string();
-        if path == "." {
-            ApiError::new(code, detail)
-        } else {
-            ApiError::field(code, path, detail)
+        match field_path(&path, &detail) {
+            None => ApiError::new(code, detail),
+            Some(field) => ApiError::field(code, field, detail),
         }
     })
+}
+
+/// The field a deserialization error is about: serde's path (`.` at the top), extended by the
+/// name a "missing field `x`" error gives, since that field is not in the path (it is absent).
+pub fn field_path(path: &str, detail: &str) -> Option<String> {
+    let missing = detail
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name);
+    match (path, missing) {
+        ("." | "", None) => None,
+        ("." | "", Some(name)) => Some(name.to_string()),
+        (p, Some(name)) => Some(format!("{p}.{name}")),
+        (p, None) => Some(p.to_string()),
+    }
 }
 
 #[cfg(test)]
@@ -128,6 +142,14 @@ mod tests {
     fn unknown_field_is_named() {
         let e = parse::<Outer>(br#"{"name":"a","inner":{"n":1},"extra":1}"#).expect_err("bad");
         assert_eq!(e.field.as_deref(), Some("extra"));
+    }
+
+    #[test]
+    fn a_missing_field_is_named_at_the_top_and_inside() {
+        let e = parse::<Outer>(br#"{"inner":{"n":1}}"#).expect_err("no name");
+        assert_eq!(e.field.as_deref(), Some("name"));
+        let e = parse::<Outer>(br#"{"name":"a","inner":{}}"#).expect_err("no n");
+        assert_eq!(e.field.as_deref(), Some("inner.n"));
     }
 
     #[test]

@@ -579,7 +579,8 @@ pub struct Report {
     pub run: Run,
     pub rules: Vec<RuleVersion>,
     pub findings: Vec<Finding>,
-    /// Findings that passed before and have no row in this run (the rule or target was removed).
+    /// Checks the previous run made that this one did not (`rule on target`): a rule or target
+    /// was taken out of the task in between. Empty for interrupted runs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gone: Vec<String>,
 }

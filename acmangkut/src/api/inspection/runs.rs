@@ -6,7 +6,7 @@ use crate::store::inspection::channels::{self, Delivery};
 use crate::store::inspection::{rules, runs as store};
 use actix_web::{HttpResponse, get, web};
 use serde::Deserialize;
-use shared::inspection::{Report, Run};
+use shared::inspection::{Report, Run, RunState};
 use shared::page::{Page, PageQuery};
 use shared::{ApiError, ErrorCode};
 
@@ -63,11 +63,29 @@ pub fn report(conn: &mut DbConn, id: i64) -> Result<Report, ApiError> {
         .collect();
     pairs.sort_unstable();
     pairs.dedup();
+    let mut gone = Vec::new();
+    if let (Some(prev), RunState::Completed | RunState::TimedOut) =
+        (run.previous_run_id, run.state())
+    {
+        let now: std::collections::HashSet<(i64, &str)> = findings
+            .iter()
+            .map(|f| (f.rule_id, f.target.as_str()))
+            .collect();
+        for (rule_id, rule_name, target) in store::keys(conn, prev)? {
+            if !now.contains(&(rule_id, target.as_str())) {
+                gone.push(if target.is_empty() {
+                    rule_name
+                } else {
+                    format!("{rule_name} on {target}")
+                });
+            }
+        }
+    }
     Ok(Report {
         run: run.to_api()?,
         rules: rules::versions_of(conn, &pairs)?,
         findings: findings.iter().map(store::FindingRow::to_api).collect(),
-        gone: Vec::new(),
+        gone,
     })
 }
 

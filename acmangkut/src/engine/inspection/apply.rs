@@ -74,10 +74,9 @@ pub fn parse(yaml: &[u8]) -> Result<Document, ApiError> {
             .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
             .unwrap_or_default();
         let detail = format!("{inner}{at}");
-        if path == "." || path.is_empty() {
-            ApiError::new(ErrorCode::InvalidField, detail)
-        } else {
-            ApiError::invalid(path, detail)
+        match shared::extract::field_path(&path, &detail) {
+            None => ApiError::new(ErrorCode::InvalidField, detail),
+            Some(field) => ApiError::invalid(field, detail),
         }
     })
 }

@@ -81,9 +81,11 @@ impl Inspector {
             .unwrap_or_default()
     }
 
-    /// Runs until `shutdown` flips; runs still executing are left to their lease (another
-    /// replica, or this one restarted, marks them interrupted).
+    /// Runs until `shutdown` flips. Runs and sends in flight are tasks of this future's
+    /// `JoinSet`: a graceful stop aborts them and ends this replica's runs as `interrupted` at
+    /// once; an aborted engine (a crash) takes them down with it, and their leases expire.
     pub async fn run(self: Arc<Self>, mut shutdown: Shutdown) {
+        let mut work = tokio::task::JoinSet::new();
         tracing::info!(replica = %self.owner, "inspection engine started");
         // A single SQLite replica that starts owns nothing still running, whichever replica
         // name (random by default) started it: end those runs now rather than after their lease.
@@ -97,16 +99,25 @@ impl Inspector {
             }
             tick += 1;
             self.schedule().await;
-            self.start_queued().await;
+            while work.try_join_next().is_some() {}
+            self.start_queued(&mut work).await;
             self.renew().await;
             self.reap(false).await;
-            self.deliver().await;
+            self.deliver(&mut work).await;
             if tick % 5 == 1 {
                 self.reconcile_monitors().await;
             }
             if tick % 3600 == 1 {
                 self.prune().await;
             }
+        }
+        work.shutdown().await;
+        let stopped_runs = self.active();
+        if let Ok(mut a) = self.active.lock() {
+            a.clear();
+        }
+        if !stopped_runs.is_empty() {
+            self.end_own(&stopped_runs).await;
         }
         tracing::info!(replica = %self.owner, "inspection engine stopped");
     }
@@ -130,7 +141,32 @@ impl Inspector {
         }
     }
 
-    async fn start_queued(self: &Arc<Self>) {
+    /// Ends this replica's runs `ids` as interrupted (it is stopping).
+    async fn end_own(&self, ids: &[i64]) {
+        let (owner, ids) = (self.owner.clone(), ids.to_vec());
+        let r = self
+            .store
+            .run(move |c| {
+                for run in runs::rows(c, &ids)? {
+                    let detail = format!("interrupted: replica {owner} stopped");
+                    end_run(
+                        c,
+                        &run,
+                        RunState::Interrupted,
+                        Some(detail),
+                        Guard::Owner(&owner),
+                        "",
+                    )?;
+                }
+                Ok::<_, ApiError>(())
+            })
+            .await;
+        if let Err(e) = r {
+            self.failed("ending runs at shutdown", &e);
+        }
+    }
+
+    async fn start_queued(self: &Arc<Self>, work: &mut tokio::task::JoinSet<()>) {
         let room = self
             .config
             .max_concurrent_runs
@@ -161,7 +197,7 @@ impl Inspector {
                 a.insert(id);
             }
             let me = self.clone();
-            tokio::spawn(
+            work.spawn(
                 async move {
                     if let Err(e) = me.execute(id).await {
                         me.failed(&format!("run {id}"), &e);
@@ -387,7 +423,7 @@ impl Inspector {
             .await
     }
 
-    async fn deliver(self: &Arc<Self>) {
+    async fn deliver(self: &Arc<Self>, work: &mut tokio::task::JoinSet<()>) {
         let room = self.sending.available_permits();
         if room == 0 {
             return;
@@ -413,7 +449,7 @@ impl Inspector {
                 return;
             };
             let me = self.clone();
-            tokio::spawn(async move {
+            work.spawn(async move {
                 me.send_one(delivery, channel).await;
                 drop(permit);
             });

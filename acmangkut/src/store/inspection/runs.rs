@@ -305,6 +305,15 @@ pub fn findings(conn: &mut DbConn, run_id: i64) -> Result<Vec<FindingRow>, ApiEr
         .load(c))?)
 }
 
+/// (rule, rule name, target) of every finding of a run.
+pub fn keys(conn: &mut DbConn, run_id: i64) -> Result<Vec<(i64, String, String)>, ApiError> {
+    Ok(db!(conn, |c| f::table
+        .filter(f::run_id.eq(run_id))
+        .order(f::seq.asc())
+        .select((f::rule_id, f::rule_name, f::target))
+        .load(c))?)
+}
+
 /// A previous run's id with (rule, target, status) of each of its findings.
 pub type Previous = (i64, Vec<(i64, String, String)>);
 
