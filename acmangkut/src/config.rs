@@ -370,7 +370,8 @@ impl Config {
 
 impl InspectionConfig {
     fn validate(&self) -> anyhow::Result<()> {
-        let bad = |key: &str, msg: &str| Err(anyhow::anyhow!("config key `inspection.{key}`: {msg}"));
+        let bad =
+            |key: &str, msg: &str| Err(anyhow::anyhow!("config key `inspection.{key}`: {msg}"));
         if self.tick_ms == 0 || self.max_concurrent_runs == 0 || self.probe_batch_size == 0 {
             return bad(
                 "tick_ms",
@@ -400,7 +401,10 @@ impl InspectionConfig {
                 );
             }
             if d.max_rows == 0 {
-                return bad(&format!("datasources.{name}.max_rows"), "must be at least 1");
+                return bad(
+                    &format!("datasources.{name}.max_rows"),
+                    "must be at least 1",
+                );
             }
         }
         for (name, path) in &self.commands {
