@@ -90,8 +90,13 @@ async fn run(program: &Path, args: &[String], timeout_ms: u64) -> Result<Output,
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
+        // Its own process group, so whatever it starts can be killed with it.
+        .process_group(0)
         .spawn()
         .map_err(|e| format!("could not start {}: {e}", program.display()))?;
+    let group = child.id().and_then(|id| i32::try_from(id).ok());
+    // Ends the group when `run` returns by any path: a check leaves nothing running.
+    let _group = GroupKill(group);
     let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
         return Err("the command's output could not be captured".into());
     };
@@ -110,10 +115,25 @@ async fn run(program: &Path, args: &[String], timeout_ms: u64) -> Result<Output,
                 stderr,
             })
         }
-        // Dropping `child` kills it (kill_on_drop); tokio reaps it in the background.
+        // Dropping `child` and the group guard kills it and everything it started; tokio reaps
+        // it in the background.
         Err(_) => Err(format!(
             "timed out after {timeout_ms} ms; the command was killed"
         )),
+    }
+}
+
+/// Kills a process group with SIGKILL when dropped (it may be gone already: nothing to do).
+struct GroupKill(Option<i32>);
+
+impl Drop for GroupKill {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pgid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
     }
 }
 
@@ -294,5 +314,34 @@ mod tests {
         let list = BTreeMap::from([("echo".to_string(), PathBuf::from("/bin/echo"))]);
         let e = resolve(&list, "rm", "command").expect_err("not listed");
         assert!(e.detail.contains("allowed: echo"), "{}", e.detail);
+    }
+
+    /// A process is gone once `/proc/PID` is absent or a zombie waiting for its reaper.
+    fn gone(pid: &str) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            Ok(stat) => stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z')),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_timeout_kills_what_the_command_started_too() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pidfile = dir.path().join("pid");
+        let script = format!("sleep 30 & echo $! > {}; wait", pidfile.display());
+        let args = vec!["-c".to_string(), script];
+        let r = run(Path::new("/bin/sh"), &args, 500).await;
+        assert!(r.is_err_and(|e| e.contains("timed out")));
+        let pid = std::fs::read_to_string(&pidfile).expect("the script wrote its child's pid");
+        let pid = pid.trim().to_string();
+        for _ in 0..50 {
+            if gone(&pid) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the command's own child {pid} outlived the timeout");
     }
 }
