@@ -3,10 +3,10 @@
 //! every check is valid), its schedule and channels. Errors name the field as the client sent
 //! it. Shared by the API and config-as-code apply.
 
-use super::plan::{self, PlannedRule};
+use super::plan;
 use super::schedule::{Schedule, next_slot};
 use crate::engine::checks::Checker;
-use crate::store::inspection::{channels, plugins, rules};
+use crate::store::inspection::{channels, plugins};
 use crate::store::{DbConn, now_ms};
 use shared::ApiError;
 use shared::inspection::{PluginInput, RuleInput, TaskInput};
@@ -87,24 +87,7 @@ pub fn task(
             format!("`{}` is not an IANA time zone", input.timezone),
         ));
     }
-    let rows = rules::rows_by_names(conn, &input.rules, "rules")?;
-    let mut planned = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let r = row.input()?;
-        let plugin = plugins::row(conn, row.plugin_id)?;
-        planned.push(PlannedRule {
-            id: row.id,
-            version: row.version,
-            name: row.name.clone(),
-            level: r.level,
-            kind: plugin.kind()?,
-            params: plan::merge(&plugin.defaults()?, &r.params),
-        });
-    }
-    let p = plan::RunPlan {
-        task: input.clone(),
-        rules: planned,
-    };
+    let p = plan::resolve(conn, input.clone())?;
     for (ti, target) in p.targets().iter().enumerate() {
         for (ri, rule) in p.rules.iter().enumerate() {
             let check = plan::check_for(rule, target).map_err(|e| {
@@ -140,7 +123,7 @@ pub fn task(
             ));
         }
     }
-    let ids = rows.iter().map(|r| r.id).collect();
+    let ids = p.rules.iter().map(|r| r.id).collect();
     Ok((ids, next_slot(input, now_ms())))
 }
 

@@ -41,11 +41,24 @@ pub fn merge(defaults: &Value, params: &Value) -> Value {
 /// Reads the task's rules as they are now.
 pub fn build(conn: &mut DbConn, task_id: i64) -> Result<RunPlan, ApiError> {
     let task = tasks::row(conn, task_id)?.input()?;
+    resolve(conn, task)
+}
+
+/// The plan of `task` (stored or not yet): each rule it names at its current version, with its
+/// plugin's defaults merged in. A missing rule is an error naming `rules[i]`.
+pub fn resolve(conn: &mut DbConn, task: TaskInput) -> Result<RunPlan, ApiError> {
     let rows = rules::rows_by_names(conn, &task.rules, "rules")?;
+    // Rules share plugins: read each once.
+    let mut plugins_by_id = std::collections::HashMap::new();
     let mut planned = Vec::with_capacity(rows.len());
     for row in rows {
         let input = row.input()?;
-        let plugin = plugins::row(conn, row.plugin_id)?;
+        let plugin = match plugins_by_id.entry(row.plugin_id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(plugins::row(conn, row.plugin_id)?)
+            }
+        };
         planned.push(PlannedRule {
             id: row.id,
             version: row.version,
