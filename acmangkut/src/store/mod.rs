@@ -134,10 +134,12 @@ impl ManageConnection for Manager {
             DbUrl::Postgres(url) => Ok(DbConn::Pg(PgConnection::establish(url.expose())?)),
             DbUrl::Sqlite(path) => {
                 let mut c = SqliteConnection::establish(path)?;
-                // Full sync: a whole-site power loss must not lose committed results.
+                // The busy timeout first, so the statements after it (journal_mode needs a
+                // lock) wait for another process's writer instead of failing at once. Full
+                // sync: a whole-site power loss must not lose committed results.
                 c.batch_execute(&format!(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {};",
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
                     self.busy_timeout_ms
                 ))?;
                 Ok(DbConn::Sqlite(c))
