@@ -3,7 +3,8 @@
 
 use crate::api::{self, AppState};
 use crate::config::Config;
-use crate::engine::{metric_log, retention, scheduler::Scheduler};
+use crate::engine::metric_log;
+use crate::engine::monitors::{retention, scheduler::Scheduler};
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::ui;
@@ -89,7 +90,8 @@ impl Application {
 
         let (tx, rx) = watch::channel(false);
         let mut engines = Vec::new();
-        let replica = crate::engine::scheduler::replica_name(&config.scheduler.replica_id);
+        let replica =
+            crate::engine::monitors::scheduler::replica_name(&config.scheduler.replica_id);
         if config.inspection.enabled {
             let inspector = crate::engine::inspection::Inspector::new(
                 store.clone(),

@@ -2,7 +2,7 @@
 //! batches, and keeps everything newer.
 
 use acmangkut::config::RetentionConfig;
-use acmangkut::engine::retention::prune_once;
+use acmangkut::engine::monitors::retention::prune_once;
 use acmangkut::metrics::Metrics;
 use acmangkut::store::schema::{probe_results, rollup_hours};
 use acmangkut::store::{Store, now_ms};

@@ -1,6 +1,6 @@
 //! The browser console, driven over HTTP against the real application (port 0, fresh SQLite).
 
-use acmangkut::store::results::{self, Outcome};
+use acmangkut::store::monitors::results::{self, Outcome};
 use acmangkut::store::schema::monitors;
 use acmangkut::{Application, Config};
 use diesel::prelude::*;

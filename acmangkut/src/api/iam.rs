@@ -2,10 +2,10 @@
 
 use crate::iam::permissions::{BUILTIN_ROLES, PermSet};
 use crate::iam::{Authorized, accounts, perm};
-use crate::store::access::{self, Binding, PermissionInfo, Role};
-use crate::store::manifest::{self, ApplyReport, Manifest};
+use crate::store::iam::access::{self, Binding, PermissionInfo, Role};
+use crate::store::iam::manifest::{self, ApplyReport, Manifest};
+use crate::store::iam::users::{self, NewUser, User, UserChanges};
 use crate::store::now_ms;
-use crate::store::users::{self, NewUser, User, UserChanges};
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use serde::Deserialize;
 use shared::extract::Json;

@@ -2,7 +2,8 @@
 
 use crate::iam::{Authorized, perm};
 use crate::store::monitors::{self as store, MonitorFilter};
-use crate::store::{now_ms, results, rollups};
+use crate::store::monitors::{results, rollups};
+use crate::store::now_ms;
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use serde::Deserialize;
 use shared::extract::Json;

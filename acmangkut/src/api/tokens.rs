@@ -3,8 +3,8 @@
 use crate::iam::authn::TOKEN_PREFIX;
 use crate::iam::permissions::PermSet;
 use crate::iam::{Authorized, Principal, perm, secrets};
+use crate::store::iam::tokens::{self, ApiToken, NewToken};
 use crate::store::now_ms;
-use crate::store::tokens::{self, ApiToken, NewToken};
 use actix_web::{HttpResponse, delete, get, post, web};
 use serde::{Deserialize, Serialize};
 use shared::extract::Json;

@@ -8,7 +8,8 @@ use super::principal::{Principal, Via};
 use super::secrets::{same, sha256_hex};
 use super::{Iam, PermSet};
 use crate::api::AppState;
-use crate::store::{audit, sessions, tokens};
+use crate::store::audit;
+use crate::store::iam::{sessions, tokens};
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, header};
@@ -61,7 +62,7 @@ pub async fn middleware(
             return Ok(req.into_response(e.error_response()));
         }
         let (http, _) = req.into_parts();
-        let res = crate::ui::signin::refused(&http, &e);
+        let res = crate::ui::iam::signin::refused(&http, &e);
         return Ok(ServiceResponse::new(http, res));
     }
     if principal.via == Via::Bootstrap
@@ -105,7 +106,7 @@ fn unauthenticated(req: ServiceRequest, e: Option<ApiError>) -> ServiceResponse<
         return req.into_response(res);
     }
     let (http, _) = req.into_parts();
-    let res = crate::ui::signin::unauthorized(&http);
+    let res = crate::ui::iam::signin::unauthorized(&http);
     ServiceResponse::new(http, res)
 }
 

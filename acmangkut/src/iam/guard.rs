@@ -43,7 +43,7 @@ fn refuse(req: &HttpRequest, e: ApiError) -> actix_web::Error {
     if req.path().starts_with("/api/") {
         return e.into();
     }
-    let res = crate::ui::signin::refused(req, &e);
+    let res = crate::ui::iam::signin::refused(req, &e);
     actix_web::error::InternalError::from_response(e.detail.clone(), res).into()
 }
 

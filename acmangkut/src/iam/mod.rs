@@ -26,7 +26,7 @@ use crate::config::IamConfig;
 use crate::engine::{Shutdown, stopped};
 use crate::metrics::Metrics;
 use crate::store::Store;
-use crate::store::access::AccessSnapshot;
+use crate::store::iam::access::AccessSnapshot;
 use shared::ApiError;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -210,7 +210,7 @@ impl Iam {
                 tracing::warn!(error = %e, "cannot fetch the identity provider's keys yet");
             }
             if rounds.is_multiple_of(30) {
-                if let Err(e) = store.run(crate::store::sessions::prune).await {
+                if let Err(e) = store.run(crate::store::iam::sessions::prune).await {
                     tracing::warn!(error = %e.detail, "cannot prune expired sessions");
                 }
                 self.inner.limiter.shrink();
@@ -227,7 +227,7 @@ impl Iam {
             return;
         }
         if let Err(e) = store
-            .run(move |c| crate::store::tokens::touch(c, &used))
+            .run(move |c| crate::store::iam::tokens::touch(c, &used))
             .await
         {
             tracing::warn!(error = %e.detail, "cannot record API token use");

@@ -3,7 +3,7 @@
 //! calls the provider: bearer tokens are checked against the cached keys only, and browser
 //! sign-in through the provider is off.
 
-use crate::store::sessions::OidcLogin;
+use crate::store::iam::sessions::OidcLogin;
 use shared::iam::{Claims, IamError, OidcClient, OidcConfig, Pkce};
 use shared::{ApiError, ErrorCode};
 

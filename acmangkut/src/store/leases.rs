@@ -5,7 +5,7 @@
 //! row. SQLite: an immediate transaction (one writer at a time; one replica by design).
 
 use super::DbConn;
-use super::models::MonitorRow;
+use super::monitors::models::MonitorRow;
 use super::schema::monitors;
 use diesel::prelude::*;
 use diesel::result::QueryResult;

@@ -5,20 +5,13 @@
 //! create a file the operator did not ask for. Queries are written once and compiled for each
 //! backend through [`db!`], so backend-specific SQL (upserts, leases) stays explicit.
 
-pub mod access;
 pub mod audit;
+pub mod iam;
 pub mod inspection;
 pub mod leases;
-pub mod manifest;
-pub mod models;
 pub mod monitors;
-pub mod results;
-pub mod rollups;
 pub mod schema;
-pub mod sessions;
 pub mod settings;
-pub mod tokens;
-pub mod users;
 
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};

@@ -1,7 +1,7 @@
 //! Chart geometry, computed server-side and drawn as inline SVG by the templates: plain
 //! functions of data, tested without HTTP.
 
-use crate::store::rollups::HourPoint;
+use crate::store::monitors::rollups::HourPoint;
 use chrono::{DateTime, Utc};
 
 const HOUR_MS: i64 = 3_600_000;

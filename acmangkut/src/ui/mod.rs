@@ -9,20 +9,11 @@
 
 pub mod assets;
 pub mod charts;
-pub mod form;
 pub mod i18n;
-
-mod audit;
-mod dashboard;
-mod detail;
-mod edit;
+pub mod iam;
 mod inspection;
-mod list;
-mod roles;
+pub mod monitors;
 mod routes;
-pub mod signin;
-mod tokens;
-mod users;
 mod views;
 
 use crate::api::AppState;
@@ -38,10 +29,6 @@ use std::sync::Arc;
 
 pub use routes::Route;
 
-/// Reading pages need `monitors:read`; forms that change monitors `monitors:write`.
-pub type Read = crate::iam::Authorized<crate::iam::perm::MonitorsRead>;
-pub type Write = crate::iam::Authorized<crate::iam::perm::MonitorsWrite>;
-
 const MONITORS_READ: Option<&str> = Some("monitors:read");
 const MONITORS_WRITE: Option<&str> = Some("monitors:write");
 const INSPECTIONS_READ: Option<&str> = Some("inspections:read");
@@ -52,41 +39,41 @@ const INSPECTIONS_RUN: Option<&str> = Some("inspections:run");
 // written from this one list. The permission written here must be the one of the handler's
 // `Authorized<perm::…>` (a test compares them); the handler's signature is what enforces it.
 routes::console_routes! {
-    "/" { GET MONITORS_READ => dashboard::show }
-    "/logout" { POST None => signin::sign_out }
+    "/" { GET MONITORS_READ => monitors::dashboard::show }
+    "/logout" { POST None => iam::signin::sign_out }
     "/monitors" {
-        GET MONITORS_READ => list::show,
-        POST MONITORS_WRITE => edit::create,
+        GET MONITORS_READ => monitors::list::show,
+        POST MONITORS_WRITE => monitors::edit::create,
     }
     "/monitors/new" {
-        GET MONITORS_WRITE => edit::new_form,
-        POST MONITORS_WRITE => edit::create,
+        GET MONITORS_WRITE => monitors::edit::new_form,
+        POST MONITORS_WRITE => monitors::edit::create,
     }
-    "/monitors/{id}" { GET MONITORS_READ => detail::show }
+    "/monitors/{id}" { GET MONITORS_READ => monitors::detail::show }
     "/monitors/{id}/edit" {
-        GET MONITORS_WRITE => edit::edit_form,
-        POST MONITORS_WRITE => edit::update,
+        GET MONITORS_WRITE => monitors::edit::edit_form,
+        POST MONITORS_WRITE => monitors::edit::update,
     }
     "/monitors/{id}/delete" {
-        GET MONITORS_WRITE => detail::confirm_delete,
-        POST MONITORS_WRITE => detail::delete,
+        GET MONITORS_WRITE => monitors::detail::confirm_delete,
+        POST MONITORS_WRITE => monitors::detail::delete,
     }
-    "/monitors/{id}/pause" { POST MONITORS_WRITE => detail::pause }
-    "/monitors/{id}/resume" { POST MONITORS_WRITE => detail::resume }
-    "/monitors/{id}/run" { POST MONITORS_WRITE => detail::run_now }
-    "/audit" { GET Some("audit:read") => audit::show }
+    "/monitors/{id}/pause" { POST MONITORS_WRITE => monitors::detail::pause }
+    "/monitors/{id}/resume" { POST MONITORS_WRITE => monitors::detail::resume }
+    "/monitors/{id}/run" { POST MONITORS_WRITE => monitors::detail::run_now }
+    "/audit" { GET Some("audit:read") => iam::audit::show }
     "/tokens" {
-        GET Some("tokens:read") => tokens::show,
-        POST Some("tokens:write") => tokens::create,
+        GET Some("tokens:read") => iam::tokens::show,
+        POST Some("tokens:write") => iam::tokens::create,
     }
-    "/tokens/{id}/revoke" { POST Some("tokens:write") => tokens::revoke }
+    "/tokens/{id}/revoke" { POST Some("tokens:write") => iam::tokens::revoke }
     "/admin/users" {
-        GET Some("users:read") => users::show,
-        POST Some("users:write") => users::create,
+        GET Some("users:read") => iam::users::show,
+        POST Some("users:write") => iam::users::create,
     }
-    "/admin/users/{id}/disable" { POST Some("users:write") => users::disable }
-    "/admin/users/{id}/enable" { POST Some("users:write") => users::enable }
-    "/admin/roles" { GET Some("roles:read") => roles::show }
+    "/admin/users/{id}/disable" { POST Some("users:write") => iam::users::disable }
+    "/admin/users/{id}/enable" { POST Some("users:write") => iam::users::enable }
+    "/admin/roles" { GET Some("roles:read") => iam::roles::show }
     "/inspection" { GET INSPECTIONS_READ => inspection::overview::show }
     "/inspection/risks" { GET INSPECTIONS_READ => inspection::risks::show }
     "/inspection/risks/{id}/acknowledge" { POST INSPECTIONS_RUN => inspection::risks::acknowledge }
@@ -111,11 +98,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(assets::serve)
         .service(
             web::resource("/login")
-                .route(web::get().to(signin::show))
-                .route(web::post().to(signin::submit)),
+                .route(web::get().to(iam::signin::show))
+                .route(web::post().to(iam::signin::submit)),
         )
-        .service(web::resource("/auth/oidc/start").route(web::get().to(signin::oidc_start)))
-        .service(web::resource("/auth/oidc/callback").route(web::get().to(signin::oidc_callback)));
+        .service(web::resource("/auth/oidc/start").route(web::get().to(iam::signin::oidc_start)))
+        .service(
+            web::resource("/auth/oidc/callback").route(web::get().to(iam::signin::oidc_callback)),
+        );
     guarded_routes(cfg);
 }
 
@@ -436,14 +425,6 @@ impl ResponseError for UiError {
     }
 }
 
-/// A monitor id from the path; anything that is not one is a (friendly) 404.
-pub fn monitor_id(ui: &Ui, raw: &str) -> Result<i64, UiError> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| ui.fail(ApiError::not_found("no such monitor")))
-}
-
 /// Refuses form posts from other sites: a browser names the page's origin in `Origin`, which
 /// must then be this host. (Clients that send no `Origin`, like curl, are let through.)
 pub fn same_origin(ui: &Ui, req: &HttpRequest) -> Result<(), UiError> {
@@ -480,38 +461,6 @@ pub fn interval(ui: &Ui, seconds: i64) -> String {
         s if s > 0 && s % 60 == 0 => format!("{} {}", s / 60, t.get("unit.min")),
         s => format!("{s} {}", t.get("unit.s")),
     }
-}
-
-/// A state's CSS name and its label in this language.
-pub fn state_label(ui: &Ui, s: shared::monitor::MonitorState) -> (&'static str, &'static str) {
-    let key = match s {
-        shared::monitor::MonitorState::Pending => "state.pending",
-        shared::monitor::MonitorState::Up => "state.up",
-        shared::monitor::MonitorState::Degraded => "state.degraded",
-        shared::monitor::MonitorState::Down => "state.down",
-        shared::monitor::MonitorState::Paused => "state.paused",
-    };
-    (s.as_str(), ui.lang.t(key))
-}
-
-pub fn change_views(ui: &Ui, changes: &[shared::monitor::StateChange]) -> Vec<views::ChangeView> {
-    changes
-        .iter()
-        .map(|c| {
-            let (from, from_label) = state_label(ui, c.from_state);
-            let (to, to_label) = state_label(ui, c.to_state);
-            views::ChangeView {
-                monitor_id: c.monitor_id,
-                monitor_name: c.monitor_name.clone(),
-                from,
-                from_label,
-                to,
-                to_label,
-                at: when(ui, Some(c.at)),
-                reason: c.reason.clone().unwrap_or_default(),
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

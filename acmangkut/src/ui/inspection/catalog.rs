@@ -39,7 +39,7 @@ pub struct RuleRowView {
 }
 
 #[derive(Template)]
-#[template(path = "inspection_rules.html")]
+#[template(path = "inspection/rules.html")]
 pub struct RulesPage {
     pub c: Chrome,
     pub t: Tr,
@@ -128,7 +128,7 @@ pub struct VersionView {
 }
 
 #[derive(Template)]
-#[template(path = "inspection_rule.html")]
+#[template(path = "inspection/rule.html")]
 pub struct RulePage {
     pub c: Chrome,
     pub t: Tr,
@@ -193,7 +193,7 @@ pub struct PluginView {
 }
 
 #[derive(Template)]
-#[template(path = "inspection_plugins.html")]
+#[template(path = "inspection/plugins.html")]
 pub struct PluginsPage {
     pub c: Chrome,
     pub t: Tr,
@@ -243,7 +243,7 @@ pub struct ChannelView {
 }
 
 #[derive(Template)]
-#[template(path = "inspection_channels.html")]
+#[template(path = "inspection/channels.html")]
 pub struct ChannelsPage {
     pub c: Chrome,
     pub t: Tr,

@@ -37,7 +37,7 @@ pub struct Problem {
 }
 
 #[derive(Template)]
-#[template(path = "inspection_config.html")]
+#[template(path = "inspection/config.html")]
 pub struct ConfigPage {
     pub c: Chrome,
     pub t: Tr,

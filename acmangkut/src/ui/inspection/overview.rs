@@ -52,7 +52,7 @@ pub struct LevelCard {
 }
 
 #[derive(Template)]
-#[template(path = "inspection_overview.html")]
+#[template(path = "inspection/overview.html")]
 pub struct OverviewPage {
     pub c: Chrome,
     pub t: Tr,

@@ -127,7 +127,7 @@ pub struct ReportView {
 }
 
 #[derive(Template)]
-#[template(path = "inspection_run.html")]
+#[template(path = "inspection/run.html")]
 pub struct RunPage {
     pub c: Chrome,
     pub t: Tr,
@@ -135,7 +135,7 @@ pub struct RunPage {
 }
 
 #[derive(Template)]
-#[template(path = "inspection_print.html")]
+#[template(path = "inspection/print.html")]
 pub struct PrintPage {
     pub c: Chrome,
     pub t: Tr,

@@ -138,7 +138,7 @@ pub struct ActionError {
 }
 
 #[derive(Template)]
-#[template(path = "inspection_risks.html")]
+#[template(path = "inspection/risks.html")]
 pub struct RisksPage {
     pub c: Chrome,
     pub t: Tr,

@@ -46,7 +46,7 @@ pub struct TaskView {
 }
 
 #[derive(Template)]
-#[template(path = "inspection_task.html")]
+#[template(path = "inspection/task.html")]
 pub struct TaskPage {
     pub c: Chrome,
     pub t: Tr,

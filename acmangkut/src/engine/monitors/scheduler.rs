@@ -1,0 +1,298 @@
+//! The monitor scheduler: claim due monitors by lease, send them to pageinspect in batches,
+//! record results in batches.
+//!
+//! Every replica runs one. Leases make each due run happen once across replicas; a replica that
+//! dies leaves leases that expire and are claimed by the others. Failures to reach pageinspect
+//! are recorded as `executor_unavailable` (never as the page being down) and counted in
+//! `has_controllermanager_failure_total`; a 429 from pageinspect defers the batch instead.
+
+use crate::config::DEFAULT_LOCATION;
+use crate::config::SchedulerConfig;
+use crate::engine::{Shutdown, stopped};
+use crate::metrics::Metrics;
+use crate::store::monitors::models::MonitorRow;
+use crate::store::monitors::results;
+use crate::store::monitors::results::Outcome;
+use crate::store::{Store, leases, now_ms};
+use shared::client::{ClientError, PageinspectClient};
+use shared::probe::{FailureReason, ProbeResult};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tracing::Instrument;
+
+/// This replica's name in leases: `replica_id` when configured (stable across restarts, so a
+/// restarted replica recognises its own runs), else hostname plus a random suffix.
+pub fn replica_name(replica_id: &str) -> String {
+    if replica_id.is_empty() {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "acmangkut".into());
+        format!("{host}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+    } else {
+        replica_id.to_string()
+    }
+}
+
+pub struct Scheduler {
+    store: Store,
+    /// One client per location; `default` always exists.
+    clients: BTreeMap<String, PageinspectClient>,
+    metrics: Metrics,
+    config: SchedulerConfig,
+    owner: String,
+}
+
+impl Scheduler {
+    pub fn new(
+        store: Store,
+        clients: BTreeMap<String, PageinspectClient>,
+        metrics: Metrics,
+        config: SchedulerConfig,
+    ) -> Self {
+        let owner = replica_name(&config.replica_id);
+        Self {
+            store,
+            clients,
+            metrics,
+            config,
+            owner,
+        }
+    }
+
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Runs until `shutdown` flips, then waits for in-flight batches and drops its leases.
+    pub async fn run(self, mut shutdown: Shutdown) {
+        let this = Arc::new(self);
+        let permits = Arc::new(Semaphore::new(this.config.max_in_flight));
+        tracing::info!(replica = %this.owner, "scheduler started");
+        let mut idle = false;
+        loop {
+            if idle {
+                tokio::select! {
+                    () = stopped(&mut shutdown) => break,
+                    () = tokio::time::sleep(Duration::from_millis(this.config.tick_ms)) => {}
+                }
+            } else if *shutdown.borrow() {
+                break;
+            }
+            let capacity = permits.available_permits() * this.config.batch_size;
+            if capacity == 0 {
+                // Wait for a batch to finish rather than spin.
+                tokio::select! {
+                    () = stopped(&mut shutdown) => break,
+                    p = permits.clone().acquire_owned() => drop(p),
+                }
+                continue;
+            }
+            let limit = this.config.claim_limit.min(capacity as i64);
+            let claimed = this.claim(limit).await;
+            idle = (claimed.len() as i64) < limit;
+            for chunk in claimed.chunks(this.config.batch_size) {
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    break;
+                };
+                let me = this.clone();
+                let chunk = chunk.to_vec();
+                tokio::spawn(
+                    async move {
+                        me.dispatch(chunk).await;
+                        drop(permit);
+                    }
+                    .in_current_span(),
+                );
+            }
+        }
+        // Let in-flight batches finish (each is bounded by its probes' timeouts).
+        let all = u32::try_from(this.config.max_in_flight).unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout(Duration::from_secs(70), permits.acquire_many(all)).await;
+        let owner = this.owner.clone();
+        if let Err(e) = this
+            .store
+            .run(move |c| leases::release_all(c, &owner))
+            .await
+        {
+            tracing::warn!(error = %e, "could not release leases at shutdown");
+        }
+        tracing::info!(replica = %this.owner, "scheduler stopped");
+    }
+
+    async fn claim(&self, limit: i64) -> Vec<MonitorRow> {
+        let owner = self.owner.clone();
+        let lease_ms = i64::try_from(self.config.lease_seconds * 1000).unwrap_or(i64::MAX / 2);
+        let now = now_ms();
+        match self
+            .store
+            .run(move |c| leases::claim_due_monitors(c, &owner, now, limit, lease_ms))
+            .await
+        {
+            Ok(rows) => {
+                for r in &rows {
+                    self.metrics
+                        .scheduler_lag
+                        .observe((now - r.next_run_at).max(0) as f64 / 1000.0);
+                }
+                rows
+            }
+            Err(e) => {
+                self.metrics.controllermanager_failure.inc();
+                tracing::error!(error = %e, "claiming due monitors failed");
+                Vec::new()
+            }
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(batch.size = rows.len()))]
+    async fn dispatch(&self, rows: Vec<MonitorRow>) {
+        let _in_flight = InFlight::new(&self.metrics);
+        let timer = self.metrics.dispatch_duration.start_timer();
+        let specs: Vec<_> = rows.iter().map(MonitorRow::probe).collect();
+        // Which rows each location probes: a monitor without locations uses the default.
+        let mut plan: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, row) in rows.iter().enumerate() {
+            let mut locations = row.locations();
+            if locations.is_empty() {
+                locations.push(DEFAULT_LOCATION.to_string());
+            }
+            for l in locations {
+                plan.entry(l).or_default().push(i);
+            }
+        }
+        let calls = plan.iter().map(|(location, idx)| {
+            let batch: Vec<_> = idx.iter().map(|&i| specs[i].clone()).collect();
+            async move {
+                let answer = match self.clients.get(location) {
+                    Some(client) => client.batch(&batch).await,
+                    None => Err(ClientError::Unreachable(format!(
+                        "no pageinspect is configured for location `{location}`"
+                    ))),
+                };
+                (location, idx, batch, answer)
+            }
+        });
+        let answers = futures::future::join_all(calls).await;
+        if let Some(after) = answers.iter().find_map(|(_, _, _, a)| match a {
+            Err(ClientError::Busy(after)) => Some(*after),
+            _ => None,
+        }) {
+            self.defer(&rows, after).await;
+            return;
+        }
+        let mut per_row: Vec<Vec<ProbeResult>> = vec![Vec::new(); rows.len()];
+        for (location, idx, batch, answer) in answers {
+            let results = match answer {
+                Ok(results) => results,
+                Err(e) => {
+                    self.metrics.controllermanager_failure.inc();
+                    tracing::error!(error = %e, location = %location, "dispatch to pageinspect failed");
+                    let why = e.to_string();
+                    batch
+                        .iter()
+                        .map(|s| {
+                            ProbeResult::failed(s, FailureReason::ExecutorUnavailable, why.clone())
+                        })
+                        .collect()
+                }
+            };
+            for (i, mut r) in idx.iter().zip(results) {
+                r.location = Some(location.clone());
+                per_row[*i].push(r);
+            }
+        }
+        let outcomes: Vec<Outcome> = rows
+            .iter()
+            .zip(per_row)
+            .map(|(row, results)| Outcome {
+                monitor_id: row.id,
+                scheduled_at: row.next_run_at,
+                results,
+            })
+            .collect();
+        let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
+        for r in outcomes.iter().flat_map(|o| &o.results) {
+            let label = match (r.success, r.failure_reason) {
+                (true, _) => "success",
+                (false, Some(FailureReason::ExecutorUnavailable)) => "executor_unavailable",
+                (false, _) => "failure",
+            };
+            *counts.entry(label).or_default() += 1;
+        }
+        let owner = self.owner.clone();
+        match self
+            .store
+            .run(move |c| results::record_batch(c, &owner, &outcomes))
+            .await
+        {
+            Ok(rec) => {
+                // Counted once stored: a lost write must not look like work done.
+                for (label, n) in counts {
+                    self.metrics
+                        .probes_recorded
+                        .with_label_values(&[label])
+                        .inc_by(n);
+                }
+                if rec.stale > 0 {
+                    self.metrics.leases_lost.inc_by(rec.stale as u64);
+                    tracing::warn!(
+                        stale = rec.stale,
+                        "results dropped: lease taken over by another replica"
+                    );
+                }
+            }
+            Err(e) => {
+                self.metrics.controllermanager_failure.inc();
+                tracing::error!(error = %e, "recording probe results failed; the run is due again now");
+                // Give the monitors back at once rather than leaving them leased until expiry.
+                let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+                let owner = self.owner.clone();
+                if let Err(e) = self
+                    .store
+                    .run(move |c| leases::release(c, &owner, &ids, now_ms()))
+                    .await
+                {
+                    tracing::error!(error = %e, "could not release the batch's leases");
+                }
+            }
+        }
+        timer.observe_duration();
+    }
+
+    /// pageinspect is at its limit: give the batch back, due again after `after`. Not a
+    /// failure of the page, nor of the dispatch.
+    async fn defer(&self, rows: &[MonitorRow], after: std::time::Duration) {
+        self.metrics.backoffs.inc();
+        tracing::warn!(
+            retry_after_ms = after.as_millis() as u64,
+            "pageinspect busy; deferring batch"
+        );
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let owner = self.owner.clone();
+        let retry_at = now_ms() + i64::try_from(after.as_millis()).unwrap_or(1_000);
+        if let Err(e) = self
+            .store
+            .run(move |c| leases::release(c, &owner, &ids, retry_at))
+            .await
+        {
+            self.metrics.controllermanager_failure.inc();
+            tracing::error!(error = %e, "could not defer batch");
+        }
+    }
+}
+
+/// Keeps `has_scheduler_in_flight_batches` right even when a dispatch returns early.
+struct InFlight<'a>(&'a Metrics);
+
+impl<'a> InFlight<'a> {
+    fn new(m: &'a Metrics) -> Self {
+        m.in_flight_batches.inc();
+        Self(m)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight_batches.dec();
+    }
+}
