@@ -214,6 +214,7 @@ fn http_server(listener: TcpListener, state: AppState, config: &Config) -> std::
                 })
             })
             .wrap(actix_web::middleware::from_fn(crate::iam::authn::middleware))
+            .wrap(actix_web::middleware::from_fn(ui::refusals::middleware))
             .app_data(data.clone())
             .app_data(shared::extract::JsonLimit(limit))
             .configure(api::configure)

@@ -1,6 +1,7 @@
 //! Authentication middleware: every request outside the public paths carries a valid session
-//! cookie or bearer token, or is answered 401 here (problem+json under `/api/`, the sign-in page
-//! elsewhere). The [`Principal`] goes into the request's extensions for [`super::guard`].
+//! cookie or bearer token, or is answered 401 problem+json here (the console turns that into
+//! its sign-in page: `ui::refusals`). The [`Principal`] goes into the request's extensions for
+//! [`super::guard`].
 //! Cookie-authenticated requests that change something must carry the session's CSRF token.
 
 use super::oidc::Mode;
@@ -58,12 +59,7 @@ pub async fn middleware(
         && !is_safe(req.method())
         && let Err(e) = check_csrf(&mut req, &principal).await
     {
-        if req.path().starts_with("/api/") {
-            return Ok(req.into_response(e.error_response()));
-        }
-        let (http, _) = req.into_parts();
-        let res = crate::ui::iam::signin::refused(&http, &e);
-        return Ok(ServiceResponse::new(http, res));
+        return Ok(req.into_response(e.error_response()));
     }
     if principal.via == Via::Bootstrap
         && is_safe(req.method())
@@ -89,7 +85,8 @@ fn is_safe(m: &Method) -> bool {
     matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// 401: problem+json for the API, the sign-in page for the console.
+/// 401 problem+json with `WWW-Authenticate: Bearer` (a console page gets the sign-in form
+/// instead, from the console's refusal handler).
 fn unauthenticated(req: ServiceRequest, e: Option<ApiError>) -> ServiceResponse<BoxBody> {
     let e = e.unwrap_or_else(|| {
         ApiError::new(
@@ -97,17 +94,12 @@ fn unauthenticated(req: ServiceRequest, e: Option<ApiError>) -> ServiceResponse<
             "sign in, or send Authorization: Bearer <API token>",
         )
     });
-    if req.path().starts_with("/api/") {
-        let mut res = e.error_response();
-        res.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer"),
-        );
-        return req.into_response(res);
-    }
-    let (http, _) = req.into_parts();
-    let res = crate::ui::iam::signin::unauthorized(&http);
-    ServiceResponse::new(http, res)
+    let mut res = e.error_response();
+    res.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer"),
+    );
+    req.into_response(res)
 }
 
 pub fn peer_of(req: &actix_web::HttpRequest) -> String {

@@ -1,4 +1,5 @@
-//! `Authorized<perm::X>`: the permission a handler needs, in its signature.
+//! `Authorized<perm::X>`: the permission a handler needs, in its signature. A refusal is
+//! problem+json; the console turns it into a page (`ui::refusals`).
 //!
 //! Handlers reach the application state through this extractor (it derefs to [`AppState`]), so
 //! a handler without a permission check has no store to read either. The route-table test walks
@@ -38,15 +39,6 @@ impl<P: Needs> std::ops::Deref for Authorized<P> {
     }
 }
 
-/// The refusal: problem+json under `/api/`, an HTML page in the console.
-fn refuse(req: &HttpRequest, e: ApiError) -> actix_web::Error {
-    if req.path().starts_with("/api/") {
-        return e.into();
-    }
-    let res = crate::ui::iam::signin::refused(req, &e);
-    actix_web::error::InternalError::from_response(e.detail.clone(), res).into()
-}
-
 impl<P: Needs> FromRequest for Authorized<P> {
     type Error = actix_web::Error;
     type Future = Ready<Result<Self, Self::Error>>;
@@ -54,21 +46,18 @@ impl<P: Needs> FromRequest for Authorized<P> {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let principal = req.extensions().get::<Arc<Principal>>().cloned();
         let Some(principal) = principal else {
-            return ready(Err(refuse(
-                req,
-                ApiError::new(ErrorCode::Unauthorized, "sign in first"),
-            )));
+            return ready(Err(
+                ApiError::new(ErrorCode::Unauthorized, "sign in first").into()
+            ));
         };
         if let Some(p) = P::PERMISSION
             && !principal.can(p)
         {
-            return ready(Err(refuse(
-                req,
-                ApiError::new(
-                    ErrorCode::Forbidden,
-                    format!("this needs the permission `{}`", p.as_str()),
-                ),
-            )));
+            return ready(Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!("this needs the permission `{}`", p.as_str()),
+            )
+            .into()));
         }
         let Some(app) = req.app_data::<web::Data<AppState>>().cloned() else {
             return ready(Err(ApiError::new(

@@ -13,6 +13,7 @@ pub mod i18n;
 pub mod iam;
 mod inspection;
 pub mod monitors;
+pub mod refusals;
 mod routes;
 mod views;
 

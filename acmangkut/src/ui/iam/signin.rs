@@ -111,8 +111,8 @@ pub fn unauthorized(req: &HttpRequest) -> HttpResponse {
 }
 
 /// The console's answer to a refused request: 401 → sign in, 403 → "not allowed".
-pub fn refused(req: &HttpRequest, e: &ApiError) -> HttpResponse {
-    if e.code == ErrorCode::Unauthorized {
+pub fn refused(req: &HttpRequest, status: StatusCode) -> HttpResponse {
+    if status == StatusCode::UNAUTHORIZED {
         return unauthorized(req);
     }
     let ui = ui_of(req);
@@ -122,7 +122,9 @@ pub fn refused(req: &HttpRequest, e: &ApiError) -> HttpResponse {
         t,
         message: t.get("signin.forbidden"),
     };
-    let body = p.render().unwrap_or_else(|_| e.detail.clone());
+    let body = p
+        .render()
+        .unwrap_or_else(|_| t.get("signin.forbidden").to_string());
     ui.html(StatusCode::FORBIDDEN, body)
 }
 
