@@ -22,6 +22,7 @@ pub struct Application {
     server: Server,
     handle: Handle,
     state: AppState,
+    replica: String,
 }
 
 /// Stops a running [`Application`]: gracefully (leases released) or as a crash would.
@@ -90,8 +91,8 @@ impl Application {
 
         let (tx, rx) = watch::channel(false);
         let mut engines = Vec::new();
-        let replica =
-            crate::engine::monitors::scheduler::replica_name(&config.scheduler.replica_id);
+        // One name for this replica in every engine's leases and logs.
+        let replica = replica_name(&config.scheduler.replica_id);
         if config.inspection.enabled {
             let inspector = crate::engine::inspection::Inspector::new(
                 store.clone(),
@@ -115,6 +116,7 @@ impl Application {
                 clients,
                 metrics.clone(),
                 config.scheduler.clone(),
+                replica.clone(),
             );
             engines.push(tokio::spawn(scheduler.run(rx.clone())));
         }
@@ -144,6 +146,7 @@ impl Application {
             server,
             handle,
             state,
+            replica,
         })
     }
 
@@ -157,6 +160,11 @@ impl Application {
 
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// This replica's name: the owner of its leases, as its engines and logs show it.
+    pub fn replica(&self) -> &str {
+        &self.replica
     }
 
     /// Serves until stopped (signal or [`Handle`]), then stops the engines and waits for them.
@@ -173,6 +181,18 @@ impl Application {
             let _ = e.await;
         }
         result
+    }
+}
+
+/// This replica's name: `replica_id` when configured (stable across restarts, so a restarted
+/// replica recognises its own runs), else hostname plus a random suffix. Generated once per
+/// process, here, and handed to every engine.
+fn replica_name(replica_id: &str) -> String {
+    if replica_id.is_empty() {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "acmangkut".into());
+        format!("{host}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+    } else {
+        replica_id.to_string()
     }
 }
 

@@ -264,7 +264,6 @@ impl Inspector {
     /// One run, from plan to report.
     async fn execute(&self, run_id: i64) -> Result<(), ApiError> {
         let started = tokio::time::Instant::now();
-        let owner = self.owner.clone();
         let run = self.store.run(move |c| runs::row(c, run_id)).await?;
         let task_id = run.task_id;
         let planned = self.store.run(move |c| plan::build(c, task_id)).await;
@@ -272,71 +271,73 @@ impl Inspector {
             Ok(p) => p,
             Err(e) => {
                 let detail = format!("could not plan the run: {}", e.detail);
-                let o = owner.clone();
                 return self
-                    .store
-                    .run(move |c| {
-                        end_run(
-                            c,
-                            &run,
-                            RunState::Interrupted,
-                            Some(detail),
-                            Guard::Owner(&o),
-                            "",
-                        )
-                    })
+                    .end(run, RunState::Interrupted, Some(detail), String::new())
                     .await;
             }
         };
         let items = plan.items();
         let total = i32::try_from(items.len()).unwrap_or(i32::MAX);
         {
-            let (o, p) = (owner.clone(), plan.clone());
+            let (o, p) = (self.owner.clone(), plan.clone());
             self.store
                 .run(move |c| runs::set_plan(c, run_id, &o, &p, total))
                 .await?;
         }
         tracing::info!(task = %plan.task.name, checks = items.len(), "inspection run started");
-        let finding = |item: &plan::Item, outcome: CheckOutcome, subject: String| {
-            let rule = &plan.rules[item.rule];
-            NewFinding {
-                run_id,
-                seq: item.seq,
-                rule_id: rule.id,
-                rule_version: rule.version,
-                rule_name: rule.name.clone(),
-                target: item.target.clone(),
-                level: rule.level.as_str().into(),
-                status: outcome.status.as_str().into(),
-                value: outcome.value,
-                evidence: outcome.evidence,
-                subject,
-                duration_ms: i64::try_from(outcome.duration_ms).unwrap_or(i64::MAX),
-                checked_at: now_ms(),
-            }
+        let deadline = started + Duration::from_secs(plan.task.timeout_seconds);
+        let timed_out = self.check_all(run_id, &plan, &items, deadline).await?;
+        let state = if timed_out {
+            RunState::TimedOut
+        } else {
+            RunState::Completed
         };
+        let detail = timed_out.then(|| {
+            format!(
+                "stopped after {} s (the task's timeout)",
+                plan.task.timeout_seconds
+            )
+        });
+        let link = if self.public_url.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "{}/inspection/runs/{run_id}",
+                self.public_url.trim_end_matches('/')
+            )
+        };
+        let run = self.store.run(move |c| runs::row(c, run_id)).await?;
+        self.end(run, state, detail, link).await?;
+        self.metrics.inspection_runs.inc();
+        tracing::info!(task = %plan.task.name, state = state.as_str(), "inspection run ended");
+        Ok(())
+    }
+
+    /// Evaluates the plan's checks until all have a finding or `deadline` passes (then those
+    /// left get an error finding); findings are written in batches as they come. Returns
+    /// whether the deadline passed.
+    async fn check_all(
+        &self,
+        run_id: i64,
+        plan: &plan::RunPlan,
+        items: &[plan::Item],
+        deadline: tokio::time::Instant,
+    ) -> Result<bool, ApiError> {
+        let finding = |slot: &Slot<'_>, outcome| new_finding(run_id, plan, slot, outcome);
         let mut pending: Vec<NewFinding> = Vec::new();
-        let mut checks = Vec::new();
-        let mut index = Vec::new();
-        let mut done = vec![false; items.len()];
-        for (i, item) in items.iter().enumerate() {
+        // The checks to evaluate, in the order the checker numbers its outcomes.
+        let mut slots = Vec::new();
+        for item in items {
             match &item.check {
-                Ok(c) => {
-                    index.push(i);
-                    checks.push(c.clone());
-                }
+                Ok(check) => slots.push(Slot::new(item, check.subject())),
                 Err(why) => {
-                    done[i] = true;
-                    pending.push(finding(
-                        item,
-                        CheckOutcome::error(format!("cannot build the check: {why}"), 0),
-                        String::new(),
-                    ));
+                    let error = format!("cannot build the check: {why}");
+                    let slot = Slot::new(item, String::new());
+                    pending.push(finding(&slot, CheckOutcome::error(error, 0)));
                 }
             }
         }
-        let subjects: Vec<String> = checks.iter().map(shared::check::Check::subject).collect();
-        let deadline = started + Duration::from_secs(plan.task.timeout_seconds);
+        let checks = items.iter().filter_map(|i| i.check.clone().ok()).collect();
         let mut stream = self.checker.evaluate_all(checks, plan.task.concurrency);
         let mut last_flush = tokio::time::Instant::now();
         let mut timed_out = false;
@@ -350,10 +351,12 @@ impl Inspector {
                     continue;
                 }
             };
-            let Some((ci, outcome)) = next else { break };
-            let Some(&i) = index.get(ci) else { continue };
-            done[i] = true;
-            pending.push(finding(&items[i], outcome, subjects[ci].clone()));
+            let Some((index, outcome)) = next else { break };
+            let Some(slot) = slots.get_mut(index) else {
+                continue;
+            };
+            slot.done = true;
+            pending.push(finding(slot, outcome));
             if pending.len() >= FLUSH_EVERY || last_flush.elapsed() >= FLUSH_AFTER {
                 self.flush(run_id, &mut pending).await?;
                 last_flush = tokio::time::Instant::now();
@@ -365,51 +368,26 @@ impl Inspector {
                 "not checked: the task's timeout of {} s passed",
                 plan.task.timeout_seconds
             );
-            for (ci, &i) in index.iter().enumerate() {
-                if !done[i] {
-                    pending.push(finding(
-                        &items[i],
-                        CheckOutcome::error(why.clone(), 0),
-                        subjects[ci].clone(),
-                    ));
-                }
+            for slot in slots.iter().filter(|s| !s.done) {
+                pending.push(finding(slot, CheckOutcome::error(why.clone(), 0)));
             }
         }
         self.flush(run_id, &mut pending).await?;
-        let state = if timed_out {
-            RunState::TimedOut
-        } else {
-            RunState::Completed
-        };
-        let detail = timed_out.then(|| {
-            format!(
-                "stopped after {} s (the task's timeout)",
-                plan.task.timeout_seconds
-            )
-        });
-        let link = (!self.public_url.is_empty()).then(|| {
-            format!(
-                "{}/inspection/runs/{run_id}",
-                self.public_url.trim_end_matches('/')
-            )
-        });
-        let run = self.store.run(move |c| runs::row(c, run_id)).await?;
-        let o = owner.clone();
+        Ok(timed_out)
+    }
+
+    /// Ends `run` (owned by this replica) as `state`.
+    async fn end(
+        &self,
+        run: runs::RunRow,
+        state: RunState,
+        detail: Option<String>,
+        link: String,
+    ) -> Result<(), ApiError> {
+        let owner = self.owner.clone();
         self.store
-            .run(move |c| {
-                end_run(
-                    c,
-                    &run,
-                    state,
-                    detail,
-                    Guard::Owner(&o),
-                    link.as_deref().unwrap_or(""),
-                )
-            })
-            .await?;
-        self.metrics.inspection_runs.inc();
-        tracing::info!(task = %plan.task.name, state = state.as_str(), "inspection run ended");
-        Ok(())
+            .run(move |c| end_run(c, &run, state, detail, Guard::Owner(&owner), &link))
+            .await
     }
 
     async fn flush(&self, run_id: i64, pending: &mut Vec<NewFinding>) -> Result<(), ApiError> {
@@ -528,6 +506,44 @@ impl Inspector {
             Ok(n) => tracing::info!(runs = n, "old inspection reports pruned"),
             Err(e) => self.failed("pruning reports", &e),
         }
+    }
+}
+
+/// One check of a run: its place in the plan, what it checks, and whether it has a finding.
+struct Slot<'a> {
+    item: &'a plan::Item,
+    /// What the check looked at (empty when the check could not be built).
+    subject: String,
+    done: bool,
+}
+
+impl<'a> Slot<'a> {
+    fn new(item: &'a plan::Item, subject: String) -> Self {
+        Self {
+            item,
+            subject,
+            done: false,
+        }
+    }
+}
+
+/// The finding `outcome` makes for `slot`'s check.
+fn new_finding(run_id: i64, plan: &plan::RunPlan, slot: &Slot<'_>, o: CheckOutcome) -> NewFinding {
+    let rule = &plan.rules[slot.item.rule];
+    NewFinding {
+        run_id,
+        seq: slot.item.seq,
+        rule_id: rule.id,
+        rule_version: rule.version,
+        rule_name: rule.name.clone(),
+        target: slot.item.target.clone(),
+        level: rule.level.as_str().into(),
+        status: o.status.as_str().into(),
+        value: o.value,
+        evidence: o.evidence,
+        subject: slot.subject.clone(),
+        duration_ms: i64::try_from(o.duration_ms).unwrap_or(i64::MAX),
+        checked_at: now_ms(),
     }
 }
 

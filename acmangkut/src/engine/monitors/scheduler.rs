@@ -22,23 +22,13 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
-/// This replica's name in leases: `replica_id` when configured (stable across restarts, so a
-/// restarted replica recognises its own runs), else hostname plus a random suffix.
-pub fn replica_name(replica_id: &str) -> String {
-    if replica_id.is_empty() {
-        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "acmangkut".into());
-        format!("{host}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
-    } else {
-        replica_id.to_string()
-    }
-}
-
 pub struct Scheduler {
     store: Store,
     /// One client per location; `default` always exists.
     clients: BTreeMap<String, PageinspectClient>,
     metrics: Metrics,
     config: SchedulerConfig,
+    /// This replica's name in leases and logs, the one every engine of the replica uses.
     owner: String,
 }
 
@@ -48,8 +38,8 @@ impl Scheduler {
         clients: BTreeMap<String, PageinspectClient>,
         metrics: Metrics,
         config: SchedulerConfig,
+        owner: String,
     ) -> Self {
-        let owner = replica_name(&config.replica_id);
         Self {
             store,
             clients,

@@ -8,44 +8,107 @@ use shared::monitor::{Monitor, MonitorInput};
 use shared::probe::{BrowserStep, DEFAULT_TIMEOUT_MS, IpPreference, ProbeKind, ProbeSpec};
 use std::collections::BTreeMap;
 
-/// Every field of the form, exactly as typed (so a failed submission is shown back unchanged).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, serde::Serialize)]
-#[serde(default)]
-pub struct MonitorForm {
-    pub name: String,
-    pub description: String,
-    pub kind: String,
-    pub target: String,
-    pub timeout_ms: String,
-    pub interval_seconds: String,
-    pub failure_threshold: String,
-    pub success_threshold: String,
-    pub conditions: String,
-    pub labels: String,
-    pub method: String,
-    pub headers: String,
-    pub body: String,
-    pub max_redirects: String,
+/// Declares [`MonitorForm`] and [`FIELDS`] from one list, with by-name access to each field
+/// ([`MonitorForm::text`], [`MonitorForm::set`], [`MonitorForm::clear`]) for the parser, the
+/// template and error mapping, so the field list is written once.
+macro_rules! monitor_form {
+    ($($(#[doc = $doc:literal])* $field:ident: $ty:ty,)*) => {
+        /// Every field of the form, exactly as typed (so a failed submission is shown back
+        /// unchanged).
+        #[derive(Debug, Clone, Default, PartialEq, Deserialize, serde::Serialize)]
+        #[serde(default)]
+        pub struct MonitorForm {
+            $($(#[doc = $doc])* pub $field: $ty,)*
+        }
+
+        /// The form's field names, in the order they are shown.
+        pub const FIELDS: &[&str] = &[$(stringify!($field)),*];
+
+        impl MonitorForm {
+            fn field_mut(&mut self, name: &str) -> Option<&mut dyn FieldValue> {
+                match name {
+                    $(stringify!($field) => Some(&mut self.$field),)*
+                    _ => None,
+                }
+            }
+
+            /// The typed text of field `name`; `None` for checkboxes and unknown names.
+            pub fn text(&self, name: &str) -> Option<&str> {
+                match name {
+                    $(stringify!($field) => FieldValue::text(&self.$field),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+monitor_form! {
+    name: String,
+    description: String,
+    kind: String,
+    target: String,
+    timeout_ms: String,
+    interval_seconds: String,
+    failure_threshold: String,
+    success_threshold: String,
+    conditions: String,
+    labels: String,
+    method: String,
+    headers: String,
+    body: String,
+    max_redirects: String,
     /// A checkbox: present (any value) when ticked.
-    pub insecure_skip_verify: Option<String>,
-    pub expect: String,
-    pub record_type: String,
-    pub dns_server: String,
-    pub expected_answers: String,
-    pub ip_preference: String,
+    insecure_skip_verify: Option<String>,
+    expect: String,
+    record_type: String,
+    dns_server: String,
+    expected_answers: String,
+    ip_preference: String,
     /// The ticked location checkboxes, one name per line (the browser sends one `locations`
     /// pair per ticked box).
-    pub locations: String,
-    pub location_failure_threshold: String,
-    pub degraded_threshold_ms: String,
-    pub retries: String,
-    pub retry_delay_ms: String,
+    locations: String,
+    location_failure_threshold: String,
+    degraded_threshold_ms: String,
+    retries: String,
+    retry_delay_ms: String,
     /// Browser steps, one per line in the syntax of [`parse_step`].
-    pub steps: String,
+    steps: String,
     /// Console error globs, one per line.
-    pub console_error_allow: String,
+    console_error_allow: String,
     /// A checkbox: present (any value) when ticked.
-    pub screenshot_on_failure: Option<String>,
+    screenshot_on_failure: Option<String>,
+}
+
+/// A form field's value: text as typed, or a checkbox (`Some` when ticked).
+trait FieldValue {
+    fn set(&mut self, v: String);
+    fn clear(&mut self);
+    fn text(&self) -> Option<&str>;
+}
+
+impl FieldValue for String {
+    fn set(&mut self, v: String) {
+        *self = v;
+    }
+    fn clear(&mut self) {
+        String::clear(self);
+    }
+    fn text(&self) -> Option<&str> {
+        Some(self)
+    }
+}
+
+impl FieldValue for Option<String> {
+    fn set(&mut self, v: String) {
+        *self = Some(v);
+    }
+    fn clear(&mut self) {
+        *self = None;
+    }
+    fn text(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// What is wrong with one field, in the words of the catalog (`key`) or of the validator.
@@ -123,54 +186,17 @@ impl MonitorForm {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
         let mut f = Self::default();
         for (k, v) in pairs {
-            let slot = match k.as_str() {
-                "name" => &mut f.name,
-                "description" => &mut f.description,
-                "kind" => &mut f.kind,
-                "target" => &mut f.target,
-                "timeout_ms" => &mut f.timeout_ms,
-                "interval_seconds" => &mut f.interval_seconds,
-                "failure_threshold" => &mut f.failure_threshold,
-                "success_threshold" => &mut f.success_threshold,
-                "conditions" => &mut f.conditions,
-                "labels" => &mut f.labels,
-                "method" => &mut f.method,
-                "headers" => &mut f.headers,
-                "body" => &mut f.body,
-                "max_redirects" => &mut f.max_redirects,
-                "expect" => &mut f.expect,
-                "record_type" => &mut f.record_type,
-                "dns_server" => &mut f.dns_server,
-                "expected_answers" => &mut f.expected_answers,
-                "ip_preference" => &mut f.ip_preference,
-                "location_failure_threshold" => &mut f.location_failure_threshold,
-                "degraded_threshold_ms" => &mut f.degraded_threshold_ms,
-                "retries" => &mut f.retries,
-                "retry_delay_ms" => &mut f.retry_delay_ms,
-                "steps" => &mut f.steps,
-                "console_error_allow" => &mut f.console_error_allow,
-                "locations" => {
-                    // One pair per ticked box; a single pair may also carry several lines.
-                    for name in v.lines().map(str::trim).filter(|l| !l.is_empty()) {
-                        if !f.locations.is_empty() {
-                            f.locations.push('\n');
-                        }
-                        f.locations.push_str(name);
+            if k == "locations" {
+                // One pair per ticked box; a single pair may also carry several lines.
+                for name in v.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                    if !f.locations.is_empty() {
+                        f.locations.push('\n');
                     }
-                    continue;
+                    f.locations.push_str(name);
                 }
-                "screenshot_on_failure" => {
-                    f.screenshot_on_failure = Some(v);
-                    continue;
-                }
-                "insecure_skip_verify" => {
-                    f.insecure_skip_verify = Some(v);
-                    continue;
-                }
-                crate::iam::authn::CSRF_FIELD => continue,
-                _ => continue,
-            };
-            *slot = v;
+            } else if let Some(field) = f.field_mut(&k) {
+                field.set(v);
+            }
         }
         f
     }
@@ -347,21 +373,8 @@ impl MonitorForm {
         }
         let mut rest = self.clone();
         for e in &errors {
-            match e.field.as_str() {
-                "timeout_ms" => rest.timeout_ms.clear(),
-                "interval_seconds" => rest.interval_seconds.clear(),
-                "failure_threshold" => rest.failure_threshold.clear(),
-                "success_threshold" => rest.success_threshold.clear(),
-                "max_redirects" => rest.max_redirects.clear(),
-                "ip_preference" => rest.ip_preference.clear(),
-                "labels" => rest.labels.clear(),
-                "headers" => rest.headers.clear(),
-                "location_failure_threshold" => rest.location_failure_threshold.clear(),
-                "degraded_threshold_ms" => rest.degraded_threshold_ms.clear(),
-                "retries" => rest.retries.clear(),
-                "retry_delay_ms" => rest.retry_delay_ms.clear(),
-                "steps" => rest.steps.clear(),
-                _ => {}
+            if let Some(field) = rest.field_mut(&e.field) {
+                field.clear();
             }
         }
         if let Ok(input) = rest.parse()
@@ -444,38 +457,6 @@ impl MonitorForm {
         }
     }
 }
-
-/// The form's field names, in the order they are shown.
-pub const FIELDS: [&str; 28] = [
-    "name",
-    "description",
-    "kind",
-    "target",
-    "timeout_ms",
-    "interval_seconds",
-    "failure_threshold",
-    "success_threshold",
-    "conditions",
-    "labels",
-    "method",
-    "headers",
-    "body",
-    "max_redirects",
-    "insecure_skip_verify",
-    "expect",
-    "record_type",
-    "dns_server",
-    "expected_answers",
-    "ip_preference",
-    "locations",
-    "location_failure_threshold",
-    "degraded_threshold_ms",
-    "retries",
-    "retry_delay_ms",
-    "steps",
-    "console_error_allow",
-    "screenshot_on_failure",
-];
 
 /// One browser step in the form's syntax:
 ///
@@ -625,6 +606,17 @@ mod tests {
     fn form(pairs: &[(&str, &str)]) -> MonitorForm {
         let body = serde_urlencoded::to_string(pairs).expect("encodes");
         MonitorForm::from_urlencoded(body.as_bytes())
+    }
+
+    #[test]
+    fn every_listed_field_is_parsed_by_its_name_and_cleared_by_it() {
+        for name in FIELDS {
+            let f = form(&[(name, "x")]);
+            assert_ne!(f, MonitorForm::default(), "{name} is parsed");
+            let mut cleared = f.clone();
+            cleared.field_mut(name).expect(name).clear();
+            assert_eq!(cleared, MonitorForm::default(), "{name} is cleared");
+        }
     }
 
     #[test]

@@ -226,34 +226,8 @@ impl FormPage {
         !self.errors.is_empty() || !self.general.is_empty()
     }
 
-    /// The typed value of a single-line field.
+    /// The typed value of a text field.
     pub fn value(&self, field: &str) -> &str {
-        let f = &self.f;
-        match field {
-            "name" => &f.name,
-            "description" => &f.description,
-            "target" => &f.target,
-            "timeout_ms" => &f.timeout_ms,
-            "interval_seconds" => &f.interval_seconds,
-            "failure_threshold" => &f.failure_threshold,
-            "success_threshold" => &f.success_threshold,
-            "conditions" => &f.conditions,
-            "labels" => &f.labels,
-            "method" => &f.method,
-            "headers" => &f.headers,
-            "body" => &f.body,
-            "max_redirects" => &f.max_redirects,
-            "expect" => &f.expect,
-            "record_type" => &f.record_type,
-            "dns_server" => &f.dns_server,
-            "expected_answers" => &f.expected_answers,
-            "location_failure_threshold" => &f.location_failure_threshold,
-            "degraded_threshold_ms" => &f.degraded_threshold_ms,
-            "retries" => &f.retries,
-            "retry_delay_ms" => &f.retry_delay_ms,
-            "steps" => &f.steps,
-            "console_error_allow" => &f.console_error_allow,
-            _ => "",
-        }
+        self.f.text(field).unwrap_or("")
     }
 }
