@@ -13,7 +13,7 @@ use crate::metrics::Metrics;
 use crate::store::models::MonitorRow;
 use crate::store::results::Outcome;
 use crate::store::{Store, leases, now_ms, results};
-use shared::client::{ClientError, PageinspectClient};
+use shared::pageinspect_client::{ClientError, PageinspectClient};
 use shared::probe::{FailureReason, ProbeResult};
 use std::collections::BTreeMap;
 use std::sync::Arc;

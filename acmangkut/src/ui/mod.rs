@@ -414,7 +414,7 @@ impl std::fmt::Display for UiError {
 
 impl ResponseError for UiError {
     fn status_code(&self) -> StatusCode {
-        self.0.1.code.status()
+        self.0.1.code.http_status()
     }
 
     fn error_response(&self) -> HttpResponse {
