@@ -10,6 +10,8 @@
 //!   wire agree on.
 //! - [`condition`]: the probe condition language (`[STATUS] == 200`) and its results.
 //! - [`check`]: checks (probe, PromQL, SQL, command) and their outcomes; [`template`]: `{{ var }}`.
+//! - [`permissions`]: the permission catalog and the built-in roles (acmangkut enforces them,
+//!   hasinit seeds them).
 //! - [`pageinspect_client`]: the pageinspect HTTP client acmangkut uses.
 //! - [`oidc`]: the OpenID Connect client: token verification, browser sign-in, service tokens.
 //!
@@ -27,6 +29,7 @@ pub mod notify;
 pub mod oidc;
 pub mod page;
 pub mod pageinspect_client;
+pub mod permissions;
 pub mod probe;
 pub mod problem;
 pub mod secret;

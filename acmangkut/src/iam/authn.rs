@@ -3,10 +3,10 @@
 //! elsewhere). The [`Principal`] goes into the request's extensions for [`super::guard`].
 //! Cookie-authenticated requests that change something must carry the session's CSRF token.
 
+use super::Iam;
 use super::oidc::Mode;
 use super::principal::{Principal, Via};
 use super::secrets::{same, sha256_hex};
-use super::{Iam, PermSet};
 use crate::api::AppState;
 use crate::store::{audit, sessions, tokens};
 use actix_web::body::{BoxBody, MessageBody};
@@ -14,6 +14,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, header};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError, web};
+use shared::permissions::PermSet;
 use shared::{ApiError, ErrorCode};
 use std::sync::Arc;
 

@@ -26,12 +26,13 @@ mod users;
 mod views;
 
 use crate::api::AppState;
-use crate::iam::{PermSet, Permission, Principal, Via};
+use crate::iam::{Principal, Via};
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use i18n::{Lang, Tr};
+use shared::permissions::{PermSet, Permission};
 use shared::{ApiError, ErrorCode};
 use std::future::{Ready, ready};
 use std::sync::Arc;
@@ -42,66 +43,60 @@ pub use routes::Route;
 pub type Read = crate::iam::Authorized<crate::iam::perm::MonitorsRead>;
 pub type Write = crate::iam::Authorized<crate::iam::perm::MonitorsWrite>;
 
-const MONITORS_READ: Option<&str> = Some("monitors:read");
-const MONITORS_WRITE: Option<&str> = Some("monitors:write");
-const INSPECTIONS_READ: Option<&str> = Some("inspections:read");
-const INSPECTIONS_WRITE: Option<&str> = Some("inspections:write");
-const INSPECTIONS_RUN: Option<&str> = Some("inspections:run");
-
 // The console's guarded routes: `ROUTES` (method, path, permission) and their registration are
-// written from this one list. The permission written here must be the one of the handler's
-// `Authorized<perm::…>` (a test compares them); the handler's signature is what enforces it.
+// written from this one list. Each names the `perm` marker of its handler's `Authorized<perm::…>`
+// (a test compares them); the handler's signature is what enforces it.
 routes::console_routes! {
-    "/" { GET MONITORS_READ => dashboard::show }
-    "/logout" { POST None => signin::sign_out }
+    "/" { GET MonitorsRead => dashboard::show }
+    "/logout" { POST SignedIn => signin::sign_out }
     "/monitors" {
-        GET MONITORS_READ => list::show,
-        POST MONITORS_WRITE => edit::create,
+        GET MonitorsRead => list::show,
+        POST MonitorsWrite => edit::create,
     }
     "/monitors/new" {
-        GET MONITORS_WRITE => edit::new_form,
-        POST MONITORS_WRITE => edit::create,
+        GET MonitorsWrite => edit::new_form,
+        POST MonitorsWrite => edit::create,
     }
-    "/monitors/{id}" { GET MONITORS_READ => detail::show }
+    "/monitors/{id}" { GET MonitorsRead => detail::show }
     "/monitors/{id}/edit" {
-        GET MONITORS_WRITE => edit::edit_form,
-        POST MONITORS_WRITE => edit::update,
+        GET MonitorsWrite => edit::edit_form,
+        POST MonitorsWrite => edit::update,
     }
     "/monitors/{id}/delete" {
-        GET MONITORS_WRITE => detail::confirm_delete,
-        POST MONITORS_WRITE => detail::delete,
+        GET MonitorsWrite => detail::confirm_delete,
+        POST MonitorsWrite => detail::delete,
     }
-    "/monitors/{id}/pause" { POST MONITORS_WRITE => detail::pause }
-    "/monitors/{id}/resume" { POST MONITORS_WRITE => detail::resume }
-    "/monitors/{id}/run" { POST MONITORS_WRITE => detail::run_now }
-    "/audit" { GET Some("audit:read") => audit::show }
+    "/monitors/{id}/pause" { POST MonitorsWrite => detail::pause }
+    "/monitors/{id}/resume" { POST MonitorsWrite => detail::resume }
+    "/monitors/{id}/run" { POST MonitorsWrite => detail::run_now }
+    "/audit" { GET AuditRead => audit::show }
     "/tokens" {
-        GET Some("tokens:read") => tokens::show,
-        POST Some("tokens:write") => tokens::create,
+        GET TokensRead => tokens::show,
+        POST TokensWrite => tokens::create,
     }
-    "/tokens/{id}/revoke" { POST Some("tokens:write") => tokens::revoke }
+    "/tokens/{id}/revoke" { POST TokensWrite => tokens::revoke }
     "/admin/users" {
-        GET Some("users:read") => users::show,
-        POST Some("users:write") => users::create,
+        GET UsersRead => users::show,
+        POST UsersWrite => users::create,
     }
-    "/admin/users/{id}/disable" { POST Some("users:write") => users::disable }
-    "/admin/users/{id}/enable" { POST Some("users:write") => users::enable }
-    "/admin/roles" { GET Some("roles:read") => roles::show }
-    "/inspection" { GET INSPECTIONS_READ => inspection::overview::show }
-    "/inspection/risks" { GET INSPECTIONS_READ => inspection::risks::show }
-    "/inspection/risks/{id}/acknowledge" { POST INSPECTIONS_RUN => inspection::risks::acknowledge }
-    "/inspection/risks/{id}/resolve" { POST INSPECTIONS_RUN => inspection::risks::resolve }
-    "/inspection/tasks/{id}" { GET INSPECTIONS_READ => inspection::tasks::show }
-    "/inspection/tasks/{id}/run" { POST INSPECTIONS_RUN => inspection::tasks::run_now }
-    "/inspection/runs/{id}" { GET INSPECTIONS_READ => inspection::report::show }
-    "/inspection/runs/{id}/print" { GET INSPECTIONS_READ => inspection::report::print }
-    "/inspection/rules" { GET INSPECTIONS_READ => inspection::catalog::rules }
-    "/inspection/rules/{id}" { GET INSPECTIONS_READ => inspection::catalog::rule }
-    "/inspection/plugins" { GET INSPECTIONS_READ => inspection::catalog::plugins }
-    "/inspection/channels" { GET INSPECTIONS_READ => inspection::catalog::channels }
+    "/admin/users/{id}/disable" { POST UsersWrite => users::disable }
+    "/admin/users/{id}/enable" { POST UsersWrite => users::enable }
+    "/admin/roles" { GET RolesRead => roles::show }
+    "/inspection" { GET InspectionsRead => inspection::overview::show }
+    "/inspection/risks" { GET InspectionsRead => inspection::risks::show }
+    "/inspection/risks/{id}/acknowledge" { POST InspectionsRun => inspection::risks::acknowledge }
+    "/inspection/risks/{id}/resolve" { POST InspectionsRun => inspection::risks::resolve }
+    "/inspection/tasks/{id}" { GET InspectionsRead => inspection::tasks::show }
+    "/inspection/tasks/{id}/run" { POST InspectionsRun => inspection::tasks::run_now }
+    "/inspection/runs/{id}" { GET InspectionsRead => inspection::report::show }
+    "/inspection/runs/{id}/print" { GET InspectionsRead => inspection::report::print }
+    "/inspection/rules" { GET InspectionsRead => inspection::catalog::rules }
+    "/inspection/rules/{id}" { GET InspectionsRead => inspection::catalog::rule }
+    "/inspection/plugins" { GET InspectionsRead => inspection::catalog::plugins }
+    "/inspection/channels" { GET InspectionsRead => inspection::catalog::channels }
     "/inspection/config" {
-        GET INSPECTIONS_READ => inspection::config::show,
-        POST INSPECTIONS_WRITE => inspection::config::apply,
+        GET InspectionsRead => inspection::config::show,
+        POST InspectionsWrite => inspection::config::apply,
     }
 }
 

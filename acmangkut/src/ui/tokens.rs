@@ -6,11 +6,12 @@ use super::i18n::{Lang, Tr};
 use super::views::Chrome;
 use super::{Ui, UiError, same_origin, when};
 use crate::api::tokens::{NewTokenInput, own_user, prepare};
-use crate::iam::{Authorized, Permission, Principal, perm};
+use crate::iam::{Authorized, Principal, perm};
 use crate::store::tokens::{self as store, ApiToken};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use shared::permissions::Permission;
 use shared::{ApiError, ErrorCode};
 
 const DEFAULT_DAYS: &str = "30";

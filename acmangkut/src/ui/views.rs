@@ -4,8 +4,8 @@
 use super::charts::{Bar, LatencyChart, Segment};
 use super::form::MonitorForm;
 use super::i18n::Tr;
-use crate::iam::{PermSet, Permission};
 use askama::Template;
+use shared::permissions::{PermSet, Permission};
 use std::collections::BTreeMap;
 
 /// The layout's data.
