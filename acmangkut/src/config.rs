@@ -140,7 +140,7 @@ pub struct IamConfig {
     pub public_url: String,
     /// The external OpenID Connect provider ("IAM"); unset: built-in accounts only.
     #[serde(default)]
-    pub oidc: Option<shared::iam::OidcConfig>,
+    pub oidc: Option<shared::oidc::OidcConfig>,
 }
 
 /// The inspection center: its engine, the data sources its checks may query, the commands they
@@ -459,7 +459,7 @@ mod tests {
         c.pageinspect.oidc_resource = Some("urn:has:pageinspect".into());
         let e = c.validate().expect_err("no iam.oidc");
         assert!(e.to_string().contains("pageinspect.oidc_resource"), "{e}");
-        c.iam.oidc = Some(shared::iam::OidcConfig {
+        c.iam.oidc = Some(shared::oidc::OidcConfig {
             issuer: "http://id.example".into(),
             ..Default::default()
         });

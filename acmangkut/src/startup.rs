@@ -71,7 +71,7 @@ impl Application {
         let credential = pageinspect_credential(&config, &iam);
         let checker = Arc::new(crate::engine::checks::Checker::new(
             &config.inspection,
-            shared::client::PageinspectClient::with_credential(
+            shared::pageinspect_client::PageinspectClient::with_credential(
                 &config.pageinspect.url,
                 credential.clone(),
             )?,
@@ -107,8 +107,10 @@ impl Application {
         if config.scheduler.enabled {
             let mut clients = std::collections::BTreeMap::new();
             for (location, url) in config.pageinspect.endpoints() {
-                let client =
-                    shared::client::PageinspectClient::with_credential(&url, credential.clone())?;
+                let client = shared::pageinspect_client::PageinspectClient::with_credential(
+                    &url,
+                    credential.clone(),
+                )?;
                 clients.insert(location, client);
             }
             let scheduler = Scheduler::new(
@@ -199,8 +201,11 @@ fn replica_name(replica_id: &str) -> String {
 /// What the scheduler presents to pageinspect: a client-credentials token of `iam.oidc`'s
 /// client when `pageinspect.oidc_resource` is set (never fetched while IAM is degraded;
 /// `pageinspect.token` as the fallback), else `pageinspect.token`, else nothing.
-fn pageinspect_credential(config: &Config, iam: &crate::iam::Iam) -> shared::client::Credential {
-    use shared::client::{Credential, ServiceTokens};
+fn pageinspect_credential(
+    config: &Config,
+    iam: &crate::iam::Iam,
+) -> shared::pageinspect_client::Credential {
+    use shared::pageinspect_client::{Credential, ServiceTokens};
     let token = config.pageinspect.token.clone();
     match (&config.pageinspect.oidc_resource, iam.oidc()) {
         (Some(resource), Some(provider)) => {

@@ -89,9 +89,7 @@ const KNOWN_VIOLATIONS: &[(&str, &str)] = &[
     ("ui/inspection/report.rs", "api"),
     ("ui/inspection/risks.rs", "api"),
     ("ui/iam/tokens.rs", "api"),
-    // The store reads the permission catalog from IAM and the monitor states from the engine.
-    ("store/iam/access.rs", "iam"),
-    ("store/iam/manifest.rs", "iam"),
+    // The store reads the monitor health rules from the engine.
     ("store/monitors/results.rs", "engine"),
 ];
 

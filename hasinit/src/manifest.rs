@@ -3,45 +3,18 @@
 //! Every error names where it is: `file:line:column`, and the key (`roles[1].permissions[2]`)
 //! when one is to blame. Parsing is serde over `toml` with [`toml::Spanned`] names, so checks
 //! made after parsing (unknown permission, duplicate role) still point at the offending text.
+//!
+//! The default manifest is the permission catalog and the built-in roles of
+//! [`shared::permissions`]; `manifest/default.toml` writes the same as a manifest to copy and
+//! extend (a test keeps the two equal).
 
 use serde::{Deserialize, Serialize};
+use shared::permissions::{self as catalog, BUILTIN_ROLES, is_builtin_role};
 use std::collections::HashSet;
 use std::ops::Range;
 use toml::Spanned;
 
-/// The permission catalog of docs/iam.md (acmangkut's `iam/permissions.rs`).
-pub const CATALOG: &[&str] = &[
-    "monitors:read",
-    "monitors:write",
-    "inspections:read",
-    "inspections:write",
-    "inspections:run",
-    "drills:read",
-    "drills:write",
-    "drills:run",
-    "plans:read",
-    "plans:write",
-    "plans:run",
-    "plans:approve",
-    "users:read",
-    "users:write",
-    "roles:read",
-    "roles:write",
-    "tokens:read",
-    "tokens:write",
-    "audit:read",
-    "settings:read",
-    "settings:write",
-    "iam-switch:write",
-];
-
-/// Roles acmangkut knows without a manifest; bindings may name them.
-pub const BUILTIN_ROLES: &[&str] = &["viewer", "operator", "auditor", "admin"];
-
-/// The manifest applied when none is given: the catalog and the four built-in roles.
-pub const DEFAULT_MANIFEST: &str = include_str!("../manifest/default.toml");
-
-/// How errors in [`DEFAULT_MANIFEST`] name their source.
+/// How the default manifest is named in hasinit's output.
 pub const DEFAULT_SOURCE: &str = "<embedded default manifest>";
 
 /// A valid manifest; serialises to the JSON body of `POST /api/v1/iam/manifest:apply`.
@@ -88,9 +61,32 @@ impl Manifest {
         self.len() == 0
     }
 
-    /// The embedded default manifest.
-    pub fn default_manifest() -> Result<Self, ManifestError> {
-        parse(DEFAULT_MANIFEST, DEFAULT_SOURCE)
+    /// The default manifest: exactly the permission catalog and the built-in roles.
+    pub fn default_manifest() -> Self {
+        let names = |ps: &[catalog::Permission]| ps.iter().map(|p| p.as_str().into()).collect();
+        Self {
+            permissions: catalog::Permission::ALL
+                .iter()
+                .map(|p| {
+                    let (description, zh) = p.description();
+                    Permission {
+                        name: p.as_str().into(),
+                        description: description.into(),
+                        description_zh: Some(zh.into()),
+                    }
+                })
+                .collect(),
+            roles: BUILTIN_ROLES
+                .iter()
+                .map(|r| Role {
+                    name: r.name.into(),
+                    description: r.description.into(),
+                    description_zh: Some(r.description_zh.into()),
+                    permissions: names(r.permissions),
+                })
+                .collect(),
+            bindings: Vec::new(),
+        }
     }
 }
 
@@ -98,7 +94,7 @@ impl Manifest {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{source_name}:{line}:{column}: {}{message}", key_prefix(.key))]
 pub struct ManifestError {
-    /// The file (or [`DEFAULT_SOURCE`]).
+    /// The file.
     pub source_name: String,
     /// 1-based.
     pub line: usize,
@@ -214,7 +210,7 @@ fn check(raw: RawManifest) -> Result<Manifest, Problem> {
             description_zh: p.description_zh,
         });
     }
-    let known = |name: &str| seen.contains(name) || CATALOG.contains(&name);
+    let known = |name: &str| seen.contains(name) || catalog::Permission::parse(name).is_some();
 
     let mut roles = Vec::new();
     let mut role_names = HashSet::new();
@@ -273,7 +269,7 @@ fn check(raw: RawManifest) -> Result<Manifest, Problem> {
             ));
         }
         let role = b.role.get_ref();
-        if !role_names.contains(role) && !BUILTIN_ROLES.contains(&role.as_str()) {
+        if !role_names.contains(role) && !is_builtin_role(role) {
             return Err(problem(
                 &b.role,
                 format!("bindings[{i}].role"),
@@ -340,13 +336,28 @@ mod tests {
         parse(text, "m.toml").expect_err("must fail")
     }
 
+    /// The catalog's permission names, in its order.
+    fn catalog_names() -> Vec<&'static str> {
+        catalog::Permission::ALL
+            .iter()
+            .map(|p| p.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn the_manifest_file_says_exactly_the_default_manifest() {
+        let file = include_str!("../manifest/default.toml");
+        let m = parse(file, "manifest/default.toml").expect("the file is a valid manifest");
+        assert_eq!(m, Manifest::default_manifest());
+    }
+
     #[test]
     fn the_default_manifest_is_exactly_the_catalog_and_the_built_in_roles() {
-        let m = Manifest::default_manifest().expect("the default manifest is valid");
+        let m = Manifest::default_manifest();
         let names: Vec<&str> = m.permissions.iter().map(|p| p.name.as_str()).collect();
-        assert_eq!(names, CATALOG);
+        assert_eq!(names, catalog_names());
         let roles: Vec<&str> = m.roles.iter().map(|r| r.name.as_str()).collect();
-        assert_eq!(roles, BUILTIN_ROLES);
+        assert_eq!(roles, ["viewer", "operator", "auditor", "admin"]);
         assert!(m.bindings.is_empty());
         for p in &m.permissions {
             assert!(!p.description.is_empty(), "{}", p.name);
@@ -360,14 +371,13 @@ mod tests {
 
     #[test]
     fn the_default_roles_hold_the_documented_permissions() {
-        let m = Manifest::default_manifest().expect("valid");
+        let m = Manifest::default_manifest();
         let role = |name: &str| -> HashSet<&str> {
             let r = m.roles.iter().find(|r| r.name == name).expect(name);
             r.permissions.iter().map(String::as_str).collect()
         };
-        let reads: HashSet<&str> = CATALOG
-            .iter()
-            .copied()
+        let reads: HashSet<&str> = catalog_names()
+            .into_iter()
             .filter(|p| p.ends_with(":read"))
             .collect();
         let hidden = ["users:read", "roles:read", "audit:read", "settings:read"];
@@ -392,7 +402,7 @@ mod tests {
         let mut auditor = reads.clone();
         auditor.insert("tokens:write");
         assert_eq!(role("auditor"), auditor);
-        assert_eq!(role("admin"), CATALOG.iter().copied().collect());
+        assert_eq!(role("admin"), catalog_names().into_iter().collect());
     }
 
     #[test]
@@ -417,7 +427,7 @@ mod tests {
 
     #[test]
     fn chinese_descriptions_are_sent_for_permissions_only() {
-        let m = Manifest::default_manifest().expect("valid");
+        let m = Manifest::default_manifest();
         let wire = serde_json::to_value(&m).expect("json");
         assert_eq!(wire["permissions"][0]["description_zh"], "查看监控及其结果");
         assert!(

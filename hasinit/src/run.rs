@@ -56,7 +56,7 @@ fn load_manifest(
         (Some(p), _) => (p.as_path(), "--manifest"),
         (None, Some(p)) => (p.as_path(), "manifest.path"),
         (None, None) => {
-            let m = Manifest::default_manifest()?;
+            let m = Manifest::default_manifest();
             say(out, [summary(manifest::DEFAULT_SOURCE, &m)])?;
             return Ok(m);
         }

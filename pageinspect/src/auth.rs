@@ -1,6 +1,6 @@
 //! Authentication of `/api/`: `Authorization: Bearer <credential>`, where the credential is the
 //! static `auth.service_token`, or a JWT access token that `auth.oidc`'s provider issued for
-//! pageinspect's audience (acmangkut's client-credentials token), verified with `shared::iam`.
+//! pageinspect's audience (acmangkut's client-credentials token), verified with `shared::oidc`.
 //! A request that fails is answered 401 here and never reaches a handler, so no probe runs.
 //! Only with `auth.allow_anonymous` may a request carry no credential at all.
 
@@ -10,7 +10,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{AUTHORIZATION, HeaderValue, WWW_AUTHENTICATE};
 use actix_web::middleware::Next;
 use actix_web::{Error, ResponseError, web};
-use shared::iam::{IamError, OidcClient, VerifyMode};
+use shared::oidc::{IamError, OidcClient, VerifyMode};
 use shared::{ApiError, ErrorCode, Secret};
 
 /// What `/api/` accepts, as app data.

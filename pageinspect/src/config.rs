@@ -153,7 +153,7 @@ pub struct AuthConfig {
     /// `oidc.audience` (acmangkut's client-credentials tokens). Only `issuer` and `audience`
     /// are needed to verify; the provider may be down at start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub oidc: Option<shared::iam::OidcConfig>,
+    pub oidc: Option<shared::oidc::OidcConfig>,
     /// Accept callers that present no credential. For local experiments only: anyone who can
     /// reach the port can make pageinspect connect anywhere its egress guard allows.
     #[serde(default)]

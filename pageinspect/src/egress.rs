@@ -18,7 +18,7 @@
 //! without any connection being made. Loopback is allowed by default (tests and sidecars probe
 //! it); add `127.0.0.0/8` and `::1/128` to deny it too.
 
-use crate::probers::Failure;
+use crate::failure::Failure;
 use ipnet::IpNet;
 use shared::probe::FailureReason;
 use std::net::IpAddr;

@@ -9,7 +9,8 @@
 //! - [`startup`]: [`startup::Application`], built by `main` and by tests on port 0.
 //! - [`routes`]: HTTP handlers; [`auth`]: the service-token check of `/api/`.
 //! - [`executor`]: back-pressure and batch fan-out; [`probers`]: one module per probe kind.
-//! - [`egress`]: the deny list of addresses probes must not reach.
+//! - [`egress`]: the deny list of addresses probes must not reach; [`failure`]: why a probe
+//!   failed.
 //! - [`browser`]: the pool of headless Chromium processes browser probes run in.
 //! - [`metrics`]: the Prometheus metrics.
 
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod egress;
 pub mod executor;
+pub mod failure;
 pub mod metrics;
 pub mod probers;
 pub mod routes;

@@ -16,9 +16,18 @@
 //! milliseconds, the unit of `[RESPONSE_TIME]` and `[CERTIFICATE_EXPIRATION]`. Everything else
 //! compares as text. A placeholder with no value (no body on a TCP probe) fails the condition.
 
-use crate::probe::ConditionResult;
 use crate::problem::{ApiError, ErrorCode};
+use serde::{Deserialize, Serialize};
 use std::fmt;
+
+/// One evaluated condition: what it said, whether it held, what value was seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ConditionResult {
+    pub condition: String,
+    pub success: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<String>,
+}
 
 pub const MAX_CONDITIONS: usize = 32;
 pub const MAX_CONDITION_LEN: usize = 512;

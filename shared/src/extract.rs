@@ -1,80 +1,92 @@
-//! `Json<T>`: like actix's, but every failure is problem+json naming the field.
+//! JSON bodies parsed into problem+json errors that name the offending field.
 //!
-//! Wrong content type is 415, a body over the limit is 413, a body that does not parse or does
-//! not fit `T` is 400 with the JSON path of the offending field (via `serde_path_to_error`).
+//! [`parse`] is plain serde; with the `actix` feature, `Json<T>` is an extractor like actix's
+//! whose every failure is problem+json: wrong content type is 415, a body over the limit is
+//! 413, a body that does not parse or does not fit `T` is 400 with the JSON path of the
+//! offending field (via `serde_path_to_error`).
 
 use crate::problem::{ApiError, ErrorCode};
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use futures::StreamExt;
-use futures::future::LocalBoxFuture;
+#[cfg(feature = "actix")]
+pub use extractor::{DEFAULT_LIMIT, Json, JsonLimit};
 use serde::de::DeserializeOwned;
 
-/// Default body limit when the app registers no [`JsonLimit`].
-pub const DEFAULT_LIMIT: usize = 256 * 1024;
+#[cfg(feature = "actix")]
+mod extractor {
+    use super::parse;
+    use crate::problem::{ApiError, ErrorCode};
+    use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+    use futures::StreamExt;
+    use futures::future::LocalBoxFuture;
+    use serde::de::DeserializeOwned;
 
-/// App data that sets the body limit for [`Json`].
-#[derive(Clone, Copy, Debug)]
-pub struct JsonLimit(pub usize);
+    /// Default body limit when the app registers no [`JsonLimit`].
+    pub const DEFAULT_LIMIT: usize = 256 * 1024;
 
-pub struct Json<T>(pub T);
+    /// App data that sets the body limit for [`Json`].
+    #[derive(Clone, Copy, Debug)]
+    pub struct JsonLimit(pub usize);
 
-impl<T> Json<T> {
-    pub fn into_inner(self) -> T {
-        self.0
+    pub struct Json<T>(pub T);
+
+    impl<T> Json<T> {
+        pub fn into_inner(self) -> T {
+            self.0
+        }
     }
-}
 
-impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+    impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+        type Error = ApiError;
+        type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req.app_data::<JsonLimit>().map_or(DEFAULT_LIMIT, |l| l.0);
-        let is_json = req
-            .headers()
-            .get(actix_web::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|v| {
-                let v = v.trim().to_ascii_lowercase();
-                v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
-            })
-            .unwrap_or(false);
-        let declared_len = req
-            .headers()
-            .get(actix_web::http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
-        Box::pin(async move {
-            if !is_json {
-                return Err(ApiError::new(
-                    ErrorCode::UnsupportedMediaType,
-                    "send the body with Content-Type: application/json",
-                ));
-            }
-            if declared_len.is_some_and(|n| n > limit) {
-                return Err(too_large(limit));
-            }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk =
-                    chunk.map_err(|e| ApiError::new(ErrorCode::MalformedJson, e.to_string()))?;
-                if body.len() + chunk.len() > limit {
+        fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+            let limit = req.app_data::<JsonLimit>().map_or(DEFAULT_LIMIT, |l| l.0);
+            let is_json = req
+                .headers()
+                .get(actix_web::http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(';').next())
+                .map(|v| {
+                    let v = v.trim().to_ascii_lowercase();
+                    v == "application/json"
+                        || (v.starts_with("application/") && v.ends_with("+json"))
+                })
+                .unwrap_or(false);
+            let declared_len = req
+                .headers()
+                .get(actix_web::http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<usize>().ok());
+            let mut payload = payload.take();
+            Box::pin(async move {
+                if !is_json {
+                    return Err(ApiError::new(
+                        ErrorCode::UnsupportedMediaType,
+                        "send the body with Content-Type: application/json",
+                    ));
+                }
+                if declared_len.is_some_and(|n| n > limit) {
                     return Err(too_large(limit));
                 }
-                body.extend_from_slice(&chunk);
-            }
-            parse(&body).map(Json)
-        })
+                let mut body = web::BytesMut::new();
+                while let Some(chunk) = payload.next().await {
+                    let chunk = chunk
+                        .map_err(|e| ApiError::new(ErrorCode::MalformedJson, e.to_string()))?;
+                    if body.len() + chunk.len() > limit {
+                        return Err(too_large(limit));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                parse(&body).map(Json)
+            })
+        }
     }
-}
 
-fn too_large(limit: usize) -> ApiError {
-    ApiError::new(
-        ErrorCode::PayloadTooLarge,
-        format!("the body exceeds {limit} bytes"),
-    )
+    fn too_large(limit: usize) -> ApiError {
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the body exceeds {limit} bytes"),
+        )
+    }
 }
 
 /// Parses a JSON body into `T`, naming the offending field on failure.

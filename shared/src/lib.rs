@@ -1,25 +1,35 @@
-//! The crate every HAS binary links: nothing here knows which binary it runs in.
+//! What crosses a process boundary between the HAS binaries; nothing here knows which binary it
+//! runs in.
 //!
 //! - [`config`]: layered, typed configuration (defaults < TOML file < `HAS_…` environment).
 //! - [`telemetry`]: tracing to stdout, `app-default.log` and `common-error.log`.
 //! - [`problem`]: the one HTTP error type, rendered as `application/problem+json`.
-//! - [`extract`]: a JSON extractor whose errors name the offending field.
-//! - [`probe`], [`monitor`]: API types both sides of the wire agree on.
-//! - [`condition`]: the probe condition language (`[STATUS] == 200`).
+//! - [`extract`]: JSON bodies parsed with errors that name the offending field (and, with the
+//!   `actix` feature, the `Json` extractor).
+//! - [`probe`], [`monitor`], [`inspection`], [`notify`], [`page`]: API types both sides of the
+//!   wire agree on.
+//! - [`condition`]: the probe condition language (`[STATUS] == 200`) and its results.
 //! - [`check`]: checks (probe, PromQL, SQL, command) and their outcomes; [`template`]: `{{ var }}`.
-//! - [`client`]: the pageinspect HTTP client acmangkut uses.
-//! - [`iam`]: the OpenID Connect client: token verification, browser sign-in, service tokens.
+//! - [`permissions`]: the permission catalog and the built-in roles (acmangkut enforces them,
+//!   hasinit seeds them).
+//! - [`pageinspect_client`]: the pageinspect HTTP client acmangkut uses.
+//! - [`oidc`]: the OpenID Connect client: token verification, browser sign-in, service tokens.
+//!
+//! Features: `actix` (the HTTP server side: `ApiError` as an actix response, the `Json`
+//! extractor; acmangkut and pageinspect, not hasinit) and `diesel` (database errors as
+//! problem+json; acmangkut).
 
 pub mod check;
-pub mod client;
 pub mod condition;
 pub mod config;
 pub mod extract;
-pub mod iam;
 pub mod inspection;
 pub mod monitor;
 pub mod notify;
+pub mod oidc;
 pub mod page;
+pub mod pageinspect_client;
+pub mod permissions;
 pub mod probe;
 pub mod problem;
 pub mod secret;

@@ -1,7 +1,7 @@
 //! Probe specs and results: the contract between acmangkut (which stores them) and pageinspect
 //! (which executes them). Field names follow Prometheus' blackbox_exporter where one exists.
 
-use crate::condition::Condition;
+use crate::condition::{Condition, ConditionResult};
 use crate::problem::ApiError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -423,15 +423,6 @@ pub struct PhaseTimings {
     pub tls: f64,
     pub processing: f64,
     pub transfer: f64,
-}
-
-/// One evaluated condition: what it said, whether it held, what value was seen.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ConditionResult {
-    pub condition: String,
-    pub success: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

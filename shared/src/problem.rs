@@ -3,7 +3,6 @@
 //! Every error has a stable [`ErrorCode`]: its slug is the `type` URI's last segment and never
 //! changes once published (clients match on it); `docs/API.md` lists them all.
 
-use actix_web::{HttpResponse, ResponseError, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -12,13 +11,14 @@ const TYPE_BASE: &str = "https://has.dev/problems/";
 
 macro_rules! error_codes {
     ($($variant:ident => ($status:expr, $slug:literal, $title:literal)),* $(,)?) => {
-        /// The table of stable error codes: HTTP status, `type` slug and title.
+        /// The table of stable error codes: HTTP status, `type` slug and title. The status is a
+        /// plain number so that processes without a web server (hasinit) can use the table.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum ErrorCode { $($variant),* }
 
         impl ErrorCode {
             pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),*];
-            pub fn status(self) -> StatusCode { match self { $(Self::$variant => $status),* } }
+            pub fn status(self) -> u16 { match self { $(Self::$variant => $status),* } }
             pub fn slug(self) -> &'static str { match self { $(Self::$variant => $slug),* } }
             pub fn title(self) -> &'static str { match self { $(Self::$variant => $title),* } }
         }
@@ -26,19 +26,21 @@ macro_rules! error_codes {
 }
 
 error_codes! {
-    MalformedJson => (StatusCode::BAD_REQUEST, "malformed-json", "The request body is not valid JSON"),
-    InvalidField => (StatusCode::BAD_REQUEST, "invalid-field", "A field has an invalid value"),
-    InvalidCondition => (StatusCode::BAD_REQUEST, "invalid-condition", "A condition does not parse"),
-    InvalidQuery => (StatusCode::BAD_REQUEST, "invalid-query", "A query parameter is invalid"),
-    Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Authentication is required"),
-    Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Permission denied"),
-    NotFound => (StatusCode::NOT_FOUND, "not-found", "Resource not found"),
-    Conflict => (StatusCode::CONFLICT, "conflict", "The resource already exists"),
-    PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "The request body is too large"),
-    UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "The request body must be application/json"),
-    TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, "too-many-requests", "Too many requests"),
-    Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "A dependency is unavailable"),
-    Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+    MalformedJson => (400, "malformed-json", "The request body is not valid JSON"),
+    InvalidField => (400, "invalid-field", "A field has an invalid value"),
+    InvalidCondition => (400, "invalid-condition", "A condition does not parse"),
+    InvalidQuery => (400, "invalid-query", "A query parameter is invalid"),
+    Unauthorized => (401, "unauthorized", "Authentication is required"),
+    Forbidden => (403, "forbidden", "Permission denied"),
+    NotFound => (404, "not-found", "Resource not found"),
+    Conflict => (409, "conflict", "The resource already exists"),
+    PayloadTooLarge => (413, "payload-too-large", "The request body is too large"),
+    UnsupportedMediaType => (
+        415, "unsupported-media-type", "The request body must be application/json"
+    ),
+    TooManyRequests => (429, "too-many-requests", "Too many requests"),
+    Unavailable => (503, "unavailable", "A dependency is unavailable"),
+    Internal => (500, "internal", "Internal error"),
 }
 
 /// The JSON body of a problem response.
@@ -101,7 +103,7 @@ impl ApiError {
         Problem {
             type_uri: format!("{TYPE_BASE}{}", self.code.slug()),
             title: self.code.title().to_string(),
-            status: self.code.status().as_u16(),
+            status: self.code.status(),
             detail: self.detail.clone(),
             field: self.field.clone(),
         }
@@ -119,18 +121,28 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        self.code.status()
+#[cfg(feature = "actix")]
+impl actix_web::ResponseError for ApiError {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        self.code.http_status()
     }
 
-    fn error_response(&self) -> HttpResponse {
-        let mut resp = HttpResponse::build(self.status_code());
+    fn error_response(&self) -> actix_web::HttpResponse {
+        let mut resp = actix_web::HttpResponse::build(self.status_code());
         resp.content_type(PROBLEM_CONTENT_TYPE);
         if let Some(secs) = self.retry_after_seconds {
             resp.insert_header(("Retry-After", secs.to_string()));
         }
         resp.json(self.problem())
+    }
+}
+
+#[cfg(feature = "actix")]
+impl ErrorCode {
+    /// [`Self::status`] as actix has it (every status in the table is a valid one).
+    pub fn http_status(self) -> actix_web::http::StatusCode {
+        actix_web::http::StatusCode::from_u16(self.status())
+            .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR)
     }
 }
 
@@ -203,7 +215,11 @@ mod tests {
         slugs.sort_unstable();
         slugs.dedup();
         assert_eq!(slugs.len(), ErrorCode::ALL.len());
-        assert!(ErrorCode::ALL.iter().all(|c| c.status().as_u16() >= 400));
+        assert!(
+            ErrorCode::ALL
+                .iter()
+                .all(|c| (400..600).contains(&c.status()))
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 use shared::Secret;
-use shared::iam::{OidcConfig, Pkce, random_token};
+use shared::oidc::{OidcConfig, Pkce, random_token};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -1,6 +1,5 @@
 //! `/api/v1/iam`: permissions, roles, users, bindings, and the manifest hasinit applies.
 
-use crate::iam::permissions::{BUILTIN_ROLES, PermSet};
 use crate::iam::{Authorized, accounts, perm};
 use crate::store::iam::access::{self, Binding, PermissionInfo, Role};
 use crate::store::iam::manifest::{self, ApplyReport, Manifest};
@@ -9,6 +8,7 @@ use crate::store::now_ms;
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use serde::Deserialize;
 use shared::extract::Json;
+use shared::permissions::{PermSet, is_builtin_role};
 use shared::{ApiError, ErrorCode};
 
 #[utoipa::path(context_path = "/api/v1", responses((status = 200, body = [PermissionInfo])), security(("bearer" = ["roles:read"])))]
@@ -72,7 +72,7 @@ pub async fn put_role(
     perms.sort();
     perms.dedup();
     let role = Role {
-        builtin: BUILTIN_ROLES.contains(&name.as_str()),
+        builtin: is_builtin_role(&name),
         name,
         description: input.description,
         permissions: perms,
@@ -100,7 +100,7 @@ pub async fn delete_role(
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let name = name.into_inner();
-    if BUILTIN_ROLES.contains(&name.as_str()) {
+    if is_builtin_role(&name) {
         return Err(ApiError::field(
             ErrorCode::Conflict,
             "name",

@@ -1,13 +1,13 @@
 //! `/api/v1/tokens`: API tokens for scripts, each user's own. The secret is answered once.
 
 use crate::iam::authn::TOKEN_PREFIX;
-use crate::iam::permissions::PermSet;
 use crate::iam::{Authorized, Principal, perm, secrets};
 use crate::store::iam::tokens::{self, ApiToken, NewToken};
 use crate::store::now_ms;
 use actix_web::{HttpResponse, delete, get, post, web};
 use serde::{Deserialize, Serialize};
 use shared::extract::Json;
+use shared::permissions::PermSet;
 use shared::{ApiError, ErrorCode};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

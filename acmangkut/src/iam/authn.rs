@@ -4,10 +4,10 @@
 //! [`super::guard`].
 //! Cookie-authenticated requests that change something must carry the session's CSRF token.
 
+use super::Iam;
 use super::oidc::Mode;
 use super::principal::{Principal, Via};
 use super::secrets::{same, sha256_hex};
-use super::{Iam, PermSet};
 use crate::api::AppState;
 use crate::store::audit;
 use crate::store::iam::{sessions, tokens};
@@ -16,6 +16,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, header};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError, web};
+use shared::permissions::PermSet;
 use shared::{ApiError, ErrorCode};
 use std::sync::Arc;
 

@@ -19,7 +19,7 @@ pub mod secrets;
 pub mod switch;
 
 pub use guard::Authorized;
-pub use permissions::{PermSet, Permission, perm};
+pub use permissions::perm;
 pub use principal::{Principal, Via};
 
 use crate::config::IamConfig;

@@ -4,10 +4,10 @@
 //! sign-in through the provider is off.
 
 use crate::store::iam::sessions::OidcLogin;
-use shared::iam::{Claims, IamError, OidcClient, OidcConfig, Pkce};
+use shared::oidc::{Claims, IamError, OidcClient, OidcConfig, Pkce};
 use shared::{ApiError, ErrorCode};
 
-pub use shared::iam::VerifyMode as Mode;
+pub use shared::oidc::VerifyMode as Mode;
 
 /// How long a browser may take between leaving for the provider and coming back.
 const SIGN_IN_WINDOW_MS: i64 = 10 * 60 * 1000;
@@ -47,8 +47,8 @@ impl Provider {
         // Fetching the keys proves the provider answers (and picks up a key rotation early).
         self.client.refresh_keys().await.map_err(to_api)?;
         let pkce = Pkce::generate();
-        let state = shared::iam::random_token();
-        let nonce = shared::iam::random_token();
+        let state = shared::oidc::random_token();
+        let nonce = shared::oidc::random_token();
         let url = self
             .client
             .authorization_url(redirect_uri, &state, &nonce, &pkce)

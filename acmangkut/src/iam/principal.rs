@@ -1,7 +1,7 @@
 //! Who is calling: the result of authentication, kept in the request's extensions.
 
-use super::permissions::{PermSet, Permission};
 use crate::store::audit::Actor;
+use shared::permissions::{PermSet, Permission};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {

@@ -18,78 +18,73 @@ mod routes;
 mod views;
 
 use crate::api::AppState;
-use crate::iam::{PermSet, Permission, Principal, Via};
+use crate::iam::{Principal, Via};
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use i18n::{Lang, Tr};
+use shared::permissions::{PermSet, Permission};
 use shared::{ApiError, ErrorCode};
 use std::future::{Ready, ready};
 use std::sync::Arc;
 
 pub use routes::Route;
 
-const MONITORS_READ: Option<&str> = Some("monitors:read");
-const MONITORS_WRITE: Option<&str> = Some("monitors:write");
-const INSPECTIONS_READ: Option<&str> = Some("inspections:read");
-const INSPECTIONS_WRITE: Option<&str> = Some("inspections:write");
-const INSPECTIONS_RUN: Option<&str> = Some("inspections:run");
-
 // The console's guarded routes: `ROUTES` (method, path, permission) and their registration are
-// written from this one list. The permission written here must be the one of the handler's
-// `Authorized<perm::…>` (a test compares them); the handler's signature is what enforces it.
+// written from this one list. Each names the `perm` marker of its handler's `Authorized<perm::…>`
+// (a test compares them); the handler's signature is what enforces it.
 routes::console_routes! {
-    "/" { GET MONITORS_READ => monitors::dashboard::show }
-    "/logout" { POST None => iam::signin::sign_out }
+    "/" { GET MonitorsRead => monitors::dashboard::show }
+    "/logout" { POST SignedIn => iam::signin::sign_out }
     "/monitors" {
-        GET MONITORS_READ => monitors::list::show,
-        POST MONITORS_WRITE => monitors::edit::create,
+        GET MonitorsRead => monitors::list::show,
+        POST MonitorsWrite => monitors::edit::create,
     }
     "/monitors/new" {
-        GET MONITORS_WRITE => monitors::edit::new_form,
-        POST MONITORS_WRITE => monitors::edit::create,
+        GET MonitorsWrite => monitors::edit::new_form,
+        POST MonitorsWrite => monitors::edit::create,
     }
-    "/monitors/{id}" { GET MONITORS_READ => monitors::detail::show }
+    "/monitors/{id}" { GET MonitorsRead => monitors::detail::show }
     "/monitors/{id}/edit" {
-        GET MONITORS_WRITE => monitors::edit::edit_form,
-        POST MONITORS_WRITE => monitors::edit::update,
+        GET MonitorsWrite => monitors::edit::edit_form,
+        POST MonitorsWrite => monitors::edit::update,
     }
     "/monitors/{id}/delete" {
-        GET MONITORS_WRITE => monitors::detail::confirm_delete,
-        POST MONITORS_WRITE => monitors::detail::delete,
+        GET MonitorsWrite => monitors::detail::confirm_delete,
+        POST MonitorsWrite => monitors::detail::delete,
     }
-    "/monitors/{id}/pause" { POST MONITORS_WRITE => monitors::detail::pause }
-    "/monitors/{id}/resume" { POST MONITORS_WRITE => monitors::detail::resume }
-    "/monitors/{id}/run" { POST MONITORS_WRITE => monitors::detail::run_now }
-    "/audit" { GET Some("audit:read") => iam::audit::show }
+    "/monitors/{id}/pause" { POST MonitorsWrite => monitors::detail::pause }
+    "/monitors/{id}/resume" { POST MonitorsWrite => monitors::detail::resume }
+    "/monitors/{id}/run" { POST MonitorsWrite => monitors::detail::run_now }
+    "/audit" { GET AuditRead => iam::audit::show }
     "/tokens" {
-        GET Some("tokens:read") => iam::tokens::show,
-        POST Some("tokens:write") => iam::tokens::create,
+        GET TokensRead => iam::tokens::show,
+        POST TokensWrite => iam::tokens::create,
     }
-    "/tokens/{id}/revoke" { POST Some("tokens:write") => iam::tokens::revoke }
+    "/tokens/{id}/revoke" { POST TokensWrite => iam::tokens::revoke }
     "/admin/users" {
-        GET Some("users:read") => iam::users::show,
-        POST Some("users:write") => iam::users::create,
+        GET UsersRead => iam::users::show,
+        POST UsersWrite => iam::users::create,
     }
-    "/admin/users/{id}/disable" { POST Some("users:write") => iam::users::disable }
-    "/admin/users/{id}/enable" { POST Some("users:write") => iam::users::enable }
-    "/admin/roles" { GET Some("roles:read") => iam::roles::show }
-    "/inspection" { GET INSPECTIONS_READ => inspection::overview::show }
-    "/inspection/risks" { GET INSPECTIONS_READ => inspection::risks::show }
-    "/inspection/risks/{id}/acknowledge" { POST INSPECTIONS_RUN => inspection::risks::acknowledge }
-    "/inspection/risks/{id}/resolve" { POST INSPECTIONS_RUN => inspection::risks::resolve }
-    "/inspection/tasks/{id}" { GET INSPECTIONS_READ => inspection::tasks::show }
-    "/inspection/tasks/{id}/run" { POST INSPECTIONS_RUN => inspection::tasks::run_now }
-    "/inspection/runs/{id}" { GET INSPECTIONS_READ => inspection::report::show }
-    "/inspection/runs/{id}/print" { GET INSPECTIONS_READ => inspection::report::print }
-    "/inspection/rules" { GET INSPECTIONS_READ => inspection::catalog::rules }
-    "/inspection/rules/{id}" { GET INSPECTIONS_READ => inspection::catalog::rule }
-    "/inspection/plugins" { GET INSPECTIONS_READ => inspection::catalog::plugins }
-    "/inspection/channels" { GET INSPECTIONS_READ => inspection::catalog::channels }
+    "/admin/users/{id}/disable" { POST UsersWrite => iam::users::disable }
+    "/admin/users/{id}/enable" { POST UsersWrite => iam::users::enable }
+    "/admin/roles" { GET RolesRead => iam::roles::show }
+    "/inspection" { GET InspectionsRead => inspection::overview::show }
+    "/inspection/risks" { GET InspectionsRead => inspection::risks::show }
+    "/inspection/risks/{id}/acknowledge" { POST InspectionsRun => inspection::risks::acknowledge }
+    "/inspection/risks/{id}/resolve" { POST InspectionsRun => inspection::risks::resolve }
+    "/inspection/tasks/{id}" { GET InspectionsRead => inspection::tasks::show }
+    "/inspection/tasks/{id}/run" { POST InspectionsRun => inspection::tasks::run_now }
+    "/inspection/runs/{id}" { GET InspectionsRead => inspection::report::show }
+    "/inspection/runs/{id}/print" { GET InspectionsRead => inspection::report::print }
+    "/inspection/rules" { GET InspectionsRead => inspection::catalog::rules }
+    "/inspection/rules/{id}" { GET InspectionsRead => inspection::catalog::rule }
+    "/inspection/plugins" { GET InspectionsRead => inspection::catalog::plugins }
+    "/inspection/channels" { GET InspectionsRead => inspection::catalog::channels }
     "/inspection/config" {
-        GET INSPECTIONS_READ => inspection::config::show,
-        POST INSPECTIONS_WRITE => inspection::config::apply,
+        GET InspectionsRead => inspection::config::show,
+        POST InspectionsWrite => inspection::config::apply,
     }
 }
 
@@ -404,7 +399,7 @@ impl std::fmt::Display for UiError {
 
 impl ResponseError for UiError {
     fn status_code(&self) -> StatusCode {
-        self.0.1.code.status()
+        self.0.1.code.http_status()
     }
 
     fn error_response(&self) -> HttpResponse {

@@ -6,7 +6,8 @@
 //! [`handler_permissions`]: super::handler_permissions
 
 use crate::iam::Authorized;
-use crate::iam::permissions::{Needs, Permission};
+use crate::iam::permissions::Needs;
+use shared::permissions::Permission;
 
 /// One console route: method, path (`{id}` for a path parameter), and the permission its
 /// handler needs (`None`: any signed-in caller).
@@ -35,20 +36,31 @@ guarded!(A, B, C);
 guarded!(A, B, C, D);
 guarded!(A, B, C, D, E);
 
+/// The name of the permission marker `P` stands for, as [`Route`] has it.
+pub const fn name_of<P: Needs>() -> Option<&'static str> {
+    match P::PERMISSION {
+        Some(p) => Some(p.as_str()),
+        None => None,
+    }
+}
+
 /// The permission `handler` demands, read from its type.
 pub fn needs<Args, F: Guarded<Args>>(_handler: &F) -> Option<Permission> {
     F::NEEDS
 }
 
-/// `console_routes! { "/path" { GET Some("perm:x") => module::handler, POST … } … }` expands
-/// to `ROUTES`, `guarded_routes` (the actix registration, one resource per path in the order
-/// given) and `handler_permissions` (what the handlers' signatures say).
+/// `console_routes! { "/path" { GET MonitorsRead => module::handler, POST … } … }`, each
+/// permission named by its `perm` marker (`SignedIn`: any signed-in caller), expands to
+/// `ROUTES`, `guarded_routes` (the actix registration, one resource per path in the order given)
+/// and `handler_permissions` (what the handlers' signatures say).
 macro_rules! console_routes {
-    ($( $path:literal { $( $method:ident $perm:expr => $handler:path ),+ $(,)? } )*) => {
+    ($( $path:literal { $( $method:ident $perm:ident => $handler:path ),+ $(,)? } )*) => {
         /// Every console page and form that needs a signed-in caller, with the permission its
         /// handler demands (`None`: any signed-in caller). Public paths (`/login`,
         /// `/auth/oidc/*`, `/static/*`) are not here.
-        pub const ROUTES: &[routes::Route] = &[ $( $( (stringify!($method), $path, $perm), )+ )* ];
+        pub const ROUTES: &[routes::Route] = &[ $( $(
+            (stringify!($method), $path, routes::name_of::<crate::iam::perm::$perm>()),
+        )+ )* ];
 
         /// Registers [`ROUTES`], each with its handler.
         fn guarded_routes(cfg: &mut web::ServiceConfig) {
@@ -61,7 +73,8 @@ macro_rules! console_routes {
         }
 
         /// `(method, path, permission)` of every route as its handler's signature has it.
-        pub fn handler_permissions() -> Vec<(&'static str, &'static str, Option<crate::iam::Permission>)> {
+        pub fn handler_permissions(
+        ) -> Vec<(&'static str, &'static str, Option<shared::permissions::Permission>)> {
             vec![ $( $( (stringify!($method), $path, routes::needs(&$handler)), )+ )* ]
         }
     };

@@ -2,8 +2,8 @@
 //! formatted and translated (templates only lay them out).
 
 use super::i18n::Tr;
-use crate::iam::{PermSet, Permission};
 use askama::Template;
+use shared::permissions::{PermSet, Permission};
 
 /// The layout's data.
 pub struct Chrome {

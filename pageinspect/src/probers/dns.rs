@@ -2,7 +2,8 @@
 //! `dns_server`, with hickory-resolver. [DNS_RCODE] and the answers (as a JSON array in
 //! [BODY]) are exposed to conditions.
 
-use super::{Failure, Outcome, ProbeContext};
+use super::{Outcome, ProbeContext};
+use crate::failure::Failure;
 use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};

@@ -2,7 +2,8 @@
 //! blackbox_exporter), then HTTP/1.1 through hyper's client connection API. A new connection
 //! per request and per redirect hop; nothing is pooled across probes.
 
-use super::{Failure, Outcome, ProbeContext, net, tls};
+use super::{Outcome, ProbeContext, net, tls};
+use crate::failure::Failure;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;

@@ -13,6 +13,7 @@ pub mod net;
 pub mod tcp;
 pub mod tls;
 
+use crate::failure::Failure;
 use chrono::{DateTime, Utc};
 use shared::condition::{Condition, Observation};
 use shared::probe::{FailureReason, PhaseTimings, ProbeKind, ProbeResult, ProbeSpec};
@@ -27,22 +28,6 @@ pub struct ProbeContext {
     pub egress: crate::egress::Guard,
     /// The browser pool; `None` when `browser.enabled` is false.
     pub browser: Option<std::sync::Arc<crate::browser::BrowserPool>>,
-}
-
-/// Why a probe failed, with a human explanation.
-#[derive(Debug, Clone)]
-pub struct Failure {
-    pub reason: FailureReason,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn new(reason: FailureReason, message: impl Into<String>) -> Self {
-        Self {
-            reason,
-            message: message.into(),
-        }
-    }
 }
 
 /// What a probe saw so far; filled in phase by phase.

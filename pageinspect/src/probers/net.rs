@@ -1,7 +1,8 @@
 //! Name resolution and TCP connection, shared by the http, tcp and tls probers.
 
-use super::{Failure, Outcome};
+use super::Outcome;
 use crate::egress::Guard;
+use crate::failure::Failure;
 use shared::probe::{FailureReason, IpPreference};
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr};

@@ -1,6 +1,7 @@
 //! The `tcp` probe: connect, optionally send `body`, optionally read until `expect` appears.
 
-use super::{Failure, Outcome, ProbeContext, net};
+use super::{Outcome, ProbeContext, net};
+use crate::failure::Failure;
 use shared::probe::{FailureReason, ProbeSpec, split_host_port};
 use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -1,7 +1,8 @@
 //! TLS: the connectors (verifying with the webpki roots, or not verifying at all on request),
 //! the handshake shared with https probes, and the `tls` probe kind.
 
-use super::{Failure, Outcome, ProbeContext, net};
+use super::{Outcome, ProbeContext, net};
+use crate::failure::Failure;
 use chrono::{DateTime, Utc};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;

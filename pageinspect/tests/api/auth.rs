@@ -136,7 +136,7 @@ async fn with_an_oidc_audience_foreign_tokens_are_401_naming_the_reason_and_an_u
     let dead = crate::helpers::refused_port();
     let issuer = format!("http://127.0.0.1:{dead}");
     let app = spawn_app_with(|c| {
-        c.auth.oidc = Some(shared::iam::OidcConfig {
+        c.auth.oidc = Some(shared::oidc::OidcConfig {
             issuer: issuer.clone(),
             audience: "pageinspect".into(),
             http_timeout_ms: 1_000,

@@ -398,7 +398,7 @@ async fn the_bootstrap_token_works_and_its_use_is_audited() {
     );
     assert_eq!(
         me["permissions"].as_array().map(Vec::len),
-        Some(acmangkut::iam::Permission::ALL.len()),
+        Some(shared::permissions::Permission::ALL.len()),
         "every permission"
     );
     assert_eq!(impostor.status(), 401, "a near miss is no bootstrap token");

@@ -10,13 +10,12 @@
 //! The single-permission tokens pin each declared permission to the one the handler really
 //! enforces: a route that documents one permission while its handler checks another fails here.
 
-use acmangkut::iam::permissions::{BUILTIN_ROLES, builtin_role};
-use acmangkut::iam::{PermSet, Permission};
 use has_tests::spawn::{Session, test_config};
 use has_tests::{TestApp, TestDb, spawn_acmangkut};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use shared::permissions::{BUILTIN_ROLES, PermSet, Permission, builtin_role};
 
 const PASSWORD: &str = "route-walk-password";
 /// API operations open without credentials (docs/iam.md, "Who can call").
@@ -242,7 +241,7 @@ fn id(v: &Value) -> i64 {
 async fn role_callers(app: &TestApp) -> (Vec<Caller>, Session) {
     let mut callers = Vec::new();
     let mut admin = None;
-    for role in BUILTIN_ROLES {
+    for role in BUILTIN_ROLES.iter().map(|r| r.name) {
         let username = format!("walk-{role}");
         app.create_user(&username, PASSWORD, &[role]).await;
         let session = app.sign_in(&username, PASSWORD).await;
@@ -252,7 +251,7 @@ async fn role_callers(app: &TestApp) -> (Vec<Caller>, Session) {
             .json()
             .await
             .expect("me");
-        let (expected, _) = builtin_role(role).expect("built-in role");
+        let expected = builtin_role(role).expect("built-in role").perm_set();
         let names = me["permissions"].as_array().expect("permissions").iter();
         let granted = PermSet::parse(names.map(|p| p.as_str().expect("name"))).expect("names");
         assert_eq!(
@@ -276,7 +275,7 @@ async fn role_callers(app: &TestApp) -> (Vec<Caller>, Session) {
                 "{role} lacks tokens:write, so has no token"
             );
         }
-        if *role == "admin" {
+        if role == "admin" {
             admin = Some(session.clone());
         }
         callers.push(Caller {
@@ -297,9 +296,9 @@ async fn arrange() -> (TestApp, TestDb, Vec<Caller>, Ids) {
     let app = spawn_acmangkut(config).await;
     let served: Vec<Value> =
         serde_json::from_value(app.get_json("/api/v1/iam/roles").await).expect("roles");
-    for role in BUILTIN_ROLES {
-        let served = served.iter().find(|r| r["name"] == *role).expect("listed");
-        let (perms, _) = builtin_role(role).expect("built-in");
+    for role in BUILTIN_ROLES.iter().map(|r| r.name) {
+        let served = served.iter().find(|r| r["name"] == role).expect("listed");
+        let perms = builtin_role(role).expect("built-in").perm_set();
         assert_eq!(
             served["permissions"],
             json!(perms.names()),

@@ -24,7 +24,7 @@ const GLASS: (&str, &str) = ("glass", "break-glass-password-1");
 const OPERATOR: (&str, &str) = ("op1", "operator-password-1");
 
 /// One acmangkut instance of the pair: scheduler off (nothing to probe), `listen` as given.
-async fn instance(db: &TestDb, listen: &str, oidc: Option<shared::iam::OidcConfig>) -> TestApp {
+async fn instance(db: &TestDb, listen: &str, oidc: Option<shared::oidc::OidcConfig>) -> TestApp {
     let mut c = test_config(db, "http://127.0.0.1:9");
     c.scheduler.enabled = false;
     c.server.listen = listen.into();

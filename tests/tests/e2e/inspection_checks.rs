@@ -13,7 +13,7 @@ use shared::Secret;
 use shared::check::{
     Check, CheckOutcome, CheckStatus, CommandCheck, OnEmpty, PromqlCheck, SqlCheck, SqlSubject,
 };
-use shared::client::PageinspectClient;
+use shared::pageinspect_client::PageinspectClient;
 use shared::probe::{ProbeKind, ProbeSpec};
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -1,11 +1,11 @@
-//! `shared::iam` against a real OpenID Connect provider (oidc-provider under node): access
+//! `shared::oidc` against a real OpenID Connect provider (oidc-provider under node): access
 //! tokens, key rotation, offline verification, and browser sign-in with PKCE.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use has_tests::oidc::{OidcOptions, OidcProvider, REDIRECT_URI, WEB_CLIENT};
 use serde_json::{Value, json};
-use shared::iam::{IamError, InvalidToken, OidcClient, Pkce, VerifyMode, random_token};
+use shared::oidc::{IamError, InvalidToken, OidcClient, Pkce, VerifyMode, random_token};
 use std::time::Duration;
 
 const ONLINE: VerifyMode = VerifyMode::Online;
@@ -19,7 +19,7 @@ fn acmangkut(p: &OidcProvider) -> OidcClient {
     OidcClient::new(p.config_for("acmangkut", "acmangkut")).expect("client")
 }
 
-fn reason(r: Result<shared::iam::Claims, IamError>) -> InvalidToken {
+fn reason(r: Result<shared::oidc::Claims, IamError>) -> InvalidToken {
     match r {
         Err(IamError::Invalid(reason)) => reason,
         other => panic!("expected an invalid token, got {other:?}"),

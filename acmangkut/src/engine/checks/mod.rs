@@ -14,7 +14,7 @@ use crate::config::InspectionConfig;
 use futures::stream::{BoxStream, StreamExt};
 use shared::ApiError;
 use shared::check::{Check, CheckOutcome};
-use shared::client::PageinspectClient;
+use shared::pageinspect_client::PageinspectClient;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;

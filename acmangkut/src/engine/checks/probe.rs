@@ -1,7 +1,7 @@
 //! Probe checks: run by pageinspect, mapped to pass / fail / error.
 
 use shared::check::{CheckOutcome, CheckStatus, excerpt};
-use shared::client::{ClientError, PageinspectClient};
+use shared::pageinspect_client::{ClientError, PageinspectClient};
 use shared::probe::{FailureReason, ProbeKind, ProbeResult, ProbeSpec};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -126,7 +126,7 @@ fn evidence(r: &ProbeResult) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::probe::ConditionResult;
+    use shared::condition::ConditionResult;
 
     fn result(kind: ProbeKind, success: bool) -> ProbeResult {
         let mut r = ProbeResult::failed(

@@ -14,7 +14,7 @@ use crate::store::monitors::models::MonitorRow;
 use crate::store::monitors::results;
 use crate::store::monitors::results::Outcome;
 use crate::store::{Store, leases, now_ms};
-use shared::client::{ClientError, PageinspectClient};
+use shared::pageinspect_client::{ClientError, PageinspectClient};
 use shared::probe::{FailureReason, ProbeResult};
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,17 +1,17 @@
 //! Roles, bindings and permission metadata, and the manifest hasinit applies.
 //!
-//! The catalog of permissions lives in code (`iam::permissions`); the database holds their
+//! The catalog of permissions lives in code (`shared::permissions`); the database holds their
 //! descriptions, the roles (built-in ones may be absent until hasinit ran: code knows them) and
 //! the bindings from users and IdP groups to roles.
 
 use crate::db;
-use crate::iam::permissions::{BUILTIN_ROLES, PermSet, builtin_role};
 use crate::store::audit::{Actor, AuditWrite};
 use crate::store::schema::{iam_bindings, iam_permissions, iam_roles};
 use crate::store::{DbConn, now_ms};
 use diesel::prelude::*;
 use diesel::result::{Error as DbError, QueryResult};
 use serde::{Deserialize, Serialize};
+use shared::permissions::{BUILTIN_ROLES, PermSet, Permission, is_builtin_role};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -66,15 +66,17 @@ pub fn roles(conn: &mut DbConn) -> QueryResult<Vec<Role>> {
         .order(iam_roles::name.asc())
         .load(c))?;
     let mut out: Vec<Role> = rows.into_iter().map(role_from).collect();
-    for name in BUILTIN_ROLES {
-        if !out.iter().any(|r| r.name == *name)
-            && let Some((perms, desc)) = builtin_role(name)
-        {
+    for builtin in BUILTIN_ROLES {
+        if !out.iter().any(|r| r.name == builtin.name) {
             out.push(Role {
-                name: name.to_string(),
-                description: desc.into(),
+                name: builtin.name.to_string(),
+                description: builtin.description.into(),
                 builtin: true,
-                permissions: perms.names().into_iter().map(String::from).collect(),
+                permissions: builtin
+                    .permissions
+                    .iter()
+                    .map(|p| p.as_str().into())
+                    .collect(),
             });
         }
     }
@@ -93,7 +95,7 @@ macro_rules! upsert_role_body {
     ($c:ident, $actor:expr, $role:expr, $before:expr) => {{
         let now = now_ms();
         let perms = serde_json::to_string(&$role.permissions).unwrap_or_else(|_| "[]".into());
-        let builtin = BUILTIN_ROLES.contains(&$role.name.as_str());
+        let builtin = is_builtin_role(&$role.name);
         let stored = diesel::update(iam_roles::table.find(&$role.name))
             .set((
                 iam_roles::description.eq(&$role.description),
@@ -176,17 +178,17 @@ macro_rules! ensure_role_row {
             .count()
             .get_result($c)?;
         if stored == 0 {
-            let Some((perms, desc)) = $crate::iam::permissions::builtin_role($name) else {
+            let Some(builtin) = shared::permissions::builtin_role($name) else {
                 return Err(diesel::result::Error::NotFound);
             };
             use $crate::store::schema::iam_roles as role_rows;
             diesel::insert_into(role_rows::table)
                 .values((
                     role_rows::name.eq($name),
-                    role_rows::description.eq(desc),
+                    role_rows::description.eq(builtin.description),
                     role_rows::builtin.eq(true),
                     role_rows::permissions
-                        .eq(serde_json::to_string(&perms.names()).unwrap_or_default()),
+                        .eq(serde_json::to_string(builtin.permissions).unwrap_or_default()),
                     role_rows::created_at.eq($now),
                     role_rows::updated_at.eq($now),
                 ))
@@ -244,7 +246,7 @@ pub fn permissions(conn: &mut DbConn) -> QueryResult<Vec<PermissionInfo>> {
         .load(c))?;
     let stored: HashMap<String, (String, String)> =
         stored.into_iter().map(|(n, d, z)| (n, (d, z))).collect();
-    Ok(crate::iam::permissions::Permission::ALL
+    Ok(Permission::ALL
         .iter()
         .map(|p| {
             let (d, z) = p.description();
@@ -280,7 +282,7 @@ impl AccessSnapshot {
                         r.permissions
                             .iter()
                             .map(String::as_str)
-                            .filter(|p| crate::iam::permissions::Permission::parse(p).is_some()),
+                            .filter(|p| Permission::parse(p).is_some()),
                     )
                     .unwrap_or_default()
                 });
@@ -303,7 +305,9 @@ impl AccessSnapshot {
         for g in groups {
             out.extend(self.groups.get(g).cloned().unwrap_or_default());
         }
-        crate::iam::permissions::sorted(out)
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     pub fn permissions_of_roles(&self, roles: &[String]) -> PermSet {

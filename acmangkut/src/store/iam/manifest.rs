@@ -5,7 +5,6 @@
 //! consistent result and the second one reports everything unchanged.
 
 use super::access::{Binding, PermissionInfo, Role};
-use crate::iam::permissions::{BUILTIN_ROLES, Permission};
 use crate::store::audit::{Actor, AuditWrite};
 use crate::store::schema::{iam_bindings, iam_permissions, iam_roles};
 use crate::store::{DbConn, now_ms};
@@ -13,6 +12,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::result::QueryResult;
 use serde::{Deserialize, Serialize};
+use shared::permissions::{Permission, is_builtin_role};
 
 const APPLY_LOCK_KEY: i64 = 0x0048_4153_5f69_616d; // "HAS_iam"
 
@@ -117,7 +117,7 @@ pub fn validate(m: &Manifest) -> Result<(), (String, String)> {
                 "must be 1-256 characters".into(),
             ));
         }
-        if !m.roles.iter().any(|r| r.name == b.role) && !BUILTIN_ROLES.contains(&b.role.as_str()) {
+        if !m.roles.iter().any(|r| r.name == b.role) && !is_builtin_role(&b.role) {
             // A role defined earlier through the API is fine too; the apply checks that.
             if !valid_name(&b.role) {
                 return Err((
@@ -201,7 +201,7 @@ macro_rules! apply_body {
                             .values((
                                 iam_roles::name.eq(&r.name),
                                 iam_roles::description.eq(&r.description),
-                                iam_roles::builtin.eq(BUILTIN_ROLES.contains(&r.name.as_str())),
+                                iam_roles::builtin.eq(is_builtin_role(&r.name)),
                                 iam_roles::permissions.eq(&perms),
                                 iam_roles::created_at.eq(now),
                                 iam_roles::updated_at.eq(now),

@@ -3,7 +3,7 @@
 //! API does.
 
 use crate::api::tokens::{NewTokenInput, own_user, prepare};
-use crate::iam::{Authorized, Permission, Principal, perm};
+use crate::iam::{Authorized, Principal, perm};
 use crate::store::iam::tokens::{self as store, ApiToken};
 use crate::ui::i18n::{Lang, Tr};
 use crate::ui::views::Chrome;
@@ -11,6 +11,7 @@ use crate::ui::{Ui, UiError, same_origin, when};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use shared::permissions::Permission;
 use shared::{ApiError, ErrorCode};
 
 const DEFAULT_DAYS: &str = "30";

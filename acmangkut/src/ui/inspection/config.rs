@@ -134,7 +134,7 @@ pub async fn apply(
             tracing::info!(dry_run, "inspection config applied from the console");
             (StatusCode::OK, Some(applied_view(t, r)), None)
         }
-        Err(e) if e.code.status().is_client_error() => {
+        Err(e) if e.code.http_status().is_client_error() => {
             (StatusCode::BAD_REQUEST, None, Some(problem_view(&e)))
         }
         Err(e) => return Err(ui.fail(e)),

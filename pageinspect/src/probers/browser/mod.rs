@@ -13,9 +13,10 @@
 mod events;
 mod steps;
 
-use super::{Failure, Outcome, ProbeContext};
+use super::{Outcome, ProbeContext};
 use crate::browser::cdp::CdpError;
 use crate::browser::{BrowserPool, Lease, Restart, restart_for};
+use crate::failure::Failure;
 use events::{Collector, NETWORK_IDLE_QUIET};
 use serde::Deserialize;
 use serde_json::json;

@@ -1,9 +1,9 @@
 //! The pageinspect HTTP client acmangkut uses to run probes, and how it authenticates
 //! ([`Credential`]): pageinspect's static service token, or a client-credentials access token
-//! from the identity provider (`shared::iam`).
+//! from the identity provider (`shared::oidc`).
 
 use crate::Secret;
-use crate::iam::OidcClient;
+use crate::oidc::OidcClient;
 use crate::probe::{BatchRequest, BatchResponse, ProbeResult, ProbeSpec};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -37,7 +37,7 @@ pub enum Credential {
     ClientCredentials(ServiceTokens),
 }
 
-/// Client-credentials access tokens for one resource, reused from `shared::iam`'s cache until
+/// Client-credentials access tokens for one resource, reused from `shared::oidc`'s cache until
 /// 30 s before they expire.
 ///
 /// While `offline()` is true (acmangkut's IAM switch is closed) the provider is never called:
@@ -268,7 +268,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::iam::OidcConfig;
+    use crate::oidc::OidcConfig;
     use base64::Engine;
     use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -1,4 +1,4 @@
-//! One error type for `shared::iam`. Callers map `Unreachable` to "IAM degraded" (503 or
+//! One error type for `shared::oidc`. Callers map `Unreachable` to "IAM degraded" (503 or
 //! falling back to cached keys) and `Invalid` to 401. No variant ever carries a token.
 
 use std::fmt;
