@@ -1,5 +1,6 @@
 //! Monitor rows: create, read, list, update, delete, pause and resume.
 
+pub mod health;
 pub mod models;
 pub mod results;
 pub mod rollups;

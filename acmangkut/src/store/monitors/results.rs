@@ -1,10 +1,10 @@
 //! Probe results: written in batches with the state changes and rollups they cause, in one
 //! transaction, so a crash never leaves a result without its effect on the monitor.
 
+use super::health::{self as state, Health};
 use super::models::{MonitorRow, NewResult, NewStateChange, ResultRow};
 use super::rollups::{self, RollupDelta};
 use crate::config::DEFAULT_LOCATION;
-use crate::engine::monitors::state::{self, Health};
 use crate::store::schema::{
     monitors, probe_results, rollup_hours, rollup_latency, screenshots, state_changes,
 };

@@ -1,5 +1,6 @@
 //! How a monitor's state follows its results: N consecutive failures take it down, M
-//! consecutive successes bring it up. Pure, so it is tested without a database.
+//! consecutive successes bring it up. Pure, so it is tested without a database; applied by
+//! [`super::results::record_batch`] in the transaction that records the results.
 
 use shared::monitor::MonitorState;
 use shared::probe::{FailureReason, ProbeResult};
