@@ -33,7 +33,7 @@ pub struct Me {
 #[post("/auth/login")]
 pub async fn login(
     req: HttpRequest,
-    state: web::Data<crate::api::AppState>,
+    state: web::Data<crate::state::AppState>,
     body: Json<SignInInput>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.into_inner();

@@ -1,6 +1,6 @@
 //! Liveness, readiness and metrics: open to all, as probes and scrapers expect.
 
-use super::AppState;
+use crate::state::AppState;
 use actix_web::web;
 use actix_web::{HttpResponse, get};
 use shared::ApiError;

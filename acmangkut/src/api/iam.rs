@@ -196,7 +196,7 @@ fn check_username(u: &str) -> Result<(), ApiError> {
     ))
 }
 
-async fn check_roles(auth: &crate::api::AppState, roles: &[String]) -> Result<(), ApiError> {
+async fn check_roles(auth: &crate::state::AppState, roles: &[String]) -> Result<(), ApiError> {
     let known = auth.store.run(access::roles).await?;
     for (i, r) in roles.iter().enumerate() {
         if !known.iter().any(|k| &k.name == r) {

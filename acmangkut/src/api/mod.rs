@@ -11,22 +11,8 @@ pub mod openapi;
 pub mod settings;
 pub mod tokens;
 
-use crate::config::Config;
-use crate::metrics::Metrics;
-use crate::store::Store;
 use actix_web::{HttpRequest, HttpResponse, web};
 use shared::{ApiError, ErrorCode};
-
-/// What handlers reach, through `iam::Authorized` (public handlers: `web::Data<AppState>`).
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub metrics: Metrics,
-    pub config: std::sync::Arc<Config>,
-    pub iam: crate::iam::Iam,
-    /// Validates and evaluates inspection checks (sources, commands, pageinspect).
-    pub checker: std::sync::Arc<crate::engine::checks::Checker>,
-}
 
 /// Registers the API routes and the problem+json error handlers of actix's extractors.
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -7,7 +7,7 @@ use super::oidc::Mode;
 use super::principal::{Principal, Via};
 use super::secrets::{same, sha256_hex};
 use super::{Iam, PermSet};
-use crate::api::AppState;
+use crate::state::AppState;
 use crate::store::{audit, sessions, tokens};
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};

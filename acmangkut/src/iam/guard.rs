@@ -6,7 +6,7 @@
 
 use super::permissions::Needs;
 use super::principal::Principal;
-use crate::api::AppState;
+use crate::state::AppState;
 use crate::store::audit::Actor;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};

@@ -4,7 +4,7 @@
 //! loopback (forwarded-for headers are never read here); every flip is audited with the peer.
 
 use super::authn::peer_of;
-use crate::api::AppState;
+use crate::state::AppState;
 use crate::store::audit::{self, Actor};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;

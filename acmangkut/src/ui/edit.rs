@@ -4,7 +4,7 @@ use super::Write;
 use super::form::{FieldError, MonitorForm};
 use super::views::{FormPage, LocationBox, Opt};
 use super::{Ui, UiError, monitor_id, same_origin};
-use crate::api::AppState;
+use crate::state::AppState;
 use crate::store::monitors as store;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};

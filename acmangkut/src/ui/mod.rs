@@ -25,8 +25,8 @@ mod tokens;
 mod users;
 mod views;
 
-use crate::api::AppState;
 use crate::iam::{PermSet, Permission, Principal, Via};
+use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};

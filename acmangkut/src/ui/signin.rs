@@ -7,8 +7,8 @@
 use super::i18n::Tr;
 use super::views::Chrome;
 use super::{Ui, UiError};
-use crate::api::AppState;
 use crate::iam::{Authorized, accounts, perm};
+use crate::state::AppState;
 use crate::store::{sessions, users};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
