@@ -1,15 +1,11 @@
 //! The HTTP API: one module per resource. Handlers are thin: parse, call the store, answer.
 //! Every error is `application/problem+json` (see `docs/API.md`).
 
-pub mod audit;
-pub mod auth;
 pub mod health;
 pub mod iam;
 pub mod inspection;
 pub mod monitors;
 pub mod openapi;
-pub mod settings;
-pub mod tokens;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use shared::{ApiError, ErrorCode};
@@ -34,48 +30,48 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(openapi::document)
     .service(
         web::resource("/api/common/{action}")
-            .route(web::get().to(crate::iam::switch::common))
-            .route(web::post().to(crate::iam::switch::common)),
+            .route(web::get().to(iam::switch::common))
+            .route(web::post().to(iam::switch::common)),
     )
     .service(
         web::scope("/api/v1")
-            .service(auth::login)
-            .service(auth::logout)
-            .service(auth::me)
-            .service(iam::list_permissions)
-            .service(iam::list_roles)
-            .service(iam::get_role)
-            .service(iam::put_role)
-            .service(iam::delete_role)
-            .service(iam::list_users)
-            .service(iam::get_user)
-            .service(iam::create_user)
-            .service(iam::update_user)
-            .service(iam::delete_user)
-            .service(iam::list_bindings)
-            .service(iam::create_binding)
-            .service(iam::delete_binding)
-            .service(iam::apply_manifest)
-            .service(tokens::list)
-            .service(tokens::create)
-            .service(tokens::revoke)
-            .service(audit::list)
-            .service(audit::export)
-            .service(settings::get_iam)
-            .service(settings::put_iam)
-            .service(monitors::create)
-            .service(monitors::list)
-            .service(monitors::overview)
-            .service(monitors::state_changes)
-            .service(monitors::get)
-            .service(monitors::update)
-            .service(monitors::delete)
-            .service(monitors::pause)
-            .service(monitors::resume)
-            .service(monitors::run_now)
-            .service(monitors::list_results)
-            .service(monitors::screenshot)
-            .service(monitors::summary)
+            .service(iam::auth::login)
+            .service(iam::auth::logout)
+            .service(iam::auth::me)
+            .service(iam::roles::list_permissions)
+            .service(iam::roles::list_roles)
+            .service(iam::roles::get_role)
+            .service(iam::roles::put_role)
+            .service(iam::roles::delete_role)
+            .service(iam::users::list_users)
+            .service(iam::users::get_user)
+            .service(iam::users::create_user)
+            .service(iam::users::update_user)
+            .service(iam::users::delete_user)
+            .service(iam::bindings::list_bindings)
+            .service(iam::bindings::create_binding)
+            .service(iam::bindings::delete_binding)
+            .service(iam::manifest::apply_manifest)
+            .service(iam::tokens::list)
+            .service(iam::tokens::create)
+            .service(iam::tokens::revoke)
+            .service(iam::audit::list)
+            .service(iam::audit::export)
+            .service(iam::settings::get_iam)
+            .service(iam::settings::put_iam)
+            .service(monitors::definitions::create)
+            .service(monitors::definitions::list)
+            .service(monitors::summaries::overview)
+            .service(monitors::summaries::state_changes)
+            .service(monitors::definitions::get)
+            .service(monitors::definitions::update)
+            .service(monitors::definitions::delete)
+            .service(monitors::definitions::pause)
+            .service(monitors::definitions::resume)
+            .service(monitors::definitions::run_now)
+            .service(monitors::results::list_results)
+            .service(monitors::results::screenshot)
+            .service(monitors::summaries::summary)
             .configure(inspection::configure),
     );
 }

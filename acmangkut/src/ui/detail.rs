@@ -7,7 +7,7 @@ use super::views::{
 };
 use super::{Read, Write};
 use super::{Ui, UiError, change_views, interval, monitor_id, same_origin, state_label, when};
-use crate::api::monitors::WINDOWS;
+use crate::api::monitors::summaries::WINDOWS;
 use crate::config::DEFAULT_LOCATION;
 use crate::store::monitors as store;
 use crate::store::rollups::{self, HourPoint};

@@ -133,7 +133,7 @@ pub async fn report_handler(
 
 /// One row per finding; cells a spreadsheet would run as formulas are defused.
 pub fn to_csv(r: &Report) -> String {
-    use crate::api::audit::cell;
+    use crate::api::iam::audit::cell;
     let mut out = String::from(
         "run_id,task,rule,rule_version,target,level,status,change,value,duration_ms,checked_at,subject,evidence,suggestion\r\n",
     );
