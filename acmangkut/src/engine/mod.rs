@@ -5,6 +5,7 @@
 //! - [`retention`]: prunes raw results and old rollups.
 //! - [`metric_log`]: mirrors `controllermanager.failure` to the per-day metric log.
 //! - [`state`]: the pure rules of monitor health.
+//! - [`summary`]: a monitor's availability and latency windows.
 //! - [`inspection`]: inspection runs, their reports, risk events and notifications, built on
 //!   [`checks`] (the one evaluator of checks) and [`notify`] (the channel senders).
 
@@ -15,6 +16,7 @@ pub mod notify;
 pub mod retention;
 pub mod scheduler;
 pub mod state;
+pub mod summary;
 
 /// Flips to `true` once when the process should stop.
 pub type Shutdown = tokio::sync::watch::Receiver<bool>;

@@ -4,7 +4,7 @@
 use super::charts::{self, CountChart};
 use super::views::Opt;
 use super::{Ui, UiError, when};
-use crate::api::iam::audit::AuditQuery;
+use crate::iam::audit::AuditQuery;
 use crate::iam::{Authorized, perm};
 use crate::store::audit::{self, AuditEvent, AuditFilter};
 use crate::store::now_ms;

@@ -7,8 +7,8 @@ use super::views::{
 };
 use super::{Read, Write};
 use super::{Ui, UiError, change_views, interval, monitor_id, same_origin, state_label, when};
-use crate::api::monitors::summaries::WINDOWS;
 use crate::config::DEFAULT_LOCATION;
+use crate::engine::summary;
 use crate::store::monitors as store;
 use crate::store::rollups::{self, HourPoint};
 use crate::store::{now_ms, results};
@@ -42,10 +42,7 @@ pub async fn show(state: Read, ui: Ui, id: web::Path<String>) -> Result<HttpResp
         .run(move |c| {
             let now = now_ms();
             let monitor = store::get(c, id)?;
-            let windows = WINDOWS
-                .iter()
-                .map(|(label, ms)| rollups::window_summary(c, id, now, label, *ms))
-                .collect::<Result<Vec<_>, _>>()?;
+            let windows = summary::windows(c, id, now)?;
             diesel::QueryResult::Ok(Loaded {
                 monitor,
                 windows,

@@ -1,11 +1,11 @@
 //! `/tokens`: the caller's own API tokens; creating one (its secret shown on the answer page,
-//! once) and revoking. Tokens are checked and built by [`crate::api::iam::tokens::prepare`], as the
+//! once) and revoking. Tokens are checked and built by [`crate::iam::tokens::prepare`], as the
 //! API does.
 
 use super::i18n::{Lang, Tr};
 use super::views::Chrome;
 use super::{Ui, UiError, same_origin, when};
-use crate::api::iam::tokens::{NewTokenInput, own_user, prepare};
+use crate::iam::tokens::{NewTokenInput, own_user, prepare};
 use crate::iam::{Authorized, Permission, Principal, perm};
 use crate::store::tokens::{self as store, ApiToken};
 use actix_web::http::StatusCode;

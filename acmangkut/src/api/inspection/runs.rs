@@ -1,12 +1,12 @@
 //! Runs and their reports (JSON, CSV; the console prints HTML), and their notifications.
 
+use crate::engine::inspection::report;
 use crate::iam::{Authorized, perm};
-use crate::store::DbConn;
 use crate::store::inspection::channels::{self, Delivery};
-use crate::store::inspection::{rules, runs as store};
+use crate::store::inspection::runs as store;
 use actix_web::{HttpResponse, get, web};
 use serde::Deserialize;
-use shared::inspection::{Report, Run, RunState};
+use shared::inspection::{Report, Run};
 use shared::page::{Page, PageQuery};
 use shared::{ApiError, ErrorCode};
 
@@ -53,42 +53,6 @@ pub async fn get(
     ))
 }
 
-/// The whole report: the run, every finding, and each rule as it was when the run used it.
-pub fn report(conn: &mut DbConn, id: i64) -> Result<Report, ApiError> {
-    let run = store::row(conn, id)?;
-    let findings = store::findings(conn, id)?;
-    let mut pairs: Vec<(i64, i32)> = findings
-        .iter()
-        .map(|f| (f.rule_id, f.rule_version))
-        .collect();
-    pairs.sort_unstable();
-    pairs.dedup();
-    let mut gone = Vec::new();
-    if let (Some(prev), RunState::Completed | RunState::TimedOut) =
-        (run.previous_run_id, run.state())
-    {
-        let now: std::collections::HashSet<(i64, &str)> = findings
-            .iter()
-            .map(|f| (f.rule_id, f.target.as_str()))
-            .collect();
-        for (rule_id, rule_name, target) in store::keys(conn, prev)? {
-            if !now.contains(&(rule_id, target.as_str())) {
-                gone.push(if target.is_empty() {
-                    rule_name
-                } else {
-                    format!("{rule_name} on {target}")
-                });
-            }
-        }
-    }
-    Ok(Report {
-        run: run.to_api()?,
-        rules: rules::versions_of(conn, &pairs)?,
-        findings: findings.iter().map(store::FindingRow::to_api).collect(),
-        gone,
-    })
-}
-
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
@@ -118,7 +82,7 @@ pub async fn report_handler(
             ));
         }
     };
-    let r = state.store.run(move |c| report(c, id)).await?;
+    let r = state.store.run(move |c| report::assemble(c, id)).await?;
     if csv {
         return Ok(HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")

@@ -1,14 +1,13 @@
 //! Summaries: a monitor's availability windows, the overview and the latest state changes.
 
+use crate::engine::summary::windows;
 use crate::iam::{Authorized, perm};
 use crate::store::monitors as store;
-use crate::store::{now_ms, results, rollups};
+use crate::store::{now_ms, results};
 use actix_web::{get, web};
 use serde::Deserialize;
 use shared::monitor::{MonitorSummary, StateChange};
 use shared::{ApiError, ErrorCode};
-
-pub const WINDOWS: [(&str, i64); 3] = [("1h", 3_600_000), ("24h", 86_400_000), ("7d", 604_800_000)];
 
 /// Availability and latency percentiles over 1 h, 24 h and 7 d, from hourly rollups (windows
 /// are widened to whole hours).
@@ -23,11 +22,7 @@ pub async fn summary(
         .store
         .run(move |c| {
             let state = results::state_of(c, id)?;
-            let now = now_ms();
-            let windows = WINDOWS
-                .iter()
-                .map(|(label, ms)| rollups::window_summary(c, id, now, label, *ms))
-                .collect::<Result<Vec<_>, _>>()?;
+            let windows = windows(c, id, now_ms())?;
             diesel::QueryResult::Ok(MonitorSummary {
                 monitor_id: id,
                 state,
