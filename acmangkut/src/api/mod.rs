@@ -6,11 +6,13 @@ pub mod iam;
 pub mod inspection;
 pub mod monitors;
 pub mod openapi;
+pub mod routes;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use shared::{ApiError, ErrorCode};
 
-/// Registers the API routes and the problem+json error handlers of actix's extractors.
+/// Registers the API routes (the table below) and the problem+json error handlers of actix's
+/// extractors.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PathConfig::default().error_handler(|e, _| {
         ApiError::field(ErrorCode::NotFound, "id", format!("no such resource: {e}")).into()
@@ -23,57 +25,52 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .map(str::to_string)
             .unwrap_or_else(|| "query".into());
         ApiError::field(ErrorCode::InvalidQuery, field, detail).into()
-    }))
-    .service(health::healthz)
-    .service(health::readyz)
-    .service(health::metrics)
-    .service(openapi::document)
-    .service(
-        web::resource("/api/common/{action}")
-            .route(web::get().to(iam::switch::common))
-            .route(web::post().to(iam::switch::common)),
-    )
-    .service(
-        web::scope("/api/v1")
-            .service(iam::auth::login)
-            .service(iam::auth::logout)
-            .service(iam::auth::me)
-            .service(iam::roles::list_permissions)
-            .service(iam::roles::list_roles)
-            .service(iam::roles::get_role)
-            .service(iam::roles::put_role)
-            .service(iam::roles::delete_role)
-            .service(iam::users::list_users)
-            .service(iam::users::get_user)
-            .service(iam::users::create_user)
-            .service(iam::users::update_user)
-            .service(iam::users::delete_user)
-            .service(iam::bindings::list_bindings)
-            .service(iam::bindings::create_binding)
-            .service(iam::bindings::delete_binding)
-            .service(iam::manifest::apply_manifest)
-            .service(iam::tokens::list)
-            .service(iam::tokens::create)
-            .service(iam::tokens::revoke)
-            .service(iam::audit::list)
-            .service(iam::audit::export)
-            .service(iam::settings::get_iam)
-            .service(iam::settings::put_iam)
-            .service(monitors::definitions::create)
-            .service(monitors::definitions::list)
-            .service(monitors::summaries::overview)
-            .service(monitors::summaries::state_changes)
-            .service(monitors::definitions::get)
-            .service(monitors::definitions::update)
-            .service(monitors::definitions::delete)
-            .service(monitors::definitions::pause)
-            .service(monitors::definitions::resume)
-            .service(monitors::definitions::run_now)
-            .service(monitors::results::list_results)
-            .service(monitors::results::screenshot)
-            .service(monitors::summaries::summary)
-            .configure(inspection::configure),
-    );
+    }));
+    table().register(cfg);
+}
+
+// Each API route, once: registration, OpenAPI operation and security scope (see `routes`).
+// The tags are the ones the document always had (the `OpenApi` derive named them after the
+// module paths of its `paths(...)` list). Order matters: actix tries routes in this order.
+routes::api_routes! {
+    undocumented {
+        "/api/openapi.json" [GET] => openapi::document,
+        "/api/common/{action}" [GET, POST] => iam::switch::common,
+    }
+    public "super::health" health { healthz, readyz, metrics }
+    public "super::auth" iam::auth { login }
+    guarded "super::auth" iam::auth { logout, me }
+    guarded "super::iam" iam::roles {
+        list_permissions, list_roles, get_role, put_role, delete_role
+    }
+    guarded "super::iam" iam::users { list_users, get_user, create_user, update_user, delete_user }
+    guarded "super::iam" iam::bindings { list_bindings, create_binding, delete_binding }
+    guarded "super::iam" iam::manifest { apply_manifest }
+    guarded "super::tokens" iam::tokens { list, create, revoke }
+    guarded "super::audit" iam::audit { list, export }
+    guarded "super::settings" iam::settings { get_iam, put_iam }
+    guarded "super::monitors" monitors::definitions { create, list }
+    guarded "super::monitors" monitors::summaries { overview, state_changes }
+    guarded "super::monitors" monitors::definitions {
+        get, update, delete, pause, resume, run_now
+    }
+    guarded "super::monitors" monitors::results { list_results, screenshot }
+    guarded "super::monitors" monitors::summaries { summary }
+    guarded "super::inspection::plugins" inspection::plugins {
+        list, get, create, update, delete
+    }
+    guarded "super::inspection::rules" inspection::rules {
+        list, get, versions, create, update, delete
+    }
+    guarded "super::inspection::tasks" inspection::tasks {
+        list, get, create, update, delete, run_now
+    }
+    guarded "super::inspection::runs" inspection::runs { list, get, report_handler, deliveries }
+    guarded "super::inspection::risks" inspection::risks { list, get, acknowledge, resolve }
+    guarded "super::inspection::channels" inspection::channels {
+        list, get, create, update, delete, deliveries
+    }
+    guarded "super::inspection::config" inspection::config { export, apply }
 }
 
 /// Unknown routes answer 404 problem+json, not an empty body.

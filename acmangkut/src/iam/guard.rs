@@ -4,7 +4,7 @@
 //! a handler without a permission check has no store to read either. The route-table test walks
 //! every route and checks 401 without credentials and 403 for a role without the permission.
 
-use super::permissions::Needs;
+use super::permissions::{Needs, Permission};
 use super::principal::Principal;
 use crate::state::AppState;
 use crate::store::audit::Actor;
@@ -83,4 +83,33 @@ impl<P: Needs> FromRequest for Authorized<P> {
             _needs: PhantomData,
         }))
     }
+}
+
+/// A handler whose first argument is `Authorized<P>`: `P`'s permission is what it needs. The
+/// API's and the console's route tables read it, so what they declare is what the handler
+/// checks. Implemented for handlers of up to six arguments.
+pub trait Guarded<Args> {
+    const NEEDS: Option<Permission>;
+}
+
+macro_rules! guarded {
+    ($($arg:ident),*) => {
+        impl<F, R, P: Needs, $($arg,)*> Guarded<(Authorized<P>, $($arg,)*)> for F
+        where
+            F: Fn(Authorized<P>, $($arg,)*) -> R,
+        {
+            const NEEDS: Option<Permission> = P::PERMISSION;
+        }
+    };
+}
+guarded!();
+guarded!(A);
+guarded!(A, B);
+guarded!(A, B, C);
+guarded!(A, B, C, D);
+guarded!(A, B, C, D, E);
+
+/// The permission `handler` demands, read from its type (`None`: any signed-in caller).
+pub fn needs<Args, F: Guarded<Args>>(_handler: &F) -> Option<Permission> {
+    F::NEEDS
 }

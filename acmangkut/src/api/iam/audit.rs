@@ -3,15 +3,19 @@
 use crate::iam::audit::AuditQuery;
 use crate::iam::{Authorized, perm};
 use crate::store::audit::{self, AuditEvent};
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, web};
 use shared::page::{Page, PageQuery};
 use shared::{ApiError, ErrorCode};
 
 /// Rows in one export, newest first.
 const EXPORT_LIMIT: i64 = 100_000;
 
-#[utoipa::path(context_path = "/api/v1", params(AuditQuery), responses((status = 200, body = Page<AuditEvent>)), security(("bearer" = ["audit:read"])))]
-#[get("/audit")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    params(AuditQuery),
+    responses((status = 200, body = Page<AuditEvent>))
+)]
 pub async fn list(
     auth: Authorized<perm::AuditRead>,
     q: web::Query<AuditQuery>,
@@ -30,8 +34,12 @@ pub async fn list(
 }
 
 /// The filtered log as a download: CSV (one row per event) or a JSON array.
-#[utoipa::path(context_path = "/api/v1", params(AuditQuery), responses((status = 200, description = "text/csv or application/json attachment")), security(("bearer" = ["audit:read"])))]
-#[get("/audit/export")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/export",
+    params(AuditQuery),
+    responses((status = 200, description = "text/csv or application/json attachment"))
+)]
 pub async fn export(
     auth: Authorized<perm::AuditRead>,
     q: web::Query<AuditQuery>,

@@ -4,12 +4,11 @@ use super::roles::check_roles;
 use crate::iam::{Authorized, perm};
 use crate::store::access::{self, Binding};
 use crate::store::manifest::{self, Manifest};
-use actix_web::{HttpResponse, delete, get, post, web};
+use actix_web::{HttpResponse, web};
 use shared::extract::Json;
 use shared::{ApiError, ErrorCode};
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = [Binding])), security(("bearer" = ["roles:read"])))]
-#[get("/iam/bindings")]
+#[utoipa::path(get, path = "/api/v1/iam/bindings", responses((status = 200, body = [Binding])))]
 pub async fn list_bindings(
     auth: Authorized<perm::RolesRead>,
 ) -> Result<web::Json<Vec<Binding>>, ApiError> {
@@ -17,8 +16,12 @@ pub async fn list_bindings(
 }
 
 /// Binds a user (by username) or an IdP group to a role.
-#[utoipa::path(context_path = "/api/v1", request_body = Binding, responses((status = 201, body = Binding), (status = 409, body = shared::problem::Problem)), security(("bearer" = ["roles:write"])))]
-#[post("/iam/bindings")]
+#[utoipa::path(
+    post,
+    path = "/api/v1/iam/bindings",
+    request_body = Binding,
+    responses((status = 201, body = Binding), (status = 409, body = shared::problem::Problem))
+)]
 pub async fn create_binding(
     auth: Authorized<perm::RolesWrite>,
     body: Json<Binding>,
@@ -43,8 +46,11 @@ pub async fn create_binding(
     Ok(HttpResponse::Created().json(created))
 }
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 204), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["roles:write"])))]
-#[delete("/iam/bindings/{id}")]
+#[utoipa::path(
+    delete,
+    path = "/api/v1/iam/bindings/{id}",
+    responses((status = 204), (status = 404, body = shared::problem::Problem))
+)]
 pub async fn delete_binding(
     auth: Authorized<perm::RolesWrite>,
     id: web::Path<i64>,

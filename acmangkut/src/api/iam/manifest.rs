@@ -2,7 +2,7 @@
 
 use crate::iam::{Authorized, perm};
 use crate::store::manifest::{self, ApplyReport, Manifest};
-use actix_web::{post, web};
+use actix_web::web;
 use serde::Deserialize;
 use shared::extract::Json;
 use shared::{ApiError, ErrorCode};
@@ -16,8 +16,13 @@ pub struct ApplyQuery {
 }
 
 /// Applies a permission manifest (what hasinit does): created / updated / unchanged.
-#[utoipa::path(context_path = "/api/v1", params(ApplyQuery), request_body = Manifest, responses((status = 200, body = ApplyReport), (status = 400, body = shared::problem::Problem)), security(("bearer" = ["roles:write"])))]
-#[post("/iam/manifest:apply")]
+#[utoipa::path(
+    post,
+    path = "/api/v1/iam/manifest:apply",
+    params(ApplyQuery),
+    request_body = Manifest,
+    responses((status = 200, body = ApplyReport), (status = 400, body = shared::problem::Problem))
+)]
 pub async fn apply_manifest(
     auth: Authorized<perm::RolesWrite>,
     q: web::Query<ApplyQuery>,

@@ -5,29 +5,34 @@ use crate::iam::{Authorized, perm};
 use crate::state::AppState;
 use crate::store::access::{self, PermissionInfo, Role};
 use crate::store::manifest;
-use actix_web::{HttpResponse, delete, get, put, web};
+use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use shared::extract::Json;
 use shared::{ApiError, ErrorCode};
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = [PermissionInfo])), security(("bearer" = ["roles:read"])))]
-#[get("/iam/permissions")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/iam/permissions",
+    responses((status = 200, body = [PermissionInfo]))
+)]
 pub async fn list_permissions(
     auth: Authorized<perm::RolesRead>,
 ) -> Result<web::Json<Vec<PermissionInfo>>, ApiError> {
     Ok(web::Json(auth.store.run(access::permissions).await?))
 }
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = [Role])), security(("bearer" = ["roles:read"])))]
-#[get("/iam/roles")]
+#[utoipa::path(get, path = "/api/v1/iam/roles", responses((status = 200, body = [Role])))]
 pub async fn list_roles(
     auth: Authorized<perm::RolesRead>,
 ) -> Result<web::Json<Vec<Role>>, ApiError> {
     Ok(web::Json(auth.store.run(access::roles).await?))
 }
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Role), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["roles:read"])))]
-#[get("/iam/roles/{name}")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/iam/roles/{name}",
+    responses((status = 200, body = Role), (status = 404, body = shared::problem::Problem))
+)]
 pub async fn get_role(
     auth: Authorized<perm::RolesRead>,
     name: web::Path<String>,
@@ -47,8 +52,16 @@ pub struct RoleInput {
 }
 
 /// Creates or replaces a role from catalog permissions.
-#[utoipa::path(context_path = "/api/v1", request_body = RoleInput, responses((status = 200, body = Role), (status = 201, body = Role), (status = 400, body = shared::problem::Problem)), security(("bearer" = ["roles:write"])))]
-#[put("/iam/roles/{name}")]
+#[utoipa::path(
+    put,
+    path = "/api/v1/iam/roles/{name}",
+    request_body = RoleInput,
+    responses(
+        (status = 200, body = Role),
+        (status = 201, body = Role),
+        (status = 400, body = shared::problem::Problem)
+    )
+)]
 pub async fn put_role(
     auth: Authorized<perm::RolesWrite>,
     name: web::Path<String>,
@@ -92,8 +105,11 @@ pub async fn put_role(
 }
 
 /// Deletes a custom role and its bindings; built-in roles stay (409).
-#[utoipa::path(context_path = "/api/v1", responses((status = 204), (status = 409, body = shared::problem::Problem)), security(("bearer" = ["roles:write"])))]
-#[delete("/iam/roles/{name}")]
+#[utoipa::path(
+    delete,
+    path = "/api/v1/iam/roles/{name}",
+    responses((status = 204), (status = 409, body = shared::problem::Problem))
+)]
 pub async fn delete_role(
     auth: Authorized<perm::RolesWrite>,
     name: web::Path<String>,

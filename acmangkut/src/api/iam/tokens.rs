@@ -3,7 +3,7 @@
 use crate::iam::tokens::{NewTokenInput, own_user, prepare};
 use crate::iam::{Authorized, perm};
 use crate::store::tokens::{self, ApiToken};
-use actix_web::{HttpResponse, delete, get, post, web};
+use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use shared::ApiError;
 use shared::extract::Json;
@@ -16,8 +16,7 @@ pub struct CreatedToken {
     pub secret: String,
 }
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = [ApiToken])), security(("bearer" = ["tokens:read"])))]
-#[get("/tokens")]
+#[utoipa::path(get, path = "/api/v1/tokens", responses((status = 200, body = [ApiToken])))]
 pub async fn list(
     auth: Authorized<perm::TokensRead>,
 ) -> Result<web::Json<Vec<ApiToken>>, ApiError> {
@@ -27,8 +26,12 @@ pub async fn list(
     ))
 }
 
-#[utoipa::path(context_path = "/api/v1", request_body = NewTokenInput, responses((status = 201, body = CreatedToken), (status = 400, body = shared::problem::Problem)), security(("bearer" = ["tokens:write"])))]
-#[post("/tokens")]
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens",
+    request_body = NewTokenInput,
+    responses((status = 201, body = CreatedToken), (status = 400, body = shared::problem::Problem))
+)]
 pub async fn create(
     auth: Authorized<perm::TokensWrite>,
     body: Json<NewTokenInput>,
@@ -43,8 +46,11 @@ pub async fn create(
     Ok(HttpResponse::Created().json(CreatedToken { token, secret }))
 }
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 204), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["tokens:write"])))]
-#[delete("/tokens/{id}")]
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tokens/{id}",
+    responses((status = 204), (status = 404, body = shared::problem::Problem))
+)]
 pub async fn revoke(
     auth: Authorized<perm::TokensWrite>,
     id: web::Path<i64>,

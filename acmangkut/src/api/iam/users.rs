@@ -4,7 +4,7 @@ use super::roles::check_roles;
 use crate::iam::{Authorized, accounts, perm};
 use crate::store::now_ms;
 use crate::store::users::{self, NewUser, User, UserChanges};
-use actix_web::{HttpResponse, delete, get, post, put, web};
+use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use shared::extract::Json;
 use shared::{ApiError, ErrorCode};
@@ -16,8 +16,12 @@ pub struct UsersQuery {
     pub role: Option<String>,
 }
 
-#[utoipa::path(context_path = "/api/v1", params(UsersQuery), responses((status = 200, body = [User])), security(("bearer" = ["users:read"])))]
-#[get("/iam/users")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/iam/users",
+    params(UsersQuery),
+    responses((status = 200, body = [User]))
+)]
 pub async fn list_users(
     auth: Authorized<perm::UsersRead>,
     q: web::Query<UsersQuery>,
@@ -30,8 +34,11 @@ pub async fn list_users(
     ))
 }
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = User), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["users:read"])))]
-#[get("/iam/users/{id}")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/iam/users/{id}",
+    responses((status = 200, body = User), (status = 404, body = shared::problem::Problem))
+)]
 pub async fn get_user(
     auth: Authorized<perm::UsersRead>,
     id: web::Path<i64>,
@@ -91,8 +98,16 @@ fn check_username(u: &str) -> Result<(), ApiError> {
 }
 
 /// Creates a built-in account (409 when the username is taken).
-#[utoipa::path(context_path = "/api/v1", request_body = NewUserInput, responses((status = 201, body = User), (status = 400, body = shared::problem::Problem), (status = 409, body = shared::problem::Problem)), security(("bearer" = ["users:write"])))]
-#[post("/iam/users")]
+#[utoipa::path(
+    post,
+    path = "/api/v1/iam/users",
+    request_body = NewUserInput,
+    responses(
+        (status = 201, body = User),
+        (status = 400, body = shared::problem::Problem),
+        (status = 409, body = shared::problem::Problem)
+    )
+)]
 pub async fn create_user(
     auth: Authorized<perm::UsersWrite>,
     body: Json<NewUserInput>,
@@ -127,8 +142,12 @@ pub async fn create_user(
         .json(u))
 }
 
-#[utoipa::path(context_path = "/api/v1", request_body = UserUpdateInput, responses((status = 200, body = User), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["users:write"])))]
-#[put("/iam/users/{id}")]
+#[utoipa::path(
+    put,
+    path = "/api/v1/iam/users/{id}",
+    request_body = UserUpdateInput,
+    responses((status = 200, body = User), (status = 404, body = shared::problem::Problem))
+)]
 pub async fn update_user(
     auth: Authorized<perm::UsersWrite>,
     id: web::Path<i64>,
@@ -160,8 +179,11 @@ pub async fn update_user(
     Ok(web::Json(u))
 }
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 204), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["users:write"])))]
-#[delete("/iam/users/{id}")]
+#[utoipa::path(
+    delete,
+    path = "/api/v1/iam/users/{id}",
+    responses((status = 204), (status = 404, body = shared::problem::Problem))
+)]
 pub async fn delete_user(
     auth: Authorized<perm::UsersWrite>,
     id: web::Path<i64>,

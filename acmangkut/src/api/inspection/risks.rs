@@ -2,15 +2,19 @@
 
 use crate::iam::{Authorized, perm};
 use crate::store::inspection::risks::{self as store, RiskQuery};
-use actix_web::{get, post, web};
+use actix_web::web;
 use shared::ApiError;
 use shared::extract::Json;
 use shared::inspection::{RiskAction, RiskEvent};
 use shared::page::Page;
 
 /// Risk events ordered by level (high first), then age (oldest first).
-#[utoipa::path(context_path = "/api/v1", params(RiskQuery), responses((status = 200, body = Page<RiskEvent>)), security(("bearer" = ["inspections:read"])))]
-#[get("/inspection/risks")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/inspection/risks",
+    params(RiskQuery),
+    responses((status = 200, body = Page<RiskEvent>))
+)]
 pub async fn list(
     state: Authorized<perm::InspectionsRead>,
     query: web::Query<RiskQuery>,
@@ -25,8 +29,11 @@ pub async fn list(
     ))
 }
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = RiskEvent), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["inspections:read"])))]
-#[get("/inspection/risks/{id}")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/inspection/risks/{id}",
+    responses((status = 200, body = RiskEvent), (status = 404, body = shared::problem::Problem))
+)]
 pub async fn get(
     state: Authorized<perm::InspectionsRead>,
     id: web::Path<i64>,
@@ -38,8 +45,12 @@ pub async fn get(
 }
 
 /// Acknowledge an open risk event, with a comment.
-#[utoipa::path(context_path = "/api/v1", request_body = RiskAction, responses((status = 200, body = RiskEvent), (status = 409, body = shared::problem::Problem)), security(("bearer" = ["inspections:run"])))]
-#[post("/inspection/risks/{id}/acknowledge")]
+#[utoipa::path(
+    post,
+    path = "/api/v1/inspection/risks/{id}/acknowledge",
+    request_body = RiskAction,
+    responses((status = 200, body = RiskEvent), (status = 409, body = shared::problem::Problem))
+)]
 pub async fn acknowledge(
     state: Authorized<perm::InspectionsRun>,
     id: web::Path<i64>,
@@ -49,8 +60,12 @@ pub async fn acknowledge(
 }
 
 /// Resolve a risk event, with a comment.
-#[utoipa::path(context_path = "/api/v1", request_body = RiskAction, responses((status = 200, body = RiskEvent), (status = 409, body = shared::problem::Problem)), security(("bearer" = ["inspections:run"])))]
-#[post("/inspection/risks/{id}/resolve")]
+#[utoipa::path(
+    post,
+    path = "/api/v1/inspection/risks/{id}/resolve",
+    request_body = RiskAction,
+    responses((status = 200, body = RiskEvent), (status = 409, body = shared::problem::Problem))
+)]
 pub async fn resolve(
     state: Authorized<perm::InspectionsRun>,
     id: web::Path<i64>,

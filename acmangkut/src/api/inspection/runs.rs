@@ -4,7 +4,7 @@ use crate::engine::inspection::report;
 use crate::iam::{Authorized, perm};
 use crate::store::inspection::channels::{self, Delivery};
 use crate::store::inspection::runs as store;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use shared::inspection::{Report, Run};
 use shared::page::{Page, PageQuery};
@@ -18,8 +18,12 @@ pub struct RunQuery {
     pub per_page: Option<i64>,
 }
 
-#[utoipa::path(context_path = "/api/v1", params(RunQuery), responses((status = 200, body = Page<Run>)), security(("bearer" = ["inspections:read"])))]
-#[get("/inspection/runs")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/inspection/runs",
+    params(RunQuery),
+    responses((status = 200, body = Page<Run>))
+)]
 pub async fn list(
     state: Authorized<perm::InspectionsRead>,
     query: web::Query<RunQuery>,
@@ -38,8 +42,11 @@ pub async fn list(
     ))
 }
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Run), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["inspections:read"])))]
-#[get("/inspection/runs/{id}")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/inspection/runs/{id}",
+    responses((status = 200, body = Run), (status = 404, body = shared::problem::Problem))
+)]
 pub async fn get(
     state: Authorized<perm::InspectionsRead>,
     id: web::Path<i64>,
@@ -61,10 +68,12 @@ pub struct ReportQuery {
 }
 
 /// A run's report as JSON or CSV (one row per finding).
-#[utoipa::path(context_path = "/api/v1", params(ReportQuery),
-    responses((status = 200, body = Report), (status = 404, body = shared::problem::Problem)),
-    security(("bearer" = ["inspections:read"])))]
-#[get("/inspection/runs/{id}/report")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/inspection/runs/{id}/report",
+    params(ReportQuery),
+    responses((status = 200, body = Report), (status = 404, body = shared::problem::Problem))
+)]
 pub async fn report_handler(
     state: Authorized<perm::InspectionsRead>,
     id: web::Path<i64>,
@@ -98,9 +107,10 @@ pub async fn report_handler(
 /// One row per finding; cells a spreadsheet would run as formulas are defused.
 pub fn to_csv(r: &Report) -> String {
     use crate::api::iam::audit::cell;
-    let mut out = String::from(
-        "run_id,task,rule,rule_version,target,level,status,change,value,duration_ms,checked_at,subject,evidence,suggestion\r\n",
-    );
+    let mut out = String::from(concat!(
+        "run_id,task,rule,rule_version,target,level,status,change,value,duration_ms,",
+        "checked_at,subject,evidence,suggestion\r\n",
+    ));
     for f in &r.findings {
         let suggestion = r
             .rules
@@ -132,8 +142,11 @@ pub fn to_csv(r: &Report) -> String {
 }
 
 /// Notifications a run caused, with every delivery attempt.
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Vec<Delivery>), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["inspections:read"])))]
-#[get("/inspection/runs/{id}/deliveries")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/inspection/runs/{id}/deliveries",
+    responses((status = 200, body = Vec<Delivery>), (status = 404, body = shared::problem::Problem))
+)]
 pub async fn deliveries(
     state: Authorized<perm::InspectionsRead>,
     id: web::Path<i64>,

@@ -2,7 +2,7 @@
 
 use crate::iam::{Authorized, perm};
 use crate::store::monitors::{self as store, MonitorFilter};
-use actix_web::{HttpResponse, delete, get, post, put, web};
+use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use shared::extract::Json;
 use shared::monitor::{Monitor, MonitorInput, MonitorState};
@@ -59,15 +59,16 @@ impl ListQuery {
 }
 
 /// Create a monitor; it is probed for the first time right away.
-#[utoipa::path(context_path = "/api/v1", 
+#[utoipa::path(
+    post,
+    path = "/api/v1/monitors",
     request_body = MonitorInput,
     responses(
         (status = 201, body = Monitor),
         (status = 400, body = shared::problem::Problem, content_type = "application/problem+json"),
-        (status = 409, body = shared::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, body = shared::problem::Problem, content_type = "application/problem+json")
     )
-, security(("bearer" = ["monitors:write"])))]
-#[post("/monitors")]
+)]
 pub async fn create(
     state: Authorized<perm::MonitorsWrite>,
     body: Json<MonitorInput>,
@@ -89,8 +90,12 @@ pub async fn create(
         .json(m))
 }
 
-#[utoipa::path(context_path = "/api/v1", params(ListQuery), responses((status = 200, body = Page<Monitor>)), security(("bearer" = ["monitors:read"])))]
-#[get("/monitors")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/monitors",
+    params(ListQuery),
+    responses((status = 200, body = Page<Monitor>))
+)]
 pub async fn list(
     state: Authorized<perm::MonitorsRead>,
     query: web::Query<ListQuery>,
@@ -107,8 +112,11 @@ pub async fn list(
         .body(body))
 }
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Monitor), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["monitors:read"])))]
-#[get("/monitors/{id}")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/monitors/{id}",
+    responses((status = 200, body = Monitor), (status = 404, body = shared::problem::Problem))
+)]
 pub async fn get(
     state: Authorized<perm::MonitorsRead>,
     id: web::Path<i64>,
@@ -120,8 +128,12 @@ pub async fn get(
 }
 
 /// Replace a monitor's definition; its state and history are kept.
-#[utoipa::path(context_path = "/api/v1", request_body = MonitorInput, responses((status = 200, body = Monitor), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["monitors:write"])))]
-#[put("/monitors/{id}")]
+#[utoipa::path(
+    put,
+    path = "/api/v1/monitors/{id}",
+    request_body = MonitorInput,
+    responses((status = 200, body = Monitor), (status = 404, body = shared::problem::Problem))
+)]
 pub async fn update(
     state: Authorized<perm::MonitorsWrite>,
     id: web::Path<i64>,
@@ -138,8 +150,11 @@ pub async fn update(
     ))
 }
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 204), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["monitors:write"])))]
-#[delete("/monitors/{id}")]
+#[utoipa::path(
+    delete,
+    path = "/api/v1/monitors/{id}",
+    responses((status = 204), (status = 404, body = shared::problem::Problem))
+)]
 pub async fn delete(
     state: Authorized<perm::MonitorsWrite>,
     id: web::Path<i64>,
@@ -154,8 +169,11 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Monitor)), security(("bearer" = ["monitors:write"])))]
-#[post("/monitors/{id}/pause")]
+#[utoipa::path(
+    post,
+    path = "/api/v1/monitors/{id}/pause",
+    responses((status = 200, body = Monitor))
+)]
 pub async fn pause(
     state: Authorized<perm::MonitorsWrite>,
     id: web::Path<i64>,
@@ -170,8 +188,11 @@ pub async fn pause(
     ))
 }
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Monitor)), security(("bearer" = ["monitors:write"])))]
-#[post("/monitors/{id}/resume")]
+#[utoipa::path(
+    post,
+    path = "/api/v1/monitors/{id}/resume",
+    responses((status = 200, body = Monitor))
+)]
 pub async fn resume(
     state: Authorized<perm::MonitorsWrite>,
     id: web::Path<i64>,
@@ -187,8 +208,11 @@ pub async fn resume(
 }
 
 /// Probe now instead of waiting for the interval (202: the result arrives in `/results`).
-#[utoipa::path(context_path = "/api/v1", responses((status = 202, body = Monitor), (status = 409, body = shared::problem::Problem)), security(("bearer" = ["monitors:write"])))]
-#[post("/monitors/{id}/run")]
+#[utoipa::path(
+    post,
+    path = "/api/v1/monitors/{id}/run",
+    responses((status = 202, body = Monitor), (status = 409, body = shared::problem::Problem))
+)]
 pub async fn run_now(
     state: Authorized<perm::MonitorsWrite>,
     id: web::Path<i64>,

@@ -2,13 +2,17 @@
 
 use crate::iam::{Authorized, perm};
 use crate::store::results;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, web};
 use shared::monitor::MonitorResult;
 use shared::page::{Page, PageQuery};
 use shared::{ApiError, ErrorCode};
 
-#[utoipa::path(context_path = "/api/v1", params(PageQuery), responses((status = 200, body = Page<MonitorResult>)), security(("bearer" = ["monitors:read"])))]
-#[get("/monitors/{id}/results")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/monitors/{id}/results",
+    params(PageQuery),
+    responses((status = 200, body = Page<MonitorResult>))
+)]
 pub async fn list_results(
     state: Authorized<perm::MonitorsRead>,
     id: web::Path<i64>,
@@ -25,8 +29,14 @@ pub async fn list_results(
 
 /// The PNG a failed browser probe left (kept `retention.screenshot_days`, at most
 /// `retention.screenshots_per_monitor` per monitor).
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, content_type = "image/png"), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["monitors:read"])))]
-#[get("/monitors/{id}/results/{result_id}/screenshot")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/monitors/{id}/results/{result_id}/screenshot",
+    responses(
+        (status = 200, content_type = "image/png"),
+        (status = 404, body = shared::problem::Problem)
+    )
+)]
 pub async fn screenshot(
     state: Authorized<perm::MonitorsRead>,
     path: web::Path<(i64, i64)>,

@@ -4,15 +4,18 @@ use crate::engine::summary::windows;
 use crate::iam::{Authorized, perm};
 use crate::store::monitors as store;
 use crate::store::{now_ms, results};
-use actix_web::{get, web};
+use actix_web::web;
 use serde::Deserialize;
 use shared::monitor::{MonitorSummary, StateChange};
 use shared::{ApiError, ErrorCode};
 
 /// Availability and latency percentiles over 1 h, 24 h and 7 d, from hourly rollups (windows
 /// are widened to whole hours).
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = MonitorSummary)), security(("bearer" = ["monitors:read"])))]
-#[get("/monitors/{id}/summary")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/monitors/{id}/summary",
+    responses((status = 200, body = MonitorSummary))
+)]
 pub async fn summary(
     state: Authorized<perm::MonitorsRead>,
     id: web::Path<i64>,
@@ -41,8 +44,7 @@ pub struct Overview {
 }
 
 /// Counts by state and the latest state changes (the dashboard's data).
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Overview)), security(("bearer" = ["monitors:read"])))]
-#[get("/overview")]
+#[utoipa::path(get, path = "/api/v1/overview", responses((status = 200, body = Overview)))]
 pub async fn overview(
     state: Authorized<perm::MonitorsRead>,
 ) -> Result<web::Json<Overview>, ApiError> {
@@ -68,8 +70,12 @@ pub struct ChangesQuery {
     pub limit: Option<i64>,
 }
 
-#[utoipa::path(context_path = "/api/v1", params(ChangesQuery), responses((status = 200, body = Vec<StateChange>)), security(("bearer" = ["monitors:read"])))]
-#[get("/state-changes")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/state-changes",
+    params(ChangesQuery),
+    responses((status = 200, body = Vec<StateChange>))
+)]
 pub async fn state_changes(
     state: Authorized<perm::MonitorsRead>,
     q: web::Query<ChangesQuery>,
