@@ -1,11 +1,12 @@
 //! Building and running acmangkut: the HTTP server and its background engines, exactly as
 //! `main` runs them and as tests start them on port 0.
 
-use crate::api::{self, AppState};
+use crate::api;
 use crate::config::Config;
 use crate::engine::metric_log;
 use crate::engine::monitors::{retention, scheduler::Scheduler};
 use crate::metrics::Metrics;
+use crate::state::AppState;
 use crate::store::Store;
 use crate::ui;
 use actix_web::dev::{Server, ServerHandle, Service};

@@ -75,20 +75,11 @@ const RULES: &[Rule] = &[
 /// `src/`, the module it must not refer to). Each must still be present, so the list only
 /// shrinks; remove an entry when its violation is fixed. The goal is an empty list.
 const KNOWN_VIOLATIONS: &[(&str, &str)] = &[
-    // `AppState` lives in `api/`; IAM extractors and the console import it from there.
-    ("iam/accounts.rs", "api"),
-    ("iam/authn.rs", "api"),
-    ("iam/guard.rs", "api"),
-    ("iam/switch.rs", "api"),
-    ("ui/monitors/edit.rs", "api"),
-    ("ui/mod.rs", "api"),
-    ("ui/iam/signin.rs", "api"),
-    // The console borrows logic from the API: queries, report assembly, tokens, windows.
-    ("ui/iam/audit.rs", "api"),
-    ("ui/monitors/detail.rs", "api"),
-    ("ui/inspection/report.rs", "api"),
-    ("ui/inspection/risks.rs", "api"),
-    ("ui/iam/tokens.rs", "api"),
+    // IAM's extractor and middleware reach the application state, which holds IAM.
+    ("iam/accounts.rs", "state"),
+    ("iam/authn.rs", "state"),
+    ("iam/guard.rs", "state"),
+    ("iam/switch.rs", "state"),
 ];
 
 struct Rule {

@@ -18,7 +18,7 @@ const BOOTSTRAP: &str = "ui-test-bootstrap-token-0123";
 struct TestApp {
     base: String,
     http: reqwest::Client,
-    app_state: acmangkut::api::AppState,
+    app_state: acmangkut::state::AppState,
     _dir: tempfile::TempDir,
 }
 

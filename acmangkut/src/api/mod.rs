@@ -1,34 +1,18 @@
 //! The HTTP API: one module per resource. Handlers are thin: parse, call the store, answer.
 //! Every error is `application/problem+json` (see `docs/API.md`).
 
-pub mod audit;
-pub mod auth;
 pub mod health;
 pub mod iam;
 pub mod inspection;
 pub mod monitors;
 pub mod openapi;
-pub mod settings;
-pub mod tokens;
+pub mod routes;
 
-use crate::config::Config;
-use crate::metrics::Metrics;
-use crate::store::Store;
 use actix_web::{HttpRequest, HttpResponse, web};
 use shared::{ApiError, ErrorCode};
 
-/// What handlers reach, through `iam::Authorized` (public handlers: `web::Data<AppState>`).
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub metrics: Metrics,
-    pub config: std::sync::Arc<Config>,
-    pub iam: crate::iam::Iam,
-    /// Validates and evaluates inspection checks (sources, commands, pageinspect).
-    pub checker: std::sync::Arc<crate::engine::checks::Checker>,
-}
-
-/// Registers the API routes and the problem+json error handlers of actix's extractors.
+/// Registers the API routes (the table below) and the problem+json error handlers of actix's
+/// extractors.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PathConfig::default().error_handler(|e, _| {
         ApiError::field(ErrorCode::NotFound, "id", format!("no such resource: {e}")).into()
@@ -41,57 +25,52 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .map(str::to_string)
             .unwrap_or_else(|| "query".into());
         ApiError::field(ErrorCode::InvalidQuery, field, detail).into()
-    }))
-    .service(health::healthz)
-    .service(health::readyz)
-    .service(health::metrics)
-    .service(openapi::document)
-    .service(
-        web::resource("/api/common/{action}")
-            .route(web::get().to(crate::iam::switch::common))
-            .route(web::post().to(crate::iam::switch::common)),
-    )
-    .service(
-        web::scope("/api/v1")
-            .service(auth::login)
-            .service(auth::logout)
-            .service(auth::me)
-            .service(iam::list_permissions)
-            .service(iam::list_roles)
-            .service(iam::get_role)
-            .service(iam::put_role)
-            .service(iam::delete_role)
-            .service(iam::list_users)
-            .service(iam::get_user)
-            .service(iam::create_user)
-            .service(iam::update_user)
-            .service(iam::delete_user)
-            .service(iam::list_bindings)
-            .service(iam::create_binding)
-            .service(iam::delete_binding)
-            .service(iam::apply_manifest)
-            .service(tokens::list)
-            .service(tokens::create)
-            .service(tokens::revoke)
-            .service(audit::list)
-            .service(audit::export)
-            .service(settings::get_iam)
-            .service(settings::put_iam)
-            .service(monitors::create)
-            .service(monitors::list)
-            .service(monitors::overview)
-            .service(monitors::state_changes)
-            .service(monitors::get)
-            .service(monitors::update)
-            .service(monitors::delete)
-            .service(monitors::pause)
-            .service(monitors::resume)
-            .service(monitors::run_now)
-            .service(monitors::list_results)
-            .service(monitors::screenshot)
-            .service(monitors::summary)
-            .configure(inspection::configure),
-    );
+    }));
+    table().register(cfg);
+}
+
+// Each API route, once: registration, OpenAPI operation and security scope (see `routes`).
+// The tags are the ones the document always had (the `OpenApi` derive named them after the
+// module paths of its `paths(...)` list). Order matters: actix tries routes in this order.
+routes::api_routes! {
+    undocumented {
+        "/api/openapi.json" [GET] => openapi::document,
+        "/api/common/{action}" [GET, POST] => iam::switch::common,
+    }
+    public "super::health" health { healthz, readyz, metrics }
+    public "super::auth" iam::auth { login }
+    guarded "super::auth" iam::auth { logout, me }
+    guarded "super::iam" iam::roles {
+        list_permissions, list_roles, get_role, put_role, delete_role
+    }
+    guarded "super::iam" iam::users { list_users, get_user, create_user, update_user, delete_user }
+    guarded "super::iam" iam::bindings { list_bindings, create_binding, delete_binding }
+    guarded "super::iam" iam::manifest { apply_manifest }
+    guarded "super::tokens" iam::tokens { list, create, revoke }
+    guarded "super::audit" iam::audit { list, export }
+    guarded "super::settings" iam::settings { get_iam, put_iam }
+    guarded "super::monitors" monitors::definitions { create, list }
+    guarded "super::monitors" monitors::summaries { overview, state_changes }
+    guarded "super::monitors" monitors::definitions {
+        get, update, delete, pause, resume, run_now
+    }
+    guarded "super::monitors" monitors::results { list_results, screenshot }
+    guarded "super::monitors" monitors::summaries { summary }
+    guarded "super::inspection::plugins" inspection::plugins {
+        list, get, create, update, delete
+    }
+    guarded "super::inspection::rules" inspection::rules {
+        list, get, versions, create, update, delete
+    }
+    guarded "super::inspection::tasks" inspection::tasks {
+        list, get, create, update, delete, run_now
+    }
+    guarded "super::inspection::runs" inspection::runs { list, get, report_handler, deliveries }
+    guarded "super::inspection::risks" inspection::risks { list, get, acknowledge, resolve }
+    guarded "super::inspection::channels" inspection::channels {
+        list, get, create, update, delete, deliveries
+    }
+    guarded "super::inspection::config" inspection::config { export, apply }
 }
 
 /// Unknown routes answer 404 problem+json, not an empty body.

@@ -1,7 +1,7 @@
-//! The OpenAPI 3 document, generated from the handlers' annotations.
+//! The OpenAPI 3 document, generated from the handlers' annotations and the route table.
 
 use crate::iam::{Authorized, perm};
-use actix_web::{HttpResponse, get};
+use actix_web::HttpResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -19,92 +19,29 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The paths, with their schemas and security requirements, from the route table.
+struct Routes;
+
+impl Modify for Routes {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        super::table().document(api);
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "HAS acmangkut API",
-        description = "Monitors, results and summaries; the inspection center; IAM and audit. Errors are application/problem+json."
+        description = concat!(
+            "Monitors, results and summaries; the inspection center; IAM and audit. ",
+            "Errors are application/problem+json."
+        )
     ),
-    modifiers(&BearerAuth),
-    paths(
-        super::health::healthz,
-        super::health::readyz,
-        super::health::metrics,
-        super::monitors::create,
-        super::monitors::list,
-        super::monitors::get,
-        super::monitors::update,
-        super::monitors::delete,
-        super::monitors::pause,
-        super::monitors::resume,
-        super::monitors::run_now,
-        super::monitors::list_results,
-        super::monitors::screenshot,
-        super::monitors::summary,
-        super::monitors::overview,
-        super::monitors::state_changes,
-        super::auth::login,
-        super::auth::logout,
-        super::auth::me,
-        super::iam::list_permissions,
-        super::iam::list_roles,
-        super::iam::get_role,
-        super::iam::put_role,
-        super::iam::delete_role,
-        super::iam::list_users,
-        super::iam::get_user,
-        super::iam::create_user,
-        super::iam::update_user,
-        super::iam::delete_user,
-        super::iam::list_bindings,
-        super::iam::create_binding,
-        super::iam::delete_binding,
-        super::iam::apply_manifest,
-        super::tokens::list,
-        super::tokens::create,
-        super::tokens::revoke,
-        super::audit::list,
-        super::audit::export,
-        super::settings::get_iam,
-        super::settings::put_iam,
-        super::inspection::plugins::list,
-        super::inspection::plugins::get,
-        super::inspection::plugins::create,
-        super::inspection::plugins::update,
-        super::inspection::plugins::delete,
-        super::inspection::rules::list,
-        super::inspection::rules::get,
-        super::inspection::rules::versions,
-        super::inspection::rules::create,
-        super::inspection::rules::update,
-        super::inspection::rules::delete,
-        super::inspection::tasks::list,
-        super::inspection::tasks::get,
-        super::inspection::tasks::create,
-        super::inspection::tasks::update,
-        super::inspection::tasks::delete,
-        super::inspection::tasks::run_now,
-        super::inspection::runs::list,
-        super::inspection::runs::get,
-        super::inspection::runs::report_handler,
-        super::inspection::runs::deliveries,
-        super::inspection::risks::list,
-        super::inspection::risks::get,
-        super::inspection::risks::acknowledge,
-        super::inspection::risks::resolve,
-        super::inspection::channels::list,
-        super::inspection::channels::get,
-        super::inspection::channels::create,
-        super::inspection::channels::update,
-        super::inspection::channels::delete,
-        super::inspection::channels::deliveries,
-        super::inspection::config::export,
-        super::inspection::config::apply,
-    )
+    modifiers(&BearerAuth, &Routes)
 )]
 pub struct ApiDoc;
 
-#[get("/api/openapi.json")]
+/// `GET /api/openapi.json`, for any signed-in caller.
 pub async fn document(_auth: Authorized<perm::SignedIn>) -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
 }

@@ -3,7 +3,7 @@
 
 use super::authn::SESSION_COOKIE;
 use super::secrets::{dummy_hash, random_token, sha256_hex, verify_password};
-use crate::api::AppState;
+use crate::state::AppState;
 use crate::store::audit::{self, Actor};
 use crate::store::iam::sessions::{self, NewSession};
 use crate::store::iam::users;

@@ -8,7 +8,7 @@ use super::Iam;
 use super::oidc::Mode;
 use super::principal::{Principal, Via};
 use super::secrets::{same, sha256_hex};
-use crate::api::AppState;
+use crate::state::AppState;
 use crate::store::audit;
 use crate::store::iam::{sessions, tokens};
 use actix_web::body::{BoxBody, MessageBody};

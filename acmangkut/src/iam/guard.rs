@@ -7,10 +7,11 @@
 
 use super::permissions::Needs;
 use super::principal::Principal;
-use crate::api::AppState;
+use crate::state::AppState;
 use crate::store::audit::Actor;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use shared::permissions::Permission;
 use shared::{ApiError, ErrorCode};
 use std::future::{Ready, ready};
 use std::marker::PhantomData;
@@ -72,4 +73,33 @@ impl<P: Needs> FromRequest for Authorized<P> {
             _needs: PhantomData,
         }))
     }
+}
+
+/// A handler whose first argument is `Authorized<P>`: `P`'s permission is what it needs. The
+/// API's and the console's route tables read it, so what they declare is what the handler
+/// checks. Implemented for handlers of up to six arguments.
+pub trait Guarded<Args> {
+    const NEEDS: Option<Permission>;
+}
+
+macro_rules! guarded {
+    ($($arg:ident),*) => {
+        impl<F, R, P: Needs, $($arg,)*> Guarded<(Authorized<P>, $($arg,)*)> for F
+        where
+            F: Fn(Authorized<P>, $($arg,)*) -> R,
+        {
+            const NEEDS: Option<Permission> = P::PERMISSION;
+        }
+    };
+}
+guarded!();
+guarded!(A);
+guarded!(A, B);
+guarded!(A, B, C);
+guarded!(A, B, C, D);
+guarded!(A, B, C, D, E);
+
+/// The permission `handler` demands, read from its type (`None`: any signed-in caller).
+pub fn needs<Args, F: Guarded<Args>>(_handler: &F) -> Option<Permission> {
+    F::NEEDS
 }

@@ -7,8 +7,11 @@
 //!   signature and is the only way for a handler to reach the application state.
 //! - [`oidc`]: browser sign-in through the external provider and bearer JWTs.
 //! - [`switch`]: `closeIam` / `openiam`, this instance's and the cluster's degrade switch.
+//! - [`tokens`]: API tokens: checking and building a new one.
+//! - [`audit`]: the audit log's query as callers write it.
 
 pub mod accounts;
+pub mod audit;
 pub mod authn;
 pub mod guard;
 pub mod oidc;
@@ -17,6 +20,7 @@ pub mod principal;
 pub mod ratelimit;
 pub mod secrets;
 pub mod switch;
+pub mod tokens;
 
 pub use guard::Authorized;
 pub use permissions::perm;

@@ -2,11 +2,10 @@
 //! `curl localhost:8080/api/common/closeIam` degrades the dependency on IAM and
 //! `curl localhost:8080/api/common/openiam` rolls back. Answered only when the TCP peer is
 //! loopback (forwarded-for headers are never read here); every flip is audited with the peer.
+//! The HTTP handler is `api::iam::switch::common`.
 
-use super::authn::peer_of;
-use crate::api::AppState;
+use crate::state::AppState;
 use crate::store::audit::{self, Actor};
-use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use shared::{ApiError, ErrorCode};
 use std::net::IpAddr;
@@ -41,14 +40,16 @@ pub fn is_loopback(ip: IpAddr) -> bool {
     }
 }
 
-/// `GET|POST /api/common/{action}`: `closeIam`, `openiam` or `iamStatus`, in any letter case.
-pub async fn common(
-    req: HttpRequest,
-    action: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let action = action.into_inner().to_ascii_lowercase();
-    let close = match action.as_str() {
+/// Runs the switch `action` (`closeiam`, `openiam` or `iamstatus`, lower case) for a caller at
+/// `peer`. Refused, and the refusal audited, unless the caller is `loopback`; a flip is audited
+/// before it happens.
+pub async fn run(
+    state: &AppState,
+    action: &str,
+    peer: String,
+    loopback: bool,
+) -> Result<IamStatus, ApiError> {
+    let close = match action {
         "closeiam" => Some(true),
         "openiam" => Some(false),
         "iamstatus" => None,
@@ -58,13 +59,11 @@ pub async fn common(
             )));
         }
     };
-    let peer = peer_of(&req);
     let actor = Actor {
         name: "loopback".into(),
         kind: "loopback",
         peer: peer.clone(),
     };
-    let loopback = req.peer_addr().is_some_and(|a| is_loopback(a.ip()));
     if !loopback {
         let ev = actor
             .event(&format!("iam.switch.{action}"), "iam-switch", None)
@@ -77,7 +76,7 @@ pub async fn common(
         ));
     }
     let Some(close) = close else {
-        return Ok(HttpResponse::Ok().json(status(&state, false)));
+        return Ok(status(state, false));
     };
     let was = state.iam.local_degraded();
     // The audit row first: a flip that cannot be audited does not happen.
@@ -96,7 +95,7 @@ pub async fn common(
     state.store.run(move |c| audit::record(c, &ev)).await?;
     state.iam.set_local_degraded(close);
     tracing::warn!(peer = %peer, degraded = close, "IAM switch flipped on this instance");
-    Ok(HttpResponse::Ok().json(status(&state, was != close)))
+    Ok(status(state, was != close))
 }
 
 #[cfg(test)]

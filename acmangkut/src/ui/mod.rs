@@ -17,8 +17,8 @@ pub mod refusals;
 mod routes;
 mod views;
 
-use crate::api::AppState;
 use crate::iam::{Principal, Via};
+use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};

@@ -5,36 +5,11 @@
 //! [`ROUTES`]: super::ROUTES
 //! [`handler_permissions`]: super::handler_permissions
 
-use crate::iam::Authorized;
 use crate::iam::permissions::Needs;
-use shared::permissions::Permission;
 
 /// One console route: method, path (`{id}` for a path parameter), and the permission its
 /// handler needs (`None`: any signed-in caller).
 pub type Route = (&'static str, &'static str, Option<&'static str>);
-
-/// A handler whose first argument is `Authorized<P>`: `P`'s permission is what it needs.
-/// Implemented for handlers of up to six arguments.
-pub trait Guarded<Args> {
-    const NEEDS: Option<Permission>;
-}
-
-macro_rules! guarded {
-    ($($arg:ident),*) => {
-        impl<F, R, P: Needs, $($arg,)*> Guarded<(Authorized<P>, $($arg,)*)> for F
-        where
-            F: Fn(Authorized<P>, $($arg,)*) -> R,
-        {
-            const NEEDS: Option<Permission> = P::PERMISSION;
-        }
-    };
-}
-guarded!();
-guarded!(A);
-guarded!(A, B);
-guarded!(A, B, C);
-guarded!(A, B, C, D);
-guarded!(A, B, C, D, E);
 
 /// The name of the permission marker `P` stands for, as [`Route`] has it.
 pub const fn name_of<P: Needs>() -> Option<&'static str> {
@@ -44,10 +19,8 @@ pub const fn name_of<P: Needs>() -> Option<&'static str> {
     }
 }
 
-/// The permission `handler` demands, read from its type.
-pub fn needs<Args, F: Guarded<Args>>(_handler: &F) -> Option<Permission> {
-    F::NEEDS
-}
+/// Read from each handler's signature; the API's route table uses the same.
+pub use crate::iam::guard::needs;
 
 /// `console_routes! { "/path" { GET MonitorsRead => module::handler, POST … } … }`, each
 /// permission named by its `perm` marker (`SignedIn`: any signed-in caller), expands to

@@ -3,12 +3,15 @@
 use crate::engine::inspection::define::{self, Channel, ChannelInput};
 use crate::iam::{Authorized, perm};
 use crate::store::inspection::channels::{self as store, Delivery};
-use actix_web::{HttpResponse, delete, get, post, put, web};
+use actix_web::{HttpResponse, web};
 use shared::ApiError;
 use shared::extract::Json;
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Vec<Channel>)), security(("bearer" = ["inspections:read"])))]
-#[get("/inspection/channels")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/inspection/channels",
+    responses((status = 200, body = Vec<Channel>))
+)]
 pub async fn list(
     state: Authorized<perm::InspectionsRead>,
 ) -> Result<web::Json<Vec<Channel>>, ApiError> {
@@ -20,8 +23,11 @@ pub async fn list(
     ))
 }
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Channel), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["inspections:read"])))]
-#[get("/inspection/channels/{id}")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/inspection/channels/{id}",
+    responses((status = 200, body = Channel), (status = 404, body = shared::problem::Problem))
+)]
 pub async fn get(
     state: Authorized<perm::InspectionsRead>,
     id: web::Path<i64>,
@@ -36,10 +42,16 @@ pub async fn get(
 }
 
 /// Create a channel: webhook (signed), Slack, DingTalk, Feishu or email.
-#[utoipa::path(context_path = "/api/v1", request_body = ChannelInput,
-    responses((status = 201, body = Channel), (status = 400, body = shared::problem::Problem, content_type = "application/problem+json"), (status = 409, body = shared::problem::Problem)),
-    security(("bearer" = ["inspections:write"])))]
-#[post("/inspection/channels")]
+#[utoipa::path(
+    post,
+    path = "/api/v1/inspection/channels",
+    request_body = ChannelInput,
+    responses(
+        (status = 201, body = Channel),
+        (status = 400, body = shared::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, body = shared::problem::Problem)
+    )
+)]
 pub async fn create(
     state: Authorized<perm::InspectionsWrite>,
     body: Json<ChannelInput>,
@@ -68,10 +80,16 @@ pub async fn create(
 }
 
 /// Change a channel; a secret or password left empty keeps the stored one.
-#[utoipa::path(context_path = "/api/v1", request_body = ChannelInput,
-    responses((status = 200, body = Channel), (status = 400, body = shared::problem::Problem), (status = 404, body = shared::problem::Problem)),
-    security(("bearer" = ["inspections:write"])))]
-#[put("/inspection/channels/{id}")]
+#[utoipa::path(
+    put,
+    path = "/api/v1/inspection/channels/{id}",
+    request_body = ChannelInput,
+    responses(
+        (status = 200, body = Channel),
+        (status = 400, body = shared::problem::Problem),
+        (status = 404, body = shared::problem::Problem)
+    )
+)]
 pub async fn update(
     state: Authorized<perm::InspectionsWrite>,
     id: web::Path<i64>,
@@ -101,8 +119,11 @@ pub async fn update(
     ))
 }
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 204), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["inspections:write"])))]
-#[delete("/inspection/channels/{id}")]
+#[utoipa::path(
+    delete,
+    path = "/api/v1/inspection/channels/{id}",
+    responses((status = 204), (status = 404, body = shared::problem::Problem))
+)]
 pub async fn delete(
     state: Authorized<perm::InspectionsWrite>,
     id: web::Path<i64>,
@@ -117,8 +138,11 @@ pub async fn delete(
 }
 
 /// The channel's last deliveries, with every attempt.
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Vec<Delivery>), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["inspections:read"])))]
-#[get("/inspection/channels/{id}/deliveries")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/inspection/channels/{id}/deliveries",
+    responses((status = 200, body = Vec<Delivery>), (status = 404, body = shared::problem::Problem))
+)]
 pub async fn deliveries(
     state: Authorized<perm::InspectionsRead>,
     id: web::Path<i64>,

@@ -2,13 +2,16 @@
 
 use crate::engine::inspection::apply::{self as code, ApplyResult};
 use crate::iam::{Authorized, perm};
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use shared::ApiError;
 
 /// Custom plugins, channels (secrets redacted), rules and tasks as one YAML document.
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, content_type = "application/yaml", body = String)), security(("bearer" = ["inspections:read"])))]
-#[get("/inspection/config")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/inspection/config",
+    responses((status = 200, content_type = "application/yaml", body = String))
+)]
 pub async fn export(state: Authorized<perm::InspectionsRead>) -> Result<HttpResponse, ApiError> {
     let doc = state.store.run(code::export).await?;
     Ok(HttpResponse::Ok()
@@ -26,10 +29,16 @@ pub struct ApplyQuery {
 
 /// Apply a YAML document (the export's format): objects are matched by name and created or
 /// updated; nothing is deleted. One transaction: all of it applies, or none.
-#[utoipa::path(context_path = "/api/v1", params(ApplyQuery), request_body(content = String, content_type = "application/yaml"),
-    responses((status = 200, body = ApplyResult), (status = 400, body = shared::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = ["inspections:write"])))]
-#[post("/inspection/config:apply")]
+#[utoipa::path(
+    post,
+    path = "/api/v1/inspection/config:apply",
+    params(ApplyQuery),
+    request_body(content = String, content_type = "application/yaml"),
+    responses(
+        (status = 200, body = ApplyResult),
+        (status = 400, body = shared::problem::Problem, content_type = "application/problem+json")
+    )
+)]
 pub async fn apply(
     state: Authorized<perm::InspectionsWrite>,
     query: web::Query<ApplyQuery>,

@@ -3,21 +3,27 @@
 use crate::engine::inspection::define;
 use crate::iam::{Authorized, perm};
 use crate::store::inspection::plugins as store;
-use actix_web::{HttpResponse, delete, get, post, put, web};
+use actix_web::{HttpResponse, web};
 use shared::ApiError;
 use shared::extract::Json;
 use shared::inspection::{Plugin, PluginInput};
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Vec<Plugin>)), security(("bearer" = ["inspections:read"])))]
-#[get("/inspection/plugins")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/inspection/plugins",
+    responses((status = 200, body = Vec<Plugin>))
+)]
 pub async fn list(
     state: Authorized<perm::InspectionsRead>,
 ) -> Result<web::Json<Vec<Plugin>>, ApiError> {
     Ok(web::Json(state.store.run(store::list).await?))
 }
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Plugin), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["inspections:read"])))]
-#[get("/inspection/plugins/{id}")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/inspection/plugins/{id}",
+    responses((status = 200, body = Plugin), (status = 404, body = shared::problem::Problem))
+)]
 pub async fn get(
     state: Authorized<perm::InspectionsRead>,
     id: web::Path<i64>,
@@ -29,10 +35,16 @@ pub async fn get(
 }
 
 /// Create a custom plugin: a kind of check with default parameters for its rules.
-#[utoipa::path(context_path = "/api/v1", request_body = PluginInput,
-    responses((status = 201, body = Plugin), (status = 400, body = shared::problem::Problem, content_type = "application/problem+json"), (status = 409, body = shared::problem::Problem)),
-    security(("bearer" = ["inspections:write"])))]
-#[post("/inspection/plugins")]
+#[utoipa::path(
+    post,
+    path = "/api/v1/inspection/plugins",
+    request_body = PluginInput,
+    responses(
+        (status = 201, body = Plugin),
+        (status = 400, body = shared::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, body = shared::problem::Problem)
+    )
+)]
 pub async fn create(
     state: Authorized<perm::InspectionsWrite>,
     body: Json<PluginInput>,
@@ -50,10 +62,16 @@ pub async fn create(
 }
 
 /// Change a custom plugin (built-in ones are read-only).
-#[utoipa::path(context_path = "/api/v1", request_body = PluginInput,
-    responses((status = 200, body = Plugin), (status = 400, body = shared::problem::Problem), (status = 409, body = shared::problem::Problem)),
-    security(("bearer" = ["inspections:write"])))]
-#[put("/inspection/plugins/{id}")]
+#[utoipa::path(
+    put,
+    path = "/api/v1/inspection/plugins/{id}",
+    request_body = PluginInput,
+    responses(
+        (status = 200, body = Plugin),
+        (status = 400, body = shared::problem::Problem),
+        (status = 409, body = shared::problem::Problem)
+    )
+)]
 pub async fn update(
     state: Authorized<perm::InspectionsWrite>,
     id: web::Path<i64>,
@@ -71,8 +89,11 @@ pub async fn update(
 }
 
 /// Delete a custom plugin; 409 while rules use it.
-#[utoipa::path(context_path = "/api/v1", responses((status = 204), (status = 409, body = shared::problem::Problem)), security(("bearer" = ["inspections:write"])))]
-#[delete("/inspection/plugins/{id}")]
+#[utoipa::path(
+    delete,
+    path = "/api/v1/inspection/plugins/{id}",
+    responses((status = 204), (status = 409, body = shared::problem::Problem))
+)]
 pub async fn delete(
     state: Authorized<perm::InspectionsWrite>,
     id: web::Path<i64>,

@@ -4,7 +4,7 @@ use crate::engine::inspection::define;
 use crate::iam::{Authorized, perm};
 use crate::store::inspection::plugins;
 use crate::store::inspection::rules::{self as store, RuleFilter};
-use actix_web::{HttpResponse, delete, get, post, put, web};
+use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use shared::ApiError;
 use shared::extract::Json;
@@ -21,8 +21,12 @@ pub struct RuleQuery {
     pub q: Option<String>,
 }
 
-#[utoipa::path(context_path = "/api/v1", params(RuleQuery), responses((status = 200, body = Vec<Rule>)), security(("bearer" = ["inspections:read"])))]
-#[get("/inspection/rules")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/inspection/rules",
+    params(RuleQuery),
+    responses((status = 200, body = Vec<Rule>))
+)]
 pub async fn list(
     state: Authorized<perm::InspectionsRead>,
     query: web::Query<RuleQuery>,
@@ -59,8 +63,11 @@ pub async fn list(
     ))
 }
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Rule), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["inspections:read"])))]
-#[get("/inspection/rules/{id}")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/inspection/rules/{id}",
+    responses((status = 200, body = Rule), (status = 404, body = shared::problem::Problem))
+)]
 pub async fn get(
     state: Authorized<perm::InspectionsRead>,
     id: web::Path<i64>,
@@ -72,8 +79,14 @@ pub async fn get(
 }
 
 /// Every version of a rule, newest first.
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Vec<RuleVersion>), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["inspections:read"])))]
-#[get("/inspection/rules/{id}/versions")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/inspection/rules/{id}/versions",
+    responses(
+        (status = 200, body = Vec<RuleVersion>),
+        (status = 404, body = shared::problem::Problem)
+    )
+)]
 pub async fn versions(
     state: Authorized<perm::InspectionsRead>,
     id: web::Path<i64>,
@@ -85,10 +98,16 @@ pub async fn versions(
 }
 
 /// Create a rule; its parameters are checked against the plugin's schema and the config.
-#[utoipa::path(context_path = "/api/v1", request_body = RuleInput,
-    responses((status = 201, body = Rule), (status = 400, body = shared::problem::Problem, content_type = "application/problem+json"), (status = 409, body = shared::problem::Problem)),
-    security(("bearer" = ["inspections:write"])))]
-#[post("/inspection/rules")]
+#[utoipa::path(
+    post,
+    path = "/api/v1/inspection/rules",
+    request_body = RuleInput,
+    responses(
+        (status = 201, body = Rule),
+        (status = 400, body = shared::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, body = shared::problem::Problem)
+    )
+)]
 pub async fn create(
     state: Authorized<perm::InspectionsWrite>,
     body: Json<RuleInput>,
@@ -108,10 +127,16 @@ pub async fn create(
 }
 
 /// Change a rule; a change adds a version.
-#[utoipa::path(context_path = "/api/v1", request_body = RuleInput,
-    responses((status = 200, body = Rule), (status = 400, body = shared::problem::Problem), (status = 404, body = shared::problem::Problem)),
-    security(("bearer" = ["inspections:write"])))]
-#[put("/inspection/rules/{id}")]
+#[utoipa::path(
+    put,
+    path = "/api/v1/inspection/rules/{id}",
+    request_body = RuleInput,
+    responses(
+        (status = 200, body = Rule),
+        (status = 400, body = shared::problem::Problem),
+        (status = 404, body = shared::problem::Problem)
+    )
+)]
 pub async fn update(
     state: Authorized<perm::InspectionsWrite>,
     id: web::Path<i64>,
@@ -132,8 +157,11 @@ pub async fn update(
 }
 
 /// Delete a rule; 409 while a task runs it.
-#[utoipa::path(context_path = "/api/v1", responses((status = 204), (status = 409, body = shared::problem::Problem)), security(("bearer" = ["inspections:write"])))]
-#[delete("/inspection/rules/{id}")]
+#[utoipa::path(
+    delete,
+    path = "/api/v1/inspection/rules/{id}",
+    responses((status = 204), (status = 409, body = shared::problem::Problem))
+)]
 pub async fn delete(
     state: Authorized<perm::InspectionsWrite>,
     id: web::Path<i64>,

@@ -1,12 +1,12 @@
 //! Runs and their reports (JSON, CSV; the console prints HTML), and their notifications.
 
+use crate::engine::inspection::report;
 use crate::iam::{Authorized, perm};
-use crate::store::DbConn;
 use crate::store::inspection::channels::{self, Delivery};
-use crate::store::inspection::{rules, runs as store};
-use actix_web::{HttpResponse, get, web};
+use crate::store::inspection::runs as store;
+use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use shared::inspection::{Report, Run, RunState};
+use shared::inspection::{Report, Run};
 use shared::page::{Page, PageQuery};
 use shared::{ApiError, ErrorCode};
 
@@ -18,8 +18,12 @@ pub struct RunQuery {
     pub per_page: Option<i64>,
 }
 
-#[utoipa::path(context_path = "/api/v1", params(RunQuery), responses((status = 200, body = Page<Run>)), security(("bearer" = ["inspections:read"])))]
-#[get("/inspection/runs")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/inspection/runs",
+    params(RunQuery),
+    responses((status = 200, body = Page<Run>))
+)]
 pub async fn list(
     state: Authorized<perm::InspectionsRead>,
     query: web::Query<RunQuery>,
@@ -38,8 +42,11 @@ pub async fn list(
     ))
 }
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Run), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["inspections:read"])))]
-#[get("/inspection/runs/{id}")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/inspection/runs/{id}",
+    responses((status = 200, body = Run), (status = 404, body = shared::problem::Problem))
+)]
 pub async fn get(
     state: Authorized<perm::InspectionsRead>,
     id: web::Path<i64>,
@@ -53,42 +60,6 @@ pub async fn get(
     ))
 }
 
-/// The whole report: the run, every finding, and each rule as it was when the run used it.
-pub fn report(conn: &mut DbConn, id: i64) -> Result<Report, ApiError> {
-    let run = store::row(conn, id)?;
-    let findings = store::findings(conn, id)?;
-    let mut pairs: Vec<(i64, i32)> = findings
-        .iter()
-        .map(|f| (f.rule_id, f.rule_version))
-        .collect();
-    pairs.sort_unstable();
-    pairs.dedup();
-    let mut gone = Vec::new();
-    if let (Some(prev), RunState::Completed | RunState::TimedOut) =
-        (run.previous_run_id, run.state())
-    {
-        let now: std::collections::HashSet<(i64, &str)> = findings
-            .iter()
-            .map(|f| (f.rule_id, f.target.as_str()))
-            .collect();
-        for (rule_id, rule_name, target) in store::keys(conn, prev)? {
-            if !now.contains(&(rule_id, target.as_str())) {
-                gone.push(if target.is_empty() {
-                    rule_name
-                } else {
-                    format!("{rule_name} on {target}")
-                });
-            }
-        }
-    }
-    Ok(Report {
-        run: run.to_api()?,
-        rules: rules::versions_of(conn, &pairs)?,
-        findings: findings.iter().map(store::FindingRow::to_api).collect(),
-        gone,
-    })
-}
-
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
@@ -97,10 +68,12 @@ pub struct ReportQuery {
 }
 
 /// A run's report as JSON or CSV (one row per finding).
-#[utoipa::path(context_path = "/api/v1", params(ReportQuery),
-    responses((status = 200, body = Report), (status = 404, body = shared::problem::Problem)),
-    security(("bearer" = ["inspections:read"])))]
-#[get("/inspection/runs/{id}/report")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/inspection/runs/{id}/report",
+    params(ReportQuery),
+    responses((status = 200, body = Report), (status = 404, body = shared::problem::Problem))
+)]
 pub async fn report_handler(
     state: Authorized<perm::InspectionsRead>,
     id: web::Path<i64>,
@@ -118,7 +91,7 @@ pub async fn report_handler(
             ));
         }
     };
-    let r = state.store.run(move |c| report(c, id)).await?;
+    let r = state.store.run(move |c| report::assemble(c, id)).await?;
     if csv {
         return Ok(HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
@@ -133,10 +106,11 @@ pub async fn report_handler(
 
 /// One row per finding; cells a spreadsheet would run as formulas are defused.
 pub fn to_csv(r: &Report) -> String {
-    use crate::api::audit::cell;
-    let mut out = String::from(
-        "run_id,task,rule,rule_version,target,level,status,change,value,duration_ms,checked_at,subject,evidence,suggestion\r\n",
-    );
+    use crate::api::iam::audit::cell;
+    let mut out = String::from(concat!(
+        "run_id,task,rule,rule_version,target,level,status,change,value,duration_ms,",
+        "checked_at,subject,evidence,suggestion\r\n",
+    ));
     for f in &r.findings {
         let suggestion = r
             .rules
@@ -168,8 +142,11 @@ pub fn to_csv(r: &Report) -> String {
 }
 
 /// Notifications a run caused, with every delivery attempt.
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Vec<Delivery>), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["inspections:read"])))]
-#[get("/inspection/runs/{id}/deliveries")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/inspection/runs/{id}/deliveries",
+    responses((status = 200, body = Vec<Delivery>), (status = 404, body = shared::problem::Problem))
+)]
 pub async fn deliveries(
     state: Authorized<perm::InspectionsRead>,
     id: web::Path<i64>,

@@ -3,21 +3,23 @@
 use crate::engine::inspection::define;
 use crate::iam::{Authorized, perm};
 use crate::store::inspection::{runs, tasks as store};
-use actix_web::{HttpResponse, delete, get, post, put, web};
+use actix_web::{HttpResponse, web};
 use shared::ApiError;
 use shared::extract::Json;
 use shared::inspection::{Run, Task, TaskInput};
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Vec<Task>)), security(("bearer" = ["inspections:read"])))]
-#[get("/inspection/tasks")]
+#[utoipa::path(get, path = "/api/v1/inspection/tasks", responses((status = 200, body = Vec<Task>)))]
 pub async fn list(
     state: Authorized<perm::InspectionsRead>,
 ) -> Result<web::Json<Vec<Task>>, ApiError> {
     Ok(web::Json(state.store.run(store::list).await?))
 }
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Task), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["inspections:read"])))]
-#[get("/inspection/tasks/{id}")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/inspection/tasks/{id}",
+    responses((status = 200, body = Task), (status = 404, body = shared::problem::Problem))
+)]
 pub async fn get(
     state: Authorized<perm::InspectionsRead>,
     id: web::Path<i64>,
@@ -29,10 +31,16 @@ pub async fn get(
 }
 
 /// Create a task; every rule is rendered for every target and checked before it is stored.
-#[utoipa::path(context_path = "/api/v1", request_body = TaskInput,
-    responses((status = 201, body = Task), (status = 400, body = shared::problem::Problem, content_type = "application/problem+json"), (status = 409, body = shared::problem::Problem)),
-    security(("bearer" = ["inspections:write"])))]
-#[post("/inspection/tasks")]
+#[utoipa::path(
+    post,
+    path = "/api/v1/inspection/tasks",
+    request_body = TaskInput,
+    responses(
+        (status = 201, body = Task),
+        (status = 400, body = shared::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, body = shared::problem::Problem)
+    )
+)]
 pub async fn create(
     state: Authorized<perm::InspectionsWrite>,
     body: Json<TaskInput>,
@@ -51,10 +59,16 @@ pub async fn create(
         .json(task))
 }
 
-#[utoipa::path(context_path = "/api/v1", request_body = TaskInput,
-    responses((status = 200, body = Task), (status = 400, body = shared::problem::Problem), (status = 404, body = shared::problem::Problem)),
-    security(("bearer" = ["inspections:write"])))]
-#[put("/inspection/tasks/{id}")]
+#[utoipa::path(
+    put,
+    path = "/api/v1/inspection/tasks/{id}",
+    request_body = TaskInput,
+    responses(
+        (status = 200, body = Task),
+        (status = 400, body = shared::problem::Problem),
+        (status = 404, body = shared::problem::Problem)
+    )
+)]
 pub async fn update(
     state: Authorized<perm::InspectionsWrite>,
     id: web::Path<i64>,
@@ -75,8 +89,11 @@ pub async fn update(
 }
 
 /// Delete a task with its runs and reports.
-#[utoipa::path(context_path = "/api/v1", responses((status = 204), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["inspections:write"])))]
-#[delete("/inspection/tasks/{id}")]
+#[utoipa::path(
+    delete,
+    path = "/api/v1/inspection/tasks/{id}",
+    responses((status = 204), (status = 404, body = shared::problem::Problem))
+)]
 pub async fn delete(
     state: Authorized<perm::InspectionsWrite>,
     id: web::Path<i64>,
@@ -91,8 +108,11 @@ pub async fn delete(
 }
 
 /// Queue a run now (any replica's engine starts it within a tick).
-#[utoipa::path(context_path = "/api/v1", responses((status = 202, body = Run), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["inspections:run"])))]
-#[post("/inspection/tasks/{id}/run")]
+#[utoipa::path(
+    post,
+    path = "/api/v1/inspection/tasks/{id}/run",
+    responses((status = 202, body = Run), (status = 404, body = shared::problem::Problem))
+)]
 pub async fn run_now(
     state: Authorized<perm::InspectionsRun>,
     id: web::Path<i64>,

@@ -1,10 +1,14 @@
-//! The pure part of ending a run: counts by level, the score, what changed since the previous
-//! run, which risk events open or clear, and the notification each channel gets.
+//! A run's report. Ending a run is pure: counts by level, the score, what changed since the
+//! previous run, which risk events open or clear, and the notification each channel gets.
+//! [`assemble`] reads a finished or running run's whole report back.
 
+use crate::store::DbConn;
 use crate::store::inspection::risks::{Raise, rule_key};
-use crate::store::inspection::runs::{Ending, FindingRow, Previous};
+use crate::store::inspection::rules;
+use crate::store::inspection::runs::{self, Ending, FindingRow, Previous};
+use shared::ApiError;
 use shared::check::CheckStatus;
-use shared::inspection::{Change, Level, NotifyRule, NotifyWhen, RunState, RunSummary};
+use shared::inspection::{Change, Level, NotifyRule, NotifyWhen, Report, RunState, RunSummary};
 use shared::notify::Message;
 use std::collections::HashMap;
 
@@ -206,6 +210,44 @@ fn first_line(s: &str) -> &str {
         Some((i, _)) => &line[..i],
         None => line,
     }
+}
+
+/// The whole report of run `id`: the run, every finding, each rule as it was when the run
+/// used it, and what the previous run found that this one did not. The API and the console
+/// both show it.
+pub fn assemble(conn: &mut DbConn, id: i64) -> Result<Report, ApiError> {
+    let run = runs::row(conn, id)?;
+    let findings = runs::findings(conn, id)?;
+    let mut pairs: Vec<(i64, i32)> = findings
+        .iter()
+        .map(|f| (f.rule_id, f.rule_version))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let mut gone = Vec::new();
+    if let (Some(prev), RunState::Completed | RunState::TimedOut) =
+        (run.previous_run_id, run.state())
+    {
+        let now: std::collections::HashSet<(i64, &str)> = findings
+            .iter()
+            .map(|f| (f.rule_id, f.target.as_str()))
+            .collect();
+        for (rule_id, rule_name, target) in runs::keys(conn, prev)? {
+            if !now.contains(&(rule_id, target.as_str())) {
+                gone.push(if target.is_empty() {
+                    rule_name
+                } else {
+                    format!("{rule_name} on {target}")
+                });
+            }
+        }
+    }
+    Ok(Report {
+        run: run.to_api()?,
+        rules: rules::versions_of(conn, &pairs)?,
+        findings: findings.iter().map(FindingRow::to_api).collect(),
+        gone,
+    })
 }
 
 #[cfg(test)]

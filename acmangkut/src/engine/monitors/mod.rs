@@ -4,3 +4,4 @@
 
 pub mod retention;
 pub mod scheduler;
+pub mod summary;

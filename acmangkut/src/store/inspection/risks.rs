@@ -216,6 +216,60 @@ pub struct RiskFilter {
     pub source: Option<String>,
 }
 
+/// The filter as the API's query string and the console's form write it.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RiskQuery {
+    /// Comma-separated states (`open,acknowledged`, the default; `resolved`; `all`).
+    pub state: Option<String>,
+    pub level: Option<String>,
+    /// `inspection` or `monitor`.
+    pub source: Option<String>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+impl RiskQuery {
+    pub fn filter(&self) -> Result<RiskFilter, ApiError> {
+        let bad =
+            |field: &str, msg: &str| ApiError::field(shared::ErrorCode::InvalidQuery, field, msg);
+        let states = match self.state.as_deref().unwrap_or("open,acknowledged") {
+            "all" | "" => Vec::new(),
+            states => states
+                .split(',')
+                .map(|s| {
+                    RiskState::parse(s.trim()).ok_or_else(|| {
+                        bad("state", "states are open, acknowledged, resolved or all")
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let level = match self.level.as_deref().filter(|s| !s.is_empty()) {
+            Some(l) => {
+                Some(Level::parse(l).ok_or_else(|| bad("level", "must be high, medium or low"))?)
+            }
+            None => None,
+        };
+        let source = match self.source.as_deref().filter(|s| !s.is_empty()) {
+            Some(s @ ("inspection" | "monitor")) => Some(s.to_string()),
+            Some(_) => return Err(bad("source", "must be inspection or monitor")),
+            None => None,
+        };
+        Ok(RiskFilter {
+            states,
+            level,
+            source,
+        })
+    }
+
+    pub fn page(&self) -> shared::page::PageQuery {
+        shared::page::PageQuery {
+            page: self.page,
+            per_page: self.per_page,
+        }
+    }
+}
+
 /// Ordered by level (high first), then age (oldest first): what needs attention first.
 pub fn list(
     conn: &mut DbConn,

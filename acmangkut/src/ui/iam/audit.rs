@@ -1,7 +1,7 @@
 //! `/audit`: the audit log, filtered and paged (newest first), with links to the API's export
 //! under the same filters and a chart of events per hour over the last day.
 
-use crate::api::audit::AuditQuery;
+use crate::iam::audit::AuditQuery;
 use crate::iam::{Authorized, perm};
 use crate::store::audit::{self, AuditEvent, AuditFilter};
 use crate::store::now_ms;

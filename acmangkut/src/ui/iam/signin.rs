@@ -4,8 +4,8 @@
 //! The sign-in form is protected against login CSRF by a double-submit cookie: the page sets
 //! `has_login_csrf` and the form carries the same value.
 
-use crate::api::AppState;
 use crate::iam::{Authorized, accounts, perm};
+use crate::state::AppState;
 use crate::store::iam::{sessions, users};
 use crate::ui::i18n::Tr;
 use crate::ui::views::Chrome;

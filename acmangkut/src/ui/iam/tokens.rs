@@ -1,8 +1,8 @@
 //! `/tokens`: the caller's own API tokens; creating one (its secret shown on the answer page,
-//! once) and revoking. Tokens are checked and built by [`crate::api::tokens::prepare`], as the
+//! once) and revoking. Tokens are checked and built by [`crate::iam::tokens::prepare`], as the
 //! API does.
 
-use crate::api::tokens::{NewTokenInput, own_user, prepare};
+use crate::iam::tokens::{NewTokenInput, own_user, prepare};
 use crate::iam::{Authorized, Principal, perm};
 use crate::store::iam::tokens::{self as store, ApiToken};
 use crate::ui::i18n::{Lang, Tr};

@@ -8,7 +8,7 @@
 
 use super::overview::trigger_label;
 use super::{Read, Words, id_of, run_badge, score_class, score_text, shorten};
-use crate::api::inspection::runs::report as load_report;
+use crate::engine::inspection::report::assemble as load_report;
 use crate::store::inspection::channels::{self, Delivery};
 use crate::ui::charts::{Bar, state_bars};
 use crate::ui::i18n::Tr;

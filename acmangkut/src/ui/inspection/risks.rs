@@ -3,10 +3,10 @@
 //! required, a resolved event is final, an acknowledged one can only be resolved).
 
 use super::{Read, Run, Words, field, form_fields, id_of};
-use crate::api::inspection::risks::RiskQuery;
 use crate::iam::Authorized;
 use crate::iam::permissions::Needs;
 use crate::store::inspection::risks as store;
+use crate::store::inspection::risks::RiskQuery;
 use crate::ui::i18n::Tr;
 use crate::ui::views::{Chrome, Opt};
 use crate::ui::{Ui, UiError, same_origin, when};

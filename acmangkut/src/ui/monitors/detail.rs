@@ -6,8 +6,8 @@ use super::views::{
 };
 use super::{Read, Write};
 use super::{change_views, monitor_id, state_label};
-use crate::api::monitors::WINDOWS;
 use crate::config::DEFAULT_LOCATION;
+use crate::engine::monitors::summary;
 use crate::store::monitors as store;
 use crate::store::monitors::results;
 use crate::store::monitors::rollups::{self, HourPoint};
@@ -44,10 +44,7 @@ pub async fn show(state: Read, ui: Ui, id: web::Path<String>) -> Result<HttpResp
         .run(move |c| {
             let now = now_ms();
             let monitor = store::get(c, id)?;
-            let windows = WINDOWS
-                .iter()
-                .map(|(label, ms)| rollups::window_summary(c, id, now, label, *ms))
-                .collect::<Result<Vec<_>, _>>()?;
+            let windows = summary::windows(c, id, now)?;
             diesel::QueryResult::Ok(Loaded {
                 monitor,
                 windows,

@@ -4,7 +4,7 @@ use super::Write;
 use super::form::{FieldError, MonitorForm};
 use super::monitor_id;
 use super::views::{FormPage, LocationBox};
-use crate::api::AppState;
+use crate::state::AppState;
 use crate::store::monitors as store;
 use crate::ui::views::Opt;
 use crate::ui::{Ui, UiError, same_origin};

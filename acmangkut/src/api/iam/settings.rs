@@ -3,7 +3,7 @@
 use crate::iam::switch::{IamStatus, status};
 use crate::iam::{Authorized, perm};
 use crate::store::settings::{self, IAM_DEGRADED};
-use actix_web::{get, put, web};
+use actix_web::web;
 use serde::Deserialize;
 use shared::ApiError;
 use shared::extract::Json;
@@ -15,14 +15,17 @@ pub struct IamSwitchInput {
     pub degraded: bool,
 }
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = IamStatus)), security(("bearer" = ["settings:read"])))]
-#[get("/settings/iam")]
+#[utoipa::path(get, path = "/api/v1/settings/iam", responses((status = 200, body = IamStatus)))]
 pub async fn get_iam(auth: Authorized<perm::SettingsRead>) -> web::Json<IamStatus> {
     web::Json(status(auth.app(), false))
 }
 
-#[utoipa::path(context_path = "/api/v1", request_body = IamSwitchInput, responses((status = 200, body = IamStatus)), security(("bearer" = ["iam-switch:write"])))]
-#[put("/settings/iam")]
+#[utoipa::path(
+    put,
+    path = "/api/v1/settings/iam",
+    request_body = IamSwitchInput,
+    responses((status = 200, body = IamStatus))
+)]
 pub async fn put_iam(
     auth: Authorized<perm::IamSwitchWrite>,
     body: Json<IamSwitchInput>,

@@ -1,67 +1,21 @@
 //! `/api/v1/audit`: read and export the audit log. Nothing here (or anywhere) changes it.
 
+use crate::iam::audit::AuditQuery;
 use crate::iam::{Authorized, perm};
-use crate::store::audit::{self, AuditEvent, AuditFilter};
-use actix_web::{HttpResponse, get, web};
-use serde::Deserialize;
+use crate::store::audit::{self, AuditEvent};
+use actix_web::{HttpResponse, web};
 use shared::page::{Page, PageQuery};
 use shared::{ApiError, ErrorCode};
 
 /// Rows in one export, newest first.
 const EXPORT_LIMIT: i64 = 100_000;
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct AuditQuery {
-    pub actor: Option<String>,
-    /// An action (`monitor.create`) or a prefix ending in `.` (`monitor.`).
-    pub action: Option<String>,
-    pub resource: Option<String>,
-    /// `success`, `failure`, `denied` or `rate_limited`.
-    pub outcome: Option<String>,
-    /// RFC 3339; events at or after.
-    pub since: Option<String>,
-    /// RFC 3339; events before.
-    pub until: Option<String>,
-    pub page: Option<i64>,
-    pub per_page: Option<i64>,
-    /// Export only: `csv` or `json`.
-    pub format: Option<String>,
-}
-
-fn time(field: &str, v: &Option<String>) -> Result<Option<i64>, ApiError> {
-    v.as_deref()
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            chrono::DateTime::parse_from_rfc3339(s)
-                .map(|t| t.timestamp_millis())
-                .map_err(|e| {
-                    ApiError::field(
-                        ErrorCode::InvalidQuery,
-                        field,
-                        format!("not an RFC 3339 time: {e}"),
-                    )
-                })
-        })
-        .transpose()
-}
-
-impl AuditQuery {
-    pub fn filter(&self) -> Result<AuditFilter, ApiError> {
-        let some = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
-        Ok(AuditFilter {
-            actor: some(&self.actor),
-            action: some(&self.action),
-            resource: some(&self.resource),
-            outcome: some(&self.outcome),
-            since_ms: time("since", &self.since)?,
-            until_ms: time("until", &self.until)?,
-        })
-    }
-}
-
-#[utoipa::path(context_path = "/api/v1", params(AuditQuery), responses((status = 200, body = Page<AuditEvent>)), security(("bearer" = ["audit:read"])))]
-#[get("/audit")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    params(AuditQuery),
+    responses((status = 200, body = Page<AuditEvent>))
+)]
 pub async fn list(
     auth: Authorized<perm::AuditRead>,
     q: web::Query<AuditQuery>,
@@ -80,8 +34,12 @@ pub async fn list(
 }
 
 /// The filtered log as a download: CSV (one row per event) or a JSON array.
-#[utoipa::path(context_path = "/api/v1", params(AuditQuery), responses((status = 200, description = "text/csv or application/json attachment")), security(("bearer" = ["audit:read"])))]
-#[get("/audit/export")]
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/export",
+    params(AuditQuery),
+    responses((status = 200, description = "text/csv or application/json attachment"))
+)]
 pub async fn export(
     auth: Authorized<perm::AuditRead>,
     q: web::Query<AuditQuery>,

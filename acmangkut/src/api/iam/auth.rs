@@ -1,7 +1,7 @@
 //! `/api/v1/auth`: sign in with a built-in account, sign out, and who am I.
 
 use crate::iam::{Authorized, accounts, perm};
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use shared::extract::Json;
 use shared::{ApiError, ErrorCode};
@@ -28,12 +28,19 @@ pub struct Me {
 }
 
 /// Signs in a built-in account; the session cookie comes back in `Set-Cookie`.
-#[utoipa::path(context_path = "/api/v1", request_body = SignInInput, responses(
-    (status = 200, body = Me), (status = 401, body = shared::problem::Problem), (status = 429, body = shared::problem::Problem)))]
-#[post("/auth/login")]
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    request_body = SignInInput,
+    responses(
+        (status = 200, body = Me),
+        (status = 401, body = shared::problem::Problem),
+        (status = 429, body = shared::problem::Problem)
+    )
+)]
 pub async fn login(
     req: HttpRequest,
-    state: web::Data<crate::api::AppState>,
+    state: web::Data<crate::state::AppState>,
     body: Json<SignInInput>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.into_inner();
@@ -51,18 +58,16 @@ pub async fn login(
 }
 
 /// Ends this session server-side.
-#[utoipa::path(context_path = "/api/v1", responses((status = 204)), security(("bearer" = [])))]
-#[post("/auth/logout")]
+#[utoipa::path(post, path = "/api/v1/auth/logout", responses((status = 204)))]
 pub async fn logout(
-    req: HttpRequest,
     auth: Authorized<perm::SignedIn>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let cookie = accounts::sign_out(auth.app(), &req, &auth.principal).await?;
     Ok(HttpResponse::NoContent().cookie(cookie).finish())
 }
 
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = Me)), security(("bearer" = [])))]
-#[get("/auth/me")]
+#[utoipa::path(get, path = "/api/v1/auth/me", responses((status = 200, body = Me)))]
 pub async fn me(auth: Authorized<perm::SignedIn>) -> web::Json<Me> {
     let p = &auth.principal;
     web::Json(Me {

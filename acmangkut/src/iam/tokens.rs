@@ -1,12 +1,11 @@
-//! `/api/v1/tokens`: API tokens for scripts, each user's own. The secret is answered once.
+//! API tokens: who may hold one, and how a new one is checked and built. The API's
+//! `/api/v1/tokens` and the console's `/tokens` page both create tokens through [`prepare`].
 
 use crate::iam::authn::TOKEN_PREFIX;
-use crate::iam::{Authorized, Principal, perm, secrets};
-use crate::store::iam::tokens::{self, ApiToken, NewToken};
+use crate::iam::{Principal, secrets};
+use crate::store::iam::tokens::NewToken;
 use crate::store::now_ms;
-use actix_web::{HttpResponse, delete, get, post, web};
-use serde::{Deserialize, Serialize};
-use shared::extract::Json;
+use serde::Deserialize;
 use shared::permissions::PermSet;
 use shared::{ApiError, ErrorCode};
 
@@ -21,20 +20,15 @@ pub struct NewTokenInput {
     pub permissions: Vec<String>,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct CreatedToken {
-    #[serde(flatten)]
-    pub token: ApiToken,
-    /// `Authorization: Bearer <secret>`. Shown this once; only its hash is kept.
-    pub secret: String,
-}
-
 /// The caller's user id: API tokens belong to a user account.
 pub fn own_user(principal: &Principal) -> Result<i64, ApiError> {
     principal.user_id.ok_or_else(|| {
         ApiError::new(
             ErrorCode::Forbidden,
-            "API tokens belong to a user account; sign in as one (not with the bootstrap token or a provider token)",
+            concat!(
+                "API tokens belong to a user account; sign in as one ",
+                "(not with the bootstrap token or a provider token)"
+            ),
         )
     })
 }
@@ -90,44 +84,4 @@ pub fn prepare(
         expires_at: now + input.expires_in_days as i64 * 86_400_000,
     };
     Ok((row, secret))
-}
-
-#[utoipa::path(context_path = "/api/v1", responses((status = 200, body = [ApiToken])), security(("bearer" = ["tokens:read"])))]
-#[get("/tokens")]
-pub async fn list(
-    auth: Authorized<perm::TokensRead>,
-) -> Result<web::Json<Vec<ApiToken>>, ApiError> {
-    let user = own_user(&auth.principal)?;
-    Ok(web::Json(
-        auth.store.run(move |c| tokens::list_for(c, user)).await?,
-    ))
-}
-
-#[utoipa::path(context_path = "/api/v1", request_body = NewTokenInput, responses((status = 201, body = CreatedToken), (status = 400, body = shared::problem::Problem)), security(("bearer" = ["tokens:write"])))]
-#[post("/tokens")]
-pub async fn create(
-    auth: Authorized<perm::TokensWrite>,
-    body: Json<NewTokenInput>,
-) -> Result<HttpResponse, ApiError> {
-    let input = body.into_inner();
-    let (row, secret) = prepare(&auth.principal, auth.iam.config().token_max_days, &input)?;
-    let actor = auth.actor();
-    let token = auth
-        .store
-        .run(move |c| tokens::create(c, &actor, &row))
-        .await?;
-    Ok(HttpResponse::Created().json(CreatedToken { token, secret }))
-}
-
-#[utoipa::path(context_path = "/api/v1", responses((status = 204), (status = 404, body = shared::problem::Problem)), security(("bearer" = ["tokens:write"])))]
-#[delete("/tokens/{id}")]
-pub async fn revoke(
-    auth: Authorized<perm::TokensWrite>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, ApiError> {
-    let (user, id, actor) = (own_user(&auth.principal)?, id.into_inner(), auth.actor());
-    auth.store
-        .run(move |c| tokens::revoke(c, &actor, user, id))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
 }
