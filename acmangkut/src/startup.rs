@@ -67,7 +67,7 @@ impl Application {
             )
         })?;
         let port = listener.local_addr()?.port();
-        let iam = crate::iam::Iam::new(config.iam.clone(), metrics.clone())?;
+        let iam = crate::iam::Iam::new(config.iam.clone(), metrics.clone(), store.clone())?;
         let config = Arc::new(config);
         let credential = pageinspect_credential(&config, &iam);
         let checker = Arc::new(crate::engine::checks::Checker::new(
@@ -222,6 +222,7 @@ fn pageinspect_credential(
 }
 
 fn http_server(listener: TcpListener, state: AppState, config: &Config) -> std::io::Result<Server> {
+    let iam = state.iam.clone();
     let data = web::Data::new(state);
     let limit = config.server.max_body_bytes;
     let mut server = HttpServer::new(move || {
@@ -242,6 +243,7 @@ fn http_server(listener: TcpListener, state: AppState, config: &Config) -> std::
             .wrap(actix_web::middleware::from_fn(crate::iam::authn::middleware))
             .wrap(actix_web::middleware::from_fn(ui::refusals::middleware))
             .app_data(data.clone())
+            .app_data(iam.clone())
             .app_data(shared::extract::JsonLimit(limit))
             .configure(api::configure)
             .configure(ui::configure)

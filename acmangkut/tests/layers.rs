@@ -71,17 +71,6 @@ const RULES: &[Rule] = &[
     rule("cli", ABOVE_STORE, "the command line is a base module"),
 ];
 
-/// Violations present when the test was written, allowed until they are fixed: (file under
-/// `src/`, the module it must not refer to). Each must still be present, so the list only
-/// shrinks; remove an entry when its violation is fixed. The goal is an empty list.
-const KNOWN_VIOLATIONS: &[(&str, &str)] = &[
-    // IAM's extractor and middleware reach the application state, which holds IAM.
-    ("iam/accounts.rs", "state"),
-    ("iam/authn.rs", "state"),
-    ("iam/guard.rs", "state"),
-    ("iam/switch.rs", "state"),
-];
-
 struct Rule {
     from: &'static str,
     to: &'static [&'static str],
@@ -406,26 +395,15 @@ fn lower_layers_do_not_refer_to_higher_ones() {
         );
     }
     for (file, line, from, to, why) in &all {
-        if !KNOWN_VIOLATIONS.contains(&(file.as_str(), to.as_str())) {
-            let _ = writeln!(report, "src/{file}:{line}: {from} -> {to}: {why}");
-        }
-    }
-    for (file, to) in KNOWN_VIOLATIONS {
-        if !all.iter().any(|v| v.0 == *file && v.3 == *to) {
-            let _ = writeln!(
-                report,
-                "src/{file} no longer refers to {to}: remove it from KNOWN_VIOLATIONS"
-            );
-        }
+        let _ = writeln!(report, "src/{file}:{line}: {from} -> {to}: {why}");
     }
     let arrows: Vec<String> = arrows.iter().map(|(a, b)| format!("{a}->{b}")).collect();
     eprintln!(
-        "layers: {} files, {} rules; arrows between modules: {}; violations: {} ({} known)",
+        "layers: {} files, {} rules; arrows between modules: {}; violations: {}",
         files.len(),
         RULES.len(),
         arrows.join(" "),
-        all.len(),
-        KNOWN_VIOLATIONS.len()
+        all.len()
     );
     assert!(report.is_empty(), "layering broken:\n{report}");
 }

@@ -1,6 +1,7 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations and the route table.
 
-use crate::iam::{Authorized, perm};
+use crate::iam::perm;
+use crate::state::Authorized;
 use actix_web::HttpResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};

@@ -18,7 +18,7 @@ use utoipa::openapi::path::{HttpMethod, Paths};
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{OpenApi, RefOr, schema::Schema};
 
-pub use crate::iam::guard::needs;
+pub use crate::state::needs;
 
 /// Paths under it are registered in one actix scope, as they always were.
 const V1: &str = "/api/v1";

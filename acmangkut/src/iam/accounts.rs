@@ -1,9 +1,9 @@
 //! Signing in and out, shared by the API and the console: rate limits, password checks,
 //! break-glass rules, sessions and their cookie, and the audit rows of each attempt.
 
+use super::Iam;
 use super::authn::SESSION_COOKIE;
 use super::secrets::{dummy_hash, random_token, sha256_hex, verify_password};
-use crate::state::AppState;
 use crate::store::audit::{self, Actor};
 use crate::store::iam::sessions::{self, NewSession};
 use crate::store::iam::users;
@@ -59,20 +59,20 @@ fn attempt_actor(username: &str, peer: &str) -> Actor {
 /// Checks a built-in account's password and starts a session. Every attempt is audited;
 /// failures say only "wrong username or password", whatever the reason.
 pub async fn sign_in(
-    state: &AppState,
+    iam: &Iam,
     req: &HttpRequest,
     username: &str,
     password: &str,
 ) -> Result<Started, ApiError> {
     let peer = super::authn::peer_of(req);
     let actor = attempt_actor(username, &peer);
-    let metrics = state.metrics.clone();
-    if let Err(wait) = state.iam.limiter().check(username, &peer) {
+    let metrics = iam.metrics().clone();
+    if let Err(wait) = iam.limiter().check(username, &peer) {
         metrics.sign_ins.with_label_values(&["rate_limited"]).inc();
         let ev = actor
             .event("auth.sign_in", "session", None)
             .outcome("rate_limited");
-        state.store.run(move |c| audit::record(c, &ev)).await?;
+        iam.store().run(move |c| audit::record(c, &ev)).await?;
         let mut e = ApiError::new(
             ErrorCode::TooManyRequests,
             "too many sign-in attempts; wait before trying again",
@@ -81,8 +81,8 @@ pub async fn sign_in(
         return Err(e);
     }
     let name = username.to_string();
-    let user = state
-        .store
+    let user = iam
+        .store()
         .run(move |c| users::find_by_username(c, &name))
         .await?;
     let hash = user
@@ -97,7 +97,7 @@ pub async fn sign_in(
         _ if !matches => Some("wrong password or unknown account"),
         Some(u) if u.source != "local" => Some("not a built-in account"),
         Some(u) if u.disabled => Some("account disabled"),
-        Some(u) if u.break_glass && !state.iam.degraded() => {
+        Some(u) if u.break_glass && !iam.degraded() => {
             Some("break-glass account while IAM is not degraded")
         }
         None => Some("unknown account"),
@@ -109,21 +109,21 @@ pub async fn sign_in(
             .event("auth.sign_in", "session", None)
             .outcome("failure")
             .detail(refusal.unwrap_or_default());
-        state.store.run(move |c| audit::record(c, &ev)).await?;
+        iam.store().run(move |c| audit::record(c, &ev)).await?;
         return Err(ApiError::new(
             ErrorCode::Unauthorized,
             "wrong username or password",
         ));
     };
     metrics.sign_ins.with_label_values(&["success"]).inc();
-    let started = start_session(state, req, user.id, &user.username, &[], "auth.sign_in").await?;
+    let started = start_session(iam, req, user.id, &user.username, &[], "auth.sign_in").await?;
     Ok(started)
 }
 
 /// Creates a session for `user_id` (a built-in account after its password, or an OIDC user
 /// after the provider's callback) and audits it.
 pub async fn start_session(
-    state: &AppState,
+    iam: &Iam,
     req: &HttpRequest,
     user_id: i64,
     username: &str,
@@ -132,7 +132,7 @@ pub async fn start_session(
 ) -> Result<Started, ApiError> {
     let peer = super::authn::peer_of(req);
     let id = random_token(32);
-    let ttl_ms = state.iam.config().session_hours as i64 * 3_600_000;
+    let ttl_ms = iam.config().session_hours as i64 * 3_600_000;
     let now = now_ms();
     let row = NewSession {
         id_hash: sha256_hex(&id),
@@ -150,8 +150,7 @@ pub async fn start_session(
         } else {
             format!("groups: {}", groups.join(", "))
         });
-    state
-        .store
+    iam.store()
         .run(move |c| {
             sessions::create(c, &row)?;
             users::touch_sign_in(c, user_id)?;
@@ -176,7 +175,7 @@ fn session_cookie(req: &HttpRequest, value: String, max_age: time::Duration) -> 
 
 /// Ends the session server-side; the answer's cookie clears the browser's copy.
 pub async fn sign_out(
-    state: &AppState,
+    iam: &Iam,
     req: &HttpRequest,
     principal: &super::Principal,
 ) -> Result<Cookie<'static>, ApiError> {
@@ -186,8 +185,7 @@ pub async fn sign_out(
             "session",
             principal.user_id.map(|i| i.to_string()),
         );
-        state
-            .store
+        iam.store()
             .run(move |c| {
                 sessions::delete(c, &hash)?;
                 audit::record(c, &ev)

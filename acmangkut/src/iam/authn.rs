@@ -8,7 +8,6 @@ use super::Iam;
 use super::oidc::Mode;
 use super::principal::{Principal, Via};
 use super::secrets::{same, sha256_hex};
-use crate::state::AppState;
 use crate::store::audit;
 use crate::store::iam::{sessions, tokens};
 use actix_web::body::{BoxBody, MessageBody};
@@ -46,11 +45,11 @@ pub async fn middleware(
     if is_public(req.path()) {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
-    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+    let Some(iam) = req.app_data::<Iam>().cloned() else {
         let e = ApiError::new(ErrorCode::Internal, "application state missing");
         return Ok(req.into_response(e.error_response()));
     };
-    let principal = match resolve(&state, &req).await {
+    let principal = match resolve(&iam, &req).await {
         Ok(Some(p)) => p,
         Ok(None) => return Ok(unauthenticated(req, None)),
         Err(e) if e.code == ErrorCode::Unauthorized => return Ok(unauthenticated(req, Some(e))),
@@ -64,7 +63,7 @@ pub async fn middleware(
     }
     if principal.via == Via::Bootstrap
         && is_safe(req.method())
-        && state.iam.bootstrap_read_due(&principal.peer)
+        && iam.bootstrap_read_due(&principal.peer)
     {
         let ev = principal
             .actor()
@@ -74,7 +73,7 @@ pub async fn middleware(
                 req.method(),
                 req.path()
             ));
-        if let Err(e) = state.store.run(move |c| audit::record(c, &ev)).await {
+        if let Err(e) = iam.store().run(move |c| audit::record(c, &ev)).await {
             return Ok(req.into_response(e.error_response()));
         }
     }
@@ -138,8 +137,7 @@ fn invalid(detail: &str) -> ApiError {
     ApiError::new(ErrorCode::Unauthorized, detail)
 }
 
-async fn resolve(state: &AppState, req: &ServiceRequest) -> Result<Option<Principal>, ApiError> {
-    let iam = &state.iam;
+async fn resolve(iam: &Iam, req: &ServiceRequest) -> Result<Option<Principal>, ApiError> {
     let peer = peer_of(req.request());
     if let Some(token) = bearer(req)? {
         if let Some(boot) = &iam.config().bootstrap_token
@@ -159,9 +157,9 @@ async fn resolve(state: &AppState, req: &ServiceRequest) -> Result<Option<Princi
             }));
         }
         if token.starts_with(TOKEN_PREFIX) {
-            return api_token(state, &token, peer).await.map(Some);
+            return api_token(iam, &token, peer).await.map(Some);
         }
-        return jwt(state, &token, peer).await.map(Some);
+        return jwt(iam, &token, peer).await.map(Some);
     }
     let Some(cookie) = session_cookie(req.request()) else {
         return Ok(None);
@@ -169,13 +167,13 @@ async fn resolve(state: &AppState, req: &ServiceRequest) -> Result<Option<Princi
     let hash = sha256_hex(&cookie);
     let found = {
         let hash = hash.clone();
-        state.store.run(move |c| sessions::find(c, &hash)).await?
+        iam.store().run(move |c| sessions::find(c, &hash)).await?
     };
     let Some(s) = found else {
         return Err(invalid("the session has ended; sign in again"));
     };
     usable(iam, s.user.disabled, s.user.break_glass)?;
-    let access = iam.access(&state.store).await?;
+    let access = iam.access().await?;
     let roles = access.roles_of(&s.user.username, &s.groups);
     Ok(Some(Principal {
         permissions: access.permissions_of_roles(&roles),
@@ -208,17 +206,17 @@ fn usable(iam: &Iam, disabled: bool, break_glass: bool) -> Result<(), ApiError> 
     Ok(())
 }
 
-async fn api_token(state: &AppState, token: &str, peer: String) -> Result<Principal, ApiError> {
+async fn api_token(iam: &Iam, token: &str, peer: String) -> Result<Principal, ApiError> {
     let hash = sha256_hex(token);
-    let found = state.store.run(move |c| tokens::find(c, &hash)).await?;
+    let found = iam.store().run(move |c| tokens::find(c, &hash)).await?;
     let Some((t, user)) = found else {
         return Err(invalid("the API token is unknown, expired or revoked"));
     };
-    usable(&state.iam, user.disabled, user.break_glass)?;
-    let access = state.iam.access(&state.store).await?;
+    usable(iam, user.disabled, user.break_glass)?;
+    let access = iam.access().await?;
     let roles = access.roles_of(&user.username, &[]);
     let own = PermSet::parse(t.permission_names().iter().map(String::as_str)).unwrap_or_default();
-    state.iam.note_token_use(t.id);
+    iam.note_token_use(t.id);
     Ok(Principal {
         // A token never has more than its owner has now.
         permissions: access.permissions_of_roles(&roles).intersect(own),
@@ -234,19 +232,19 @@ async fn api_token(state: &AppState, token: &str, peer: String) -> Result<Princi
     })
 }
 
-async fn jwt(state: &AppState, token: &str, peer: String) -> Result<Principal, ApiError> {
-    let Some(provider) = state.iam.oidc() else {
+async fn jwt(iam: &Iam, token: &str, peer: String) -> Result<Principal, ApiError> {
+    let Some(provider) = iam.oidc() else {
         return Err(invalid(
             "unknown bearer token (no OIDC provider is configured)",
         ));
     };
-    let mode = if state.iam.degraded() {
+    let mode = if iam.degraded() {
         Mode::Offline
     } else {
         Mode::Online
     };
     let claims = provider.verify_access_token(token, mode).await?;
-    let access = state.iam.access(&state.store).await?;
+    let access = iam.access().await?;
     let roles = access.roles_of(&claims.username, &claims.groups);
     Ok(Principal {
         permissions: access.permissions_of_roles(&roles),

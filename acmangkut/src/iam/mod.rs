@@ -13,7 +13,6 @@
 pub mod accounts;
 pub mod audit;
 pub mod authn;
-pub mod guard;
 pub mod oidc;
 pub mod permissions;
 pub mod principal;
@@ -22,7 +21,6 @@ pub mod secrets;
 pub mod switch;
 pub mod tokens;
 
-pub use guard::Authorized;
 pub use permissions::perm;
 pub use principal::{Principal, Via};
 
@@ -61,10 +59,12 @@ struct Inner {
     bootstrap_reads: Mutex<HashMap<String, Instant>>,
     oidc: Option<oidc::Provider>,
     metrics: Metrics,
+    /// Where users, sessions, tokens, roles and the audit trail are.
+    store: Store,
 }
 
 impl Iam {
-    pub fn new(config: IamConfig, metrics: Metrics) -> anyhow::Result<Self> {
+    pub fn new(config: IamConfig, metrics: Metrics, store: Store) -> anyhow::Result<Self> {
         let oidc = config.oidc.clone().map(oidc::Provider::new).transpose()?;
         let iam = Self {
             inner: Arc::new(Inner {
@@ -80,6 +80,7 @@ impl Iam {
                 bootstrap_reads: Mutex::new(HashMap::new()),
                 oidc,
                 metrics,
+                store,
             }),
         };
         iam.publish_degraded();
@@ -100,6 +101,10 @@ impl Iam {
 
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
     }
 
     /// Degraded: this instance's switch or the cluster-wide one is closed.
@@ -137,14 +142,14 @@ impl Iam {
     }
 
     /// Roles and bindings, at most [`ACCESS_TTL`] old.
-    pub async fn access(&self, store: &Store) -> Result<Arc<AccessSnapshot>, ApiError> {
+    pub async fn access(&self) -> Result<Arc<AccessSnapshot>, ApiError> {
         if let Ok(guard) = self.inner.access.read()
             && let Some((at, snap)) = guard.as_ref()
             && at.elapsed() < ACCESS_TTL
         {
             return Ok(snap.clone());
         }
-        let snap = Arc::new(store.run(AccessSnapshot::load).await?);
+        let snap = Arc::new(self.inner.store.run(AccessSnapshot::load).await?);
         if let Ok(mut guard) = self.inner.access.write() {
             *guard = Some((Instant::now(), snap.clone()));
         }

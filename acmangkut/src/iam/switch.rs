@@ -4,7 +4,7 @@
 //! loopback (forwarded-for headers are never read here); every flip is audited with the peer.
 //! The HTTP handler is `api::iam::switch::common`.
 
-use crate::state::AppState;
+use super::Iam;
 use crate::store::audit::{self, Actor};
 use serde::Serialize;
 use shared::{ApiError, ErrorCode};
@@ -22,11 +22,11 @@ pub struct IamStatus {
     pub changed: bool,
 }
 
-pub fn status(state: &AppState, changed: bool) -> IamStatus {
+pub fn status(iam: &Iam, changed: bool) -> IamStatus {
     IamStatus {
-        degraded: state.iam.degraded(),
-        instance_degraded: state.iam.local_degraded(),
-        cluster_degraded: state.iam.cluster_degraded(),
+        degraded: iam.degraded(),
+        instance_degraded: iam.local_degraded(),
+        cluster_degraded: iam.cluster_degraded(),
         changed,
     }
 }
@@ -44,7 +44,7 @@ pub fn is_loopback(ip: IpAddr) -> bool {
 /// `peer`. Refused, and the refusal audited, unless the caller is `loopback`; a flip is audited
 /// before it happens.
 pub async fn run(
-    state: &AppState,
+    iam: &Iam,
     action: &str,
     peer: String,
     loopback: bool,
@@ -69,16 +69,16 @@ pub async fn run(
             .event(&format!("iam.switch.{action}"), "iam-switch", None)
             .outcome("denied")
             .detail("the switch answers loopback callers only");
-        state.store.run(move |c| audit::record(c, &ev)).await?;
+        iam.store().run(move |c| audit::record(c, &ev)).await?;
         return Err(ApiError::new(
             ErrorCode::Forbidden,
             "the IAM switch answers only on the instance itself: run the curl inside the container (localhost)",
         ));
     }
     let Some(close) = close else {
-        return Ok(status(state, false));
+        return Ok(status(iam, false));
     };
-    let was = state.iam.local_degraded();
+    let was = iam.local_degraded();
     // The audit row first: a flip that cannot be audited does not happen.
     let ev = actor
         .event(
@@ -92,10 +92,10 @@ pub async fn run(
         )
         .before(&serde_json::json!({"instance_degraded": was}))
         .after(&serde_json::json!({"instance_degraded": close}));
-    state.store.run(move |c| audit::record(c, &ev)).await?;
-    state.iam.set_local_degraded(close);
+    iam.store().run(move |c| audit::record(c, &ev)).await?;
+    iam.set_local_degraded(close);
     tracing::warn!(peer = %peer, degraded = close, "IAM switch flipped on this instance");
-    Ok(status(state, was != close))
+    Ok(status(iam, was != close))
 }
 
 #[cfg(test)]

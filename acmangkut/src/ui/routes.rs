@@ -20,7 +20,7 @@ pub const fn name_of<P: Needs>() -> Option<&'static str> {
 }
 
 /// Read from each handler's signature; the API's route table uses the same.
-pub use crate::iam::guard::needs;
+pub use crate::state::needs;
 
 /// `console_routes! { "/path" { GET MonitorsRead => module::handler, POST … } … }`, each
 /// permission named by its `perm` marker (`SignedIn`: any signed-in caller), expands to

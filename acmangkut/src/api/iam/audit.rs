@@ -1,7 +1,8 @@
 //! `/api/v1/audit`: read and export the audit log. Nothing here (or anywhere) changes it.
 
 use crate::iam::audit::AuditQuery;
-use crate::iam::{Authorized, perm};
+use crate::iam::perm;
+use crate::state::Authorized;
 use crate::store::audit::{self, AuditEvent};
 use actix_web::{HttpResponse, web};
 use shared::page::{Page, PageQuery};

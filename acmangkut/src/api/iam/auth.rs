@@ -1,6 +1,7 @@
 //! `/api/v1/auth`: sign in with a built-in account, sign out, and who am I.
 
-use crate::iam::{Authorized, accounts, perm};
+use crate::iam::{accounts, perm};
+use crate::state::Authorized;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use shared::extract::Json;
@@ -51,7 +52,8 @@ pub async fn login(
             "must not be empty",
         ));
     }
-    let started = accounts::sign_in(&state, &req, input.username.trim(), &input.password).await?;
+    let started =
+        accounts::sign_in(&state.iam, &req, input.username.trim(), &input.password).await?;
     Ok(HttpResponse::Ok()
         .cookie(started.cookie)
         .json(serde_json::json!({"username": started.username})))
@@ -63,7 +65,7 @@ pub async fn logout(
     auth: Authorized<perm::SignedIn>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let cookie = accounts::sign_out(auth.app(), &req, &auth.principal).await?;
+    let cookie = accounts::sign_out(&auth.iam, &req, &auth.principal).await?;
     Ok(HttpResponse::NoContent().cookie(cookie).finish())
 }
 

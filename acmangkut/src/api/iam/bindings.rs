@@ -1,7 +1,8 @@
 //! `/api/v1/iam/bindings`: who (a user or an IdP group) holds which role.
 
 use super::roles::check_roles;
-use crate::iam::{Authorized, perm};
+use crate::iam::perm;
+use crate::state::Authorized;
 use crate::store::iam::access::{self, Binding};
 use crate::store::iam::manifest::{self, Manifest};
 use actix_web::{HttpResponse, web};

@@ -1,6 +1,7 @@
 //! `/api/v1/iam/manifest:apply`: the permission manifest hasinit applies.
 
-use crate::iam::{Authorized, perm};
+use crate::iam::perm;
+use crate::state::Authorized;
 use crate::store::iam::manifest::{self, ApplyReport, Manifest};
 use actix_web::web;
 use serde::Deserialize;

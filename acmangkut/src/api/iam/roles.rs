@@ -1,7 +1,8 @@
 //! `/api/v1/iam/permissions` and `/api/v1/iam/roles`: the catalog, and roles made of it.
 
-use crate::iam::{Authorized, perm};
+use crate::iam::perm;
 use crate::state::AppState;
+use crate::state::Authorized;
 use crate::store::iam::access::{self, PermissionInfo, Role};
 use crate::store::iam::manifest;
 use actix_web::{HttpResponse, web};

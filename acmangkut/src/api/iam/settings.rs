@@ -1,7 +1,8 @@
 //! `/api/v1/settings/iam`: the IAM switch for all replicas at once, stored in the database.
 
+use crate::iam::perm;
 use crate::iam::switch::{IamStatus, status};
-use crate::iam::{Authorized, perm};
+use crate::state::Authorized;
 use crate::store::settings::{self, IAM_DEGRADED};
 use actix_web::web;
 use serde::Deserialize;
@@ -17,7 +18,7 @@ pub struct IamSwitchInput {
 
 #[utoipa::path(get, path = "/api/v1/settings/iam", responses((status = 200, body = IamStatus)))]
 pub async fn get_iam(auth: Authorized<perm::SettingsRead>) -> web::Json<IamStatus> {
-    web::Json(status(auth.app(), false))
+    web::Json(status(&auth.iam, false))
 }
 
 #[utoipa::path(
@@ -45,5 +46,5 @@ pub async fn put_iam(
     let changed = auth.iam.cluster_degraded() != degraded;
     auth.iam.set_cluster_degraded(degraded);
     tracing::warn!(degraded, actor = %auth.principal.name, "cluster-wide IAM switch set");
-    Ok(web::Json(status(auth.app(), changed)))
+    Ok(web::Json(status(&auth.iam, changed)))
 }

@@ -16,6 +16,6 @@ pub async fn common(
     let action = action.into_inner().to_ascii_lowercase();
     // The TCP peer, never a forwarded-for header.
     let loopback = req.peer_addr().is_some_and(|a| switch::is_loopback(a.ip()));
-    let status = switch::run(&state, &action, peer_of(&req), loopback).await?;
+    let status = switch::run(&state.iam, &action, peer_of(&req), loopback).await?;
     Ok(HttpResponse::Ok().json(status))
 }

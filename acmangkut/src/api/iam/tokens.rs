@@ -1,7 +1,8 @@
 //! `/api/v1/tokens`: API tokens for scripts, each user's own. The secret is answered once.
 
+use crate::iam::perm;
 use crate::iam::tokens::{NewTokenInput, own_user, prepare};
-use crate::iam::{Authorized, perm};
+use crate::state::Authorized;
 use crate::store::iam::tokens::{self, ApiToken};
 use actix_web::{HttpResponse, web};
 use serde::Serialize;

@@ -1,7 +1,8 @@
 //! `/api/v1/iam/users`: built-in accounts.
 
 use super::roles::check_roles;
-use crate::iam::{Authorized, accounts, perm};
+use crate::iam::{accounts, perm};
+use crate::state::Authorized;
 use crate::store::iam::users::{self, NewUser, User, UserChanges};
 use crate::store::now_ms;
 use actix_web::{HttpResponse, web};

@@ -1,7 +1,8 @@
 //! Notification channels (secrets are write-only) and their delivery history.
 
 use crate::engine::inspection::define::{self, Channel, ChannelInput};
-use crate::iam::{Authorized, perm};
+use crate::iam::perm;
+use crate::state::Authorized;
 use crate::store::inspection::channels::{self as store, Delivery};
 use actix_web::{HttpResponse, web};
 use shared::ApiError;

@@ -1,7 +1,8 @@
 //! Config as code: `GET` exports YAML, `POST …/config:apply` applies it (idempotent).
 
 use crate::engine::inspection::apply::{self as code, ApplyResult};
-use crate::iam::{Authorized, perm};
+use crate::iam::perm;
+use crate::state::Authorized;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use shared::ApiError;

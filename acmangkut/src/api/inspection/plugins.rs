@@ -1,7 +1,8 @@
 //! Plugins: the built-in kinds of check, and custom presets of them.
 
 use crate::engine::inspection::define;
-use crate::iam::{Authorized, perm};
+use crate::iam::perm;
+use crate::state::Authorized;
 use crate::store::inspection::plugins as store;
 use actix_web::{HttpResponse, web};
 use shared::ApiError;

@@ -1,6 +1,7 @@
 //! Risk events: the overview of what needs attention, acknowledge and resolve.
 
-use crate::iam::{Authorized, perm};
+use crate::iam::perm;
+use crate::state::Authorized;
 use crate::store::inspection::risks::{self as store, RiskQuery};
 use actix_web::web;
 use shared::ApiError;

@@ -1,7 +1,8 @@
 //! Rules: a plugin with parameters, a level and a governance suggestion; versioned.
 
 use crate::engine::inspection::define;
-use crate::iam::{Authorized, perm};
+use crate::iam::perm;
+use crate::state::Authorized;
 use crate::store::inspection::plugins;
 use crate::store::inspection::rules::{self as store, RuleFilter};
 use actix_web::{HttpResponse, web};

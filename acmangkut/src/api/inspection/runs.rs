@@ -1,7 +1,8 @@
 //! Runs and their reports (JSON, CSV; the console prints HTML), and their notifications.
 
 use crate::engine::inspection::report;
-use crate::iam::{Authorized, perm};
+use crate::iam::perm;
+use crate::state::Authorized;
 use crate::store::inspection::channels::{self, Delivery};
 use crate::store::inspection::runs as store;
 use actix_web::{HttpResponse, web};

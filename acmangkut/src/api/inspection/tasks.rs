@@ -1,7 +1,8 @@
 //! Tasks: rules × targets on a schedule; run now.
 
 use crate::engine::inspection::define;
-use crate::iam::{Authorized, perm};
+use crate::iam::perm;
+use crate::state::Authorized;
 use crate::store::inspection::{runs, tasks as store};
 use actix_web::{HttpResponse, web};
 use shared::ApiError;

@@ -1,6 +1,7 @@
 //! `/api/v1/monitors` and `/api/v1/monitors/{id}`: define what to probe; pause, resume, run now.
 
-use crate::iam::{Authorized, perm};
+use crate::iam::perm;
+use crate::state::Authorized;
 use crate::store::monitors::{self as store, MonitorFilter};
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;

@@ -1,6 +1,7 @@
 //! `/api/v1/monitors/{id}/results`: how each probe went, and a failed browser probe's screenshot.
 
-use crate::iam::{Authorized, perm};
+use crate::iam::perm;
+use crate::state::Authorized;
 use crate::store::monitors::results;
 use actix_web::{HttpResponse, web};
 use shared::monitor::MonitorResult;

@@ -1,7 +1,8 @@
 //! Summaries: a monitor's availability windows, the overview and the latest state changes.
 
 use crate::engine::monitors::summary::windows;
-use crate::iam::{Authorized, perm};
+use crate::iam::perm;
+use crate::state::Authorized;
 use crate::store::monitors as store;
 use crate::store::monitors::results;
 use crate::store::now_ms;

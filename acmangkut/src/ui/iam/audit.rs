@@ -2,7 +2,8 @@
 //! under the same filters and a chart of events per hour over the last day.
 
 use crate::iam::audit::AuditQuery;
-use crate::iam::{Authorized, perm};
+use crate::iam::perm;
+use crate::state::Authorized;
 use crate::store::audit::{self, AuditEvent, AuditFilter};
 use crate::store::now_ms;
 use crate::ui::charts::{self, CountChart};

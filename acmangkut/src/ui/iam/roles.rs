@@ -1,7 +1,8 @@
 //! `/admin/roles`: every role against every permission (a grid of ticks), and the bindings
 //! from users and identity-provider groups to roles.
 
-use crate::iam::{Authorized, perm};
+use crate::iam::perm;
+use crate::state::Authorized;
 use crate::store::iam::access::{self, Binding, PermissionInfo, Role};
 use crate::ui::i18n::{Lang, Tr};
 use crate::ui::views::Chrome;

@@ -4,8 +4,9 @@
 //! The sign-in form is protected against login CSRF by a double-submit cookie: the page sets
 //! `has_login_csrf` and the form carries the same value.
 
-use crate::iam::{Authorized, accounts, perm};
+use crate::iam::{accounts, perm};
 use crate::state::AppState;
+use crate::state::Authorized;
 use crate::store::iam::{sessions, users};
 use crate::ui::i18n::Tr;
 use crate::ui::views::Chrome;
@@ -170,7 +171,7 @@ pub async fn submit(
             "sign-in form without a matching CSRF cookie",
         )));
     }
-    match accounts::sign_in(&state, &req, form.username.trim(), &form.password).await {
+    match accounts::sign_in(&state.iam, &req, form.username.trim(), &form.password).await {
         Ok(started) => Ok(HttpResponse::SeeOther()
             .cookie(started.cookie)
             .insert_header((header::LOCATION, next))
@@ -201,7 +202,7 @@ pub async fn sign_out(
     auth: Authorized<perm::SignedIn>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let cookie = accounts::sign_out(auth.app(), &req, &auth.principal).await?;
+    let cookie = accounts::sign_out(&auth.iam, &req, &auth.principal).await?;
     Ok(HttpResponse::SeeOther()
         .cookie(cookie)
         .insert_header((header::LOCATION, "/login"))
@@ -361,7 +362,7 @@ pub async fn oidc_callback(
         ));
     }
     let started = accounts::start_session(
-        &state,
+        &state.iam,
         &req,
         user.id,
         &user.username,

@@ -3,7 +3,8 @@
 //! API does.
 
 use crate::iam::tokens::{NewTokenInput, own_user, prepare};
-use crate::iam::{Authorized, Principal, perm};
+use crate::iam::{Principal, perm};
+use crate::state::Authorized;
 use crate::store::iam::tokens::{self as store, ApiToken};
 use crate::ui::i18n::{Lang, Tr};
 use crate::ui::views::Chrome;

@@ -1,8 +1,9 @@
 //! `/admin/users`: user accounts (built-in and OIDC), creating a built-in account, and
 //! disabling or re-enabling one.
 
+use crate::iam::perm;
 use crate::iam::permissions::Needs;
-use crate::iam::{Authorized, perm};
+use crate::state::Authorized;
 use crate::store::iam::access;
 use crate::store::iam::users::{self as store, NewUser, User, UserChanges};
 use crate::store::now_ms;

@@ -3,8 +3,8 @@
 //! required, a resolved event is final, an acknowledged one can only be resolved).
 
 use super::{Read, Run, Words, field, form_fields, id_of};
-use crate::iam::Authorized;
 use crate::iam::permissions::Needs;
+use crate::state::Authorized;
 use crate::store::inspection::risks as store;
 use crate::store::inspection::risks::RiskQuery;
 use crate::ui::i18n::Tr;

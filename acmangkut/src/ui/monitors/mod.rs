@@ -11,8 +11,8 @@ use crate::ui::{Ui, UiError, when};
 use shared::ApiError;
 
 /// Reading pages need `monitors:read`; forms that change monitors `monitors:write`.
-pub type Read = crate::iam::Authorized<crate::iam::perm::MonitorsRead>;
-pub type Write = crate::iam::Authorized<crate::iam::perm::MonitorsWrite>;
+pub type Read = crate::state::Authorized<crate::iam::perm::MonitorsRead>;
+pub type Write = crate::state::Authorized<crate::iam::perm::MonitorsWrite>;
 
 /// A monitor id from the path; anything that is not one is a (friendly) 404.
 pub fn monitor_id(ui: &Ui, raw: &str) -> Result<i64, UiError> {

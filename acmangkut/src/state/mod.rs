@@ -1,6 +1,10 @@
-//! What handlers share. It sits below `api`, `ui` and `iam`, which all reach it: handlers
-//! through `iam::Authorized` (public handlers: `web::Data<AppState>`), the IAM middleware
-//! and sign-in directly.
+//! What handlers share, and the one way they reach it: [`Authorized<perm::X>`], which checks
+//! the caller's permission first (public handlers: `web::Data<AppState>`). It sits below `api`
+//! and `ui` and above `engine`, `iam` and `store`: IAM's middleware reads only [`crate::iam::Iam`].
+
+mod authorized;
+
+pub use authorized::{Authorized, Guarded, needs};
 
 use crate::config::Config;
 use crate::metrics::Metrics;

@@ -1,13 +1,14 @@
-//! `Authorized<perm::X>`: the permission a handler needs, in its signature. A refusal is
+//! `Authorized<perm::X>`: the permission a handler needs, in its signature. It lives with the
+//! state it hands out (IAM only decides who the caller is and what they hold). A refusal is
 //! problem+json; the console turns it into a page (`ui::refusals`).
 //!
 //! Handlers reach the application state through this extractor (it derefs to [`AppState`]), so
 //! a handler without a permission check has no store to read either. The route-table test walks
 //! every route and checks 401 without credentials and 403 for a role without the permission.
 
-use super::permissions::Needs;
-use super::principal::Principal;
-use crate::state::AppState;
+use super::AppState;
+use crate::iam::Principal;
+use crate::iam::permissions::Needs;
 use crate::store::audit::Actor;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
