@@ -19,6 +19,9 @@
 # BENCH_PG_URL=postgres://postgres@127.0.0.1:5432, BENCH_SKIP_PG=1 to skip).
 # Prints a markdown table with req/s, p50/p99, and the ratio to the original product's target
 # (500 QPS read, 50 TPS write, on 4 cores).
+# BENCH_BASELINE_BIN=DIR: a folder holding another release `acmangkut` (e.g. built from the
+# commit before a change): each backend then runs that build and this one back to back, and a
+# second table gives each request's req/s before and after and their ratio.
 # wrk runs on the same machine and takes its share of the cores: the numbers are a floor.
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -28,6 +31,7 @@ THREADS=${BENCH_THREADS:-2}
 CONNS=${BENCH_CONNECTIONS:-64}
 MONITORS=${BENCH_MONITORS:-1000}
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
+BASELINE=${BENCH_BASELINE_BIN:-}
 READ_TARGET=500
 WRITE_TARGET=50
 
@@ -36,13 +40,14 @@ build_release
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 WORK=$(mktemp -d /tmp/has-bench-api.XXXXXX)
-PG_DB=""
+PG_DBS=()
 on_exit() {
     cleanup_pids
-    if [[ -n "$PG_DB" ]]; then
-        psql "$PG_URL/postgres" -qAt -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 ||
-            log "could not drop database $PG_DB"
-    fi
+    local db
+    for db in "${PG_DBS[@]}"; do
+        psql "$PG_URL/postgres" -qAt -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 ||
+            log "could not drop database $db"
+    done
     [[ "${BENCH_KEEP:-0}" == 1 ]] && log "kept $WORK" || rm -rf "$WORK"
 }
 trap on_exit EXIT
@@ -141,13 +146,31 @@ bench_backend() {
     stop_pid "$AC_PID"
 }
 
-bench_backend sqlite "sqlite://$WORK/has.db"
+# The builds to run: this one, after the baseline when one is given.
+CURRENT=$ACMANGKUT
+BUILDS=(current)
+if [[ -n "$BASELINE" ]]; then
+    [[ -x "$BASELINE/acmangkut" ]] || die "no executable $BASELINE/acmangkut"
+    BUILDS=(baseline current)
+fi
+# label BACKEND BUILD: the name rows carry ("sqlite", or "sqlite-baseline" when comparing).
+label() { if [[ -n "$BASELINE" ]]; then echo "$1-$2"; else echo "$1"; fi; }
+use_build() { if [[ $1 == baseline ]]; then ACMANGKUT="$BASELINE/acmangkut"; else ACMANGKUT=$CURRENT; fi; }
+
+for build in "${BUILDS[@]}"; do
+    use_build "$build"
+    bench_backend "$(label sqlite "$build")" "sqlite://$WORK/has-$build.db"
+done
 
 if [[ "${BENCH_SKIP_PG:-0}" != 1 ]]; then
     if psql "$PG_URL/postgres" -qAt -c "SELECT 1" >/dev/null 2>&1; then
-        PG_DB="has_bench_$$_$RANDOM"
-        psql "$PG_URL/postgres" -qAt -c "CREATE DATABASE $PG_DB" >/dev/null
-        bench_backend postgres "$PG_URL/$PG_DB"
+        for build in "${BUILDS[@]}"; do
+            use_build "$build"
+            db="has_bench_$$_$RANDOM"
+            PG_DBS+=("$db")
+            psql "$PG_URL/postgres" -qAt -c "CREATE DATABASE $db" >/dev/null
+            bench_backend "$(label postgres "$build")" "$PG_URL/$db"
+        done
     else
         log "PostgreSQL at $PG_URL does not answer; skipping it"
     fi
@@ -165,3 +188,19 @@ awk -F'\t' '{
     target = ($9 > 0) ? $9 : "—"
     printf "| %s | %s | %.0f | %.2f | %.2f | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, target, ratio
 }' "$RESULTS"
+if [[ -n "$BASELINE" ]]; then
+    echo
+    echo "Baseline: $BASELINE/acmangkut; current: $CURRENT."
+    echo
+    echo "| backend | endpoint | baseline req/s | current req/s | current / baseline | baseline p99 ms | current p99 ms |"
+    echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+    awk -F'\t' '{
+        split($1, b, "-"); key = b[1] "\t" $2
+        if (b[2] == "baseline") { base[key] = $3; bp99[key] = $5 } else { cur[key] = $3; cp99[key] = $5; order[++n] = key }
+    } END {
+        for (i = 1; i <= n; i++) {
+            k = order[i]; split(k, f, "\t")
+            printf "| %s | %s | %.0f | %.0f | %.2f× | %.2f | %.2f |\n", f[1], f[2], base[k], cur[k], cur[k] / base[k], bp99[k], cp99[k]
+        }
+    }' "$RESULTS"
+fi

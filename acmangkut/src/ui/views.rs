@@ -80,3 +80,44 @@ pub struct ErrorPage {
     pub t: Tr,
     pub message: &'static str,
 }
+
+#[cfg(test)]
+mod tests {
+    use shared::permissions::Permission;
+    use std::path::Path;
+
+    /// `c.can("…")` in a template takes a string: a name outside the catalog would hide its
+    /// button from everyone, silently. Every name the templates ask for must parse.
+    #[test]
+    fn every_permission_a_template_asks_for_is_in_the_catalog() {
+        fn walk(dir: &Path, asked: &mut Vec<(String, String)>) {
+            for entry in std::fs::read_dir(dir).expect("templates folder").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, asked);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).expect("template text");
+                for piece in text.split("can(\"").skip(1) {
+                    let name = piece.split('"').next().unwrap_or_default();
+                    asked.push((path.display().to_string(), name.to_string()));
+                }
+            }
+        }
+        let mut asked = Vec::new();
+        walk(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("templates"),
+            &mut asked,
+        );
+        assert!(
+            asked.len() >= 10,
+            "the templates ask for permissions: {asked:?}"
+        );
+        for (file, name) in asked {
+            assert!(
+                Permission::parse(&name).is_some(),
+                "{file}: `{name}` is not a permission"
+            );
+        }
+    }
+}
