@@ -210,6 +210,14 @@ impl Ui {
         Tr(self.lang)
     }
 
+    /// The `?page=` of a paged list: 1 (also for anything unreadable) to 1,000,000.
+    pub fn page(&self) -> i64 {
+        self.param("page")
+            .and_then(|p| p.parse::<i64>().ok())
+            .unwrap_or(1)
+            .clamp(1, 1_000_000)
+    }
+
     /// A query parameter (other than `lang`).
     pub fn param(&self, key: &str) -> Option<&str> {
         self.query

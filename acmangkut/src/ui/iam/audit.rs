@@ -212,11 +212,7 @@ pub async fn show(state: Authorized<perm::AuditRead>, ui: Ui) -> Result<HttpResp
         format: None,
     };
     let filter = query.filter().map_err(|e| ui.fail(e))?;
-    let page = ui
-        .param("page")
-        .and_then(|p| p.parse::<i64>().ok())
-        .unwrap_or(1)
-        .clamp(1, 1_000_000);
+    let page = ui.page();
     let offset = (page - 1) * PER_PAGE;
     let now = now_ms();
     let day_start = now - now.rem_euclid(HOUR_MS) - (CHART_HOURS - 1) * HOUR_MS;

@@ -112,11 +112,7 @@ pub fn task_view(ui: &Ui, w: &Words, task: &Task, all_rules: &[Rule]) -> TaskVie
 
 pub async fn show(auth: Read, ui: Ui, id: web::Path<String>) -> Result<HttpResponse, UiError> {
     let id = id_of(&ui, &id, "task")?;
-    let page = ui
-        .param("page")
-        .and_then(|p| p.parse::<i64>().ok())
-        .unwrap_or(1)
-        .clamp(1, 1_000_000);
+    let page = ui.page();
     let offset = (page - 1) * PER_PAGE;
     let (task, all_rules, found) = auth
         .store

@@ -50,11 +50,7 @@ fn page_url(ui: &Ui, page: i64) -> String {
 
 pub async fn show(state: Read, ui: Ui) -> Result<HttpResponse, UiError> {
     let (f, label_error) = filter(&ui);
-    let page = ui
-        .param("page")
-        .and_then(|p| p.parse::<i64>().ok())
-        .unwrap_or(1)
-        .clamp(1, 1_000_000);
+    let page = ui.page();
     let offset = (page - 1) * PER_PAGE;
     let (items, total) = state
         .store
