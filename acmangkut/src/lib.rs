@@ -4,6 +4,7 @@
 //! - [`ui`]: the server-rendered browser console.
 //! - [`engine`]: background work (scheduler, retention, metric log) and its pure rules.
 //! - [`store`]: diesel schema, rows and queries for SQLite and PostgreSQL.
+//! - [`problem`]: store and engine errors as problem+json, at the HTTP edge only.
 //! - [`iam`]: sign-in, permissions, the audit trail's actors and the IAM emergency switch.
 
 pub mod api;
@@ -12,6 +13,7 @@ pub mod config;
 pub mod engine;
 pub mod iam;
 pub mod metrics;
+pub mod problem;
 pub mod startup;
 pub mod store;
 pub mod ui;

@@ -335,8 +335,8 @@ impl Ui {
     }
 
     /// Wraps a store error so it is answered as a page in this language.
-    pub fn fail(&self, error: ApiError) -> UiError {
-        UiError(Box::new((self.clone(), error)))
+    pub fn fail(&self, error: impl Into<ApiError>) -> UiError {
+        UiError(Box::new((self.clone(), error.into())))
     }
 
     /// `303 See Other` to `to` (after a successful POST).
