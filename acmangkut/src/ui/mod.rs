@@ -404,6 +404,7 @@ impl ResponseError for UiError {
 
     fn error_response(&self) -> HttpResponse {
         let (ui, error) = &*self.0;
+        error.log();
         let (title, message) = match error.code {
             ErrorCode::NotFound => ("err.not_found_title", "err.not_found"),
             ErrorCode::Forbidden => ("err.title", "err.forbidden"),
