@@ -360,7 +360,7 @@ pub struct Ending {
 }
 
 /// Marks the run finished with its summary and labels findings new/fixed/still failing.
-/// Call inside [`crate::store::transaction`] together with what else the ending causes.
+/// Call inside [`crate::store::write`] together with what else the ending causes.
 pub fn finish(
     conn: &mut DbConn,
     run_id: i64,
