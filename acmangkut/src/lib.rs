@@ -4,7 +4,8 @@
 //! - [`ui`]: the server-rendered browser console.
 //! - [`engine`]: background work (scheduler, retention, metric log) and its pure rules.
 //! - [`store`]: diesel schema, rows and queries for SQLite and PostgreSQL.
-//! - [`state`]: what handlers share (store, metrics, config, IAM), below `api`, `ui`, `iam`.
+//! - [`problem`]: store and engine errors as problem+json, at the HTTP edge only.
+//! - [`state`]: what handlers share, and `Authorized<perm::X>`, the one way they reach it.
 //! - [`iam`]: sign-in, permissions, the audit trail's actors and the IAM emergency switch.
 
 pub mod api;
@@ -13,6 +14,7 @@ pub mod config;
 pub mod engine;
 pub mod iam;
 pub mod metrics;
+pub mod problem;
 pub mod startup;
 pub mod state;
 pub mod store;

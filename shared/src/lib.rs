@@ -16,8 +16,7 @@
 //! - [`oidc`]: the OpenID Connect client: token verification, browser sign-in, service tokens.
 //!
 //! Features: `actix` (the HTTP server side: `ApiError` as an actix response, the `Json`
-//! extractor; acmangkut and pageinspect, not hasinit) and `diesel` (database errors as
-//! problem+json; acmangkut).
+//! extractor; acmangkut and pageinspect, not hasinit).
 
 pub mod check;
 pub mod condition;

@@ -64,6 +64,9 @@ pub struct ApiError {
     pub field: Option<String>,
     /// Extra headers such as `Retry-After`.
     pub retry_after_seconds: Option<u64>,
+    /// What went wrong inside, for the server log only (never sent to the client): logged
+    /// once, when the answer is rendered, and only for a 5xx.
+    pub cause: Option<String>,
 }
 
 impl ApiError {
@@ -73,6 +76,7 @@ impl ApiError {
             detail: detail.into(),
             field: None,
             retry_after_seconds: None,
+            cause: None,
         }
     }
 
@@ -82,6 +86,7 @@ impl ApiError {
             detail: detail.into(),
             field: Some(field.into()),
             retry_after_seconds: None,
+            cause: None,
         }
     }
 
@@ -93,10 +98,30 @@ impl ApiError {
         Self::new(ErrorCode::NotFound, detail)
     }
 
-    /// Logs the cause chain once, and hides it from the client.
+    /// A 500 that hides `cause` from the client; the cause is logged when the answer is
+    /// rendered (with its chain, when `cause` is an `anyhow::Error`).
     pub fn internal(cause: impl fmt::Display) -> Self {
-        tracing::error!(error = %cause, "internal error");
-        Self::new(ErrorCode::Internal, "internal error; see the server log")
+        Self::new(ErrorCode::Internal, "internal error; see the server log").caused_by(cause)
+    }
+
+    /// Keeps `cause` (alternate form: an `anyhow` chain prints every layer) for the log.
+    pub fn caused_by(mut self, cause: impl fmt::Display) -> Self {
+        self.cause = Some(format!("{cause:#}"));
+        self
+    }
+
+    /// Logs a server-side failure that carries a cause, once; client errors (4xx) are not
+    /// logged, nor a 5xx built without a cause (whoever built it reported it).
+    pub fn log(&self) {
+        let status = self.code.status();
+        let Some(cause) = self.cause.as_deref().filter(|_| status >= 500) else {
+            return;
+        };
+        if status == 503 {
+            tracing::warn!(status, error = cause, "{}", self.code.title());
+        } else {
+            tracing::error!(status, error = cause, "{}", self.code.title());
+        }
     }
 
     pub fn problem(&self) -> Problem {
@@ -128,6 +153,7 @@ impl actix_web::ResponseError for ApiError {
     }
 
     fn error_response(&self) -> actix_web::HttpResponse {
+        self.log();
         let mut resp = actix_web::HttpResponse::build(self.status_code());
         resp.content_type(PROBLEM_CONTENT_TYPE);
         if let Some(secs) = self.retry_after_seconds {
@@ -143,65 +169,6 @@ impl ErrorCode {
     pub fn http_status(self) -> actix_web::http::StatusCode {
         actix_web::http::StatusCode::from_u16(self.status())
             .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR)
-    }
-}
-
-#[cfg(feature = "diesel")]
-impl From<diesel::result::Error> for ApiError {
-    /// The single mapping of database failures to HTTP: not found 404, unique violation 409,
-    /// lost connections 503, anything else 500 (logged once, here).
-    fn from(e: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind as K, Error as E};
-        match e {
-            E::NotFound => Self::not_found("resource not found"),
-            E::DatabaseError(K::UniqueViolation, info) => Self::new(
-                ErrorCode::Conflict,
-                format!("already exists: {}", info.message()),
-            ),
-            E::DatabaseError(K::ForeignKeyViolation, info) => Self::new(
-                ErrorCode::Conflict,
-                format!("still referenced: {}", info.message()),
-            ),
-            // SQLite gave up waiting for the write lock (busy timeout): retryable, not a bug.
-            E::DatabaseError(K::UnableToSendCommand, _) => {
-                tracing::error!(error = %e, "database connection lost");
-                Self::new(ErrorCode::Unavailable, "database unavailable")
-            }
-            E::DatabaseError(_, ref info) if lost_connection(info.message()) => {
-                tracing::error!(error = %e, "database connection lost");
-                Self::new(ErrorCode::Unavailable, "database unavailable")
-            }
-            E::DatabaseError(K::Unknown, ref info)
-                if info.message().contains("database is locked") =>
-            {
-                tracing::warn!(error = %e, "database busy");
-                Self::new(ErrorCode::Unavailable, "database busy; retry")
-            }
-            E::DatabaseError(K::ClosedConnection, _) | E::BrokenTransactionManager => {
-                tracing::error!(error = %e, "database connection lost");
-                Self::new(ErrorCode::Unavailable, "database unavailable")
-            }
-            other => Self::internal(other),
-        }
-    }
-}
-
-/// PostgreSQL's words for a connection that went away under a query.
-#[cfg(feature = "diesel")]
-fn lost_connection(message: &str) -> bool {
-    let m = message.to_ascii_lowercase();
-    m.contains("terminating connection")
-        || m.contains("server closed the connection")
-        || m.contains("connection to server")
-        || m.contains("no connection to the server")
-        || m.contains("does not exist") && m.contains("database")
-}
-
-#[cfg(feature = "diesel")]
-impl From<diesel::r2d2::PoolError> for ApiError {
-    fn from(e: diesel::r2d2::PoolError) -> Self {
-        tracing::error!(error = %e, "database pool exhausted or unreachable");
-        Self::new(ErrorCode::Unavailable, "database unavailable")
     }
 }
 

@@ -8,10 +8,19 @@
 //!   [`checks`] (the one evaluator of checks) and [`notify`] (the channel senders).
 
 pub mod checks;
+mod error;
 pub mod inspection;
 pub mod metric_log;
 pub mod monitors;
 pub mod notify;
+
+pub use error::{Error, Result};
+
+/// An error and its causes on one line (`outer: inner: innermost`), for the one log line
+/// written per failure.
+pub fn chain(e: impl Into<anyhow::Error>) -> String {
+    format!("{:#}", e.into())
+}
 
 /// Flips to `true` once when the process should stop.
 pub type Shutdown = tokio::sync::watch::Receiver<bool>;

@@ -74,7 +74,7 @@ pub async fn middleware(
                 req.path()
             ));
         if let Err(e) = iam.store().run(move |c| audit::record(c, &ev)).await {
-            return Ok(req.into_response(e.error_response()));
+            return Ok(req.into_response(ApiError::from(e).error_response()));
         }
     }
     req.extensions_mut().insert(Arc::new(principal));

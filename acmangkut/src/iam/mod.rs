@@ -204,7 +204,8 @@ impl Iam {
             {
                 Ok(v) => self.set_cluster_degraded(v.as_deref() == Some("true")),
                 Err(e) => {
-                    tracing::warn!(error = %e.detail, "cannot read the cluster-wide IAM switch")
+                    let error = format!("{:#}", anyhow::Error::from(e));
+                    tracing::warn!(error, "cannot read the cluster-wide IAM switch")
                 }
             }
             self.flush_token_uses(&store).await;
@@ -220,7 +221,8 @@ impl Iam {
             }
             if rounds.is_multiple_of(30) {
                 if let Err(e) = store.run(crate::store::iam::sessions::prune).await {
-                    tracing::warn!(error = %e.detail, "cannot prune expired sessions");
+                    let error = format!("{:#}", anyhow::Error::from(e));
+                    tracing::warn!(error, "cannot prune expired sessions");
                 }
                 self.inner.limiter.shrink();
             }
@@ -239,7 +241,8 @@ impl Iam {
             .run(move |c| crate::store::iam::tokens::touch(c, &used))
             .await
         {
-            tracing::warn!(error = %e.detail, "cannot record API token use");
+            let error = format!("{:#}", anyhow::Error::from(e));
+            tracing::warn!(error, "cannot record API token use");
         }
     }
 }

@@ -2,7 +2,8 @@
 //! lease expired (the replica died or stalled) are claimable again by anyone.
 //!
 //! PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent claimers never wait on or double-take a
-//! row. SQLite: an immediate transaction (one writer at a time; one replica by design).
+//! row. SQLite: a write transaction, `BEGIN IMMEDIATE` (one writer at a time; one replica by
+//! design).
 
 use super::DbConn;
 use super::monitors::models::MonitorRow;
@@ -33,33 +34,36 @@ pub fn claim_due_monitors(
         .bind::<BigInt, _>(now)
         .bind::<BigInt, _>(limit)
         .load(c),
-        DbConn::Sqlite(c) => c.immediate_transaction(|c| {
-            let ids: Vec<i64> = monitors::table
-                .filter(monitors::paused.eq(false))
-                .filter(monitors::next_run_at.le(now))
-                .filter(
-                    monitors::lease_owner
-                        .is_null()
-                        .or(monitors::lease_expires_at.lt(now)),
-                )
-                .order(monitors::next_run_at.asc())
-                .limit(limit)
-                .select(monitors::id)
-                .load(c)?;
-            if ids.is_empty() {
-                return Ok(Vec::new());
-            }
-            diesel::update(monitors::table.filter(monitors::id.eq_any(&ids)))
-                .set((
-                    monitors::lease_owner.eq(owner),
-                    monitors::lease_expires_at.eq(now + lease_ms),
-                ))
-                .execute(c)?;
-            monitors::table
-                .filter(monitors::id.eq_any(&ids))
-                .order(monitors::next_run_at.asc())
-                .select(MonitorRow::as_select())
-                .load(c)
+        // Both backends compile the body; only SQLite runs it.
+        DbConn::Sqlite(_) => super::write(conn, |conn| {
+            crate::db!(conn, |c| {
+                let ids: Vec<i64> = monitors::table
+                    .filter(monitors::paused.eq(false))
+                    .filter(monitors::next_run_at.le(now))
+                    .filter(
+                        monitors::lease_owner
+                            .is_null()
+                            .or(monitors::lease_expires_at.lt(now)),
+                    )
+                    .order(monitors::next_run_at.asc())
+                    .limit(limit)
+                    .select(monitors::id)
+                    .load(c)?;
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                diesel::update(monitors::table.filter(monitors::id.eq_any(&ids)))
+                    .set((
+                        monitors::lease_owner.eq(owner),
+                        monitors::lease_expires_at.eq(now + lease_ms),
+                    ))
+                    .execute(c)?;
+                monitors::table
+                    .filter(monitors::id.eq_any(&ids))
+                    .order(monitors::next_run_at.asc())
+                    .select(MonitorRow::as_select())
+                    .load(c)
+            })
         }),
     }
 }

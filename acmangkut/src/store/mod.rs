@@ -6,6 +6,7 @@
 //! backend through [`db!`], so backend-specific SQL (upserts, leases) stays explicit.
 
 pub mod audit;
+mod error;
 pub mod iam;
 pub mod inspection;
 pub mod leases;
@@ -17,8 +18,10 @@ use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use shared::{ApiError, ErrorCode, Secret};
+use shared::Secret;
 use std::time::Duration;
+
+pub use error::{BoxError, StoreError, StoreResult};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("src/store/migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("src/store/migrations/postgres");
@@ -39,35 +42,6 @@ macro_rules! db {
             $crate::store::DbConn::Sqlite($c) => $body,
         }
     };
-}
-
-/// Runs `$body` in a write transaction: `BEGIN IMMEDIATE` on SQLite, so a writer waits for the
-/// lock (busy timeout) up front instead of failing with "database is locked" when it upgrades a
-/// read transaction; a plain transaction on PostgreSQL.
-#[macro_export]
-macro_rules! write_tx {
-    ($conn:expr, |$c:ident| $body:expr) => {
-        match $conn {
-            $crate::store::DbConn::Pg(pg) => pg.transaction(|$c| $body),
-            $crate::store::DbConn::Sqlite(lite) => {
-                // Inside [`transaction`] already: a savepoint, not a second BEGIN.
-                if $crate::store::in_transaction(lite) {
-                    lite.transaction(|$c| $body)
-                } else {
-                    lite.immediate_transaction(|$c| $body)
-                }
-            }
-        }
-    };
-}
-
-/// Whether a SQLite connection is inside a transaction (so a write must nest as a savepoint).
-pub fn in_transaction(c: &mut SqliteConnection) -> bool {
-    use diesel::connection::{AnsiTransactionManager, TransactionManager};
-    matches!(
-        AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth(),
-        Ok(Some(_))
-    )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +123,28 @@ impl ManageConnection for Manager {
     }
 }
 
+/// An error a [`Store::run`] closure may return, and what the caller gets for it: the store's
+/// own errors (and diesel's) answer [`StoreError`]; a layer above implements this for its
+/// error type, which must take a [`StoreError`] (pool, task) in.
+pub trait RunError: Send + 'static {
+    type Out: From<StoreError> + Send + 'static;
+    fn into_out(self) -> Self::Out;
+}
+
+impl RunError for StoreError {
+    type Out = StoreError;
+    fn into_out(self) -> StoreError {
+        self
+    }
+}
+
+impl RunError for diesel::result::Error {
+    type Out = StoreError;
+    fn into_out(self) -> StoreError {
+        self.into()
+    }
+}
+
 pub type DbPool = Pool<Manager>;
 pub type PooledConn = PooledConnection<Manager>;
 
@@ -198,25 +194,27 @@ impl Store {
     }
 
     /// Runs blocking diesel code on the blocking pool, carrying the current tracing span.
-    pub async fn run<T, E, F>(&self, f: F) -> Result<T, ApiError>
+    /// The answer's error is the closure's own (a domain error stays typed) or, for diesel's,
+    /// a [`StoreError`]; pool and task failures convert into it.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E::Out>
     where
         F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
-        E: Into<ApiError> + Send + 'static,
+        E: RunError,
     {
         let pool = self.pool.clone();
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            let mut conn = pool.get()?;
-            f(&mut conn).map_err(Into::into)
+            let mut conn = pool.get().map_err(StoreError::from)?;
+            f(&mut conn).map_err(RunError::into_out)
         })
         .await
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("database task failed: {e}")))?
+        .map_err(StoreError::from)?
     }
 
     /// Readiness: the database answers.
-    pub async fn ping(&self) -> Result<(), ApiError> {
+    pub async fn ping(&self) -> Result<(), StoreError> {
         self.run(|conn| db!(conn, |c| c.ping())).await
     }
 }
@@ -240,41 +238,72 @@ fn migrate(conn: &mut DbConn) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `f` in a write transaction (`BEGIN IMMEDIATE` on SQLite) with the connection still a
-/// [`DbConn`], so store functions written once for both backends compose into one atomic
-/// change: a run's end, its risk events and its notifications commit together or not at all.
-/// Not reentrant: `f` must not open a transaction itself.
-pub fn transaction<T>(
-    conn: &mut DbConn,
-    f: impl FnOnce(&mut DbConn) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    transaction_then(conn, true, f)
+/// Runs `f` in a write transaction, the one way the store opens one. At depth 0 it is
+/// `BEGIN IMMEDIATE` on SQLite, so a writer waits for the lock (busy timeout) up front instead
+/// of failing with "database is locked" when it upgrades a read transaction, and `BEGIN` on
+/// PostgreSQL; inside a transaction it is a savepoint. So it nests: a store function that
+/// writes can be called inside another's transaction, and a failing inner write rolls back
+/// only its own savepoint. `f` keeps a [`DbConn`], so functions written once for both
+/// backends compose into one atomic change (a run's end, its risk events and its
+/// notifications commit together or not at all).
+pub fn write<T, E>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    write_then(conn, true, f)
 }
 
-/// [`transaction`], rolled back even when `f` succeeds unless `commit`: a dry run sees exactly
-/// what the change would do, and leaves nothing behind.
-pub fn transaction_then<T>(
+/// [`write`], rolled back even when `f` succeeds: a dry run sees exactly what the change
+/// would do, and leaves nothing behind.
+pub fn dry_run<T, E>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    write_then(conn, false, f)
+}
+
+fn write_then<T, E>(
     conn: &mut DbConn,
     commit: bool,
-    f: impl FnOnce(&mut DbConn) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager as Tm, TransactionManager};
+    use diesel::result::Error;
+    // `BEGIN` on PostgreSQL and a savepoint when nested are diesel's own choice.
+    let outermost = match conn {
+        DbConn::Sqlite(c) => depth(c) == 0,
+        DbConn::Pg(_) => false,
+    };
     match conn {
-        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
-        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConn::Sqlite(c) if outermost => Tm::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        _ => db!(conn, |c| Tm::begin_transaction(c))?,
     }
     let out = f(conn);
-    match (out.is_ok() && commit, conn) {
-        (true, DbConn::Pg(c)) => AnsiTransactionManager::commit_transaction(c)?,
-        (true, DbConn::Sqlite(c)) => AnsiTransactionManager::commit_transaction(c)?,
-        (false, DbConn::Pg(c)) => {
-            let _ = AnsiTransactionManager::rollback_transaction(c);
-        }
-        (false, DbConn::Sqlite(c)) => {
-            let _ = AnsiTransactionManager::rollback_transaction(c);
-        }
+    if out.is_ok() && commit {
+        db!(conn, |c| Tm::commit_transaction(c))?;
+        return out;
     }
-    out
+    // As diesel's own `transaction`: the caller's error wins unless the rollback itself
+    // failed (then the connection is unusable and that is the error to report).
+    match db!(conn, |c| Tm::rollback_transaction(c)) {
+        Ok(()) | Err(Error::BrokenTransactionManager) => out,
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// How many transactions (the outer one and its savepoints) are open on `c`.
+fn depth<C>(c: &mut C) -> u32
+where
+    C: diesel::Connection<TransactionManager = diesel::connection::AnsiTransactionManager>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    match AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth() {
+        Ok(Some(d)) => d.get(),
+        _ => 0,
+    }
 }
 
 /// Current time as Unix milliseconds, the unit of every timestamp column.

@@ -19,26 +19,28 @@ pub fn get(conn: &mut DbConn, key: &str) -> QueryResult<Option<String>> {
 
 /// Sets `key`, auditing the change with its old and new value.
 pub fn set(conn: &mut DbConn, actor: &Actor, key: &str, value: &str) -> QueryResult<()> {
-    crate::write_tx!(conn, |c| {
-        let before: Option<String> = settings::table
-            .find(key)
-            .select(settings::value)
-            .first(c)
-            .optional()?;
-        diesel::delete(settings::table.find(key)).execute(c)?;
-        diesel::insert_into(settings::table)
-            .values((
-                settings::key.eq(key),
-                settings::value.eq(value),
-                settings::updated_at.eq(now_ms()),
-            ))
-            .execute(c)?;
-        let mut ev = actor
-            .event("setting.set", "setting", Some(key.to_string()))
-            .after(&value);
-        if let Some(b) = before {
-            ev = ev.before(&b);
-        }
-        c.audit(&ev)
+    crate::store::write(conn, |c| {
+        db!(c, |c| {
+            let before: Option<String> = settings::table
+                .find(key)
+                .select(settings::value)
+                .first(c)
+                .optional()?;
+            diesel::delete(settings::table.find(key)).execute(c)?;
+            diesel::insert_into(settings::table)
+                .values((
+                    settings::key.eq(key),
+                    settings::value.eq(value),
+                    settings::updated_at.eq(now_ms()),
+                ))
+                .execute(c)?;
+            let mut ev = actor
+                .event("setting.set", "setting", Some(key.to_string()))
+                .after(&value);
+            if let Some(b) = before {
+                ev = ev.before(&b);
+            }
+            c.audit(&ev)
+        })
     })
 }

@@ -343,8 +343,8 @@ impl Ui {
     }
 
     /// Wraps a store error so it is answered as a page in this language.
-    pub fn fail(&self, error: ApiError) -> UiError {
-        UiError(Box::new((self.clone(), error)))
+    pub fn fail(&self, error: impl Into<ApiError>) -> UiError {
+        UiError(Box::new((self.clone(), error.into())))
     }
 
     /// `303 See Other` to `to` (after a successful POST).
@@ -412,6 +412,7 @@ impl ResponseError for UiError {
 
     fn error_response(&self) -> HttpResponse {
         let (ui, error) = &*self.0;
+        error.log();
         let (title, message) = match error.code {
             ErrorCode::NotFound => ("err.not_found_title", "err.not_found"),
             ErrorCode::Forbidden => ("err.title", "err.forbidden"),

@@ -307,9 +307,11 @@ async fn inspection_checks_an_unknown_source_is_refused_naming_the_parameter() {
         }),
     ];
     for check in cases {
-        let e = checker
-            .validate(&check, "params.")
-            .expect_err("an unknown source");
+        let e = shared::ApiError::from(
+            checker
+                .validate(&check, "params.")
+                .expect_err("an unknown source"),
+        );
         assert_eq!(e.field.as_deref(), Some("params.source"), "{e}");
         assert!(e.detail.contains("`nowhere`"), "{e}");
         let o = checker.evaluate(&check).await;
@@ -890,9 +892,10 @@ async fn inspection_checks_only_allow_listed_commands_run() {
     let sh = Check::Command(command("sh", &["-c", "echo pwned"]));
     let echo = Check::Command(command("echo", &["hi"]));
 
-    let unlisted = checker.validate(&sh, "params.").expect_err("not listed");
+    let answer = shared::ApiError::from;
+    let unlisted = answer(checker.validate(&sh, "params.").expect_err("not listed"));
     let refused = checker.evaluate(&sh).await;
-    let disabled = off.validate(&echo, "params.").expect_err("off");
+    let disabled = answer(off.validate(&echo, "params.").expect_err("off"));
     let disabled_run = off.evaluate(&echo).await;
 
     assert_eq!(unlisted.field.as_deref(), Some("params.command"));

@@ -23,5 +23,6 @@ mod oidc_tokens;
 mod openapi;
 mod pageinspect_auth;
 mod policy;
+mod problem_snapshots;
 mod replicas;
 mod risk_events;

@@ -269,10 +269,10 @@ async fn risk_events_two_replicas_opening_the_same_event_at_once_keep_one_and_bo
     let (a, b) = (app.open_store().await, app.open_store().await);
     let ending_b = tokio::spawn(async move {
         b.run(|c| {
-            acmangkut::store::transaction(c, |c| {
+            acmangkut::store::write(c, |c| {
                 raise(c, &event("rule:1:shop", Some(2)))?;
                 std::thread::sleep(Duration::from_millis(800));
-                Ok(())
+                Ok::<_, acmangkut::store::StoreError>(())
             })
         })
         .await
@@ -281,11 +281,11 @@ async fn risk_events_two_replicas_opening_the_same_event_at_once_keep_one_and_bo
 
     let ending_a = a
         .run(|c| {
-            acmangkut::store::transaction(c, |c| {
+            acmangkut::store::write(c, |c| {
                 let opened = raise(c, &event("rule:1:shop", Some(1)))?;
                 // The rest of A's ending: clear what passed, in the same transaction.
                 acmangkut::store::inspection::risks::clear(c, &["rule:1:blog".into()], "passed")?;
-                Ok(opened)
+                Ok::<_, acmangkut::store::StoreError>(opened)
             })
         })
         .await;

@@ -36,6 +36,7 @@ pub async fn apply_manifest(
         .store
         .run(move |c| manifest::apply(c, &actor, &m, dry))
         .await
+        .map_err(ApiError::from)
         .map_err(|e| {
             if e.code == ErrorCode::NotFound {
                 ApiError::field(

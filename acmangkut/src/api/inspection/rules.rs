@@ -119,7 +119,7 @@ pub async fn create(
         .store
         .run(move |c| {
             let plugin_id = define::rule(c, &checker, &input)?;
-            store::create(c, &actor, &input, plugin_id)
+            Ok::<_, ApiError>(store::create(c, &actor, &input, plugin_id)?)
         })
         .await?;
     Ok(HttpResponse::Created()
@@ -151,7 +151,7 @@ pub async fn update(
             .run(move |c| {
                 store::row(c, id)?;
                 let plugin_id = define::rule(c, &checker, &input)?;
-                store::update(c, &actor, id, &input, plugin_id).map(|(r, _)| r)
+                Ok::<_, ApiError>(store::update(c, &actor, id, &input, plugin_id)?.0)
             })
             .await?,
     ))

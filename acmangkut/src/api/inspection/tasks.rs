@@ -52,7 +52,7 @@ pub async fn create(
         .store
         .run(move |c| {
             let (rule_ids, next) = define::task(c, &checker, &input)?;
-            store::create(c, &actor, &input, &rule_ids, next)
+            Ok::<_, ApiError>(store::create(c, &actor, &input, &rule_ids, next)?)
         })
         .await?;
     Ok(HttpResponse::Created()
@@ -83,7 +83,7 @@ pub async fn update(
             .run(move |c| {
                 store::row(c, id)?;
                 let (rule_ids, next) = define::task(c, &checker, &input)?;
-                store::update(c, &actor, id, &input, &rule_ids, next).map(|(t, _)| t)
+                Ok::<_, ApiError>(store::update(c, &actor, id, &input, &rule_ids, next)?.0)
             })
             .await?,
     ))

@@ -47,6 +47,7 @@ pub async fn screenshot(
         .store
         .run(move |c| results::screenshot(c, id, result_id))
         .await
+        .map_err(ApiError::from)
         .map_err(|e| match e.code {
             ErrorCode::NotFound => ApiError::not_found(format!(
                 "result {result_id} of monitor {id} has no screenshot"

@@ -1,7 +1,7 @@
 //! Command checks: an allow-listed executable, run directly (never through a shell), with a
 //! timeout, a clean environment and capped output.
 
-use shared::ApiError;
+use crate::engine::Error;
 use shared::check::{CheckOutcome, CheckStatus, CommandCheck, Threshold, excerpt};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -25,15 +25,15 @@ pub(super) fn resolve<'a>(
     commands: &'a BTreeMap<String, PathBuf>,
     name: &str,
     field: &str,
-) -> Result<&'a Path, ApiError> {
+) -> Result<&'a Path, Error> {
     if commands.is_empty() {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             field,
             "command checks are off: inspection.commands lists no executables",
         ));
     }
     commands.get(name).map(PathBuf::as_path).ok_or_else(|| {
-        ApiError::invalid(
+        Error::invalid(
             field,
             format!(
                 "`{name}` is not in inspection.commands (allowed: {})",
@@ -49,7 +49,7 @@ pub(super) async fn evaluate(
 ) -> CheckOutcome {
     let program = match resolve(commands, &check.command, "command") {
         Ok(p) => p,
-        Err(e) => return CheckOutcome::error(e.detail, 0),
+        Err(e) => return CheckOutcome::error(e.parts().1, 0),
     };
     let condition = match check
         .output_condition
@@ -308,11 +308,12 @@ mod tests {
 
     #[test]
     fn an_empty_allow_list_says_command_checks_are_off() {
-        let e = resolve(&BTreeMap::new(), "echo", "params.command").expect_err("off");
+        let answer = |e: crate::engine::Error| shared::ApiError::from(e);
+        let e = answer(resolve(&BTreeMap::new(), "echo", "params.command").expect_err("off"));
         assert_eq!(e.field.as_deref(), Some("params.command"));
         assert!(e.detail.contains("command checks are off"));
         let list = BTreeMap::from([("echo".to_string(), PathBuf::from("/bin/echo"))]);
-        let e = resolve(&list, "rm", "command").expect_err("not listed");
+        let e = answer(resolve(&list, "rm", "command").expect_err("not listed"));
         assert!(e.detail.contains("allowed: echo"), "{}", e.detail);
     }
 

@@ -11,8 +11,8 @@ mod promql;
 mod sql;
 
 use crate::config::InspectionConfig;
+use crate::engine::Error;
 use futures::stream::{BoxStream, StreamExt};
-use shared::ApiError;
 use shared::check::{Check, CheckOutcome};
 use shared::pageinspect_client::PageinspectClient;
 use std::collections::BTreeMap;
@@ -45,7 +45,7 @@ impl Checker {
 
     /// Validates `check` and that what it names is configured; errors name the parameter as
     /// `{prefix}field`.
-    pub fn validate(&self, check: &Check, prefix: &str) -> Result<(), ApiError> {
+    pub fn validate(&self, check: &Check, prefix: &str) -> Result<(), Error> {
         check.validate(prefix)?;
         let field = |name: &str| format!("{prefix}{name}");
         match check {
@@ -137,10 +137,10 @@ impl Checker {
 }
 
 /// An invalid check's outcome: `error`, saying which parameter is wrong and why.
-fn refused(e: &ApiError) -> CheckOutcome {
-    match &e.field {
-        Some(field) => CheckOutcome::error(format!("{field}: {}", e.detail), 0),
-        None => CheckOutcome::error(e.detail.clone(), 0),
+fn refused(e: &Error) -> CheckOutcome {
+    match e.parts() {
+        (Some(field), detail) => CheckOutcome::error(format!("{field}: {detail}"), 0),
+        (None, detail) => CheckOutcome::error(detail, 0),
     }
 }
 

@@ -1,8 +1,8 @@
 //! PromQL checks: an instant query against a configured Prometheus; every sample must hold.
 
 use crate::config::PrometheusSource;
+use crate::engine::Error;
 use serde::Deserialize;
-use shared::ApiError;
 use shared::check::{CheckOutcome, CheckStatus, CmpOp, OnEmpty, PromqlCheck, Threshold, excerpt};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -30,11 +30,11 @@ impl Prometheus {
         }
     }
 
-    pub(super) fn knows(&self, name: &str, field: &str) -> Result<(), ApiError> {
+    pub(super) fn knows(&self, name: &str, field: &str) -> Result<(), Error> {
         if self.sources.contains_key(name) {
             return Ok(());
         }
-        Err(ApiError::invalid(
+        Err(Error::invalid(
             field,
             format!(
                 "no Prometheus named `{name}` in inspection.prometheus (configured: {})",

@@ -4,14 +4,14 @@
 //! out. A dry run does the same work and rolls it back.
 
 use super::define::{self, Channel, ChannelInput};
+use crate::engine::Error;
 use crate::engine::checks::Checker;
 use crate::store::audit::Actor;
 use crate::store::inspection::{channels, plugins, rules, tasks};
-use crate::store::{DbConn, transaction_then};
+use crate::store::{self, DbConn};
 use serde::{Deserialize, Serialize};
 use shared::inspection::{PluginInput, RuleInput, TaskInput};
 use shared::notify::ChannelSpec;
-use shared::{ApiError, ErrorCode};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -59,9 +59,9 @@ pub struct ApplyResult {
 }
 
 /// Parses a YAML document; errors name the field (`rules[2].level`) and the line.
-pub fn parse(yaml: &[u8]) -> Result<Document, ApiError> {
+pub fn parse(yaml: &[u8]) -> Result<Document, Error> {
     let text = std::str::from_utf8(yaml)
-        .map_err(|_| ApiError::new(ErrorCode::MalformedJson, "the document is not UTF-8 text"))?;
+        .map_err(|_| Error::Malformed("the document is not UTF-8 text".into()))?;
     if text.trim().is_empty() {
         return Ok(Document::default());
     }
@@ -75,18 +75,21 @@ pub fn parse(yaml: &[u8]) -> Result<Document, ApiError> {
             .unwrap_or_default();
         let detail = format!("{inner}{at}");
         match shared::extract::field_path(&path, &detail) {
-            None => ApiError::new(ErrorCode::InvalidField, detail),
-            Some(field) => ApiError::invalid(field, detail),
+            None => Error::Invalid {
+                field: None,
+                detail,
+            },
+            Some(field) => Error::invalid(field, detail),
         }
     })
 }
 
-pub fn render(doc: &Document) -> Result<String, ApiError> {
-    serde_yaml_ng::to_string(doc).map_err(ApiError::internal)
+pub fn render(doc: &Document) -> Result<String, Error> {
+    serde_yaml_ng::to_string(doc).map_err(Error::internal)
 }
 
 /// Everything defined now (custom plugins only; channel secrets redacted).
-pub fn export(conn: &mut DbConn) -> Result<Document, ApiError> {
+pub fn export(conn: &mut DbConn) -> Result<Document, Error> {
     let plugins = plugins::list(conn)?
         .into_iter()
         .filter(|p| !p.builtin)
@@ -119,14 +122,12 @@ pub fn export(conn: &mut DbConn) -> Result<Document, ApiError> {
     })
 }
 
-/// Prefixes an error's field with where the object sits in the document.
-fn at(prefix: String) -> impl Fn(ApiError) -> ApiError {
-    move |mut e| {
-        e.field = Some(match e.field.take() {
-            Some(f) => format!("{prefix}.{f}"),
-            None => prefix.clone(),
-        });
-        e
+/// Places an error where its object sits in the document (`rules[2]`): the edge prefixes
+/// the error's field with it.
+fn at(prefix: String) -> impl Fn(Error) -> Error {
+    move |e| Error::At {
+        prefix: prefix.clone(),
+        inner: Box::new(e),
     }
 }
 
@@ -136,7 +137,7 @@ pub fn apply(
     actor: &Actor,
     doc: &Document,
     dry_run: bool,
-) -> Result<ApplyResult, ApiError> {
+) -> Result<ApplyResult, Error> {
     for (kind, names) in [
         (
             "plugins",
@@ -148,14 +149,14 @@ pub fn apply(
     ] {
         for (i, n) in names.iter().enumerate() {
             if names[..i].contains(n) {
-                return Err(ApiError::invalid(
+                return Err(Error::invalid(
                     format!("{kind}[{i}].name"),
                     format!("`{n}` is defined twice"),
                 ));
             }
         }
     }
-    transaction_then(conn, !dry_run, |c| {
+    let change = |c: &mut DbConn| {
         let mut out = ApplyResult {
             dry_run,
             ..Default::default()
@@ -169,7 +170,7 @@ pub fn apply(
                     Change::Created
                 }
                 Some(row) if row.builtin => {
-                    return Err(wrap(ApiError::invalid(
+                    return Err(wrap(Error::invalid(
                         "name",
                         format!("`{}` is a built-in plugin", p.name),
                     )));
@@ -182,7 +183,7 @@ pub fn apply(
                     {
                         Change::Unchanged
                     } else {
-                        plugins::update(c, actor, row.id, p).map_err(&wrap)?;
+                        plugins::update(c, actor, row.id, p).map_err(|e| wrap(e.into()))?;
                         Change::Updated
                     }
                 }
@@ -194,7 +195,7 @@ pub fn apply(
             let mut input = ch.clone();
             let old = channels::row_by_name(c, &ch.name)?;
             define::channel(&mut input, old.as_ref()).map_err(&wrap)?;
-            let def = serde_json::to_string(&input.spec).map_err(ApiError::internal)?;
+            let def = serde_json::to_string(&input.spec).map_err(Error::internal)?;
             let redacted = input.spec.redacted();
             let change = match old {
                 None => {
@@ -260,7 +261,12 @@ pub fn apply(
             out.tasks.add(&t.name, change);
         }
         Ok(out)
-    })
+    };
+    if dry_run {
+        store::dry_run(conn, change)
+    } else {
+        store::write(conn, change)
+    }
 }
 
 #[cfg(test)]
@@ -269,11 +275,15 @@ mod tests {
 
     #[test]
     fn yaml_errors_name_the_field_and_line() {
-        let e = parse(b"rules:\n  - name: a\n    plugin: tcp\n    level: urgent\n")
-            .expect_err("bad level");
+        // As the client sees it.
+        let answer = |e: Error| shared::ApiError::from(e);
+        let e = answer(
+            parse(b"rules:\n  - name: a\n    plugin: tcp\n    level: urgent\n")
+                .expect_err("bad level"),
+        );
         assert_eq!(e.field.as_deref(), Some("rules[0].level"));
         assert!(e.detail.contains("line 4"), "{}", e.detail);
-        let e = parse(b"rulez: []\n").expect_err("unknown key");
+        let e = answer(parse(b"rulez: []\n").expect_err("unknown key"));
         assert!(e.detail.contains("rulez"), "{}", e.detail);
         assert_eq!(parse(b"").expect("empty"), Document::default());
         assert!(parse(b"\xff\xfe").is_err());

@@ -5,28 +5,29 @@
 
 use super::plan;
 use super::schedule::{Schedule, next_slot};
+use crate::engine::Error;
 use crate::engine::checks::Checker;
 use crate::store::inspection::{channels, plugins};
 use crate::store::{DbConn, now_ms};
-use shared::ApiError;
 use shared::inspection::{PluginInput, RuleInput, TaskInput};
 use shared::notify::ChannelSpec;
 
 /// The plugin id of a valid rule.
-pub fn rule(conn: &mut DbConn, checker: &Checker, input: &RuleInput) -> Result<i64, ApiError> {
+pub fn rule(conn: &mut DbConn, checker: &Checker, input: &RuleInput) -> Result<i64, Error> {
     input.validate()?;
-    let plugin = plugins::row_by_name(conn, &input.plugin)?.ok_or_else(|| {
-        ApiError::invalid("plugin", format!("no plugin named `{}`", input.plugin))
-    })?;
+    let plugin = plugins::row_by_name(conn, &input.plugin)?
+        .ok_or_else(|| Error::invalid("plugin", format!("no plugin named `{}`", input.plugin)))?;
     let kind = plugin.kind()?;
     let merged = plan::merge(&plugin.defaults()?, &input.params);
     let vars = shared::template::json_variables(&merged)
-        .map_err(|(path, e)| ApiError::invalid(format!("params.{path}"), e.to_string()))?;
+        .map_err(|(path, e)| Error::invalid(format!("params.{path}"), e.to_string()))?;
     let check = kind.check(&merged, "params.")?;
     match checker.validate(&check, "params.") {
         // A templated parameter (`"target": "{{url}}"`) is only judged once rendered: tasks
         // check every rule for every target. What is not templated is judged here.
-        Err(e) if !vars.is_empty() && in_templated(&merged, e.field.as_deref()) => Ok(plugin.id),
+        Err(e) if !vars.is_empty() && in_templated(&merged, e.parts().0.as_deref()) => {
+            Ok(plugin.id)
+        }
         Err(e) => Err(e),
         Ok(()) => Ok(plugin.id),
     }
@@ -43,7 +44,7 @@ fn in_templated(params: &serde_json::Value, field: Option<&str>) -> bool {
         .is_some_and(|v| shared::template::json_variables(v).is_ok_and(|n| !n.is_empty()))
 }
 
-pub fn plugin(input: &PluginInput) -> Result<(), ApiError> {
+pub fn plugin(input: &PluginInput) -> Result<(), Error> {
     input.validate()?;
     // Defaults must have the shape of the kind's parameters (known keys, right types); the
     // required parameters they leave to rules are filled with stand-ins to judge the rest.
@@ -77,12 +78,12 @@ pub fn task(
     conn: &mut DbConn,
     checker: &Checker,
     input: &TaskInput,
-) -> Result<(Vec<i64>, Option<i64>), ApiError> {
+) -> Result<(Vec<i64>, Option<i64>), Error> {
     input.validate()?;
     if let Some(expr) = &input.schedule {
-        Schedule::parse(expr, &input.timezone).map_err(|(f, e)| ApiError::invalid(f, e))?;
+        Schedule::parse(expr, &input.timezone).map_err(|(f, e)| Error::invalid(f, e))?;
     } else if input.timezone.parse::<chrono_tz::Tz>().is_err() {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             "timezone",
             format!("`{}` is not an IANA time zone", input.timezone),
         ));
@@ -91,33 +92,34 @@ pub fn task(
     for (ti, target) in p.targets().iter().enumerate() {
         for (ri, rule) in p.rules.iter().enumerate() {
             let check = plan::check_for(rule, target).map_err(|e| {
-                let field = if input.targets.is_empty() {
+                let (field, detail) = e.parts();
+                let at = if input.targets.is_empty() {
                     format!("rules[{ri}]")
                 } else {
                     format!("targets[{ti}]")
                 };
-                ApiError::invalid(
-                    field,
+                Error::invalid(
+                    at,
                     format!(
                         "rule `{}` for target `{}`: {}: {}",
                         rule.name,
                         target.name,
-                        e.field.unwrap_or_default(),
-                        e.detail
+                        field.unwrap_or_default(),
+                        detail
                     ),
                 )
             })?;
             checker.validate(&check, "params.").map_err(|e| {
-                ApiError::invalid(
+                Error::invalid(
                     format!("rules[{ri}]"),
-                    format!("rule `{}`: {}", rule.name, e.detail),
+                    format!("rule `{}`: {}", rule.name, e.parts().1),
                 )
             })?;
         }
     }
     for (i, n) in input.notify.iter().enumerate() {
         if channels::row_by_name(conn, &n.channel)?.is_none() {
-            return Err(ApiError::invalid(
+            return Err(Error::invalid(
                 format!("notify[{i}].channel"),
                 format!("no channel named `{}`", n.channel),
             ));
@@ -146,7 +148,7 @@ pub struct Channel {
 }
 
 impl Channel {
-    pub fn from_row(row: &channels::ChannelRow) -> Result<Self, ApiError> {
+    pub fn from_row(row: &channels::ChannelRow) -> Result<Self, Error> {
         let spec: ChannelSpec = crate::store::inspection::parse("channel", &row.definition)?;
         Ok(Self {
             id: row.id,
@@ -159,14 +161,11 @@ impl Channel {
 }
 
 /// Validates a channel; `old` (on update) lends its secrets where the input leaves them empty.
-pub fn channel(
-    input: &mut ChannelInput,
-    old: Option<&channels::ChannelRow>,
-) -> Result<(), ApiError> {
+pub fn channel(input: &mut ChannelInput, old: Option<&channels::ChannelRow>) -> Result<(), Error> {
     shared::inspection::validate_name(&input.name, "name")?;
     if let Some(old) = old {
         let old: ChannelSpec = crate::store::inspection::parse("channel", &old.definition)?;
         input.spec.keep_secrets_from(&old);
     }
-    input.spec.validate("spec.")
+    Ok(input.spec.validate("spec.")?)
 }

@@ -17,13 +17,13 @@ use super::checks::Checker;
 use super::notify::Sender;
 use super::{Shutdown, stopped};
 use crate::config::InspectionConfig;
+use crate::engine::Error;
 use crate::metrics::Metrics;
 use crate::store::inspection::runs::{self, Ending, Guard, NewFinding};
 use crate::store::inspection::{channels, risks, tasks};
 use crate::store::leases::{self, Queue};
 use crate::store::{DbConn, Store, now_ms};
 use futures::StreamExt;
-use shared::ApiError;
 use shared::check::CheckOutcome;
 use shared::inspection::RunState;
 use std::collections::HashSet;
@@ -122,9 +122,11 @@ impl Inspector {
         tracing::info!(replica = %self.owner, "inspection engine stopped");
     }
 
-    fn failed(&self, what: &str, e: &ApiError) {
+    /// Counts and logs a failure once, with its cause chain.
+    fn failed(&self, what: &str, e: impl Into<anyhow::Error>) {
         self.metrics.controllermanager_failure.inc();
-        tracing::error!(error = %e, "inspection engine: {what} failed");
+        let e = e.into();
+        tracing::error!(error = format!("{e:#}"), "inspection engine: {what} failed");
     }
 
     async fn schedule(&self) {
@@ -137,7 +139,7 @@ impl Inspector {
                 tracing::info!(runs = ?ids, "scheduled inspection runs queued")
             }
             Ok(_) => {}
-            Err(e) => self.failed("queueing due tasks", &e),
+            Err(e) => self.failed("queueing due tasks", e),
         }
     }
 
@@ -158,11 +160,11 @@ impl Inspector {
                         "",
                     )?;
                 }
-                Ok::<_, ApiError>(())
+                Ok::<_, Error>(())
             })
             .await;
         if let Err(e) = r {
-            self.failed("ending runs at shutdown", &e);
+            self.failed("ending runs at shutdown", e);
         }
     }
 
@@ -190,7 +192,7 @@ impl Inspector {
             .await;
         let ids = match claimed {
             Ok(ids) => ids,
-            Err(e) => return self.failed("claiming queued runs", &e),
+            Err(e) => return self.failed("claiming queued runs", e),
         };
         for id in ids {
             if let Ok(mut a) = self.active.lock() {
@@ -200,7 +202,7 @@ impl Inspector {
             work.spawn(
                 async move {
                     if let Err(e) = me.execute(id).await {
-                        me.failed(&format!("run {id}"), &e);
+                        me.failed(&format!("run {id}"), e);
                     }
                     if let Ok(mut a) = me.active.lock() {
                         a.remove(&id);
@@ -222,7 +224,7 @@ impl Inspector {
             .run(move |c| runs::renew(c, &owner, &ids, until))
             .await
         {
-            self.failed("renewing run leases", &e);
+            self.failed("renewing run leases", e);
         }
     }
 
@@ -251,18 +253,18 @@ impl Inspector {
                     end_run(c, &run, RunState::Interrupted, Some(detail), guard, "")?;
                     n += 1;
                 }
-                Ok::<_, ApiError>(n)
+                Ok::<_, Error>(n)
             })
             .await;
         match r {
             Ok(0) => {}
             Ok(n) => tracing::warn!(runs = n, "marked inspection runs interrupted"),
-            Err(e) => self.failed("marking interrupted runs", &e),
+            Err(e) => self.failed("marking interrupted runs", e),
         }
     }
 
     /// One run, from plan to report.
-    async fn execute(&self, run_id: i64) -> Result<(), ApiError> {
+    async fn execute(&self, run_id: i64) -> Result<(), Error> {
         let started = tokio::time::Instant::now();
         let run = self.store.run(move |c| runs::row(c, run_id)).await?;
         let task_id = run.task_id;
@@ -270,7 +272,7 @@ impl Inspector {
         let plan = match planned {
             Ok(p) => p,
             Err(e) => {
-                let detail = format!("could not plan the run: {}", e.detail);
+                let detail = format!("could not plan the run: {}", e.parts().1);
                 return self
                     .end(run, RunState::Interrupted, Some(detail), String::new())
                     .await;
@@ -322,7 +324,7 @@ impl Inspector {
         plan: &plan::RunPlan,
         items: &[plan::Item],
         deadline: tokio::time::Instant,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, Error> {
         let finding = |slot: &Slot<'_>, outcome| new_finding(run_id, plan, slot, outcome);
         let mut pending: Vec<NewFinding> = Vec::new();
         // The checks to evaluate, in the order the checker numbers its outcomes.
@@ -383,14 +385,14 @@ impl Inspector {
         state: RunState,
         detail: Option<String>,
         link: String,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Error> {
         let owner = self.owner.clone();
         self.store
             .run(move |c| end_run(c, &run, state, detail, Guard::Owner(&owner), &link))
             .await
     }
 
-    async fn flush(&self, run_id: i64, pending: &mut Vec<NewFinding>) -> Result<(), ApiError> {
+    async fn flush(&self, run_id: i64, pending: &mut Vec<NewFinding>) -> Result<(), Error> {
         if pending.is_empty() {
             return Ok(());
         }
@@ -398,7 +400,8 @@ impl Inspector {
         let owner = self.owner.clone();
         self.store
             .run(move |c| runs::add_findings(c, &owner, run_id, &batch))
-            .await
+            .await?;
+        Ok(())
     }
 
     async fn deliver(self: &Arc<Self>, work: &mut tokio::task::JoinSet<()>) {
@@ -420,7 +423,7 @@ impl Inspector {
             .await;
         let rows = match claimed {
             Ok(r) => r,
-            Err(e) => return self.failed("claiming notifications", &e),
+            Err(e) => return self.failed("claiming notifications", e),
         };
         for (delivery, channel) in rows {
             let Ok(permit) = self.sending.clone().acquire_owned().await else {
@@ -485,7 +488,7 @@ impl Inspector {
             .run(move |c| channels::record_attempt(c, &owner, d.id, attempt, &outcome, retry_at))
             .await
         {
-            self.failed("recording a notification attempt", &e);
+            self.failed("recording a notification attempt", e);
         }
     }
 
@@ -495,7 +498,7 @@ impl Inspector {
             Ok((opened, resolved)) => {
                 tracing::info!(opened, resolved, "monitor risk events reconciled")
             }
-            Err(e) => self.failed("reconciling monitor risk events", &e),
+            Err(e) => self.failed("reconciling monitor risk events", e),
         }
     }
 
@@ -504,7 +507,7 @@ impl Inspector {
         match self.store.run(move |c| runs::prune(c, before, 500)).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(runs = n, "old inspection reports pruned"),
-            Err(e) => self.failed("pruning reports", &e),
+            Err(e) => self.failed("pruning reports", e),
         }
     }
 }
@@ -556,7 +559,7 @@ fn end_run(
     detail: Option<String>,
     guard: Guard<'_>,
     link: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let findings = runs::findings(c, run.id)?;
     let previous = runs::previous(c, run.task_id, run.id)?;
     let e: Ending = report::ending(state, detail, &findings, previous);
@@ -581,13 +584,13 @@ fn end_run(
         let msg = report::message(run.id, &run.task_name, &e, &findings, rule.min_level, link);
         outbox.push((
             channel.id,
-            serde_json::to_string(&msg).map_err(ApiError::internal)?,
+            serde_json::to_string(&msg).map_err(Error::internal)?,
         ));
     }
     // Even an interrupted run's passes clear events: each is a real pass; what it did not
     // check clears nothing.
     let (raise, clear) = report::risks(run.task_id, run.id, &run.task_name, &findings);
-    crate::store::transaction(c, |c| {
+    crate::store::write(c, |c| {
         runs::finish(c, run.id, guard, &e)?;
         for r in &raise {
             risks::raise(c, r)?;
@@ -596,7 +599,7 @@ fn end_run(
         for (channel_id, msg) in &outbox {
             channels::enqueue(c, *channel_id, Some(run.id), msg)?;
         }
-        Ok(())
+        Ok::<_, Error>(())
     })?;
     Ok(())
 }

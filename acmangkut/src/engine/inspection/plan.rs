@@ -1,11 +1,11 @@
 //! What a run does, fixed when it starts: the task, and each rule at its current version with
 //! its plugin's defaults merged in. Expanding the plan gives one check per rule × target.
 
+use crate::engine::Error;
 use crate::store::DbConn;
 use crate::store::inspection::{plugins, rules, tasks};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use shared::ApiError;
 use shared::check::{Check, PluginKind};
 use shared::inspection::{Level, Target, TaskInput};
 
@@ -39,14 +39,14 @@ pub fn merge(defaults: &Value, params: &Value) -> Value {
 }
 
 /// Reads the task's rules as they are now.
-pub fn build(conn: &mut DbConn, task_id: i64) -> Result<RunPlan, ApiError> {
+pub fn build(conn: &mut DbConn, task_id: i64) -> Result<RunPlan, Error> {
     let task = tasks::row(conn, task_id)?.input()?;
     resolve(conn, task)
 }
 
 /// The plan of `task` (stored or not yet): each rule it names at its current version, with its
 /// plugin's defaults merged in. A missing rule is an error naming `rules[i]`.
-pub fn resolve(conn: &mut DbConn, task: TaskInput) -> Result<RunPlan, ApiError> {
+pub fn resolve(conn: &mut DbConn, task: TaskInput) -> Result<RunPlan, Error> {
     let rows = rules::rows_by_names(conn, &task.rules, "rules")?;
     // Rules share plugins: read each once.
     let mut plugins_by_id = std::collections::HashMap::new();
@@ -84,9 +84,9 @@ pub struct Item {
 }
 
 /// Builds a rule's check for a target: templates rendered, parameters parsed and validated.
-pub fn check_for(rule: &PlannedRule, target: &Target) -> Result<Check, ApiError> {
+pub fn check_for(rule: &PlannedRule, target: &Target) -> Result<Check, Error> {
     let rendered = shared::template::render_json(&rule.params, &target.variables())
-        .map_err(|(path, e)| ApiError::invalid(format!("params.{path}"), e.to_string()))?;
+        .map_err(|(path, e)| Error::invalid(format!("params.{path}"), e.to_string()))?;
     let check = rule.kind.check(&rendered, "params.")?;
     check.validate("params.")?;
     Ok(check)
@@ -113,9 +113,9 @@ impl RunPlan {
                     seq: i32::try_from(out.len()).unwrap_or(i32::MAX),
                     rule: ri,
                     target: t.name.clone(),
-                    check: check_for(rule, t).map_err(|e| match e.field {
-                        Some(f) => format!("{f}: {}", e.detail),
-                        None => e.detail,
+                    check: check_for(rule, t).map_err(|e| match e.parts() {
+                        (Some(f), detail) => format!("{f}: {detail}"),
+                        (None, detail) => detail,
                     }),
                 });
             }
@@ -158,6 +158,7 @@ mod tests {
             },
         )
         .expect_err("no host");
+        let e = shared::ApiError::from(e);
         assert_eq!(e.field.as_deref(), Some("params.target"));
     }
 }

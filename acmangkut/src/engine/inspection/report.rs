@@ -3,10 +3,10 @@
 //! [`assemble`] reads a finished or running run's whole report back.
 
 use crate::store::DbConn;
+use crate::store::StoreError;
 use crate::store::inspection::risks::{Raise, rule_key};
 use crate::store::inspection::rules;
 use crate::store::inspection::runs::{self, Ending, FindingRow, Previous};
-use shared::ApiError;
 use shared::check::CheckStatus;
 use shared::inspection::{Change, Level, NotifyRule, NotifyWhen, Report, RunState, RunSummary};
 use shared::notify::Message;
@@ -215,7 +215,7 @@ fn first_line(s: &str) -> &str {
 /// The whole report of run `id`: the run, every finding, each rule as it was when the run
 /// used it, and what the previous run found that this one did not. The API and the console
 /// both show it.
-pub fn assemble(conn: &mut DbConn, id: i64) -> Result<Report, ApiError> {
+pub fn assemble(conn: &mut DbConn, id: i64) -> Result<Report, StoreError> {
     let run = runs::row(conn, id)?;
     let findings = runs::findings(conn, id)?;
     let mut pairs: Vec<(i64, i32)> = findings

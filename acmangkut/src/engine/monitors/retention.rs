@@ -27,7 +27,10 @@ pub async fn prune_once(store: &Store, config: &RetentionConfig, metrics: &Metri
             Ok(n) => total += n as u64,
             Err(e) => {
                 metrics.controllermanager_failure.inc();
-                tracing::error!(error = %e, "pruning raw results failed");
+                tracing::error!(
+                    error = crate::engine::chain(e),
+                    "pruning raw results failed"
+                );
                 break;
             }
         }
@@ -42,7 +45,10 @@ pub async fn prune_once(store: &Store, config: &RetentionConfig, metrics: &Metri
         Ok(n) => total += n as u64,
         Err(e) => {
             metrics.controllermanager_failure.inc();
-            tracing::error!(error = %e, "pruning screenshots failed");
+            tracing::error!(
+                error = crate::engine::chain(e),
+                "pruning screenshots failed"
+            );
         }
     }
     match store
@@ -52,7 +58,7 @@ pub async fn prune_once(store: &Store, config: &RetentionConfig, metrics: &Metri
         Ok(n) => total += n as u64,
         Err(e) => {
             metrics.controllermanager_failure.inc();
-            tracing::error!(error = %e, "pruning rollups failed");
+            tracing::error!(error = crate::engine::chain(e), "pruning rollups failed");
         }
     }
     metrics.pruned_rows.inc_by(total);

@@ -104,7 +104,10 @@ impl Scheduler {
             .run(move |c| leases::release_all(c, &owner))
             .await
         {
-            tracing::warn!(error = %e, "could not release leases at shutdown");
+            tracing::warn!(
+                error = crate::engine::chain(e),
+                "could not release leases at shutdown"
+            );
         }
         tracing::info!(replica = %this.owner, "scheduler stopped");
     }
@@ -128,7 +131,10 @@ impl Scheduler {
             }
             Err(e) => {
                 self.metrics.controllermanager_failure.inc();
-                tracing::error!(error = %e, "claiming due monitors failed");
+                tracing::error!(
+                    error = crate::engine::chain(e),
+                    "claiming due monitors failed"
+                );
                 Vec::new()
             }
         }
@@ -233,7 +239,10 @@ impl Scheduler {
             }
             Err(e) => {
                 self.metrics.controllermanager_failure.inc();
-                tracing::error!(error = %e, "recording probe results failed; the run is due again now");
+                tracing::error!(
+                    error = crate::engine::chain(e),
+                    "recording probe results failed; the run is due again now"
+                );
                 // Give the monitors back at once rather than leaving them leased until expiry.
                 let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
                 let owner = self.owner.clone();
@@ -242,7 +251,10 @@ impl Scheduler {
                     .run(move |c| leases::release(c, &owner, &ids, now_ms()))
                     .await
                 {
-                    tracing::error!(error = %e, "could not release the batch's leases");
+                    tracing::error!(
+                        error = crate::engine::chain(e),
+                        "could not release the batch's leases"
+                    );
                 }
             }
         }
@@ -266,7 +278,7 @@ impl Scheduler {
             .await
         {
             self.metrics.controllermanager_failure.inc();
-            tracing::error!(error = %e, "could not defer batch");
+            tracing::error!(error = crate::engine::chain(e), "could not defer batch");
         }
     }
 }

@@ -89,7 +89,8 @@ impl Sender {
                 duration_ms,
                 "notify: delivered"
             ),
-            Some(error) => tracing::info!(
+            // Debug only: the outbox logs the failed attempt once, with channel and attempt.
+            Some(error) => tracing::debug!(
                 status = outcome.status_code,
                 duration_ms,
                 error = %error,

@@ -128,21 +128,25 @@ macro_rules! upsert_role_body {
 /// Creates or replaces a role; answers whether it was created.
 pub fn put_role(conn: &mut DbConn, actor: &Actor, role: &Role) -> QueryResult<bool> {
     let before = self::role(conn, &role.name).ok();
-    crate::write_tx!(conn, |c| upsert_role_body!(c, actor, role, before.as_ref()))?;
+    crate::store::write(conn, |c| {
+        db!(c, |c| upsert_role_body!(c, actor, role, before.as_ref()))
+    })?;
     Ok(before.is_none())
 }
 
 pub fn delete_role(conn: &mut DbConn, actor: &Actor, name: &str) -> QueryResult<()> {
     let before = role(conn, name)?;
-    crate::write_tx!(conn, |c| {
-        if diesel::delete(iam_roles::table.find(name)).execute(c)? == 0 {
-            return Err(DbError::NotFound);
-        }
-        c.audit(
-            &actor
-                .event("role.delete", "role", Some(name.to_string()))
-                .before(&before),
-        )
+    crate::store::write(conn, |c| {
+        db!(c, |c| {
+            if diesel::delete(iam_roles::table.find(name)).execute(c)? == 0 {
+                return Err(DbError::NotFound);
+            }
+            c.audit(
+                &actor
+                    .event("role.delete", "role", Some(name.to_string()))
+                    .before(&before),
+            )
+        })
     })
 }
 
@@ -200,24 +204,26 @@ pub(crate) use ensure_role_row;
 
 /// Creates a binding and its one audit row, in one transaction (see [`ensure_role_row`]).
 pub fn create_binding(conn: &mut DbConn, actor: &Actor, b: &Binding) -> QueryResult<Binding> {
-    crate::write_tx!(conn, |c| {
-        ensure_role_row!(c, &b.role, now_ms());
-        let id: i64 = diesel::insert_into(iam_bindings::table)
-            .values((
-                iam_bindings::subject_kind.eq(&b.subject_kind),
-                iam_bindings::subject.eq(&b.subject),
-                iam_bindings::role.eq(&b.role),
-                iam_bindings::created_at.eq(now_ms()),
-            ))
-            .returning(iam_bindings::id)
-            .get_result(c)?;
-        let created = Binding { id, ..b.clone() };
-        c.audit(
-            &actor
-                .event("binding.create", "binding", Some(id.to_string()))
-                .after(&created),
-        )?;
-        QueryResult::Ok(created)
+    crate::store::write(conn, |c| {
+        db!(c, |c| {
+            ensure_role_row!(c, &b.role, now_ms());
+            let id: i64 = diesel::insert_into(iam_bindings::table)
+                .values((
+                    iam_bindings::subject_kind.eq(&b.subject_kind),
+                    iam_bindings::subject.eq(&b.subject),
+                    iam_bindings::role.eq(&b.role),
+                    iam_bindings::created_at.eq(now_ms()),
+                ))
+                .returning(iam_bindings::id)
+                .get_result(c)?;
+            let created = Binding { id, ..b.clone() };
+            c.audit(
+                &actor
+                    .event("binding.create", "binding", Some(id.to_string()))
+                    .after(&created),
+            )?;
+            QueryResult::Ok(created)
+        })
     })
 }
 
@@ -226,13 +232,15 @@ pub fn delete_binding(conn: &mut DbConn, actor: &Actor, id: i64) -> QueryResult<
         .into_iter()
         .find(|b| b.id == id)
         .ok_or(DbError::NotFound)?;
-    crate::write_tx!(conn, |c| {
-        diesel::delete(iam_bindings::table.find(id)).execute(c)?;
-        c.audit(
-            &actor
-                .event("binding.delete", "binding", Some(id.to_string()))
-                .before(&before),
-        )
+    crate::store::write(conn, |c| {
+        db!(c, |c| {
+            diesel::delete(iam_bindings::table.find(id)).execute(c)?;
+            c.audit(
+                &actor
+                    .event("binding.delete", "binding", Some(id.to_string()))
+                    .before(&before),
+            )
+        })
     })
 }
 

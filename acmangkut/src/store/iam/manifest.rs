@@ -250,11 +250,11 @@ pub fn apply(
     m: &Manifest,
     dry_run: bool,
 ) -> QueryResult<ApplyReport> {
-    match conn {
-        DbConn::Pg(pg) => pg.transaction(|c| {
+    crate::store::write(conn, |conn| match conn {
+        DbConn::Pg(c) => {
             c.batch_execute(&format!("SELECT pg_advisory_xact_lock({APPLY_LOCK_KEY})"))?;
             apply_body!(c, actor, m, dry_run)
-        }),
-        DbConn::Sqlite(lite) => lite.immediate_transaction(|c| apply_body!(c, actor, m, dry_run)),
-    }
+        }
+        DbConn::Sqlite(c) => apply_body!(c, actor, m, dry_run),
+    })
 }

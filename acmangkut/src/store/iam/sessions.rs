@@ -91,13 +91,15 @@ pub fn start_oidc_login(conn: &mut DbConn, l: &OidcLogin) -> QueryResult<()> {
 
 /// Takes (reads and deletes) the pending sign-in of `state`: each state is usable once.
 pub fn take_oidc_login(conn: &mut DbConn, state: &str) -> QueryResult<Option<OidcLogin>> {
-    crate::write_tx!(conn, |c| {
-        let l: Option<OidcLogin> = iam_oidc_logins::table
-            .find(state)
-            .filter(iam_oidc_logins::expires_at.gt(now_ms()))
-            .first(c)
-            .optional()?;
-        diesel::delete(iam_oidc_logins::table.find(state)).execute(c)?;
-        QueryResult::Ok(l)
+    crate::store::write(conn, |c| {
+        db!(c, |c| {
+            let l: Option<OidcLogin> = iam_oidc_logins::table
+                .find(state)
+                .filter(iam_oidc_logins::expires_at.gt(now_ms()))
+                .first(c)
+                .optional()?;
+            diesel::delete(iam_oidc_logins::table.find(state)).execute(c)?;
+            QueryResult::Ok(l)
+        })
     })
 }

@@ -64,22 +64,24 @@ impl TokenRow {
 }
 
 pub fn create(conn: &mut DbConn, actor: &Actor, t: &NewToken) -> QueryResult<ApiToken> {
-    crate::write_tx!(conn, |c| {
-        let id: i64 = diesel::insert_into(iam_api_tokens::table)
-            .values(t)
-            .returning(iam_api_tokens::id)
-            .get_result(c)?;
-        let row: TokenRow = iam_api_tokens::table
-            .find(id)
-            .select(TokenRow::as_select())
-            .first(c)?;
-        let api = row.into_api();
-        c.audit(
-            &actor
-                .event("token.create", "token", Some(id.to_string()))
-                .after(&api),
-        )?;
-        QueryResult::Ok(api)
+    crate::store::write(conn, |c| {
+        db!(c, |c| {
+            let id: i64 = diesel::insert_into(iam_api_tokens::table)
+                .values(t)
+                .returning(iam_api_tokens::id)
+                .get_result(c)?;
+            let row: TokenRow = iam_api_tokens::table
+                .find(id)
+                .select(TokenRow::as_select())
+                .first(c)?;
+            let api = row.into_api();
+            c.audit(
+                &actor
+                    .event("token.create", "token", Some(id.to_string()))
+                    .after(&api),
+            )?;
+            QueryResult::Ok(api)
+        })
     })
 }
 
@@ -95,19 +97,21 @@ pub fn list_for(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<ApiToken>> {
 /// Revokes one of `user_id`'s tokens; someone else's token is `NotFound`.
 pub fn revoke(conn: &mut DbConn, actor: &Actor, user_id: i64, id: i64) -> QueryResult<()> {
     let now = now_ms();
-    crate::write_tx!(conn, |c| {
-        let n = diesel::update(
-            iam_api_tokens::table
-                .find(id)
-                .filter(iam_api_tokens::user_id.eq(user_id))
-                .filter(iam_api_tokens::revoked_at.is_null()),
-        )
-        .set(iam_api_tokens::revoked_at.eq(now))
-        .execute(c)?;
-        if n == 0 {
-            return Err(DbError::NotFound);
-        }
-        c.audit(&actor.event("token.revoke", "token", Some(id.to_string())))
+    crate::store::write(conn, |c| {
+        db!(c, |c| {
+            let n = diesel::update(
+                iam_api_tokens::table
+                    .find(id)
+                    .filter(iam_api_tokens::user_id.eq(user_id))
+                    .filter(iam_api_tokens::revoked_at.is_null()),
+            )
+            .set(iam_api_tokens::revoked_at.eq(now))
+            .execute(c)?;
+            if n == 0 {
+                return Err(DbError::NotFound);
+            }
+            c.audit(&actor.event("token.revoke", "token", Some(id.to_string())))
+        })
     })
 }
 

@@ -124,23 +124,25 @@ pub fn create(
     new: &NewUser,
     roles: &[String],
 ) -> QueryResult<User> {
-    let id = crate::write_tx!(conn, |c| {
-        let id: i64 = diesel::insert_into(iam_users::table)
-            .values(new)
-            .returning(iam_users::id)
-            .get_result(c)?;
-        set_roles!(c, &new.username, roles);
-        let row = iam_users::table
-            .find(id)
-            .select(UserRow::as_select())
-            .first(c)?;
-        let after = row.into_api(roles.to_vec());
-        c.audit(
-            &actor
-                .event("user.create", "user", Some(id.to_string()))
-                .after(&after),
-        )?;
-        QueryResult::Ok(id)
+    let id = crate::store::write(conn, |c| {
+        db!(c, |c| {
+            let id: i64 = diesel::insert_into(iam_users::table)
+                .values(new)
+                .returning(iam_users::id)
+                .get_result(c)?;
+            set_roles!(c, &new.username, roles);
+            let row = iam_users::table
+                .find(id)
+                .select(UserRow::as_select())
+                .first(c)?;
+            let after = row.into_api(roles.to_vec());
+            c.audit(
+                &actor
+                    .event("user.create", "user", Some(id.to_string()))
+                    .after(&after),
+            )?;
+            QueryResult::Ok(id)
+        })
     })?;
     get(conn, id)
 }
@@ -199,51 +201,55 @@ pub fn update(
     roles: Option<&[String]>,
 ) -> QueryResult<User> {
     let before = get(conn, id)?;
-    crate::write_tx!(conn, |c| {
-        let n = diesel::update(iam_users::table.find(id))
-            .set(changes)
-            .execute(c)?;
-        if n == 0 {
-            return Err(DbError::NotFound);
-        }
-        if let Some(roles) = roles {
-            set_roles!(c, &before.username, roles);
-        }
-        let row: UserRow = iam_users::table
-            .find(id)
-            .select(UserRow::as_select())
-            .first(c)?;
-        let after = row.into_api(roles_of!(c, &before.username)?);
-        let mut ev = actor
-            .event("user.update", "user", Some(id.to_string()))
-            .before(&before)
-            .after(&after);
-        if changes.password_hash.is_some() {
-            ev = ev.detail("password changed");
-        }
-        c.audit(&ev)?;
-        QueryResult::Ok(())
+    crate::store::write(conn, |c| {
+        db!(c, |c| {
+            let n = diesel::update(iam_users::table.find(id))
+                .set(changes)
+                .execute(c)?;
+            if n == 0 {
+                return Err(DbError::NotFound);
+            }
+            if let Some(roles) = roles {
+                set_roles!(c, &before.username, roles);
+            }
+            let row: UserRow = iam_users::table
+                .find(id)
+                .select(UserRow::as_select())
+                .first(c)?;
+            let after = row.into_api(roles_of!(c, &before.username)?);
+            let mut ev = actor
+                .event("user.update", "user", Some(id.to_string()))
+                .before(&before)
+                .after(&after);
+            if changes.password_hash.is_some() {
+                ev = ev.detail("password changed");
+            }
+            c.audit(&ev)?;
+            QueryResult::Ok(())
+        })
     })?;
     get(conn, id)
 }
 
 pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> QueryResult<()> {
     let before = get(conn, id)?;
-    crate::write_tx!(conn, |c| {
-        diesel::delete(
-            iam_bindings::table
-                .filter(iam_bindings::subject_kind.eq("user"))
-                .filter(iam_bindings::subject.eq(&before.username)),
-        )
-        .execute(c)?;
-        if diesel::delete(iam_users::table.find(id)).execute(c)? == 0 {
-            return Err(DbError::NotFound);
-        }
-        c.audit(
-            &actor
-                .event("user.delete", "user", Some(id.to_string()))
-                .before(&before),
-        )
+    crate::store::write(conn, |c| {
+        db!(c, |c| {
+            diesel::delete(
+                iam_bindings::table
+                    .filter(iam_bindings::subject_kind.eq("user"))
+                    .filter(iam_bindings::subject.eq(&before.username)),
+            )
+            .execute(c)?;
+            if diesel::delete(iam_users::table.find(id)).execute(c)? == 0 {
+                return Err(DbError::NotFound);
+            }
+            c.audit(
+                &actor
+                    .event("user.delete", "user", Some(id.to_string()))
+                    .before(&before),
+            )
+        })
     })
 }
 
@@ -263,9 +269,11 @@ pub fn upsert_oidc(conn: &mut DbConn, username: &str, display_name: &str) -> Que
         created_at: now,
         updated_at: now,
     };
-    let inserted = crate::write_tx!(conn, |c| diesel::insert_into(iam_users::table)
-        .values(&new)
-        .execute(c));
+    let inserted = crate::store::write(conn, |c| {
+        db!(c, |c| diesel::insert_into(iam_users::table)
+            .values(&new)
+            .execute(c))
+    });
     match inserted {
         // Two first sign-ins at once: the other one created it.
         Ok(_)

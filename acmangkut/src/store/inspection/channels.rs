@@ -2,15 +2,15 @@
 //! transaction as the run that causes it, claimed by any replica with a lease, and every
 //! attempt is recorded; a failed attempt schedules the next with back-off until the limit.
 
+use crate::db;
+use crate::store::StoreError;
 use crate::store::audit::{Actor, AuditWrite};
 use crate::store::schema::{
     notification_attempts as a, notification_channels as ch, notification_deliveries as d,
 };
 use crate::store::{DbConn, now_ms, to_datetime};
-use crate::{db, write_tx};
 use diesel::prelude::*;
 use serde::Serialize;
-use shared::ApiError;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = ch)]
@@ -23,23 +23,23 @@ pub struct ChannelRow {
     pub updated_at: i64,
 }
 
-pub fn list(conn: &mut DbConn) -> Result<Vec<ChannelRow>, ApiError> {
+pub fn list(conn: &mut DbConn) -> Result<Vec<ChannelRow>, StoreError> {
     Ok(db!(conn, |c| ch::table
         .order(ch::name.asc())
         .select(ChannelRow::as_select())
         .load(c))?)
 }
 
-pub fn row(conn: &mut DbConn, id: i64) -> Result<ChannelRow, ApiError> {
+pub fn row(conn: &mut DbConn, id: i64) -> Result<ChannelRow, StoreError> {
     db!(conn, |c| ch::table
         .find(id)
         .select(ChannelRow::as_select())
         .first(c)
         .optional())?
-    .ok_or_else(|| ApiError::not_found(format!("no channel {id}")))
+    .ok_or_else(|| StoreError::not_found(format!("no channel {id}")))
 }
 
-pub fn row_by_name(conn: &mut DbConn, name: &str) -> Result<Option<ChannelRow>, ApiError> {
+pub fn row_by_name(conn: &mut DbConn, name: &str) -> Result<Option<ChannelRow>, StoreError> {
     Ok(db!(conn, |c| ch::table
         .filter(ch::name.eq(name))
         .select(ChannelRow::as_select())
@@ -55,29 +55,31 @@ pub fn create(
     kind: &str,
     definition: &str,
     audit_after: &impl Serialize,
-) -> Result<ChannelRow, ApiError> {
+) -> Result<ChannelRow, StoreError> {
     let now = now_ms();
-    let id = write_tx!(conn, |c| {
-        let id: i64 = diesel::insert_into(ch::table)
-            .values((
-                ch::name.eq(name),
-                ch::kind.eq(kind),
-                ch::definition.eq(definition),
-                ch::created_at.eq(now),
-                ch::updated_at.eq(now),
-            ))
-            .returning(ch::id)
-            .get_result(c)?;
-        c.audit(
-            &actor
-                .event(
-                    "channel.create",
-                    "notification_channel",
-                    Some(id.to_string()),
-                )
-                .after(audit_after),
-        )?;
-        Ok::<_, ApiError>(id)
+    let id = crate::store::write(conn, |c| {
+        db!(c, |c| {
+            let id: i64 = diesel::insert_into(ch::table)
+                .values((
+                    ch::name.eq(name),
+                    ch::kind.eq(kind),
+                    ch::definition.eq(definition),
+                    ch::created_at.eq(now),
+                    ch::updated_at.eq(now),
+                ))
+                .returning(ch::id)
+                .get_result(c)?;
+            c.audit(
+                &actor
+                    .event(
+                        "channel.create",
+                        "notification_channel",
+                        Some(id.to_string()),
+                    )
+                    .after(audit_after),
+            )?;
+            Ok::<_, StoreError>(id)
+        })
     })?;
     row(conn, id)
 }
@@ -90,40 +92,42 @@ pub fn update(
     kind: &str,
     definition: &str,
     audit_after: &impl Serialize,
-) -> Result<ChannelRow, ApiError> {
+) -> Result<ChannelRow, StoreError> {
     let old = row(conn, id)?;
     if old.name != name {
         refuse_if_notified(conn, &old.name, "a new name would break them")?;
     }
     let now = now_ms();
-    write_tx!(conn, |c| {
-        let n = diesel::update(ch::table.find(id))
-            .set((
-                ch::name.eq(name),
-                ch::kind.eq(kind),
-                ch::definition.eq(definition),
-                ch::updated_at.eq(now),
-            ))
-            .execute(c)?;
-        if n == 0 {
-            return Err(ApiError::not_found(format!("no channel {id}")));
-        }
-        c.audit(
-            &actor
-                .event(
-                    "channel.update",
-                    "notification_channel",
-                    Some(id.to_string()),
-                )
-                .after(audit_after),
-        )?;
-        Ok::<_, ApiError>(())
+    crate::store::write(conn, |c| {
+        db!(c, |c| {
+            let n = diesel::update(ch::table.find(id))
+                .set((
+                    ch::name.eq(name),
+                    ch::kind.eq(kind),
+                    ch::definition.eq(definition),
+                    ch::updated_at.eq(now),
+                ))
+                .execute(c)?;
+            if n == 0 {
+                return Err(StoreError::not_found(format!("no channel {id}")));
+            }
+            c.audit(
+                &actor
+                    .event(
+                        "channel.update",
+                        "notification_channel",
+                        Some(id.to_string()),
+                    )
+                    .after(audit_after),
+            )?;
+            Ok::<_, StoreError>(())
+        })
     })?;
     row(conn, id)
 }
 
 /// 409 when tasks notify channel `name` (tasks name their channels).
-fn refuse_if_notified(conn: &mut DbConn, name: &str, why: &str) -> Result<(), ApiError> {
+fn refuse_if_notified(conn: &mut DbConn, name: &str, why: &str) -> Result<(), StoreError> {
     let users = super::tasks::notifying(conn, name)?;
     if users.is_empty() {
         return Ok(());
@@ -134,21 +138,23 @@ fn refuse_if_notified(conn: &mut DbConn, name: &str, why: &str) -> Result<(), Ap
     )))
 }
 
-pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<(), ApiError> {
+pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<(), StoreError> {
     let old = row(conn, id)?;
     refuse_if_notified(conn, &old.name, "remove it from them first")?;
-    write_tx!(conn, |c| {
-        diesel::delete(ch::table.find(id)).execute(c)?;
-        c.audit(
-            &actor
-                .event(
-                    "channel.delete",
-                    "notification_channel",
-                    Some(id.to_string()),
-                )
-                .detail(old.name.clone()),
-        )?;
-        Ok::<_, ApiError>(())
+    crate::store::write(conn, |c| {
+        db!(c, |c| {
+            diesel::delete(ch::table.find(id)).execute(c)?;
+            c.audit(
+                &actor
+                    .event(
+                        "channel.delete",
+                        "notification_channel",
+                        Some(id.to_string()),
+                    )
+                    .detail(old.name.clone()),
+            )?;
+            Ok::<_, StoreError>(())
+        })
     })
 }
 
@@ -158,7 +164,7 @@ pub fn enqueue(
     channel_id: i64,
     run_id: Option<i64>,
     message: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     let now = now_ms();
     db!(conn, |c| diesel::insert_into(d::table)
         .values((
@@ -191,7 +197,7 @@ pub struct DeliveryRow {
 pub fn deliveries(
     conn: &mut DbConn,
     ids: &[i64],
-) -> Result<Vec<(DeliveryRow, ChannelRow)>, ApiError> {
+) -> Result<Vec<(DeliveryRow, ChannelRow)>, StoreError> {
     Ok(db!(conn, |c| d::table
         .inner_join(ch::table)
         .filter(d::id.eq_any(ids))
@@ -216,44 +222,46 @@ pub fn record_attempt(
     attempt: i32,
     r: &AttemptRecord,
     retry_at: Option<i64>,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     let now = now_ms();
     let state = match (r.ok, retry_at) {
         (true, _) => "sent",
         (false, Some(_)) => "pending",
         (false, None) => "failed",
     };
-    write_tx!(conn, |c| {
-        let n = diesel::update(
-            d::table
-                .filter(d::id.eq(id))
-                .filter(d::lease_owner.eq(owner)),
-        )
-        .set((
-            d::state.eq(state),
-            d::attempts.eq(attempt),
-            d::next_attempt_at.eq(retry_at.unwrap_or(now)),
-            d::lease_owner.eq(None::<String>),
-            d::lease_expires_at.eq(None::<i64>),
-            d::finished_at.eq((state != "pending").then_some(now)),
-            d::last_error.eq(&r.error),
-        ))
-        .execute(c)?;
-        if n == 0 {
-            return Ok(());
-        }
-        diesel::insert_into(a::table)
-            .values((
-                a::delivery_id.eq(id),
-                a::attempt.eq(attempt),
-                a::at.eq(now),
-                a::ok.eq(r.ok),
-                a::status_code.eq(r.status_code.map(i32::from)),
-                a::error.eq(&r.error),
-                a::duration_ms.eq(i64::try_from(r.duration_ms).unwrap_or(i64::MAX)),
+    crate::store::write(conn, |c| {
+        db!(c, |c| {
+            let n = diesel::update(
+                d::table
+                    .filter(d::id.eq(id))
+                    .filter(d::lease_owner.eq(owner)),
+            )
+            .set((
+                d::state.eq(state),
+                d::attempts.eq(attempt),
+                d::next_attempt_at.eq(retry_at.unwrap_or(now)),
+                d::lease_owner.eq(None::<String>),
+                d::lease_expires_at.eq(None::<i64>),
+                d::finished_at.eq((state != "pending").then_some(now)),
+                d::last_error.eq(&r.error),
             ))
             .execute(c)?;
-        Ok::<_, ApiError>(())
+            if n == 0 {
+                return Ok(());
+            }
+            diesel::insert_into(a::table)
+                .values((
+                    a::delivery_id.eq(id),
+                    a::attempt.eq(attempt),
+                    a::at.eq(now),
+                    a::ok.eq(r.ok),
+                    a::status_code.eq(r.status_code.map(i32::from)),
+                    a::error.eq(&r.error),
+                    a::duration_ms.eq(i64::try_from(r.duration_ms).unwrap_or(i64::MAX)),
+                ))
+                .execute(c)?;
+            Ok::<_, StoreError>(())
+        })
     })
 }
 
@@ -294,7 +302,7 @@ pub fn history(
     run_id: Option<i64>,
     channel_id: Option<i64>,
     limit: i64,
-) -> Result<Vec<Delivery>, ApiError> {
+) -> Result<Vec<Delivery>, StoreError> {
     let rows: Vec<(DeliveryRow, ChannelRow)> = db!(conn, |c| {
         let mut q = d::table
             .inner_join(ch::table)

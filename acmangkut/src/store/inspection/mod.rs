@@ -11,19 +11,21 @@ pub mod rules;
 pub mod runs;
 pub mod tasks;
 
-use shared::ApiError;
+use crate::store::StoreError;
 
 /// Parses a stored JSON definition; a row we wrote ourselves that does not parse is a bug.
-pub(crate) fn parse<T: serde::de::DeserializeOwned>(what: &str, json: &str) -> Result<T, ApiError> {
-    serde_json::from_str(json)
-        .map_err(|e| ApiError::internal(format!("stored {what} is unreadable: {e}")))
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(
+    what: &str,
+    json: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::corrupt(what, e))
 }
 
 pub(crate) fn to_json(v: &impl serde::Serialize) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
-/// 409 with a detail saying what still uses the thing.
-pub(crate) fn in_use(detail: String) -> ApiError {
-    ApiError::new(shared::ErrorCode::Conflict, detail)
+/// A conflict saying what still uses the thing (409 at the edge).
+pub(crate) fn in_use(detail: String) -> StoreError {
+    StoreError::conflict(detail)
 }

@@ -2,14 +2,14 @@
 //! parameters. A plugin that rules reference cannot be deleted (the foreign key says so too).
 
 use super::{in_use, parse, to_json};
+use crate::db;
+use crate::store::StoreError;
 use crate::store::audit::{Actor, AuditWrite};
 use crate::store::schema::{inspection_plugins as p, inspection_rules as r};
 use crate::store::{DbConn, now_ms, to_datetime};
-use crate::{db, write_tx};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use shared::ApiError;
 use shared::check::PluginKind;
 use shared::inspection::{Plugin, PluginInput};
 
@@ -32,16 +32,17 @@ struct Definition {
 }
 
 impl PluginRow {
-    pub fn kind(&self) -> Result<PluginKind, ApiError> {
-        PluginKind::parse(&self.kind)
-            .ok_or_else(|| ApiError::internal(format!("unknown plugin kind {}", self.kind)))
+    pub fn kind(&self) -> Result<PluginKind, StoreError> {
+        PluginKind::parse(&self.kind).ok_or_else(|| {
+            StoreError::corrupt("plugin kind", format!("unknown plugin kind {}", self.kind))
+        })
     }
 
-    pub fn defaults(&self) -> Result<Value, ApiError> {
+    pub fn defaults(&self) -> Result<Value, StoreError> {
         Ok(parse::<Definition>("plugin", &self.definition)?.defaults)
     }
 
-    fn into_api(self, rules: i64) -> Result<Plugin, ApiError> {
+    fn into_api(self, rules: i64) -> Result<Plugin, StoreError> {
         let kind = self.kind()?;
         let d: Definition = parse("plugin", &self.definition)?;
         Ok(Plugin {
@@ -87,7 +88,7 @@ fn builtin_description(kind: PluginKind) -> &'static str {
 }
 
 /// Inserts the built-in plugins that are missing (idempotent; safe on every replica's start).
-pub fn seed_builtins(conn: &mut DbConn) -> Result<(), ApiError> {
+pub fn seed_builtins(conn: &mut DbConn) -> Result<(), StoreError> {
     let now = now_ms();
     for kind in PluginKind::ALL {
         let def = to_json(&Definition {
@@ -110,7 +111,7 @@ pub fn seed_builtins(conn: &mut DbConn) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn rule_counts(conn: &mut DbConn) -> Result<Vec<(i64, i64)>, ApiError> {
+fn rule_counts(conn: &mut DbConn) -> Result<Vec<(i64, i64)>, StoreError> {
     Ok(db!(conn, |c| r::table
         .group_by(r::plugin_id)
         .select((r::plugin_id, diesel::dsl::count_star()))
@@ -118,7 +119,7 @@ fn rule_counts(conn: &mut DbConn) -> Result<Vec<(i64, i64)>, ApiError> {
 }
 
 /// Names of (at most 5 of) the rules that use plugin `id`.
-fn rule_names(conn: &mut DbConn, id: i64) -> Result<Vec<String>, ApiError> {
+fn rule_names(conn: &mut DbConn, id: i64) -> Result<Vec<String>, StoreError> {
     Ok(db!(conn, |c| r::table
         .filter(r::plugin_id.eq(id))
         .select(r::name)
@@ -127,14 +128,14 @@ fn rule_names(conn: &mut DbConn, id: i64) -> Result<Vec<String>, ApiError> {
         .load(c))?)
 }
 
-fn count_rules(conn: &mut DbConn, id: i64) -> Result<i64, ApiError> {
+fn count_rules(conn: &mut DbConn, id: i64) -> Result<i64, StoreError> {
     Ok(db!(conn, |c| r::table
         .filter(r::plugin_id.eq(id))
         .count()
         .get_result::<i64>(c))?)
 }
 
-pub fn list(conn: &mut DbConn) -> Result<Vec<Plugin>, ApiError> {
+pub fn list(conn: &mut DbConn) -> Result<Vec<Plugin>, StoreError> {
     let rows: Vec<PluginRow> = db!(conn, |c| p::table
         .order((p::builtin.desc(), p::name.asc()))
         .select(PluginRow::as_select())
@@ -151,16 +152,16 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<Plugin>, ApiError> {
         .collect()
 }
 
-pub fn row(conn: &mut DbConn, id: i64) -> Result<PluginRow, ApiError> {
+pub fn row(conn: &mut DbConn, id: i64) -> Result<PluginRow, StoreError> {
     db!(conn, |c| p::table
         .find(id)
         .select(PluginRow::as_select())
         .first(c)
         .optional())?
-    .ok_or_else(|| ApiError::not_found(format!("no plugin {id}")))
+    .ok_or_else(|| StoreError::not_found(format!("no plugin {id}")))
 }
 
-pub fn row_by_name(conn: &mut DbConn, name: &str) -> Result<Option<PluginRow>, ApiError> {
+pub fn row_by_name(conn: &mut DbConn, name: &str) -> Result<Option<PluginRow>, StoreError> {
     Ok(db!(conn, |c| p::table
         .filter(p::name.eq(name))
         .select(PluginRow::as_select())
@@ -168,36 +169,38 @@ pub fn row_by_name(conn: &mut DbConn, name: &str) -> Result<Option<PluginRow>, A
         .optional())?)
 }
 
-pub fn get(conn: &mut DbConn, id: i64) -> Result<Plugin, ApiError> {
+pub fn get(conn: &mut DbConn, id: i64) -> Result<Plugin, StoreError> {
     let row = row(conn, id)?;
     let n = count_rules(conn, id)?;
     row.into_api(n)
 }
 
-pub fn create(conn: &mut DbConn, actor: &Actor, input: &PluginInput) -> Result<Plugin, ApiError> {
+pub fn create(conn: &mut DbConn, actor: &Actor, input: &PluginInput) -> Result<Plugin, StoreError> {
     let now = now_ms();
     let def = to_json(&Definition {
         description: input.description.clone(),
         defaults: input.defaults.clone(),
     });
-    let id = write_tx!(conn, |c| {
-        let id: i64 = diesel::insert_into(p::table)
-            .values((
-                p::name.eq(&input.name),
-                p::kind.eq(input.kind.as_str()),
-                p::builtin.eq(false),
-                p::definition.eq(&def),
-                p::created_at.eq(now),
-                p::updated_at.eq(now),
-            ))
-            .returning(p::id)
-            .get_result(c)?;
-        c.audit(
-            &actor
-                .event("plugin.create", "inspection_plugin", Some(id.to_string()))
-                .after(input),
-        )?;
-        Ok::<_, ApiError>(id)
+    let id = crate::store::write(conn, |c| {
+        db!(c, |c| {
+            let id: i64 = diesel::insert_into(p::table)
+                .values((
+                    p::name.eq(&input.name),
+                    p::kind.eq(input.kind.as_str()),
+                    p::builtin.eq(false),
+                    p::definition.eq(&def),
+                    p::created_at.eq(now),
+                    p::updated_at.eq(now),
+                ))
+                .returning(p::id)
+                .get_result(c)?;
+            c.audit(
+                &actor
+                    .event("plugin.create", "inspection_plugin", Some(id.to_string()))
+                    .after(input),
+            )?;
+            Ok::<_, StoreError>(id)
+        })
     })?;
     get(conn, id)
 }
@@ -207,7 +210,7 @@ pub fn update(
     actor: &Actor,
     id: i64,
     input: &PluginInput,
-) -> Result<Plugin, ApiError> {
+) -> Result<Plugin, StoreError> {
     let old = row(conn, id)?;
     if old.builtin {
         return Err(in_use(format!(
@@ -226,7 +229,7 @@ pub fn update(
         }
     }
     if old.kind != input.kind.as_str() && count_rules(conn, id)? > 0 {
-        return Err(ApiError::invalid(
+        return Err(StoreError::invalid(
             "kind",
             "rules use this plugin, so its kind cannot change",
         ));
@@ -236,26 +239,28 @@ pub fn update(
         defaults: input.defaults.clone(),
     });
     let now = now_ms();
-    write_tx!(conn, |c| {
-        diesel::update(p::table.find(id))
-            .set((
-                p::name.eq(&input.name),
-                p::kind.eq(input.kind.as_str()),
-                p::definition.eq(&def),
-                p::updated_at.eq(now),
-            ))
-            .execute(c)?;
-        c.audit(
-            &actor
-                .event("plugin.update", "inspection_plugin", Some(id.to_string()))
-                .after(input),
-        )?;
-        Ok::<_, ApiError>(())
+    crate::store::write(conn, |c| {
+        db!(c, |c| {
+            diesel::update(p::table.find(id))
+                .set((
+                    p::name.eq(&input.name),
+                    p::kind.eq(input.kind.as_str()),
+                    p::definition.eq(&def),
+                    p::updated_at.eq(now),
+                ))
+                .execute(c)?;
+            c.audit(
+                &actor
+                    .event("plugin.update", "inspection_plugin", Some(id.to_string()))
+                    .after(input),
+            )?;
+            Ok::<_, StoreError>(())
+        })
     })?;
     get(conn, id)
 }
 
-pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<(), ApiError> {
+pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<(), StoreError> {
     let old = row(conn, id)?;
     if old.builtin {
         return Err(in_use(format!(
@@ -271,14 +276,16 @@ pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<(), ApiError>
             users.join(", ")
         )));
     }
-    write_tx!(conn, |c| {
-        // The foreign key (RESTRICT) still refuses a rule added since the check.
-        diesel::delete(p::table.find(id)).execute(c)?;
-        c.audit(
-            &actor
-                .event("plugin.delete", "inspection_plugin", Some(id.to_string()))
-                .detail(old.name.clone()),
-        )?;
-        Ok::<_, ApiError>(())
+    crate::store::write(conn, |c| {
+        db!(c, |c| {
+            // The foreign key (RESTRICT) still refuses a rule added since the check.
+            diesel::delete(p::table.find(id)).execute(c)?;
+            c.audit(
+                &actor
+                    .event("plugin.delete", "inspection_plugin", Some(id.to_string()))
+                    .detail(old.name.clone()),
+            )?;
+            Ok::<_, StoreError>(())
+        })
     })
 }

@@ -3,14 +3,14 @@
 //! index enforces it), acknowledged and resolved by people, resolved by the system when the
 //! next run passes or the monitor is up again.
 
+use crate::db;
+use crate::store::StoreError;
 use crate::store::audit::{Actor, AuditWrite};
 use crate::store::schema::{monitors, risk_events as e};
 use crate::store::{DbConn, now_ms, to_datetime};
-use crate::{db, write_tx};
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::Integer;
-use shared::ApiError;
 use shared::inspection::{Level, RiskEvent, RiskState};
 use shared::page::Page;
 
@@ -90,31 +90,33 @@ pub fn monitor_key(monitor_id: i64) -> String {
 
 /// Opens an event for `r.key`, or, when one is open, counts another occurrence. Returns the
 /// id of a newly opened event.
-pub fn raise(conn: &mut DbConn, r: &Raise) -> Result<Option<i64>, ApiError> {
+pub fn raise(conn: &mut DbConn, r: &Raise) -> Result<Option<i64>, StoreError> {
     let now = now_ms();
     if seen_again(conn, r, now)? > 0 {
         return Ok(None);
     }
     // In a savepoint: on PostgreSQL a unique violation aborts the whole transaction (a run's
     // ending) unless only the savepoint is rolled back.
-    let id = db!(conn, |c| c.transaction(|c| diesel::insert_into(e::table)
-        .values((
-            e::dedup_key.eq(&r.key),
-            e::source.eq(r.source),
-            e::level.eq(r.level.as_str()),
-            e::title.eq(&r.title),
-            e::detail.eq(&r.detail),
-            e::state.eq("open"),
-            e::rule_id.eq(r.rule_id),
-            e::target.eq(&r.target),
-            e::monitor_id.eq(r.monitor_id),
-            e::task_id.eq(r.task_id),
-            e::run_id.eq(r.run_id),
-            e::opened_at.eq(now),
-            e::last_seen_at.eq(now),
-        ))
-        .returning(e::id)
-        .get_result::<i64>(c)));
+    let id = crate::store::write(conn, |c| {
+        db!(c, |c| diesel::insert_into(e::table)
+            .values((
+                e::dedup_key.eq(&r.key),
+                e::source.eq(r.source),
+                e::level.eq(r.level.as_str()),
+                e::title.eq(&r.title),
+                e::detail.eq(&r.detail),
+                e::state.eq("open"),
+                e::rule_id.eq(r.rule_id),
+                e::target.eq(&r.target),
+                e::monitor_id.eq(r.monitor_id),
+                e::task_id.eq(r.task_id),
+                e::run_id.eq(r.run_id),
+                e::opened_at.eq(now),
+                e::last_seen_at.eq(now),
+            ))
+            .returning(e::id)
+            .get_result::<i64>(c))
+    });
     match id {
         Ok(id) => Ok(Some(id)),
         // Another replica opened it a moment ago: the partial unique index kept it single, and
@@ -128,7 +130,7 @@ pub fn raise(conn: &mut DbConn, r: &Raise) -> Result<Option<i64>, ApiError> {
 }
 
 /// Counts one more occurrence on the open event of `r.key`; returns how many rows it touched.
-fn seen_again(conn: &mut DbConn, r: &Raise, now: i64) -> Result<usize, ApiError> {
+fn seen_again(conn: &mut DbConn, r: &Raise, now: i64) -> Result<usize, StoreError> {
     Ok(db!(conn, |c| diesel::update(
         e::table
             .filter(e::dedup_key.eq(&r.key))
@@ -144,7 +146,7 @@ fn seen_again(conn: &mut DbConn, r: &Raise, now: i64) -> Result<usize, ApiError>
 }
 
 /// Resolves the open event of each key as the system (the check passes again).
-pub fn clear(conn: &mut DbConn, keys: &[String], why: &str) -> Result<usize, ApiError> {
+pub fn clear(conn: &mut DbConn, keys: &[String], why: &str) -> Result<usize, StoreError> {
     let now = now_ms();
     let mut n = 0;
     for chunk in keys.chunks(500) {
@@ -167,7 +169,7 @@ pub fn clear(conn: &mut DbConn, keys: &[String], why: &str) -> Result<usize, Api
 /// Reconciles monitor events with monitor states: every down monitor has an open event, every
 /// event of a monitor that is up again (or gone, or paused) is resolved. Run periodically, so
 /// no state change can be missed, whichever replica saw it.
-pub fn reconcile_monitors(conn: &mut DbConn) -> Result<(usize, usize), ApiError> {
+pub fn reconcile_monitors(conn: &mut DbConn) -> Result<(usize, usize), StoreError> {
     let down: Vec<(i64, String, String)> = db!(conn, |c| monitors::table
         .filter(monitors::state.eq("down"))
         .filter(monitors::paused.eq(false))
@@ -229,10 +231,17 @@ pub struct RiskQuery {
     pub per_page: Option<i64>,
 }
 
+/// A filter value the risk list does not know (the HTTP edge answers it as an invalid query).
+#[derive(Debug, thiserror::Error)]
+#[error("{field}: {detail}")]
+pub struct BadFilter {
+    pub field: &'static str,
+    pub detail: &'static str,
+}
+
 impl RiskQuery {
-    pub fn filter(&self) -> Result<RiskFilter, ApiError> {
-        let bad =
-            |field: &str, msg: &str| ApiError::field(shared::ErrorCode::InvalidQuery, field, msg);
+    pub fn filter(&self) -> Result<RiskFilter, BadFilter> {
+        let bad = |field, detail| BadFilter { field, detail };
         let states = match self.state.as_deref().unwrap_or("open,acknowledged") {
             "all" | "" => Vec::new(),
             states => states
@@ -275,7 +284,7 @@ pub fn list(
     conn: &mut DbConn,
     filter: &RiskFilter,
     (limit, offset): (i64, i64),
-) -> Result<Page<RiskEvent>, ApiError> {
+) -> Result<Page<RiskEvent>, StoreError> {
     let states: Vec<&str> = filter.states.iter().map(|s| s.as_str()).collect();
     let (rows, total): (Vec<RiskRow>, i64) = db!(conn, |c| {
         let mut q = e::table.select(RiskRow::as_select()).into_boxed();
@@ -311,7 +320,7 @@ pub fn list(
 }
 
 /// Open events per level, for the overview.
-pub fn open_counts(conn: &mut DbConn) -> Result<Vec<(String, i64)>, ApiError> {
+pub fn open_counts(conn: &mut DbConn) -> Result<Vec<(String, i64)>, StoreError> {
     Ok(db!(conn, |c| e::table
         .filter(e::state.ne("resolved"))
         .group_by(e::level)
@@ -319,14 +328,14 @@ pub fn open_counts(conn: &mut DbConn) -> Result<Vec<(String, i64)>, ApiError> {
         .load(c))?)
 }
 
-pub fn get(conn: &mut DbConn, id: i64) -> Result<RiskEvent, ApiError> {
+pub fn get(conn: &mut DbConn, id: i64) -> Result<RiskEvent, StoreError> {
     let row: Option<RiskRow> = db!(conn, |c| e::table
         .find(id)
         .select(RiskRow::as_select())
         .first(c)
         .optional())?;
     row.map(|r| r.to_api())
-        .ok_or_else(|| ApiError::not_found(format!("no risk event {id}")))
+        .ok_or_else(|| StoreError::not_found(format!("no risk event {id}")))
 }
 
 /// `acknowledge` (open → acknowledged) or `resolve` (open or acknowledged → resolved), audited.
@@ -336,56 +345,56 @@ pub fn act(
     id: i64,
     resolve: bool,
     comment: &str,
-) -> Result<RiskEvent, ApiError> {
+) -> Result<RiskEvent, StoreError> {
     let before = get(conn, id)?;
     if before.state == RiskState::Resolved {
-        return Err(ApiError::new(
-            shared::ErrorCode::Conflict,
-            format!("risk event {id} is already resolved"),
-        ));
+        return Err(StoreError::conflict(format!(
+            "risk event {id} is already resolved"
+        )));
     }
     if !resolve && before.state == RiskState::Acknowledged {
-        return Err(ApiError::new(
-            shared::ErrorCode::Conflict,
-            format!("risk event {id} is already acknowledged"),
-        ));
+        return Err(StoreError::conflict(format!(
+            "risk event {id} is already acknowledged"
+        )));
     }
     let now = now_ms();
     let who = actor.name.clone();
-    write_tx!(conn, |c| {
-        let q = e::table
-            .filter(e::id.eq(id))
-            .filter(e::state.ne("resolved"));
-        if resolve {
-            diesel::update(q)
-                .set((
-                    e::state.eq("resolved"),
-                    e::resolved_at.eq(now),
-                    e::resolved_by.eq(&who),
-                    e::comment.eq(comment),
-                ))
-                .execute(c)?;
-        } else {
-            diesel::update(q)
-                .set((
-                    e::state.eq("acknowledged"),
-                    e::acknowledged_at.eq(now),
-                    e::acknowledged_by.eq(&who),
-                    e::comment.eq(comment),
-                ))
-                .execute(c)?;
-        }
-        let action = if resolve {
-            "risk.resolve"
-        } else {
-            "risk.acknowledge"
-        };
-        c.audit(
-            &actor
-                .event(action, "risk_event", Some(id.to_string()))
-                .detail(comment.to_string()),
-        )?;
-        Ok::<_, ApiError>(())
+    crate::store::write(conn, |c| {
+        db!(c, |c| {
+            let q = e::table
+                .filter(e::id.eq(id))
+                .filter(e::state.ne("resolved"));
+            if resolve {
+                diesel::update(q)
+                    .set((
+                        e::state.eq("resolved"),
+                        e::resolved_at.eq(now),
+                        e::resolved_by.eq(&who),
+                        e::comment.eq(comment),
+                    ))
+                    .execute(c)?;
+            } else {
+                diesel::update(q)
+                    .set((
+                        e::state.eq("acknowledged"),
+                        e::acknowledged_at.eq(now),
+                        e::acknowledged_by.eq(&who),
+                        e::comment.eq(comment),
+                    ))
+                    .execute(c)?;
+            }
+            let action = if resolve {
+                "risk.resolve"
+            } else {
+                "risk.acknowledge"
+            };
+            c.audit(
+                &actor
+                    .event(action, "risk_event", Some(id.to_string()))
+                    .detail(comment.to_string()),
+            )?;
+            Ok::<_, StoreError>(())
+        })
     })?;
     get(conn, id)
 }

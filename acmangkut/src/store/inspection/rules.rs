@@ -3,15 +3,15 @@
 //! deleted.
 
 use super::{in_use, parse, to_json};
+use crate::db;
+use crate::store::StoreError;
 use crate::store::audit::{Actor, AuditWrite};
 use crate::store::schema::{
     inspection_plugins as p, inspection_rule_versions as v, inspection_rules as r,
     inspection_task_rules as tr, inspection_tasks as t,
 };
 use crate::store::{DbConn, now_ms, to_datetime};
-use crate::{db, write_tx};
 use diesel::prelude::*;
-use shared::ApiError;
 use shared::check::PluginKind;
 use shared::inspection::{Level, Rule, RuleInput, RuleVersion};
 
@@ -29,7 +29,7 @@ pub struct RuleRow {
 }
 
 impl RuleRow {
-    pub fn input(&self) -> Result<RuleInput, ApiError> {
+    pub fn input(&self) -> Result<RuleInput, StoreError> {
         parse("rule", &self.definition)
     }
 }
@@ -41,12 +41,13 @@ pub struct RuleFilter {
     pub search: Option<String>,
 }
 
-fn api(row: RuleRow, kind: &str, tasks: i64) -> Result<Rule, ApiError> {
+fn api(row: RuleRow, kind: &str, tasks: i64) -> Result<Rule, StoreError> {
     Ok(Rule {
         id: row.id,
         input: row.input()?,
-        plugin_kind: PluginKind::parse(kind)
-            .ok_or_else(|| ApiError::internal(format!("unknown plugin kind {kind}")))?,
+        plugin_kind: PluginKind::parse(kind).ok_or_else(|| {
+            StoreError::corrupt("plugin kind", format!("unknown plugin kind {kind}"))
+        })?,
         version: row.version,
         tasks,
         created_at: to_datetime(row.created_at),
@@ -54,7 +55,7 @@ fn api(row: RuleRow, kind: &str, tasks: i64) -> Result<Rule, ApiError> {
     })
 }
 
-pub fn list(conn: &mut DbConn, f: &RuleFilter) -> Result<Vec<Rule>, ApiError> {
+pub fn list(conn: &mut DbConn, f: &RuleFilter) -> Result<Vec<Rule>, StoreError> {
     let rows: Vec<(RuleRow, String)> = db!(conn, |c| {
         let mut q = r::table
             .inner_join(p::table)
@@ -90,16 +91,16 @@ pub fn list(conn: &mut DbConn, f: &RuleFilter) -> Result<Vec<Rule>, ApiError> {
         .collect()
 }
 
-pub fn row(conn: &mut DbConn, id: i64) -> Result<RuleRow, ApiError> {
+pub fn row(conn: &mut DbConn, id: i64) -> Result<RuleRow, StoreError> {
     db!(conn, |c| r::table
         .find(id)
         .select(RuleRow::as_select())
         .first(c)
         .optional())?
-    .ok_or_else(|| ApiError::not_found(format!("no rule {id}")))
+    .ok_or_else(|| StoreError::not_found(format!("no rule {id}")))
 }
 
-pub fn id_by_name(conn: &mut DbConn, name: &str) -> Result<Option<i64>, ApiError> {
+pub fn id_by_name(conn: &mut DbConn, name: &str) -> Result<Option<i64>, StoreError> {
     Ok(db!(conn, |c| r::table
         .filter(r::name.eq(name))
         .select(r::id)
@@ -113,7 +114,7 @@ pub fn rows_by_names(
     conn: &mut DbConn,
     names: &[String],
     field: &str,
-) -> Result<Vec<RuleRow>, ApiError> {
+) -> Result<Vec<RuleRow>, StoreError> {
     let rows: Vec<RuleRow> = db!(conn, |c| r::table
         .filter(r::name.eq_any(names))
         .select(RuleRow::as_select())
@@ -126,13 +127,13 @@ pub fn rows_by_names(
                 .find(|row| &row.name == n)
                 .cloned()
                 .ok_or_else(|| {
-                    ApiError::invalid(format!("{field}[{i}]"), format!("no rule named `{n}`"))
+                    StoreError::invalid(format!("{field}[{i}]"), format!("no rule named `{n}`"))
                 })
         })
         .collect()
 }
 
-pub fn get(conn: &mut DbConn, id: i64) -> Result<Rule, ApiError> {
+pub fn get(conn: &mut DbConn, id: i64) -> Result<Rule, StoreError> {
     let row = row(conn, id)?;
     let kind: String = db!(conn, |c| p::table
         .find(row.plugin_id)
@@ -150,36 +151,38 @@ pub fn create(
     actor: &Actor,
     input: &RuleInput,
     plugin_id: i64,
-) -> Result<Rule, ApiError> {
+) -> Result<Rule, StoreError> {
     let now = now_ms();
     let def = to_json(input);
-    let id = write_tx!(conn, |c| {
-        let id: i64 = diesel::insert_into(r::table)
-            .values((
-                r::name.eq(&input.name),
-                r::plugin_id.eq(plugin_id),
-                r::level.eq(input.level.as_str()),
-                r::version.eq(1),
-                r::definition.eq(&def),
-                r::created_at.eq(now),
-                r::updated_at.eq(now),
-            ))
-            .returning(r::id)
-            .get_result(c)?;
-        diesel::insert_into(v::table)
-            .values((
-                v::rule_id.eq(id),
-                v::version.eq(1),
-                v::definition.eq(&def),
-                v::created_at.eq(now),
-            ))
-            .execute(c)?;
-        c.audit(
-            &actor
-                .event("rule.create", "inspection_rule", Some(id.to_string()))
-                .after(input),
-        )?;
-        Ok::<_, ApiError>(id)
+    let id = crate::store::write(conn, |c| {
+        db!(c, |c| {
+            let id: i64 = diesel::insert_into(r::table)
+                .values((
+                    r::name.eq(&input.name),
+                    r::plugin_id.eq(plugin_id),
+                    r::level.eq(input.level.as_str()),
+                    r::version.eq(1),
+                    r::definition.eq(&def),
+                    r::created_at.eq(now),
+                    r::updated_at.eq(now),
+                ))
+                .returning(r::id)
+                .get_result(c)?;
+            diesel::insert_into(v::table)
+                .values((
+                    v::rule_id.eq(id),
+                    v::version.eq(1),
+                    v::definition.eq(&def),
+                    v::created_at.eq(now),
+                ))
+                .execute(c)?;
+            c.audit(
+                &actor
+                    .event("rule.create", "inspection_rule", Some(id.to_string()))
+                    .after(input),
+            )?;
+            Ok::<_, StoreError>(id)
+        })
     })?;
     get(conn, id)
 }
@@ -191,7 +194,7 @@ pub fn update(
     id: i64,
     input: &RuleInput,
     plugin_id: i64,
-) -> Result<(Rule, bool), ApiError> {
+) -> Result<(Rule, bool), StoreError> {
     let old = row(conn, id)?;
     let before = old.input()?;
     if &before == input {
@@ -210,38 +213,40 @@ pub fn update(
     let now = now_ms();
     let def = to_json(input);
     let version = old.version + 1;
-    write_tx!(conn, |c| {
-        diesel::update(r::table.find(id))
-            .set((
-                r::name.eq(&input.name),
-                r::plugin_id.eq(plugin_id),
-                r::level.eq(input.level.as_str()),
-                r::version.eq(version),
-                r::definition.eq(&def),
-                r::updated_at.eq(now),
-            ))
-            .execute(c)?;
-        diesel::insert_into(v::table)
-            .values((
-                v::rule_id.eq(id),
-                v::version.eq(version),
-                v::definition.eq(&def),
-                v::created_at.eq(now),
-            ))
-            .execute(c)?;
-        c.audit(
-            &actor
-                .event("rule.update", "inspection_rule", Some(id.to_string()))
-                .before(&before)
-                .after(input),
-        )?;
-        Ok::<_, ApiError>(())
+    crate::store::write(conn, |c| {
+        db!(c, |c| {
+            diesel::update(r::table.find(id))
+                .set((
+                    r::name.eq(&input.name),
+                    r::plugin_id.eq(plugin_id),
+                    r::level.eq(input.level.as_str()),
+                    r::version.eq(version),
+                    r::definition.eq(&def),
+                    r::updated_at.eq(now),
+                ))
+                .execute(c)?;
+            diesel::insert_into(v::table)
+                .values((
+                    v::rule_id.eq(id),
+                    v::version.eq(version),
+                    v::definition.eq(&def),
+                    v::created_at.eq(now),
+                ))
+                .execute(c)?;
+            c.audit(
+                &actor
+                    .event("rule.update", "inspection_rule", Some(id.to_string()))
+                    .before(&before)
+                    .after(input),
+            )?;
+            Ok::<_, StoreError>(())
+        })
     })?;
     Ok((get(conn, id)?, true))
 }
 
 /// Names of (at most 5 of) the tasks that run rule `id`.
-fn task_names(conn: &mut DbConn, id: i64) -> Result<Vec<String>, ApiError> {
+fn task_names(conn: &mut DbConn, id: i64) -> Result<Vec<String>, StoreError> {
     Ok(db!(conn, |c| tr::table
         .inner_join(t::table)
         .filter(tr::rule_id.eq(id))
@@ -251,7 +256,7 @@ fn task_names(conn: &mut DbConn, id: i64) -> Result<Vec<String>, ApiError> {
         .load(c))?)
 }
 
-pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<(), ApiError> {
+pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<(), StoreError> {
     let old = row(conn, id)?;
     let users = task_names(conn, id)?;
     if !users.is_empty() {
@@ -261,19 +266,21 @@ pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<(), ApiError>
             users.join(", ")
         )));
     }
-    write_tx!(conn, |c| {
-        // The foreign key (RESTRICT) still refuses a task link added since the check.
-        diesel::delete(r::table.find(id)).execute(c)?;
-        c.audit(
-            &actor
-                .event("rule.delete", "inspection_rule", Some(id.to_string()))
-                .detail(old.name.clone()),
-        )?;
-        Ok::<_, ApiError>(())
+    crate::store::write(conn, |c| {
+        db!(c, |c| {
+            // The foreign key (RESTRICT) still refuses a task link added since the check.
+            diesel::delete(r::table.find(id)).execute(c)?;
+            c.audit(
+                &actor
+                    .event("rule.delete", "inspection_rule", Some(id.to_string()))
+                    .detail(old.name.clone()),
+            )?;
+            Ok::<_, StoreError>(())
+        })
     })
 }
 
-pub fn versions(conn: &mut DbConn, id: i64) -> Result<Vec<RuleVersion>, ApiError> {
+pub fn versions(conn: &mut DbConn, id: i64) -> Result<Vec<RuleVersion>, StoreError> {
     row(conn, id)?;
     let rows: Vec<(i64, i32, String, i64)> = db!(conn, |c| v::table
         .filter(v::rule_id.eq(id))
@@ -285,7 +292,7 @@ pub fn versions(conn: &mut DbConn, id: i64) -> Result<Vec<RuleVersion>, ApiError
 
 fn version_api(
     (rule_id, version, def, at): (i64, i32, String, i64),
-) -> Result<RuleVersion, ApiError> {
+) -> Result<RuleVersion, StoreError> {
     Ok(RuleVersion {
         rule_id,
         version,
@@ -295,7 +302,10 @@ fn version_api(
 }
 
 /// The given (rule, version) pairs, for a report.
-pub fn versions_of(conn: &mut DbConn, pairs: &[(i64, i32)]) -> Result<Vec<RuleVersion>, ApiError> {
+pub fn versions_of(
+    conn: &mut DbConn,
+    pairs: &[(i64, i32)],
+) -> Result<Vec<RuleVersion>, StoreError> {
     let ids: Vec<i64> = pairs.iter().map(|p| p.0).collect();
     let rows: Vec<(i64, i32, String, i64)> = db!(conn, |c| v::table
         .filter(v::rule_id.eq_any(&ids))

@@ -3,12 +3,12 @@
 //! short by a crash keeps what it found and is marked `interrupted`.
 
 use super::{parse, to_json};
+use crate::db;
+use crate::store::StoreError;
 use crate::store::audit::{Actor, AuditWrite};
 use crate::store::schema::{inspection_findings as f, inspection_runs as runs};
 use crate::store::{DbConn, now_ms, to_datetime};
-use crate::{db, write_tx};
 use diesel::prelude::*;
-use shared::ApiError;
 use shared::check::CheckStatus;
 use shared::inspection::{Change, Finding, Level, Run, RunState, RunSummary};
 use shared::page::Page;
@@ -44,7 +44,7 @@ impl RunRow {
         RunState::parse(&self.state).unwrap_or(RunState::Interrupted)
     }
 
-    pub fn to_api(&self) -> Result<Run, ApiError> {
+    pub fn to_api(&self) -> Result<Run, StoreError> {
         Ok(Run {
             id: self.id,
             task_id: self.task_id,
@@ -67,16 +67,16 @@ impl RunRow {
     }
 }
 
-pub fn row(conn: &mut DbConn, id: i64) -> Result<RunRow, ApiError> {
+pub fn row(conn: &mut DbConn, id: i64) -> Result<RunRow, StoreError> {
     db!(conn, |c| runs::table
         .find(id)
         .select(RunRow::as_select())
         .first(c)
         .optional())?
-    .ok_or_else(|| ApiError::not_found(format!("no run {id}")))
+    .ok_or_else(|| StoreError::not_found(format!("no run {id}")))
 }
 
-pub fn rows(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<RunRow>, ApiError> {
+pub fn rows(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<RunRow>, StoreError> {
     Ok(db!(conn, |c| runs::table
         .filter(runs::id.eq_any(ids))
         .order(runs::id.asc())
@@ -85,7 +85,7 @@ pub fn rows(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<RunRow>, ApiError> {
 }
 
 /// The newest run of each task given.
-pub fn latest(conn: &mut DbConn, task_ids: &[i64]) -> Result<Vec<Run>, ApiError> {
+pub fn latest(conn: &mut DbConn, task_ids: &[i64]) -> Result<Vec<Run>, StoreError> {
     if task_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -102,7 +102,7 @@ pub fn list(
     conn: &mut DbConn,
     task_id: Option<i64>,
     (limit, offset): (i64, i64),
-) -> Result<Page<Run>, ApiError> {
+) -> Result<Page<Run>, StoreError> {
     let (items, total): (Vec<RunRow>, i64) = db!(conn, |c| {
         let mut q = runs::table.select(RunRow::as_select()).into_boxed();
         let mut n = runs::table.count().into_boxed();
@@ -127,27 +127,29 @@ pub fn enqueue_manual(
     actor: &Actor,
     task_id: i64,
     task_name: &str,
-) -> Result<Run, ApiError> {
+) -> Result<Run, StoreError> {
     let now = now_ms();
-    let id = write_tx!(conn, |c| {
-        let id: i64 = diesel::insert_into(runs::table)
-            .values((
-                runs::task_id.eq(task_id),
-                runs::task_name.eq(task_name),
-                runs::trigger_kind.eq("manual"),
-                runs::state.eq("queued"),
-                runs::actor.eq(&actor.name),
-                runs::queued_at.eq(now),
-                runs::plan.eq("{}"),
-            ))
-            .returning(runs::id)
-            .get_result(c)?;
-        c.audit(
-            &actor
-                .event("task.run", "inspection_task", Some(task_id.to_string()))
-                .detail(format!("run {id}")),
-        )?;
-        Ok::<_, ApiError>(id)
+    let id = crate::store::write(conn, |c| {
+        db!(c, |c| {
+            let id: i64 = diesel::insert_into(runs::table)
+                .values((
+                    runs::task_id.eq(task_id),
+                    runs::task_name.eq(task_name),
+                    runs::trigger_kind.eq("manual"),
+                    runs::state.eq("queued"),
+                    runs::actor.eq(&actor.name),
+                    runs::queued_at.eq(now),
+                    runs::plan.eq("{}"),
+                ))
+                .returning(runs::id)
+                .get_result(c)?;
+            c.audit(
+                &actor
+                    .event("task.run", "inspection_task", Some(task_id.to_string()))
+                    .detail(format!("run {id}")),
+            )?;
+            Ok::<_, StoreError>(id)
+        })
     })?;
     row(conn, id)?.to_api()
 }
@@ -159,7 +161,7 @@ pub fn set_plan(
     owner: &str,
     plan: &impl serde::Serialize,
     total: i32,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     let json = to_json(plan);
     let n = db!(conn, |c| diesel::update(
         runs::table
@@ -169,16 +171,13 @@ pub fn set_plan(
     .set((runs::plan.eq(&json), runs::total.eq(total)))
     .execute(c))?;
     if n == 0 {
-        return Err(ApiError::new(
-            shared::ErrorCode::Conflict,
-            format!("run {id} is no longer ours"),
-        ));
+        return Err(StoreError::conflict(format!("run {id} is no longer ours")));
     }
     Ok(())
 }
 
 /// Extends the leases of `owner`'s running runs; returns how many it still holds.
-pub fn renew(conn: &mut DbConn, owner: &str, ids: &[i64], until: i64) -> Result<usize, ApiError> {
+pub fn renew(conn: &mut DbConn, owner: &str, ids: &[i64], until: i64) -> Result<usize, StoreError> {
     Ok(db!(conn, |c| diesel::update(
         runs::table
             .filter(runs::id.eq_any(ids))
@@ -191,7 +190,7 @@ pub fn renew(conn: &mut DbConn, owner: &str, ids: &[i64], until: i64) -> Result<
 
 /// Running runs whose lease expired (their replica stopped), or, with `all`, every running run
 /// (a single SQLite replica starting: whatever is still marked running, nobody is running).
-pub fn orphaned(conn: &mut DbConn, now: i64, all: bool) -> Result<Vec<RunRow>, ApiError> {
+pub fn orphaned(conn: &mut DbConn, now: i64, all: bool) -> Result<Vec<RunRow>, StoreError> {
     Ok(db!(conn, |c| {
         let mut q = runs::table
             .filter(runs::state.eq("running"))
@@ -228,27 +227,28 @@ pub fn add_findings(
     owner: &str,
     run_id: i64,
     rows: &[NewFinding],
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
     }
-    write_tx!(conn, |c| {
-        let ours: i64 = runs::table
-            .filter(runs::id.eq(run_id))
-            .filter(runs::lease_owner.eq(owner))
-            .filter(runs::state.eq("running"))
-            .count()
-            .get_result(c)?;
-        if ours == 0 {
-            return Err(ApiError::new(
-                shared::ErrorCode::Conflict,
-                format!("run {run_id} is no longer ours"),
-            ));
-        }
-        for chunk in rows.chunks(200) {
-            diesel::insert_into(f::table).values(chunk).execute(c)?;
-        }
-        Ok::<_, ApiError>(())
+    crate::store::write(conn, |c| {
+        db!(c, |c| {
+            let ours: i64 = runs::table
+                .filter(runs::id.eq(run_id))
+                .filter(runs::lease_owner.eq(owner))
+                .filter(runs::state.eq("running"))
+                .count()
+                .get_result(c)?;
+            if ours == 0 {
+                return Err(StoreError::conflict(format!(
+                    "run {run_id} is no longer ours"
+                )));
+            }
+            for chunk in rows.chunks(200) {
+                diesel::insert_into(f::table).values(chunk).execute(c)?;
+            }
+            Ok::<_, StoreError>(())
+        })
     })
 }
 
@@ -297,7 +297,7 @@ impl FindingRow {
     }
 }
 
-pub fn findings(conn: &mut DbConn, run_id: i64) -> Result<Vec<FindingRow>, ApiError> {
+pub fn findings(conn: &mut DbConn, run_id: i64) -> Result<Vec<FindingRow>, StoreError> {
     Ok(db!(conn, |c| f::table
         .filter(f::run_id.eq(run_id))
         .order(f::seq.asc())
@@ -306,7 +306,7 @@ pub fn findings(conn: &mut DbConn, run_id: i64) -> Result<Vec<FindingRow>, ApiEr
 }
 
 /// (rule, rule name, target) of every finding of a run.
-pub fn keys(conn: &mut DbConn, run_id: i64) -> Result<Vec<(i64, String, String)>, ApiError> {
+pub fn keys(conn: &mut DbConn, run_id: i64) -> Result<Vec<(i64, String, String)>, StoreError> {
     Ok(db!(conn, |c| f::table
         .filter(f::run_id.eq(run_id))
         .order(f::seq.asc())
@@ -322,7 +322,7 @@ pub fn previous(
     conn: &mut DbConn,
     task_id: i64,
     run_id: i64,
-) -> Result<Option<Previous>, ApiError> {
+) -> Result<Option<Previous>, StoreError> {
     let prev: Option<i64> = db!(conn, |c| runs::table
         .filter(runs::task_id.eq(task_id))
         .filter(runs::id.lt(run_id))
@@ -360,13 +360,13 @@ pub struct Ending {
 }
 
 /// Marks the run finished with its summary and labels findings new/fixed/still failing.
-/// Call inside [`crate::store::transaction`] together with what else the ending causes.
+/// Call inside [`crate::store::write`] together with what else the ending causes.
 pub fn finish(
     conn: &mut DbConn,
     run_id: i64,
     guard: Guard<'_>,
     e: &Ending,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     let now = now_ms();
     let summary = to_json(&e.summary);
     let score = e.summary.score();
@@ -398,10 +398,9 @@ pub fn finish(
             .execute(c)
     })?;
     if n == 0 {
-        return Err(ApiError::new(
-            shared::ErrorCode::Conflict,
-            format!("run {run_id} was already ended"),
-        ));
+        return Err(StoreError::conflict(format!(
+            "run {run_id} was already ended"
+        )));
     }
     for kind in [Change::New, Change::Fixed, Change::StillFailing] {
         let seqs: Vec<i32> = e
@@ -424,7 +423,7 @@ pub fn finish(
 }
 
 /// Deletes finished runs (and their findings) that ended before `before`; returns how many.
-pub fn prune(conn: &mut DbConn, before: i64, batch: i64) -> Result<usize, ApiError> {
+pub fn prune(conn: &mut DbConn, before: i64, batch: i64) -> Result<usize, StoreError> {
     let ids: Vec<i64> = db!(conn, |c| runs::table
         .filter(runs::finished_at.lt(before))
         .select(runs::id)
@@ -433,8 +432,10 @@ pub fn prune(conn: &mut DbConn, before: i64, batch: i64) -> Result<usize, ApiErr
     if ids.is_empty() {
         return Ok(0);
     }
-    Ok(write_tx!(conn, |c| {
-        diesel::delete(f::table.filter(f::run_id.eq_any(&ids))).execute(c)?;
-        diesel::delete(runs::table.filter(runs::id.eq_any(&ids))).execute(c)
+    Ok(crate::store::write(conn, |c| {
+        db!(c, |c| {
+            diesel::delete(f::table.filter(f::run_id.eq_any(&ids))).execute(c)?;
+            diesel::delete(runs::table.filter(runs::id.eq_any(&ids))).execute(c)
+        })
     })?)
 }

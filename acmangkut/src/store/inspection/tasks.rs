@@ -2,14 +2,14 @@
 //! (`inspection_task_rules`) so a rule in use cannot be deleted.
 
 use super::{parse, to_json};
+use crate::db;
+use crate::store::StoreError;
 use crate::store::audit::{Actor, AuditWrite};
 use crate::store::schema::{
     inspection_runs as runs, inspection_task_rules as tr, inspection_tasks as t,
 };
 use crate::store::{DbConn, now_ms, to_datetime};
-use crate::{db, write_tx};
 use diesel::prelude::*;
-use shared::ApiError;
 use shared::inspection::{Task, TaskInput};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -25,11 +25,11 @@ pub struct TaskRow {
 }
 
 impl TaskRow {
-    pub fn input(&self) -> Result<TaskInput, ApiError> {
+    pub fn input(&self) -> Result<TaskInput, StoreError> {
         parse("task", &self.definition)
     }
 
-    fn into_api(self, last_run: Option<shared::inspection::Run>) -> Result<Task, ApiError> {
+    fn into_api(self, last_run: Option<shared::inspection::Run>) -> Result<Task, StoreError> {
         Ok(Task {
             id: self.id,
             input: self.input()?,
@@ -41,16 +41,16 @@ impl TaskRow {
     }
 }
 
-pub fn row(conn: &mut DbConn, id: i64) -> Result<TaskRow, ApiError> {
+pub fn row(conn: &mut DbConn, id: i64) -> Result<TaskRow, StoreError> {
     db!(conn, |c| t::table
         .find(id)
         .select(TaskRow::as_select())
         .first(c)
         .optional())?
-    .ok_or_else(|| ApiError::not_found(format!("no task {id}")))
+    .ok_or_else(|| StoreError::not_found(format!("no task {id}")))
 }
 
-pub fn id_by_name(conn: &mut DbConn, name: &str) -> Result<Option<i64>, ApiError> {
+pub fn id_by_name(conn: &mut DbConn, name: &str) -> Result<Option<i64>, StoreError> {
     Ok(db!(conn, |c| t::table
         .filter(t::name.eq(name))
         .select(t::id)
@@ -58,13 +58,13 @@ pub fn id_by_name(conn: &mut DbConn, name: &str) -> Result<Option<i64>, ApiError
         .optional())?)
 }
 
-pub fn get(conn: &mut DbConn, id: i64) -> Result<Task, ApiError> {
+pub fn get(conn: &mut DbConn, id: i64) -> Result<Task, StoreError> {
     let row = row(conn, id)?;
     let last = super::runs::latest(conn, &[id])?.into_iter().next();
     row.into_api(last)
 }
 
-pub fn list(conn: &mut DbConn) -> Result<Vec<Task>, ApiError> {
+pub fn list(conn: &mut DbConn) -> Result<Vec<Task>, StoreError> {
     let rows: Vec<TaskRow> = db!(conn, |c| t::table
         .order(t::name.asc())
         .select(TaskRow::as_select())
@@ -83,7 +83,7 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<Task>, ApiError> {
 }
 
 /// Names of (at most 5 of) the tasks that notify channel `channel`.
-pub fn notifying(conn: &mut DbConn, channel: &str) -> Result<Vec<String>, ApiError> {
+pub fn notifying(conn: &mut DbConn, channel: &str) -> Result<Vec<String>, StoreError> {
     let rows: Vec<TaskRow> = db!(conn, |c| t::table
         .order(t::name.asc())
         .select(TaskRow::as_select())
@@ -114,36 +114,38 @@ pub fn create(
     input: &TaskInput,
     rule_ids: &[i64],
     next_run_at: Option<i64>,
-) -> Result<Task, ApiError> {
+) -> Result<Task, StoreError> {
     let now = now_ms();
     let def = to_json(input);
-    let id = write_tx!(conn, |c| {
-        let id: i64 = diesel::insert_into(t::table)
-            .values((
-                t::name.eq(&input.name),
-                t::enabled.eq(input.enabled),
-                t::definition.eq(&def),
-                t::next_run_at.eq(next_run_at),
-                t::created_at.eq(now),
-                t::updated_at.eq(now),
-            ))
-            .returning(t::id)
-            .get_result(c)?;
-        for (task_id, rule_id, pos) in rule_links(id, rule_ids) {
-            diesel::insert_into(tr::table)
+    let id = crate::store::write(conn, |c| {
+        db!(c, |c| {
+            let id: i64 = diesel::insert_into(t::table)
                 .values((
-                    tr::task_id.eq(task_id),
-                    tr::rule_id.eq(rule_id),
-                    tr::position.eq(pos),
+                    t::name.eq(&input.name),
+                    t::enabled.eq(input.enabled),
+                    t::definition.eq(&def),
+                    t::next_run_at.eq(next_run_at),
+                    t::created_at.eq(now),
+                    t::updated_at.eq(now),
                 ))
-                .execute(c)?;
-        }
-        c.audit(
-            &actor
-                .event("task.create", "inspection_task", Some(id.to_string()))
-                .after(input),
-        )?;
-        Ok::<_, ApiError>(id)
+                .returning(t::id)
+                .get_result(c)?;
+            for (task_id, rule_id, pos) in rule_links(id, rule_ids) {
+                diesel::insert_into(tr::table)
+                    .values((
+                        tr::task_id.eq(task_id),
+                        tr::rule_id.eq(rule_id),
+                        tr::position.eq(pos),
+                    ))
+                    .execute(c)?;
+            }
+            c.audit(
+                &actor
+                    .event("task.create", "inspection_task", Some(id.to_string()))
+                    .after(input),
+            )?;
+            Ok::<_, StoreError>(id)
+        })
     })?;
     get(conn, id)
 }
@@ -156,7 +158,7 @@ pub fn update(
     input: &TaskInput,
     rule_ids: &[i64],
     next_run_at: Option<i64>,
-) -> Result<(Task, bool), ApiError> {
+) -> Result<(Task, bool), StoreError> {
     let old = row(conn, id)?;
     let before = old.input()?;
     if &before == input {
@@ -164,49 +166,53 @@ pub fn update(
     }
     let now = now_ms();
     let def = to_json(input);
-    write_tx!(conn, |c| {
-        diesel::update(t::table.find(id))
-            .set((
-                t::name.eq(&input.name),
-                t::enabled.eq(input.enabled),
-                t::definition.eq(&def),
-                t::next_run_at.eq(next_run_at),
-                t::updated_at.eq(now),
-            ))
-            .execute(c)?;
-        diesel::delete(tr::table.filter(tr::task_id.eq(id))).execute(c)?;
-        for (task_id, rule_id, pos) in rule_links(id, rule_ids) {
-            diesel::insert_into(tr::table)
-                .values((
-                    tr::task_id.eq(task_id),
-                    tr::rule_id.eq(rule_id),
-                    tr::position.eq(pos),
+    crate::store::write(conn, |c| {
+        db!(c, |c| {
+            diesel::update(t::table.find(id))
+                .set((
+                    t::name.eq(&input.name),
+                    t::enabled.eq(input.enabled),
+                    t::definition.eq(&def),
+                    t::next_run_at.eq(next_run_at),
+                    t::updated_at.eq(now),
                 ))
                 .execute(c)?;
-        }
-        c.audit(
-            &actor
-                .event("task.update", "inspection_task", Some(id.to_string()))
-                .before(&before)
-                .after(input),
-        )?;
-        Ok::<_, ApiError>(())
+            diesel::delete(tr::table.filter(tr::task_id.eq(id))).execute(c)?;
+            for (task_id, rule_id, pos) in rule_links(id, rule_ids) {
+                diesel::insert_into(tr::table)
+                    .values((
+                        tr::task_id.eq(task_id),
+                        tr::rule_id.eq(rule_id),
+                        tr::position.eq(pos),
+                    ))
+                    .execute(c)?;
+            }
+            c.audit(
+                &actor
+                    .event("task.update", "inspection_task", Some(id.to_string()))
+                    .before(&before)
+                    .after(input),
+            )?;
+            Ok::<_, StoreError>(())
+        })
     })?;
     Ok((get(conn, id)?, true))
 }
 
 /// Deletes the task with its runs and reports (audited with the task's last definition).
-pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<(), ApiError> {
+pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<(), StoreError> {
     let old = row(conn, id)?;
     let before = old.input()?;
-    write_tx!(conn, |c| {
-        diesel::delete(t::table.find(id)).execute(c)?;
-        c.audit(
-            &actor
-                .event("task.delete", "inspection_task", Some(id.to_string()))
-                .before(&before),
-        )?;
-        Ok::<_, ApiError>(())
+    crate::store::write(conn, |c| {
+        db!(c, |c| {
+            diesel::delete(t::table.find(id)).execute(c)?;
+            c.audit(
+                &actor
+                    .event("task.delete", "inspection_task", Some(id.to_string()))
+                    .before(&before),
+            )?;
+            Ok::<_, StoreError>(())
+        })
     })
 }
 
@@ -218,8 +224,8 @@ pub fn queue_due(
     conn: &mut DbConn,
     now: i64,
     next_slot: &dyn Fn(&TaskInput, i64) -> Option<i64>,
-) -> Result<Vec<i64>, ApiError> {
-    crate::store::transaction(conn, |conn| {
+) -> Result<Vec<i64>, StoreError> {
+    crate::store::write(conn, |conn| {
         let due: Vec<TaskRow> = match conn {
             DbConn::Pg(c) => t::table
                 .filter(t::enabled.eq(true))

@@ -36,21 +36,23 @@ pub fn create(conn: &mut DbConn, actor: &Actor, input: &MonitorInput) -> QueryRe
         state_changed_at: now,
         created_at: now,
     };
-    let id = crate::write_tx!(conn, |c| {
-        let id: i64 = diesel::insert_into(monitors::table)
-            .values(&row)
-            .returning(monitors::id)
-            .get_result(c)?;
-        let labels = label_rows(id, &input.labels);
-        diesel::insert_into(monitor_labels::table)
-            .values(&labels)
-            .execute(c)?;
-        c.audit(
-            &actor
-                .event("monitor.create", "monitor", Some(id.to_string()))
-                .after(input),
-        )?;
-        QueryResult::Ok(id)
+    let id = crate::store::write(conn, |c| {
+        db!(c, |c| {
+            let id: i64 = diesel::insert_into(monitors::table)
+                .values(&row)
+                .returning(monitors::id)
+                .get_result(c)?;
+            let labels = label_rows(id, &input.labels);
+            diesel::insert_into(monitor_labels::table)
+                .values(&labels)
+                .execute(c)?;
+            c.audit(
+                &actor
+                    .event("monitor.create", "monitor", Some(id.to_string()))
+                    .after(input),
+            )?;
+            QueryResult::Ok(id)
+        })
     })?;
     get(conn, id)
 }
@@ -260,85 +262,91 @@ pub fn update(
     let before = get(conn, id)?;
     let changes = MonitorDefinition::from_input(input, now_ms())?;
     let labels = label_rows(id, &input.labels);
-    crate::write_tx!(conn, |c| {
-        let n = diesel::update(monitors::table.find(id))
-            .set(&changes)
-            .execute(c)?;
-        if n == 0 {
-            return Err(DbError::NotFound);
-        }
-        diesel::delete(monitor_labels::table.filter(monitor_labels::monitor_id.eq(id)))
-            .execute(c)?;
-        diesel::insert_into(monitor_labels::table)
-            .values(&labels)
-            .execute(c)?;
-        c.audit(
-            &actor
-                .event("monitor.update", "monitor", Some(id.to_string()))
-                .before(&before)
-                .after(input),
-        )
+    crate::store::write(conn, |c| {
+        db!(c, |c| {
+            let n = diesel::update(monitors::table.find(id))
+                .set(&changes)
+                .execute(c)?;
+            if n == 0 {
+                return Err(DbError::NotFound);
+            }
+            diesel::delete(monitor_labels::table.filter(monitor_labels::monitor_id.eq(id)))
+                .execute(c)?;
+            diesel::insert_into(monitor_labels::table)
+                .values(&labels)
+                .execute(c)?;
+            c.audit(
+                &actor
+                    .event("monitor.update", "monitor", Some(id.to_string()))
+                    .before(&before)
+                    .after(input),
+            )
+        })
     })?;
     get(conn, id)
 }
 
 pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> QueryResult<()> {
     let before = get(conn, id)?;
-    crate::write_tx!(conn, |c| {
-        if diesel::delete(monitors::table.find(id)).execute(c)? == 0 {
-            return Err(DbError::NotFound);
-        }
-        c.audit(
-            &actor
-                .event("monitor.delete", "monitor", Some(id.to_string()))
-                .before(&before),
-        )
+    crate::store::write(conn, |c| {
+        db!(c, |c| {
+            if diesel::delete(monitors::table.find(id)).execute(c)? == 0 {
+                return Err(DbError::NotFound);
+            }
+            c.audit(
+                &actor
+                    .event("monitor.delete", "monitor", Some(id.to_string()))
+                    .before(&before),
+            )
+        })
     })
 }
 
 /// Pausing stops scheduling and shows `paused`; resuming starts over from `pending` at once.
 pub fn set_paused(conn: &mut DbConn, actor: &Actor, id: i64, paused: bool) -> QueryResult<Monitor> {
     let now = now_ms();
-    crate::write_tx!(conn, |c| {
-        let current: String = monitors::table.find(id).select(monitors::state).first(c)?;
-        let to = if paused {
-            MonitorState::Paused
-        } else {
-            MonitorState::Pending
-        };
-        if current != to.as_str() {
-            diesel::update(monitors::table.find(id))
-                .set((
-                    monitors::paused.eq(paused),
-                    monitors::state.eq(to.as_str()),
-                    monitors::consecutive_failures.eq(0),
-                    monitors::consecutive_successes.eq(0),
-                    monitors::next_run_at.eq(now),
-                    monitors::state_changed_at.eq(now),
-                    monitors::updated_at.eq(now),
-                ))
-                .execute(c)?;
-            diesel::insert_into(state_changes::table)
-                .values(self::models::NewStateChange {
-                    monitor_id: id,
-                    from_state: current.clone(),
-                    to_state: to.as_str().to_string(),
-                    at: now,
-                    reason: Some(if paused { "paused" } else { "resumed" }.to_string()),
-                })
-                .execute(c)?;
-        }
-        let action = if paused {
-            "monitor.pause"
-        } else {
-            "monitor.resume"
-        };
-        c.audit(
-            &actor
-                .event(action, "monitor", Some(id.to_string()))
-                .before(&serde_json::json!({ "state": current }))
-                .after(&serde_json::json!({ "state": to.as_str() })),
-        )
+    crate::store::write(conn, |c| {
+        db!(c, |c| {
+            let current: String = monitors::table.find(id).select(monitors::state).first(c)?;
+            let to = if paused {
+                MonitorState::Paused
+            } else {
+                MonitorState::Pending
+            };
+            if current != to.as_str() {
+                diesel::update(monitors::table.find(id))
+                    .set((
+                        monitors::paused.eq(paused),
+                        monitors::state.eq(to.as_str()),
+                        monitors::consecutive_failures.eq(0),
+                        monitors::consecutive_successes.eq(0),
+                        monitors::next_run_at.eq(now),
+                        monitors::state_changed_at.eq(now),
+                        monitors::updated_at.eq(now),
+                    ))
+                    .execute(c)?;
+                diesel::insert_into(state_changes::table)
+                    .values(self::models::NewStateChange {
+                        monitor_id: id,
+                        from_state: current.clone(),
+                        to_state: to.as_str().to_string(),
+                        at: now,
+                        reason: Some(if paused { "paused" } else { "resumed" }.to_string()),
+                    })
+                    .execute(c)?;
+            }
+            let action = if paused {
+                "monitor.pause"
+            } else {
+                "monitor.resume"
+            };
+            c.audit(
+                &actor
+                    .event(action, "monitor", Some(id.to_string()))
+                    .before(&serde_json::json!({ "state": current }))
+                    .after(&serde_json::json!({ "state": to.as_str() })),
+            )
+        })
     })?;
     get(conn, id)
 }
@@ -346,14 +354,16 @@ pub fn set_paused(conn: &mut DbConn, actor: &Actor, id: i64, paused: bool) -> Qu
 /// Makes the monitor due now (unless paused); the scheduler picks it up on its next tick. The
 /// monitor is returned either way: an unknown id is `NotFound`, a paused one says so itself.
 pub fn run_now(conn: &mut DbConn, actor: &Actor, id: i64) -> QueryResult<Monitor> {
-    crate::write_tx!(conn, |c| {
-        let n = diesel::update(monitors::table.find(id).filter(monitors::paused.eq(false)))
-            .set(monitors::next_run_at.eq(now_ms()))
-            .execute(c)?;
-        if n == 1 {
-            c.audit(&actor.event("monitor.run_now", "monitor", Some(id.to_string())))?;
-        }
-        QueryResult::Ok(())
+    crate::store::write(conn, |c| {
+        db!(c, |c| {
+            let n = diesel::update(monitors::table.find(id).filter(monitors::paused.eq(false)))
+                .set(monitors::next_run_at.eq(now_ms()))
+                .execute(c)?;
+            if n == 1 {
+                c.audit(&actor.event("monitor.run_now", "monitor", Some(id.to_string())))?;
+            }
+            QueryResult::Ok(())
+        })
     })?;
     get(conn, id)
 }
@@ -423,20 +433,22 @@ mod tests {
                     state_changed_at: now - round,
                     created_at: now,
                 };
-                crate::write_tx!(&mut conn, |c| {
-                    let id: i64 = diesel::insert_into(monitors::table)
-                        .values(&row)
-                        .returning(monitors::id)
-                        .get_result(c)?;
-                    diesel::insert_into(monitor_labels::table)
-                        .values(&label_rows(id, &input.labels))
-                        .execute(c)?;
-                    if n.is_multiple_of(2) {
-                        diesel::update(monitors::table.find(id))
-                            .set(monitors::last_checked_at.eq(now + 5))
+                crate::store::write(&mut conn, |c| {
+                    db!(c, |c| {
+                        let id: i64 = diesel::insert_into(monitors::table)
+                            .values(&row)
+                            .returning(monitors::id)
+                            .get_result(c)?;
+                        diesel::insert_into(monitor_labels::table)
+                            .values(&label_rows(id, &input.labels))
                             .execute(c)?;
-                    }
-                    QueryResult::Ok(())
+                        if n.is_multiple_of(2) {
+                            diesel::update(monitors::table.find(id))
+                                .set(monitors::last_checked_at.eq(now + 5))
+                                .execute(c)?;
+                        }
+                        QueryResult::Ok(())
+                    })
                 })
                 .expect("insert");
             }

@@ -84,118 +84,124 @@ fn rows_of(monitor_id: i64, final_result: &ProbeResult) -> Vec<Row> {
 pub fn record_batch(conn: &mut DbConn, owner: &str, outcomes: &[Outcome]) -> QueryResult<Recorded> {
     let ids: Vec<i64> = outcomes.iter().map(|o| o.monitor_id).collect();
     let now = now_ms();
-    crate::write_tx!(conn, |c| {
-        let rows: Vec<MonitorRow> = monitors::table
-            .filter(monitors::id.eq_any(&ids))
-            .filter(monitors::lease_owner.eq(owner))
-            .select(MonitorRow::as_select())
-            .load(c)?;
-        let rows: HashMap<i64, MonitorRow> = rows.into_iter().map(|r| (r.id, r)).collect();
-        let mut recorded = Recorded::default();
-        let mut plain = Vec::with_capacity(outcomes.len());
-        let mut pictured = Vec::new();
-        let mut changes = Vec::new();
-        let mut delta = RollupDelta::default();
-        for o in outcomes {
-            let Some(row) = rows.get(&o.monitor_id) else {
-                recorded.stale += 1;
-                continue;
-            };
-            for r in &o.results {
-                for stored in rows_of(o.monitor_id, r) {
-                    recorded.results += 1;
-                    if stored.screenshot.is_some() {
-                        pictured.push(stored)
-                    } else {
-                        plain.push(stored.result)
+    crate::store::write(conn, |c| {
+        crate::db!(c, |c| {
+            let rows: Vec<MonitorRow> = monitors::table
+                .filter(monitors::id.eq_any(&ids))
+                .filter(monitors::lease_owner.eq(owner))
+                .select(MonitorRow::as_select())
+                .load(c)?;
+            let rows: HashMap<i64, MonitorRow> = rows.into_iter().map(|r| (r.id, r)).collect();
+            let mut recorded = Recorded::default();
+            let mut plain = Vec::with_capacity(outcomes.len());
+            let mut pictured = Vec::new();
+            let mut changes = Vec::new();
+            let mut delta = RollupDelta::default();
+            for o in outcomes {
+                let Some(row) = rows.get(&o.monitor_id) else {
+                    recorded.stale += 1;
+                    continue;
+                };
+                for r in &o.results {
+                    for stored in rows_of(o.monitor_id, r) {
+                        recorded.results += 1;
+                        if stored.screenshot.is_some() {
+                            pictured.push(stored)
+                        } else {
+                            plain.push(stored.result)
+                        }
+                    }
+                    let unknown = matches!(
+                        r.failure_reason,
+                        Some(FailureReason::ExecutorUnavailable | FailureReason::BrowserError)
+                    );
+                    if !unknown {
+                        delta.add(
+                            o.monitor_id,
+                            r.started_at.timestamp_millis(),
+                            r.success,
+                            r.duration_seconds,
+                        );
                     }
                 }
-                let unknown = matches!(
-                    r.failure_reason,
-                    Some(FailureReason::ExecutorUnavailable | FailureReason::BrowserError)
+                let finals: Vec<&ProbeResult> = o.results.iter().collect();
+                let observed = state::verdict(
+                    &finals,
+                    row.location_failure_threshold,
+                    row.degraded_threshold_ms,
                 );
-                if !unknown {
-                    delta.add(
-                        o.monitor_id,
-                        r.started_at.timestamp_millis(),
-                        r.success,
-                        r.duration_seconds,
-                    );
+                let before = Health {
+                    state: row.state(),
+                    consecutive_failures: row.consecutive_failures,
+                    consecutive_successes: row.consecutive_successes,
+                };
+                let after = state::next(
+                    before,
+                    observed,
+                    row.failure_threshold,
+                    row.success_threshold,
+                );
+                let changed = after.state != before.state;
+                if changed {
+                    changes.push(NewStateChange {
+                        monitor_id: o.monitor_id,
+                        from_state: before.state.as_str().to_string(),
+                        to_state: after.state.as_str().to_string(),
+                        at: now,
+                        reason: describe_run(&finals),
+                    });
                 }
+                let last_checked = o
+                    .results
+                    .iter()
+                    .map(|r| r.started_at.timestamp_millis())
+                    .max();
+                let next = state::next_run_at(o.scheduled_at, row.interval_seconds * 1000, now);
+                diesel::update(monitors::table.find(o.monitor_id))
+                    .set((
+                        monitors::consecutive_failures.eq(after.consecutive_failures),
+                        monitors::consecutive_successes.eq(after.consecutive_successes),
+                        monitors::state.eq(after.state.as_str()),
+                        monitors::state_changed_at.eq(if changed {
+                            now
+                        } else {
+                            row.state_changed_at
+                        }),
+                        monitors::last_checked_at.eq(last_checked.or(row.last_checked_at)),
+                        monitors::next_run_at.eq(next),
+                        monitors::lease_owner.eq(None::<String>),
+                        monitors::lease_expires_at.eq(None::<i64>),
+                    ))
+                    .execute(c)?;
             }
-            let finals: Vec<&ProbeResult> = o.results.iter().collect();
-            let observed = state::verdict(
-                &finals,
-                row.location_failure_threshold,
-                row.degraded_threshold_ms,
-            );
-            let before = Health {
-                state: row.state(),
-                consecutive_failures: row.consecutive_failures,
-                consecutive_successes: row.consecutive_successes,
-            };
-            let after = state::next(
-                before,
-                observed,
-                row.failure_threshold,
-                row.success_threshold,
-            );
-            let changed = after.state != before.state;
-            if changed {
-                changes.push(NewStateChange {
-                    monitor_id: o.monitor_id,
-                    from_state: before.state.as_str().to_string(),
-                    to_state: after.state.as_str().to_string(),
-                    at: now,
-                    reason: describe_run(&finals),
-                });
+            for chunk in plain.chunks(500) {
+                diesel::insert_into(probe_results::table)
+                    .values(chunk)
+                    .execute(c)?;
             }
-            let last_checked = o
-                .results
-                .iter()
-                .map(|r| r.started_at.timestamp_millis())
-                .max();
-            let next = state::next_run_at(o.scheduled_at, row.interval_seconds * 1000, now);
-            diesel::update(monitors::table.find(o.monitor_id))
-                .set((
-                    monitors::consecutive_failures.eq(after.consecutive_failures),
-                    monitors::consecutive_successes.eq(after.consecutive_successes),
-                    monitors::state.eq(after.state.as_str()),
-                    monitors::state_changed_at.eq(if changed { now } else { row.state_changed_at }),
-                    monitors::last_checked_at.eq(last_checked.or(row.last_checked_at)),
-                    monitors::next_run_at.eq(next),
-                    monitors::lease_owner.eq(None::<String>),
-                    monitors::lease_expires_at.eq(None::<i64>),
-                ))
-                .execute(c)?;
-        }
-        for chunk in plain.chunks(500) {
-            diesel::insert_into(probe_results::table)
-                .values(chunk)
-                .execute(c)?;
-        }
-        for stored in pictured {
-            let result_id: i64 = diesel::insert_into(probe_results::table)
-                .values(&stored.result)
-                .returning(probe_results::id)
-                .get_result(c)?;
-            diesel::insert_into(screenshots::table)
-                .values((
-                    screenshots::result_id.eq(result_id),
-                    screenshots::monitor_id.eq(stored.result.monitor_id),
-                    screenshots::created_at.eq(now),
-                    screenshots::png.eq(stored.screenshot.unwrap_or_default()),
-                ))
-                .execute(c)?;
-        }
-        recorded.state_changes = changes.len();
-        if !changes.is_empty() {
-            diesel::insert_into(state_changes::table)
-                .values(&changes)
-                .execute(c)?;
-        }
-        rollups::apply_delta!(c, delta);
-        QueryResult::Ok(recorded)
+            for stored in pictured {
+                let result_id: i64 = diesel::insert_into(probe_results::table)
+                    .values(&stored.result)
+                    .returning(probe_results::id)
+                    .get_result(c)?;
+                diesel::insert_into(screenshots::table)
+                    .values((
+                        screenshots::result_id.eq(result_id),
+                        screenshots::monitor_id.eq(stored.result.monitor_id),
+                        screenshots::created_at.eq(now),
+                        screenshots::png.eq(stored.screenshot.unwrap_or_default()),
+                    ))
+                    .execute(c)?;
+            }
+            recorded.state_changes = changes.len();
+            if !changes.is_empty() {
+                diesel::insert_into(state_changes::table)
+                    .values(&changes)
+                    .execute(c)?;
+            }
+            rollups::apply_delta!(c, delta);
+            QueryResult::Ok(recorded)
+        })
     })
 }
 
@@ -321,40 +327,42 @@ pub fn screenshot(conn: &mut DbConn, monitor_id: i64, result_id: i64) -> QueryRe
 /// Deletes screenshots older than `before` and all but the newest `keep` of each monitor, and
 /// unmarks their results; returns how many went.
 pub fn prune_screenshots(conn: &mut DbConn, before: i64, keep: i64) -> QueryResult<usize> {
-    crate::write_tx!(conn, |c| {
-        let mut gone =
-            diesel::delete(screenshots::table.filter(screenshots::created_at.lt(before)))
-                .execute(c)?;
-        let crowded: Vec<i64> = screenshots::table
-            .group_by(screenshots::monitor_id)
-            .having(diesel::dsl::count_star().gt(keep))
-            .select(screenshots::monitor_id)
-            .load(c)?;
-        for monitor in crowded {
-            let keep_ids: Vec<i64> = screenshots::table
-                .filter(screenshots::monitor_id.eq(monitor))
-                .order(screenshots::result_id.desc())
-                .limit(keep)
-                .select(screenshots::result_id)
+    crate::store::write(conn, |c| {
+        crate::db!(c, |c| {
+            let mut gone =
+                diesel::delete(screenshots::table.filter(screenshots::created_at.lt(before)))
+                    .execute(c)?;
+            let crowded: Vec<i64> = screenshots::table
+                .group_by(screenshots::monitor_id)
+                .having(diesel::dsl::count_star().gt(keep))
+                .select(screenshots::monitor_id)
                 .load(c)?;
-            gone += diesel::delete(
-                screenshots::table
+            for monitor in crowded {
+                let keep_ids: Vec<i64> = screenshots::table
                     .filter(screenshots::monitor_id.eq(monitor))
-                    .filter(screenshots::result_id.ne_all(keep_ids)),
-            )
-            .execute(c)?;
-        }
-        if gone > 0 {
-            diesel::update(
-                probe_results::table
-                    .filter(probe_results::has_screenshot.eq(true))
-                    .filter(diesel::dsl::not(diesel::dsl::exists(
-                        screenshots::table.filter(screenshots::result_id.eq(probe_results::id)),
-                    ))),
-            )
-            .set(probe_results::has_screenshot.eq(false))
-            .execute(c)?;
-        }
-        QueryResult::Ok(gone)
+                    .order(screenshots::result_id.desc())
+                    .limit(keep)
+                    .select(screenshots::result_id)
+                    .load(c)?;
+                gone += diesel::delete(
+                    screenshots::table
+                        .filter(screenshots::monitor_id.eq(monitor))
+                        .filter(screenshots::result_id.ne_all(keep_ids)),
+                )
+                .execute(c)?;
+            }
+            if gone > 0 {
+                diesel::update(
+                    probe_results::table
+                        .filter(probe_results::has_screenshot.eq(true))
+                        .filter(diesel::dsl::not(diesel::dsl::exists(
+                            screenshots::table.filter(screenshots::result_id.eq(probe_results::id)),
+                        ))),
+                )
+                .set(probe_results::has_screenshot.eq(false))
+                .execute(c)?;
+            }
+            QueryResult::Ok(gone)
+        })
     })
 }

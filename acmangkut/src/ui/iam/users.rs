@@ -208,6 +208,7 @@ pub async fn create(
         .store
         .run(move |c| store::create(c, &actor, &new, &roles))
         .await
+        .map_err(ApiError::from)
     {
         Ok(_) => {}
         Err(e) if e.code == ErrorCode::Conflict => {

@@ -117,12 +117,13 @@ pub async fn apply(
         Err(ApiError::invalid("yaml", t.get("insp.config.empty")))
     } else {
         match code::parse(typed.as_bytes()) {
-            Err(e) => Err(e),
+            Err(e) => Err(ApiError::from(e)),
             Ok(doc) => {
                 let (actor, checker) = (auth.actor(), auth.checker.clone());
                 auth.store
                     .run(move |c| {
-                        Ok::<_, ApiError>(code::apply(c, &checker, &actor, &doc, dry_run))
+                        let applied = code::apply(c, &checker, &actor, &doc, dry_run);
+                        Ok::<_, ApiError>(applied.map_err(ApiError::from))
                     })
                     .await
                     .map_err(|e| ui.fail(e))?
@@ -182,7 +183,7 @@ mod tests {
     fn a_bad_document_names_the_field_and_line() {
         let e = code::parse(b"rules:\n  - name: a\n    plugin: tcp\n    level: urgent\n")
             .expect_err("bad level");
-        let p = problem_view(&e);
+        let p = problem_view(&ApiError::from(e));
         assert_eq!(p.field, "rules[0].level");
         assert!(p.detail.contains("line 4"), "{}", p.detail);
     }

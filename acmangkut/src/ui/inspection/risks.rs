@@ -387,7 +387,8 @@ async fn act(
                     }
                     store::act(c, &actor, id, resolve, &action.comment).map(|_| None)
                 })
-                .await;
+                .await
+                .map_err(shared::ApiError::from);
             match outcome {
                 Ok(None) => None,
                 Ok(Some(key)) => Some(refused(key, StatusCode::CONFLICT, typed)),

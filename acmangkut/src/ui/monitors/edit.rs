@@ -154,7 +154,12 @@ where
         Ok(input) => input,
         Err(errors) => return invalid(state, ui, f, &errors, editing),
     };
-    match state.store.run(move |c| save(c, &input)).await {
+    match state
+        .store
+        .run(move |c| save(c, &input))
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(m) => {
             let notice = if editing.is_some() {
                 "saved"

@@ -9,7 +9,7 @@ mod mysql;
 mod postgres;
 
 use crate::config::DataSource;
-use shared::ApiError;
+use crate::engine::Error;
 use shared::check::{CheckOutcome, CheckStatus, OnEmpty, SqlCheck, SqlSubject, Threshold, excerpt};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -60,11 +60,11 @@ impl Sources {
         Self { by_name }
     }
 
-    pub(super) fn knows(&self, name: &str, field: &str) -> Result<(), ApiError> {
+    pub(super) fn knows(&self, name: &str, field: &str) -> Result<(), Error> {
         if self.by_name.contains_key(name) {
             return Ok(());
         }
-        Err(ApiError::invalid(
+        Err(Error::invalid(
             field,
             format!(
                 "no data source named `{name}` in inspection.datasources (configured: {})",
