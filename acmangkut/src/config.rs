@@ -321,7 +321,8 @@ impl Config {
             if url::Url::parse(resource).is_err() {
                 return bad(
                     "pageinspect.oidc_resource",
-                    "must be an absolute URI (an RFC 8707 resource indicator), e.g. urn:has:pageinspect",
+                    "must be an absolute URI (an RFC 8707 resource indicator), e.g. \
+                    urn:has:pageinspect",
                 );
             }
         }

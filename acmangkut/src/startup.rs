@@ -233,14 +233,18 @@ fn http_server(listener: TcpListener, state: AppState, config: &Config) -> std::
                 srv.call(req).map(move |res| {
                     if let Ok(r) = &res {
                         tracing::debug!(
-                            http.method = %method, http.path = %path, http.status = r.status().as_u16(),
+                            http.method = %method,
+                            http.path = %path,
+                            http.status = r.status().as_u16(),
                             duration_ms = started.elapsed().as_millis() as u64, "request"
                         );
                     }
                     res
                 })
             })
-            .wrap(actix_web::middleware::from_fn(crate::iam::authn::middleware))
+            .wrap(actix_web::middleware::from_fn(
+                crate::iam::authn::middleware,
+            ))
             .wrap(actix_web::middleware::from_fn(ui::refusals::middleware))
             .app_data(data.clone())
             .app_data(iam.clone())

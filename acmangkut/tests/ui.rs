@@ -178,10 +178,15 @@ fn probe_result(location: Option<&str>, minutes_ago: i64, ms: f64, ok: bool) -> 
 }
 
 /// A 1×1 PNG.
-const TINY_PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+const TINY_PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA\
+    60e6kgAAAABJRU5ErkJggg==";
 
 fn http_monitor(name: &str) -> Value {
-    json!({"name": name, "probe": {"kind": "http", "target": "http://127.0.0.1:9/"}, "interval_seconds": 60})
+    json!({
+        "name": name,
+        "probe": {"kind": "http", "target": "http://127.0.0.1:9/"},
+        "interval_seconds": 60
+    })
 }
 
 #[tokio::test]

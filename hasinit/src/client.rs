@@ -19,7 +19,8 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error(
-        "acmangkut at {url} was not ready within {waited_seconds} s ({attempts} attempts; last: {last})"
+        "acmangkut at {url} was not ready within {waited_seconds} s ({attempts} attempts; last: \
+        {last})"
     )]
     NotReady {
         url: String,
@@ -153,7 +154,12 @@ impl Acmangkut {
                 });
             }
             let pause = jitter(backoff).min(deadline - now);
-            tracing::info!(attempts, last = %last, retry_in_ms = pause.as_millis() as u64, "acmangkut not ready yet");
+            tracing::info!(
+                attempts,
+                last = %last,
+                retry_in_ms = pause.as_millis() as u64,
+                "acmangkut not ready yet"
+            );
             tokio::time::sleep(pause).await;
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }

@@ -196,7 +196,8 @@ fn check(raw: RawManifest) -> Result<Manifest, Problem> {
                 &p.name,
                 key,
                 format!(
-                    "`{}` is not a permission name (resource:action, lower case, e.g. monitors:read)",
+                    "`{}` is not a permission name (resource:action, lower case, e.g. \
+                    monitors:read)",
                     p.name.get_ref()
                 ),
             ));
@@ -418,7 +419,9 @@ mod tests {
             serde_json::to_value(&m).expect("json"),
             serde_json::json!({
                 "permissions": [{"name": "x:y", "description": "d"}],
-                "roles": [{"name": "r", "description": "", "permissions": ["x:y", "monitors:read"]}],
+                "roles": [
+                    {"name": "r", "description": "", "permissions": ["x:y", "monitors:read"]}
+                ],
                 "bindings": [{"subject_kind": "group", "subject": "sre", "role": "r"}],
             })
         );
@@ -469,7 +472,8 @@ mod tests {
                 "must be letters",
             ),
             (
-                "[[roles]]\nname = \"a\"\npermissions = []\n[[roles]]\nname = \"a\"\npermissions = []\n",
+                "[[roles]]\nname = \"a\"\npermissions = []\n\
+                 [[roles]]\nname = \"a\"\npermissions = []\n",
                 "m.toml:5:8: `roles[1].name`",
                 "listed twice",
             ),
@@ -537,7 +541,8 @@ mod tests {
                     Just("[[permissions]]".to_string()),
                     Just("[[roles]]".to_string()),
                     Just("[[bindings]]".to_string()),
-                    "(name|description|description_zh|permissions|subject_kind|subject|role|x) = (\"[a-z:监]{0,6}\"|\\[\"[a-z:]{0,8}\"\\]|1|\\[|\")",
+                    "(name|description|description_zh|permissions|subject_kind|subject|role|x) = \
+                     (\"[a-z:监]{0,6}\"|\\[\"[a-z:]{0,8}\"\\]|1|\\[|\")",
                 ],
                 0..12,
             )

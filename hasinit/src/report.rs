@@ -135,7 +135,8 @@ mod tests {
                  "after": {"description": "On call", "permissions": ["plans:run"]}},
                 {"kind": "role", "name": "viewer", "op": "update",
                  "before": {"description": "Reads", "permissions": ["monitors:read", "audit:read"]},
-                 "after": {"description": "Reads all", "permissions": ["monitors:read", "tokens:write"]}},
+                 "after": {"description": "Reads all",
+                           "permissions": ["monitors:read", "tokens:write"]}},
                 {"kind": "permission", "name": "monitors:read", "op": "unchanged",
                  "before": {"description": "x"}, "after": {"description": "x"}},
             ]),
@@ -147,7 +148,8 @@ mod tests {
             manifest(&o, true),
             [
                 "+ role oncall",
-                "~ role viewer: description: \"Reads\" -> \"Reads all\"; permissions +tokens:write -audit:read",
+                "~ role viewer: description: \"Reads\" -> \"Reads all\"; \
+                 permissions +tokens:write -audit:read",
                 "dry run, nothing written: 1 created, 1 updated, 1 unchanged",
             ]
         );

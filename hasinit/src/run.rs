@@ -142,7 +142,8 @@ async fn ensure_admin(
                     out,
                     [
                         format!(
-                            "admin: created {username:?}; its generated password is shown only this once:"
+                            "admin: created {username:?}; its generated password is shown only \
+                            this once:"
                         ),
                         format!("admin password: {}", password.expose()),
                     ],
@@ -172,7 +173,8 @@ async fn ensure_admin(
             say(
                 out,
                 [format!(
-                    "admin: {username:?} was created meanwhile by another run (the admin role is held by {}); none created",
+                    "admin: {username:?} was created meanwhile by another run (the admin role is \
+                    held by {}); none created",
                     admins.join(", ")
                 )],
             )

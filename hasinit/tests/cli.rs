@@ -162,13 +162,19 @@ fn rejecting_server(status: u16) -> (String, actix_web::dev::ServerHandle) {
         actix_web::rt::System::new().block_on(async move {
             let server = HttpServer::new(move || {
                 App::new()
-                    .route("/readyz", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
+                    .route(
+                        "/readyz",
+                        web::get().to(|| async { HttpResponse::Ok().body("ok") }),
+                    )
                     .default_service(web::to(move || async move {
                         let status = StatusCode::from_u16(status).expect("status");
                         HttpResponse::build(status)
                             .content_type("application/problem+json")
                             .body(format!(
-                                r#"{{"type":"https://has.dev/problems/x","title":"no","status":{status},"detail":"bad bootstrap token"}}"#,
+                                concat!(
+                                    r#"{{"type":"https://has.dev/problems/x","title":"no","#,
+                                    r#""status":{status},"detail":"bad bootstrap token"}}"#,
+                                ),
                                 status = status.as_u16()
                             ))
                     }))

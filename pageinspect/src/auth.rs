@@ -106,7 +106,8 @@ impl Authenticator {
                 tracing::error!(error = %e, "cannot verify a bearer token");
                 let mut problem = ApiError::new(
                     ErrorCode::Unavailable,
-                    "cannot verify the bearer token: the identity provider's keys are not available",
+                    "cannot verify the bearer token: the identity provider's keys are not \
+                    available",
                 );
                 problem.retry_after_seconds = Some(5);
                 Err(problem)

@@ -244,7 +244,11 @@ mod tests {
     proptest! {
         /// Any address inside a parsed v4 CIDR matches it, and the CIDR's text round-trips.
         #[test]
-        fn v4_cidrs_contain_exactly_their_addresses(a in any::<u32>(), len in 0u8..=32, probe in any::<u32>()) {
+        fn v4_cidrs_contain_exactly_their_addresses(
+            a in any::<u32>(),
+            len in 0u8..=32,
+            probe in any::<u32>(),
+        ) {
             let text = format!("{}/{len}", Ipv4Addr::from(a));
             let net = parse_cidr(&text).expect("valid v4 CIDR");
             prop_assert_eq!(parse_cidr(&net.to_string()).expect("round-trips"), net);
@@ -262,7 +266,12 @@ mod tests {
 
         /// The same for IPv6, and a v6 CIDR never matches a v4 address.
         #[test]
-        fn v6_cidrs_contain_exactly_their_addresses(a in any::<u128>(), len in 0u8..=128, probe in any::<u128>(), v4 in any::<u32>()) {
+        fn v6_cidrs_contain_exactly_their_addresses(
+            a in any::<u128>(),
+            len in 0u8..=128,
+            probe in any::<u128>(),
+            v4 in any::<u32>(),
+        ) {
             let text = format!("{}/{len}", Ipv6Addr::from(a));
             let net = parse_cidr(&text).expect("valid v6 CIDR");
             prop_assert_eq!(parse_cidr(&net.to_string()).expect("round-trips"), net);
@@ -271,7 +280,8 @@ mod tests {
             let other = IpAddr::V6(Ipv6Addr::from(probe));
             let v6_match = (probe & mask) == (a & mask);
             prop_assert_eq!(guard.matching(other).is_some(), v6_match);
-            prop_assert!(guard.matching(IpAddr::V6(Ipv6Addr::from((a & mask) | (probe & !mask)))).is_some());
+            let inside = IpAddr::V6(Ipv6Addr::from((a & mask) | (probe & !mask)));
+            prop_assert!(guard.matching(inside).is_some());
             prop_assert!(guard.matching(IpAddr::V4(Ipv4Addr::from(v4))).is_none());
         }
 

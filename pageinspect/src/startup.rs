@@ -38,7 +38,11 @@ impl Application {
             // Keys fetched now let tokens verify while the provider is briefly down later.
             tokio::spawn(async move {
                 if let Err(e) = oidc.refresh_keys().await {
-                    tracing::warn!(error = %e, "cannot fetch the identity provider's keys yet; will retry on the first token");
+                    tracing::warn!(
+                        error = %e,
+                        "cannot fetch the identity provider's keys yet; will retry on the first \
+                         token"
+                    );
                 }
             });
         }

@@ -792,7 +792,8 @@ mod tests {
             let text = format!("{left} {op} {right}");
             let c = parse(&text).map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
             prop_assert_eq!(c.to_string(), text.clone());
-            prop_assert_eq!(parse(&c.to_string()).map_err(|e| TestCaseError::fail(e.to_string()))?, c);
+            let again = parse(&c.to_string()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(again, c);
         }
 
         #[test]

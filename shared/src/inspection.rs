@@ -360,7 +360,8 @@ impl TaskInput {
                 if k == "target" || !valid_var_name(k) {
                     return Err(ApiError::invalid(
                         format!("targets[{i}].vars.{k}"),
-                        "variable names are 1-64 characters of a-z, A-Z, 0-9, '_', '-', '.' (and not `target`)",
+                        "variable names are 1-64 characters of a-z, A-Z, 0-9, '_', '-', '.' (and \
+                        not `target`)",
                     ));
                 }
                 if v.len() > 2048 {

@@ -400,7 +400,8 @@ pub mod rfc3339 {
                 let t = DateTime::from_timestamp(secs, nano).expect("in range");
                 prop_assert_eq!(fast(&t), chrono_json(&t));
                 let mut out = Vec::new();
-                serialize_option(&Some(t), &mut serde_json::Serializer::new(&mut out)).expect("some");
+                serialize_option(&Some(t), &mut serde_json::Serializer::new(&mut out))
+                    .expect("some");
                 prop_assert_eq!(String::from_utf8(out).expect("utf-8"), chrono_json(&t));
             }
         }

@@ -534,23 +534,21 @@ mod tests {
     /// One channel of each kind, with every credential set.
     fn full_specs() -> Vec<ChannelSpec> {
         vec![
-            spec(
-                json!({"kind": "webhook", "url": "https://u:pw@hooks.example.com/in?tenant=a&api_key=k1",
-                        "secret": "whsec", "headers": {"Authorization": "Bearer t0k", "X-Env": "prod"}}),
-            ),
+            spec(json!({"kind": "webhook",
+                       "url": "https://u:pw@hooks.example.com/in?tenant=a&api_key=k1",
+                       "secret": "whsec",
+                       "headers": {"Authorization": "Bearer t0k", "X-Env": "prod"}})),
             spec(json!({"kind": "slack", "url": "https://hooks.slack.com/services/T0/B0/XXXX"})),
-            spec(
-                json!({"kind": "dingtalk", "url": "https://oapi.dingtalk.com/robot/send?access_token=dt0k",
-                        "secret": "SECdt"}),
-            ),
+            spec(json!({"kind": "dingtalk",
+                       "url": "https://oapi.dingtalk.com/robot/send?access_token=dt0k",
+                       "secret": "SECdt"})),
             spec(
                 json!({"kind": "feishu", "url": "https://open.feishu.cn/open-apis/bot/v2/hook/fs0k",
                         "secret": "fssec"}),
             ),
-            spec(
-                json!({"kind": "email", "host": "smtp.example.com", "username": "has", "password": "smtppw",
-                        "from": "HAS <has@example.com>", "to": ["ops@example.com"]}),
-            ),
+            spec(json!({"kind": "email", "host": "smtp.example.com",
+                       "username": "has", "password": "smtppw",
+                       "from": "HAS <has@example.com>", "to": ["ops@example.com"]})),
         ]
     }
 
@@ -606,8 +604,8 @@ mod tests {
             v
         };
         let email = |extra: Value| {
-            let mut v = json!({"kind": "email", "host": "smtp.example.com", "from": "has@example.com",
-                               "to": ["ops@example.com"]});
+            let mut v = json!({"kind": "email", "host": "smtp.example.com",
+                               "from": "has@example.com", "to": ["ops@example.com"]});
             v.as_object_mut()
                 .expect("object")
                 .extend(extra.as_object().expect("object").clone());
@@ -618,16 +616,24 @@ mod tests {
             (webhook(json!({"url": ""})), "spec.url", "an empty URL"),
             (webhook(json!({"url": "/relative"})), "spec.url", "a relative URL"),
             (webhook(json!({"url": "ftp://example.com/"})), "spec.url", "not http(s)"),
-            (webhook(json!({"url": format!("https://e.com/{}", "a".repeat(2048))})), "spec.url", "too long"),
+            (webhook(json!({"url": format!("https://e.com/{}", "a".repeat(2048))})),
+             "spec.url", "too long"),
             (webhook(json!({"secret": ""})), "spec.secret", "an empty secret signs nothing"),
             (webhook(json!({"secret": "x".repeat(513)})), "spec.secret", "too long"),
-            (webhook(json!({"headers": {"Bad Name": "v"}})), "spec.headers.Bad Name", "not a token"),
-            (webhook(json!({"headers": {"x-has-signature": "v"}})), "spec.headers.x-has-signature", "HAS signs"),
-            (webhook(json!({"headers": {"Content-Type": "text/plain"}})), "spec.headers.Content-Type", "the body is JSON"),
-            (webhook(json!({"headers": {"X-A": "a\r\nX-B: b"}})), "spec.headers.X-A", "header injection"),
-            (webhook(json!({"headers": {"Authorization": REDACTED}})), "spec.headers.Authorization", "a redacted value"),
-            (json!({"kind": "slack", "url": "https://hooks.slack.com/******"}), "spec.url", "a redacted URL"),
-            (json!({"kind": "dingtalk", "url": "https://oapi.dingtalk.com/robot/send?access_token=t",
+            (webhook(json!({"headers": {"Bad Name": "v"}})),
+             "spec.headers.Bad Name", "not a token"),
+            (webhook(json!({"headers": {"x-has-signature": "v"}})),
+             "spec.headers.x-has-signature", "HAS signs"),
+            (webhook(json!({"headers": {"Content-Type": "text/plain"}})),
+             "spec.headers.Content-Type", "the body is JSON"),
+            (webhook(json!({"headers": {"X-A": "a\r\nX-B: b"}})),
+             "spec.headers.X-A", "header injection"),
+            (webhook(json!({"headers": {"Authorization": REDACTED}})),
+             "spec.headers.Authorization", "a redacted value"),
+            (json!({"kind": "slack", "url": "https://hooks.slack.com/******"}),
+             "spec.url", "a redacted URL"),
+            (json!({"kind": "dingtalk",
+                    "url": "https://oapi.dingtalk.com/robot/send?access_token=t",
                     "secret": REDACTED}), "spec.secret", "a redacted secret"),
             (json!({"kind": "feishu", "url": "https://"}), "spec.url", "no host"),
             (email(json!({"host": ""})), "spec.host", "no host"),
@@ -635,14 +641,18 @@ mod tests {
             (email(json!({"port": 0})), "spec.port", "port 0"),
             (email(json!({"password": "pw"})), "spec.username", "a password for nobody"),
             (email(json!({"username": "has"})), "spec.password", "a username without a password"),
-            (email(json!({"username": "", "password": "pw"})), "spec.username", "an empty username"),
-            (email(json!({"username": "has", "password": ""})), "spec.password", "an empty password"),
+            (email(json!({"username": "", "password": "pw"})),
+             "spec.username", "an empty username"),
+            (email(json!({"username": "has", "password": ""})),
+             "spec.password", "an empty password"),
             (email(json!({"from": "nobody"})), "spec.from", "no @"),
             (email(json!({"from": "HAS <has@example.com"})), "spec.from", "an unclosed <"),
             (email(json!({"to": []})), "spec.to", "no recipients"),
             (email(json!({"to": vec!["a@b.c"; 51]})), "spec.to", "too many recipients"),
-            (email(json!({"to": ["ops@example.com", "ops at example.com"]})), "spec.to[1]", "not an address"),
-            (email(json!({"to": ["Ops, Team <ops@example.com>"]})), "spec.to[0]", "a comma needs quoting"),
+            (email(json!({"to": ["ops@example.com", "ops at example.com"]})),
+             "spec.to[1]", "not an address"),
+            (email(json!({"to": ["Ops, Team <ops@example.com>"]})),
+             "spec.to[0]", "a comma needs quoting"),
             (email(json!({"to": ["ops@-example.com"]})), "spec.to[0]", "a bad domain label"),
             (email(json!({"to": ["o..ps@example.com"]})), "spec.to[0]", "an empty atom"),
         ];
@@ -690,7 +700,8 @@ mod tests {
         assert_eq!(headers["X-Env"], "prod", "harmless headers stay readable");
         assert_eq!(
             serde_json::to_value(full_specs()[2].redacted()).expect("json"),
-            json!({"kind": "dingtalk", "url": "https://oapi.dingtalk.com/robot/send?access_token=******",
+            json!({"kind": "dingtalk",
+                   "url": "https://oapi.dingtalk.com/robot/send?access_token=******",
                    "secret": REDACTED})
         );
         assert_eq!(
@@ -736,11 +747,13 @@ mod tests {
         let moved = [
             json!({"kind": "webhook", "url": "https://evil.example/in", "secret": REDACTED,
                    "headers": {"Authorization": REDACTED}}),
-            json!({"kind": "dingtalk", "url": "https://evil.example/robot/send?access_token=******"}),
+            json!({"kind": "dingtalk",
+                   "url": "https://evil.example/robot/send?access_token=******"}),
             json!({"kind": "feishu", "url": "https://evil.example/******", "secret": ""}),
             json!({"kind": "email", "host": "evil.example", "username": "has", "password": REDACTED,
                    "from": "a@b", "to": ["c@d"]}),
-            json!({"kind": "email", "host": "smtp.example.com", "username": "other", "from": "a@b", "to": ["c@d"]}),
+            json!({"kind": "email", "host": "smtp.example.com", "username": "other",
+                   "from": "a@b", "to": ["c@d"]}),
         ];
         for (new, stored) in moved.into_iter().zip([0, 2, 3, 4, 4]) {
             let stored = &full_specs()[stored];

@@ -120,7 +120,11 @@ impl ServiceTokens {
                     return Ok(token);
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, resource = %self.resource, "no access token for pageinspect");
+                    tracing::warn!(
+                        error = %e,
+                        resource = %self.resource,
+                        "no access token for pageinspect"
+                    );
                     if let Ok(mut s) = self.state.lock() {
                         s.quiet_until = Some(Instant::now() + QUIET_AFTER_FAILURE);
                     }

@@ -544,9 +544,10 @@ mod tests {
 
     #[test]
     fn the_documented_request_shape_parses() {
-        let s: ProbeSpec = serde_json::from_str(
-            r#"{"kind":"http","target":"http://host/path","timeout_ms":2000,"conditions":["[STATUS] == 200"]}"#,
-        )
+        let s: ProbeSpec = serde_json::from_str(concat!(
+            r#"{"kind":"http","target":"http://host/path","timeout_ms":2000,"#,
+            r#""conditions":["[STATUS] == 200"]}"#,
+        ))
         .expect("parses");
         assert_eq!(s.kind, ProbeKind::Http);
         assert_eq!(s.validate("").expect("valid").len(), 1);

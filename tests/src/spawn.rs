@@ -249,7 +249,11 @@ impl Session {
         let r = self
             .post_json(
                 "/api/v1/tokens",
-                &serde_json::json!({"name": name, "expires_in_days": days, "permissions": permissions}),
+                &serde_json::json!({
+                    "name": name,
+                    "expires_in_days": days,
+                    "permissions": permissions
+                }),
             )
             .await;
         let status = r.status();

@@ -55,8 +55,8 @@ const FLAGS: [&str; 28] = [
 const DISABLED_FEATURES: &str = "Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider,\
     AcceptCHFrame,AutofillServerCommunication,CertificateTransparencyComponentUpdater,\
     InterestFeedContentSuggestions,CalculateNativeWinOcclusion,HttpsUpgrades,PaintHolding,\
-    PreloadTopChromeWebUI,WebUIOmniboxPopup,WebUIOmniboxAimPopup,WebUIOmniboxFullPopup,WebUIToolbar,\
-    WebUILocationBar";
+    PreloadTopChromeWebUI,WebUIOmniboxPopup,WebUIOmniboxAimPopup,WebUIOmniboxFullPopup,\
+    WebUIToolbar,WebUILocationBar";
 /// Runs the browser with its DevTools pipe on fds 3 (commands in) and 4 (answers out), which
 /// `--remote-debugging-pipe` expects: the shell maps this process's pipes there and then
 /// becomes the browser (`exec`, same pid), so no unsafe `pre_exec` is needed.

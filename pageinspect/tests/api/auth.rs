@@ -131,8 +131,7 @@ fn base64url(bytes: &[u8]) -> String {
 }
 
 #[tokio::test]
-async fn with_an_oidc_audience_foreign_tokens_are_401_naming_the_reason_and_an_unreachable_provider_is_503()
- {
+async fn with_an_oidc_audience_foreign_tokens_are_401_with_the_reason_and_a_dead_provider_is_503() {
     let dead = crate::helpers::refused_port();
     let issuer = format!("http://127.0.0.1:{dead}");
     let app = spawn_app_with(|c| {

@@ -40,7 +40,11 @@ async fn each_bad_probe_is_a_400_naming_the_field() {
             "tcp target without port",
         ),
         (
-            json!({ "kind": "http", "target": url, "conditions": ["[STATUS] == 200", "[STATUS] = 200"] }),
+            json!({
+                "kind": "http",
+                "target": url,
+                "conditions": ["[STATUS] == 200", "[STATUS] = 200"]
+            }),
             "conditions[1]",
             "condition without a valid operator",
         ),
@@ -65,7 +69,11 @@ async fn each_bad_probe_is_a_400_naming_the_field() {
 async fn a_bad_condition_names_its_position() {
     let app = spawn_app().await;
     let resp = app
-        .post_probe(&json!({ "kind": "http", "target": "http://127.0.0.1:1/", "conditions": ["[STATUS] = 200"] }))
+        .post_probe(&json!({
+            "kind": "http",
+            "target": "http://127.0.0.1:1/",
+            "conditions": ["[STATUS] = 200"]
+        }))
         .await;
     let problem = assert_problem(resp, 400, Some("conditions[0]")).await;
     assert!(
@@ -87,7 +95,11 @@ async fn one_bad_spec_rejects_the_whole_batch_before_anything_runs() {
     let resp = app
         .batch(vec![
             json!({ "kind": "http", "target": target.url("/healthy") }),
-            json!({ "kind": "http", "target": target.url("/healthy"), "conditions": ["[NOPE] == 1"] }),
+            json!({
+                "kind": "http",
+                "target": target.url("/healthy"),
+                "conditions": ["[NOPE] == 1"]
+            }),
         ])
         .await;
     assert_problem(resp, 400, Some("probes[1].conditions[0]")).await;

@@ -98,7 +98,11 @@ async fn conditions_see_the_rcode_and_the_answers() {
             "record_type": "MX",
             "dns_server": dns.to_string(),
             "expected_answers": ["mail.example.test"],
-            "conditions": ["[DNS_RCODE] == NOERROR", "[BODY] == pat(*10 mail.example.test*)", "[BODY].[0] == 10 mail.example.test"]
+            "conditions": [
+                "[DNS_RCODE] == NOERROR",
+                "[BODY] == pat(*10 mail.example.test*)",
+                "[BODY].[0] == 10 mail.example.test"
+            ]
         }))
         .await;
     assert!(r.success, "{r:?}");

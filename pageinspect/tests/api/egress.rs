@@ -69,7 +69,11 @@ async fn a_name_resolving_into_a_denied_range_is_denied_and_the_target_sees_noth
     assert_denied(&r, "127.0.0.1", "127.0.0.0/8");
     assert_eq!(r.resolved_ip.as_deref(), Some("127.0.0.1"));
     let r = app
-        .probe(&json!({ "kind": "tcp", "target": format!("localhost:{}", target.addr.port()), "ip_preference": "ipv4" }))
+        .probe(&json!({
+            "kind": "tcp",
+            "target": format!("localhost:{}", target.addr.port()),
+            "ip_preference": "ipv4"
+        }))
         .await;
     assert_denied(&r, "127.0.0.1", "127.0.0.0/8");
     assert_eq!(target.hits(), 0, "the denied target received a request");

@@ -118,7 +118,11 @@ async fn a_refused_port_is_connection_refused() {
 async fn an_unknown_host_is_a_dns_failure() {
     let app = spawn_app().await;
     let r = app
-        .probe(&json!({ "kind": "http", "target": "http://no-such-host.invalid/", "timeout_ms": 5000 }))
+        .probe(&json!({
+            "kind": "http",
+            "target": "http://no-such-host.invalid/",
+            "timeout_ms": 5000
+        }))
         .await;
     assert_eq!(r.failure_reason, Some(FailureReason::DnsFailure), "{r:?}");
 }

@@ -105,7 +105,11 @@ async fn every_result_and_attempt_carries_the_location_label() {
     let resp = app
         .batch(vec![
             json!({ "kind": "http", "target": target.url("/") }),
-            json!({ "kind": "tcp", "target": format!("127.0.0.1:{}", refused_port()), "retries": 1 }),
+            json!({
+                "kind": "tcp",
+                "target": format!("127.0.0.1:{}", refused_port()),
+                "retries": 1
+            }),
         ])
         .await;
     let body: BatchResponse = resp.json().await.expect("batch response");

@@ -30,7 +30,11 @@ async fn spawn_banner_server() -> SocketAddr {
 async fn a_listening_port_is_connected() {
     let (app, addr) = (spawn_app().await, spawn_banner_server().await);
     let r = app
-        .probe(&json!({ "kind": "tcp", "target": addr.to_string(), "conditions": ["[CONNECTED] == true"] }))
+        .probe(&json!({
+            "kind": "tcp",
+            "target": addr.to_string(),
+            "conditions": ["[CONNECTED] == true"]
+        }))
         .await;
     assert!(r.success, "{r:?}");
     assert_eq!(r.resolved_ip.as_deref(), Some("127.0.0.1"));

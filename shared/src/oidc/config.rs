@@ -8,7 +8,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OidcConfig {
-    /// The provider's issuer URL, exactly as its tokens' `iss` (e.g. `https://id.example/realms/has`).
+    /// The provider's issuer URL, exactly as its tokens' `iss`
+    /// (e.g. `https://id.example/realms/has`).
     pub issuer: String,
     /// This binary's client at the provider (browser sign-in, client credentials).
     pub client_id: String,
@@ -103,8 +104,9 @@ mod tests {
             words in proptest::collection::vec("[a-z_:]{1,8}", 0..6),
             sep in prop_oneof![Just(" "), Just(","), Just(", "), Just("  ")],
         ) {
-            let c: OidcConfig = serde_json::from_value(serde_json::json!({"scopes": words.join(sep)}))
-                .expect("parses");
+            let c: OidcConfig =
+                serde_json::from_value(serde_json::json!({"scopes": words.join(sep)}))
+                    .expect("parses");
             prop_assert_eq!(c.scopes, words);
         }
     }

@@ -116,7 +116,9 @@ mod tests {
         }
 
         #[test]
-        fn a_token_with_other_than_three_parts_is_malformed(parts in proptest::collection::vec("[A-Za-z0-9_-]{0,12}", 0..6)) {
+        fn a_token_with_other_than_three_parts_is_malformed(
+            parts in proptest::collection::vec("[A-Za-z0-9_-]{0,12}", 0..6),
+        ) {
             prop_assume!(parts.len() != 3);
             prop_assert!(matches!(peek(&parts.join(".")), Err(InvalidToken::Malformed(_))));
         }

@@ -85,7 +85,10 @@ impl OidcClient {
             None => self.fetch_keys(None).await?,
             Some(at) if at.elapsed() > KEYS_MAX_AGE && cache.may_fetch() => {
                 if let Err(e) = self.fetch_keys(Some(at)).await {
-                    tracing::warn!(error = %e, "OIDC keys are stale and could not be refreshed; using them");
+                    tracing::warn!(
+                        error = %e,
+                        "OIDC keys are stale and could not be refreshed; using them"
+                    );
                 }
             }
             Some(_) => {}

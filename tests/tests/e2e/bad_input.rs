@@ -4,7 +4,9 @@ use has_tests::{TestDb, spawn::test_config, spawn_acmangkut};
 use serde_json::{Value, json};
 
 fn valid() -> Value {
-    json!({"name": "web", "probe": {"kind": "http", "target": "http://127.0.0.1:9/", "conditions": ["[STATUS] == 200"]}})
+    json!({"name": "web",
+           "probe": {"kind": "http", "target": "http://127.0.0.1:9/",
+                     "conditions": ["[STATUS] == 200"]}})
 }
 
 fn with(path: &[&str], value: Value) -> Value {

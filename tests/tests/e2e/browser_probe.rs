@@ -16,7 +16,8 @@ async fn a_page_broken_by_javascript_is_down_with_a_screenshot() {
     let monitor = |name: &str, path: &str| {
         json!({"name": name, "interval_seconds": 3600,
                "probe": {"kind": "browser", "target": targets.url(path), "timeout_ms": 20000,
-                         "conditions": ["[JS_ERRORS] == 0", "[DOM].#app.ready == true", "[TITLE] == Shop"]}})
+                         "conditions": ["[JS_ERRORS] == 0", "[DOM].#app.ready == true",
+                                        "[TITLE] == Shop"]}})
     };
     let good = app.create_monitor(monitor("good page", "/page/good")).await["id"]
         .as_i64()

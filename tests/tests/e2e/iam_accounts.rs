@@ -339,7 +339,10 @@ async fn a_cookie_authenticated_change_needs_the_csrf_token() {
     let (app, _db) = start(|_| {}).await;
     app.create_user("olga", PASSWORD, &["operator"]).await;
     let session = app.sign_in("olga", PASSWORD).await;
-    let monitor = |name: &str| json!({"name": name, "interval_seconds": 3600, "probe": {"kind": "tcp", "target": "127.0.0.1:9"}});
+    let monitor = |name: &str| {
+        json!({"name": name, "interval_seconds": 3600,
+               "probe": {"kind": "tcp", "target": "127.0.0.1:9"}})
+    };
 
     let without = session
         .request_without_csrf(Method::POST, "/api/v1/monitors")

@@ -456,7 +456,10 @@ async fn the_log_filters_by_actor_action_outcome_and_time_and_pages_newest_first
         ("action=monitor.create".into(), Box::new(|e| e["action"] == "monitor.create")),
         ("outcome=failure".into(), Box::new(|e| e["outcome"] == "failure")),
         ("resource=session".into(), Box::new(|e| e["resource"] == "session")),
-        ("actor=ann&action=monitor.".into(), Box::new(move |e| e["actor"] == "ann" && monitor_action(e))),
+        (
+            "actor=ann&action=monitor.".into(),
+            Box::new(move |e| e["actor"] == "ann" && monitor_action(e)),
+        ),
         (format!("since={mark_q}"), Box::new(move |e| at(e) >= mark)),
         (format!("until={mark_q}"), Box::new(move |e| at(e) < mark)),
     ];

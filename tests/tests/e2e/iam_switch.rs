@@ -153,8 +153,7 @@ fn non_loopback_ipv4() -> Option<std::net::Ipv4Addr> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_the_provider_down_closeiam_on_each_instance_lets_break_glass_in_and_keeps_existing_credentials_working()
- {
+async fn provider_down_closeiam_on_each_instance_admits_break_glass_and_keeps_credentials() {
     // Arrange: the provider, two instances on one database (A listens on every address so that
     // it can be called from a non-loopback one), bindings and accounts.
     let mut p = OidcProvider::start(OidcOptions::default()).await;
@@ -359,7 +358,12 @@ async fn the_cluster_wide_switch_set_on_one_instance_degrades_the_other_within_s
     let r = a
         .post_json(
             "/api/v1/iam/users",
-            &json!({"username": GLASS.0, "password": GLASS.1, "roles": ["admin"], "break_glass": true}),
+            &json!({
+                "username": GLASS.0,
+                "password": GLASS.1,
+                "roles": ["admin"],
+                "break_glass": true
+            }),
         )
         .await;
     assert_eq!(r.status(), 201);

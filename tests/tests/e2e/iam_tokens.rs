@@ -33,7 +33,8 @@ fn secret(token: &Value) -> &str {
 }
 
 fn monitor(name: &str) -> Value {
-    json!({"name": name, "interval_seconds": 3600, "probe": {"kind": "tcp", "target": "127.0.0.1:9"}})
+    json!({"name": name, "interval_seconds": 3600,
+           "probe": {"kind": "tcp", "target": "127.0.0.1:9"}})
 }
 
 /// The status of `GET /api/v1/monitors` and of creating a monitor with `token`.

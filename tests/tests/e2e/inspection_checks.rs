@@ -541,7 +541,8 @@ impl MariaDb {
         for sql in [
             "CREATE TABLE items (id INT PRIMARY KEY, name TEXT NOT NULL, qty INT)",
             "INSERT INTO items VALUES (1, 'apple', 5), (2, 'pear', 0), (3, 'fig', NULL)",
-            "CREATE FUNCTION zap() RETURNS INT MODIFIES SQL DATA BEGIN DELETE FROM items; RETURN 1; END",
+            "CREATE FUNCTION zap() RETURNS INT MODIFIES SQL DATA \
+             BEGIN DELETE FROM items; RETURN 1; END",
         ] {
             conn.query_drop(sql).await.expect(sql);
         }

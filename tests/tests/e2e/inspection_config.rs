@@ -221,8 +221,7 @@ async fn inspection_config_exports_yaml_that_applies_elsewhere_idempotently_and_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn inspection_config_updates_only_what_changed_dry_runs_write_nothing_and_bad_documents_apply_nothing()
- {
+async fn inspection_config_updates_only_changes_dry_runs_write_nothing_bad_documents_apply_none() {
     let db = TestDb::new();
     let app = app(&db).await;
     define(&app).await;
@@ -277,7 +276,10 @@ async fn inspection_config_updates_only_what_changed_dry_runs_write_nothing_and_
         .replace("\n  level: medium", "\n  level: high")
         .replacen(
             "\nrules:\n",
-            "\nrules:\n- name: brand-new\n  plugin: tcp\n  level: low\n  params:\n    target: 127.0.0.1:1\n",
+            concat!(
+                "\nrules:\n- name: brand-new\n  plugin: tcp\n  level: low\n",
+                "  params:\n    target: 127.0.0.1:1\n",
+            ),
             1,
         )
         .replace("concurrency: 4", "concurrency: 0");

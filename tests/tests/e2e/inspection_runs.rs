@@ -48,7 +48,8 @@ async fn page_rule(app: &TestApp, name: &str, level: &str) -> Value {
         app,
         "rules",
         &json!({"name": name, "plugin": "page_probe", "level": level,
-                "params": {"target": "{{url}}", "timeout_ms": 1000, "conditions": ["[STATUS] == 200"]},
+                "params": {"target": "{{url}}", "timeout_ms": 1000,
+                           "conditions": ["[STATUS] == 200"]},
                 "suggestion": format!("look at {name}")}),
     )
     .await
@@ -95,23 +96,28 @@ async fn inspection_runs_report_every_rule_on_every_target_with_evidence_values_
         app,
         "rules",
         &json!({"name": "db-reachable", "plugin": "sql", "level": "low",
-                "params": {"source": "down", "query": "select 1", "condition": "== 1", "timeout_ms": 2000}}),
+                "params": {"source": "down", "query": "select 1", "condition": "== 1",
+                           "timeout_ms": 2000}}),
     )
     .await;
     let up = t.base.trim_start_matches("http://").to_string();
     let refused = format!("127.0.0.1:{}", t.refused_port);
-    let tgt = |name: &str, url: String, hostport: &str| json!({"name": name, "vars": {"url": url, "hostport": hostport}});
+    let tgt = |name: &str, url: String, hostport: &str| {
+        json!({"name": name,
+               "vars": {"url": url, "hostport": hostport}})
+    };
     let task = create(
         app,
         "tasks",
-        &json!({"name": "estate", "rules": ["page-ok", "port-open", "db-reachable"], "concurrency": 4,
-                "targets": [
-                    tgt("healthy", t.url("/healthy"), &up),
-                    tgt("broken", t.url("/500"), &up),
-                    tgt("refused", format!("http://{refused}/"), &refused),
-                    tgt("slow", t.url("/slow"), &up),
-                    tgt("loop", t.url("/loop"), &up),
-                ]}),
+        &json!({"name": "estate", "rules": ["page-ok", "port-open", "db-reachable"],
+        "concurrency": 4,
+        "targets": [
+            tgt("healthy", t.url("/healthy"), &up),
+            tgt("broken", t.url("/500"), &up),
+            tgt("refused", format!("http://{refused}/"), &refused),
+            tgt("slow", t.url("/slow"), &up),
+            tgt("loop", t.url("/loop"), &up),
+        ]}),
     )
     .await;
 
@@ -364,7 +370,8 @@ async fn inspection_runs_a_run_past_its_timeout_is_timed_out_with_errors_for_wha
         "tasks",
         &json!({"name": "impatient", "rules": ["fast-page", "slow-page"], "timeout_seconds": 2,
                 "concurrency": 1,
-                "targets": [target("a", e.targets.url("/healthy")), target("b", e.targets.url("/slow"))]}),
+                "targets": [target("a", e.targets.url("/healthy")),
+                            target("b", e.targets.url("/slow"))]}),
     )
     .await;
 
@@ -405,8 +412,7 @@ async fn inspection_runs_a_run_past_its_timeout_is_timed_out_with_errors_for_wha
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn inspection_runs_a_failing_high_finding_opens_one_risk_event_that_people_and_the_next_pass_resolve()
- {
+async fn inspection_runs_a_failing_high_finding_opens_one_risk_people_or_the_next_pass_resolve() {
     let e = env(|_| {}).await;
     let (app, t) = (&e.app, &e.targets);
     let rule = page_rule(app, "page-ok", "high").await;
@@ -680,8 +686,9 @@ async fn inspection_runs_notify_by_email_through_a_real_smtp_server() {
     create(
         app,
         "channels",
-        &json!({"name": "ops-mail", "spec": {"kind": "email", "host": "127.0.0.1", "port": sink.port,
-                "tls": "none", "from": "HAS <has@example.com>", "to": ["ops@example.com"]}}),
+        &json!({"name": "ops-mail",
+                "spec": {"kind": "email", "host": "127.0.0.1", "port": sink.port, "tls": "none",
+                         "from": "HAS <has@example.com>", "to": ["ops@example.com"]}}),
     )
     .await;
     page_rule(app, "page-ok", "high").await;
@@ -747,7 +754,8 @@ async fn inspection_runs_a_run_whose_replica_dies_is_interrupted_and_keeps_its_f
         "tasks",
         &json!({"name": "long", "rules": ["page"], "concurrency": 1, "targets": [
             target("a", t.url("/healthy")), target("b", t.url("/healthy")),
-            target("c", t.url("/slow")), target("d", t.url("/slow")), target("e", t.url("/slow"))]}),
+            target("c", t.url("/slow")), target("d", t.url("/slow")),
+            target("e", t.url("/slow"))]}),
     )
     .await;
     let run_id = run_now(app, id(&task)).await;
@@ -839,15 +847,19 @@ async fn inspection_runs_promql_and_sql_rules_run_through_a_task() {
         app,
         "rules",
         &json!({"name": "no-stray-database", "plugin": "sql", "level": "low",
-                "params": {"source": "local", "query": "select count(*) from pg_database where datname = '{{target}}'",
+                "params": {"source": "local",
+                           "query": "select count(*) from pg_database \
+                                     where datname = '{{target}}'",
                            "condition": "== 0"}}),
     )
     .await;
     let task = create(
         app,
         "tasks",
-        &json!({"name": "metrics-and-data", "rules": ["disk-below-90", "db-answers", "no-stray-database"],
-                "targets": [{"name": "a", "vars": {"disk": "a"}}, {"name": "b", "vars": {"disk": "b"}},
+        &json!({"name": "metrics-and-data",
+                "rules": ["disk-below-90", "db-answers", "no-stray-database"],
+                "targets": [{"name": "a", "vars": {"disk": "a"}},
+                            {"name": "b", "vars": {"disk": "b"}},
                             {"name": "postgres", "vars": {"disk": "c"}}]}),
     )
     .await;

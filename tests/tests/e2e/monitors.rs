@@ -12,7 +12,8 @@ fn http_monitor(name: &str, target: String, extra: Value) -> Value {
     if let (Some(p), Some(e)) = (probe.as_object_mut(), extra.as_object()) {
         p.extend(e.clone());
     }
-    json!({"name": name, "probe": probe, "interval_seconds": 1, "failure_threshold": 2, "success_threshold": 1,
+    json!({"name": name, "probe": probe, "interval_seconds": 1,
+           "failure_threshold": 2, "success_threshold": 1,
            "labels": {"env": "test", "team": name}})
 }
 

@@ -238,7 +238,10 @@ async fn feishu_accepts_the_signed_body_and_a_nonzero_code_fails_the_attempt() {
     let attempt = send(&channel, &message(Value::Null)).await;
     receiver.answer(
         200,
-        r#"{"code":19021,"data":{},"msg":"sign match fail or timestamp is not within one hour from current time"}"#,
+        concat!(
+            r#"{"code":19021,"data":{},"#,
+            r#""msg":"sign match fail or timestamp is not within one hour from current time"}"#,
+        ),
     );
     let refused = send(&channel, &message(Value::Null)).await;
     receiver.answer(
@@ -254,7 +257,8 @@ async fn feishu_accepts_the_signed_body_and_a_nonzero_code_fails_the_attempt() {
     assert_eq!(body["msg_type"], "text");
     assert_eq!(
         body["content"]["text"],
-        "Nightly inspection: 2 findings\n\ndisk /var at 91% (> 90%)\ncertificate expires in 5 days\n\n\
+        "Nightly inspection: 2 findings\n\ndisk /var at 91% (> 90%)\n\
+         certificate expires in 5 days\n\n\
          http://has.test/inspection/runs/7"
     );
     assert!(!refused.ok);
@@ -268,7 +272,8 @@ async fn feishu_accepts_the_signed_body_and_a_nonzero_code_fails_the_attempt() {
 
 fn email_channel(port: u16, extra: Value) -> ChannelSpec {
     let mut v = json!({"kind": "email", "host": "127.0.0.1", "port": port, "tls": "none",
-                       "from": "HAS <has@example.test>", "to": ["ops@example.test", "SRE <sre@example.test>"]});
+                       "from": "HAS <has@example.test>",
+                       "to": ["ops@example.test", "SRE <sre@example.test>"]});
     if let (Some(v), Some(extra)) = (v.as_object_mut(), extra.as_object()) {
         v.extend(extra.clone());
     }

@@ -99,8 +99,7 @@ async fn problem(r: reqwest::Response, status: u16) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn provider_access_tokens_work_on_the_api_through_the_group_mapping_and_bad_ones_are_401_with_the_reason()
- {
+async fn provider_access_tokens_work_on_the_api_via_group_mapping_and_bad_ones_are_401_with_why() {
     // Short-lived tokens and no leeway, so that expiry can be shown within the test.
     let (mut p, stranger) = tokio::join!(
         OidcProvider::start(OidcOptions {

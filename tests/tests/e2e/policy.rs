@@ -130,7 +130,8 @@ async fn every_attempt_of_a_retried_probe_is_recorded() {
     let app = spawn_acmangkut(test_config(&db, &pi)).await;
     let monitor = |name: &str, path: &str| {
         json!({"name": name, "interval_seconds": 3600,
-               "probe": {"kind": "http", "target": targets.url(path), "retries": 2, "retry_delay_ms": 50}})
+               "probe": {"kind": "http", "target": targets.url(path), "retries": 2,
+                         "retry_delay_ms": 50}})
     };
     let broken = app.create_monitor(monitor("broken", "/500")).await["id"]
         .as_i64()

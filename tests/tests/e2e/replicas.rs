@@ -42,8 +42,11 @@ async fn two_replicas_run_each_due_probe_once_and_take_over_from_a_dead_one() {
     let mut ids = Vec::new();
     for i in 0..20 {
         let m = a
-            .create_monitor(json!({"name": format!("m{i}"), "interval_seconds": INTERVAL_S,
-                                   "probe": {"kind": "http", "target": targets.url("/healthy"), "timeout_ms": 1000}}))
+            .create_monitor(
+                json!({"name": format!("m{i}"), "interval_seconds": INTERVAL_S,
+                                   "probe": {"kind": "http", "target": targets.url("/healthy"),
+                                             "timeout_ms": 1000}}),
+            )
             .await;
         ids.push(m["id"].as_i64().expect("id"));
     }

@@ -155,7 +155,8 @@ async fn risk_events_list_what_needs_attention_first_and_filter_by_state_level_a
         &app,
         "rules",
         &json!({"name": "page-ok", "plugin": "page_probe", "level": "high",
-                "params": {"target": "{{url}}", "conditions": ["[STATUS] == 200"], "timeout_ms": 1000}}),
+                "params": {"target": "{{url}}", "conditions": ["[STATUS] == 200"],
+                           "timeout_ms": 1000}}),
     )
     .await;
     let task = create(

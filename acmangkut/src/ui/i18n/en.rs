@@ -14,11 +14,13 @@ pub const EN: &[(&str, &str)] = &[
     ),
     (
         "signin.provider_down",
-        "The identity provider could not be reached. Ask an operator to degrade IAM, or use a built-in account.",
+        "The identity provider could not be reached. Ask an operator to degrade IAM, or use a \
+        built-in account.",
     ),
     (
         "signin.degraded",
-        "IAM is degraded: sign-in through the identity provider is off; break-glass accounts can sign in.",
+        "IAM is degraded: sign-in through the identity provider is off; break-glass accounts can \
+        sign in.",
     ),
     ("signin.out", "Sign out"),
     ("signin.forbidden_title", "Not allowed"),
@@ -219,7 +221,9 @@ pub const EN: &[(&str, &str)] = &[
     ("form.steps", "Steps"),
     (
         "form.steps_help",
-        "One step per line: goto /login · fill #user = alice · fill #password secret:login-password · click button[type=submit] · wait_for #welcome · wait_for_navigation",
+        "One step per line: goto /login · fill #user = alice · fill #password \
+        secret:login-password · click button[type=submit] · wait_for #welcome · \
+        wait_for_navigation",
     ),
     ("form.console_error_allow", "Allowed console errors"),
     (
@@ -248,7 +252,8 @@ pub const EN: &[(&str, &str)] = &[
     ("detail.by_location", "By location"),
     (
         "detail.by_location_note",
-        "Newest result per location; availability is over the checks among the last results loaded:",
+        "Newest result per location; availability is over the checks among the last results \
+        loaded:",
     ),
     ("detail.checks_lower", "checks"),
     ("detail.page_title", "Page title"),
@@ -299,7 +304,9 @@ pub const EN: &[(&str, &str)] = &[
     ),
     (
         "banner.break_glass",
-        "Sign-in through the identity provider is off; existing sessions and API tokens keep working, and break-glass accounts can sign in. Open the switch again (openiam, or the cluster-wide setting) once the provider is back.",
+        "Sign-in through the identity provider is off; existing sessions and API tokens keep \
+        working, and break-glass accounts can sign in. Open the switch again (openiam, or the \
+        cluster-wide setting) once the provider is back.",
     ),
     ("notice.token_revoked", "Token revoked."),
     ("notice.user_created", "User created."),
@@ -322,7 +329,8 @@ pub const EN: &[(&str, &str)] = &[
     ("audit.any_outcome", "Any outcome"),
     (
         "audit.filter_help",
-        "Action: a full name (monitor.update) or a prefix ending in a dot (monitor.). Times are UTC.",
+        "Action: a full name (monitor.update) or a prefix ending in a dot (monitor.). Times are \
+        UTC.",
     ),
     (
         "audit.bad_time",
@@ -350,7 +358,8 @@ pub const EN: &[(&str, &str)] = &[
     ("tokens.title", "API tokens"),
     (
         "tokens.intro",
-        "Tokens let scripts call the API as you, with at most your permissions. Send one as Authorization: Bearer.",
+        "Tokens let scripts call the API as you, with at most your permissions. Send one as \
+        Authorization: Bearer.",
     ),
     ("tokens.created", "Token created"),
     (
@@ -404,7 +413,8 @@ pub const EN: &[(&str, &str)] = &[
     ("users.new", "New built-in account"),
     (
         "users.new_help",
-        "Accounts of the identity provider appear here at their first sign-in; their roles come from group bindings.",
+        "Accounts of the identity provider appear here at their first sign-in; their roles come \
+        from group bindings.",
     ),
     ("users.display_name", "Display name"),
     ("users.password_help", "At least this many characters:"),
@@ -453,7 +463,8 @@ pub const EN: &[(&str, &str)] = &[
     ("insp.title", "Inspection center"),
     (
         "insp.intro",
-        "Rules run against targets on a schedule; each run gives a report with a score, and failing high-level findings open risk events.",
+        "Rules run against targets on a schedule; each run gives a report with a score, and \
+        failing high-level findings open risk events.",
     ),
     (
         "insp.define_hint",
@@ -532,7 +543,9 @@ pub const EN: &[(&str, &str)] = &[
     ("insp.monitor", "Monitor"),
     (
         "insp.risks.intro",
-        "What needs attention first: the most severe, then the oldest. Acknowledge an event to say someone is on it; resolve it when it is fixed (the next passing run or the monitor's recovery also resolves it).",
+        "What needs attention first: the most severe, then the oldest. Acknowledge an event to say \
+        someone is on it; resolve it when it is fixed (the next passing run or the monitor's \
+        recovery also resolves it).",
     ),
     ("insp.risks.active", "Open or acknowledged"),
     ("insp.risks.all", "All states"),
@@ -579,18 +592,21 @@ pub const EN: &[(&str, &str)] = &[
     ("insp.export", "Export"),
     (
         "insp.score_help",
-        "The weighted share of checks that passed (a high finding weighs 5, medium 3, low 1; errors count as not passing).",
+        "The weighted share of checks that passed (a high finding weighs 5, medium 3, low 1; \
+        errors count as not passing).",
     ),
     ("insp.all_levels", "All levels"),
     ("insp.changes", "Changes since the previous run"),
     (
         "insp.changes_help",
-        "New: failing now, not before. Fixed: passing now, failing before. Still failing: failing in both.",
+        "New: failing now, not before. Fixed: passing now, failing before. Still failing: failing \
+        in both.",
     ),
     ("insp.findings", "Findings"),
     (
         "insp.findings_help",
-        "Failures first, then errors, then passes; the most severe first. The whole evidence is in the JSON and CSV exports.",
+        "Failures first, then errors, then passes; the most severe first. The whole evidence is in \
+        the JSON and CSV exports.",
     ),
     ("insp.no_findings", "This run has no findings."),
     (
@@ -612,7 +628,8 @@ pub const EN: &[(&str, &str)] = &[
     ("insp.back_to_report", "Back to the report"),
     (
         "insp.rules_intro",
-        "A rule is a plugin with parameters, a level and a governance suggestion; every change adds a version.",
+        "A rule is a plugin with parameters, a level and a governance suggestion; every change \
+        adds a version.",
     ),
     ("insp.no_rules", "No rules match."),
     ("insp.params", "Parameters"),
@@ -621,7 +638,8 @@ pub const EN: &[(&str, &str)] = &[
     ("insp.show_definition", "Definition"),
     (
         "insp.plugins_intro",
-        "Plugins are the kinds of check (built in, read-only) and custom presets of them with default parameters.",
+        "Plugins are the kinds of check (built in, read-only) and custom presets of them with \
+        default parameters.",
     ),
     ("insp.builtin", "built-in"),
     ("insp.custom", "custom"),
@@ -636,7 +654,8 @@ pub const EN: &[(&str, &str)] = &[
     ("insp.spec", "Settings (secrets redacted)"),
     (
         "insp.config_intro",
-        "Custom plugins, channels, rules and tasks as one YAML document. Applying a document creates or updates objects by name and never deletes; it applies as a whole or not at all.",
+        "Custom plugins, channels, rules and tasks as one YAML document. Applying a document \
+        creates or updates objects by name and never deletes; it applies as a whole or not at all.",
     ),
     ("insp.config.current", "Current definitions"),
     (
@@ -648,7 +667,8 @@ pub const EN: &[(&str, &str)] = &[
     ("insp.config.document", "YAML document"),
     (
         "insp.config.help",
-        "The export's format: plugins, channels, rules, tasks. A channel secret left empty keeps the stored one.",
+        "The export's format: plugins, channels, rules, tasks. A channel secret left empty keeps \
+        the stored one.",
     ),
     (
         "insp.config.dry_run",

@@ -186,7 +186,8 @@ pub const ZH_CN: &[(&str, &str)] = &[
     ("form.steps", "步骤"),
     (
         "form.steps_help",
-        "每行一个步骤：goto /login · fill #user = alice · fill #password secret:login-password · click button[type=submit] · wait_for #welcome · wait_for_navigation",
+        "每行一个步骤：goto /login · fill #user = alice · fill #password secret:login-password · click \
+        button[type=submit] · wait_for #welcome · wait_for_navigation",
     ),
     ("form.console_error_allow", "允许的控制台错误"),
     (

@@ -1032,7 +1032,10 @@ mod tests {
 
     proptest! {
         #[test]
-        fn parsing_never_panics(f in arb_form(), bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        fn parsing_never_panics(
+            f in arb_form(),
+            bytes in prop::collection::vec(any::<u8>(), 0..200),
+        ) {
             let _ = MonitorForm::from_urlencoded(&bytes).parse();
             if let Ok(input) = f.parse() {
                 let _ = input.validate().map_err(|e| f.field_error(&e).render(Lang::ZhCn));

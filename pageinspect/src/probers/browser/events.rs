@@ -281,7 +281,10 @@ mod tests {
             ),
             ev(
                 "Network.responseReceived",
-                json!({ "requestId": "2", "response": { "url": "http://shop/a.png", "status": 404 } }),
+                json!({
+                    "requestId": "2",
+                    "response": { "url": "http://shop/a.png", "status": 404 }
+                }),
             ),
             ev("Network.loadingFinished", json!({ "requestId": "2" })),
             ev(

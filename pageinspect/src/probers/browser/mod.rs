@@ -637,7 +637,11 @@ async fn dispose(lease: Lease, context: String, session: Option<String>) {
             );
         }
         Ok(Err(e)) => {
-            tracing::debug!(pid = lease.browser.pid(), error = %e, "disposing a browser context failed");
+            tracing::debug!(
+                pid = lease.browser.pid(),
+                error = %e,
+                "disposing a browser context failed"
+            );
             if matches!(e, CdpError::Closed) {
                 lease.browser_failed(Restart::Crashed);
             }
