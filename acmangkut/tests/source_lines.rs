@@ -13,25 +13,6 @@ const MAX_COLUMNS: usize = 100;
 /// Directories never walked: build output, JavaScript dependencies, git's own files.
 const SKIPPED_DIRS: &[&str] = &["target", "node_modules", ".git"];
 
-/// Temporary: files that still have long lines, being edited elsewhere when this test was
-/// written. Their long lines are tolerated; the list only shrinks (the test fails when a listed
-/// file has none left, or no longer exists) and is to be emptied once they are wrapped.
-const PENDING: &[&str] = &[
-    "acmangkut/src/engine/checks/command.rs",
-    "acmangkut/src/engine/checks/promql.rs",
-    "acmangkut/src/engine/checks/sql/mysql.rs",
-    "acmangkut/src/engine/inspection/apply.rs",
-    "acmangkut/src/engine/inspection/mod.rs",
-    "acmangkut/src/engine/inspection/report.rs",
-    "acmangkut/src/engine/inspection/schedule.rs",
-    "acmangkut/src/engine/monitors/scheduler.rs",
-    "acmangkut/src/iam/switch.rs",
-    "acmangkut/src/store/iam/manifest.rs",
-    "acmangkut/src/store/inspection/plugins.rs",
-    "acmangkut/src/store/mod.rs",
-    "acmangkut/src/store/monitors/models.rs",
-];
-
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     for entry in entries {
@@ -81,20 +62,8 @@ fn no_source_line_is_over_100_columns() {
         let rel = path.strip_prefix(root).expect("under the root");
         let rel = rel.to_string_lossy().replace('\\', "/");
         let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{rel}: {e}"));
-        let long = long_lines(&rel, &text);
-        match (PENDING.contains(&rel.as_str()), long.is_empty()) {
-            (false, false) => long.iter().for_each(|l| {
-                let _ = writeln!(report, "{l}");
-            }),
-            (true, true) => {
-                let _ = writeln!(report, "{rel}: no long line left, remove it from PENDING");
-            }
-            _ => {}
-        }
-    }
-    for pending in PENDING {
-        if !root.join(pending).is_file() {
-            let _ = writeln!(report, "{pending}: listed in PENDING but does not exist");
+        for l in long_lines(&rel, &text) {
+            let _ = writeln!(report, "{l}");
         }
     }
     assert!(

@@ -72,7 +72,8 @@ pub async fn run(
         iam.store().run(move |c| audit::record(c, &ev)).await?;
         return Err(ApiError::new(
             ErrorCode::Forbidden,
-            "the IAM switch answers only on the instance itself: run the curl inside the container (localhost)",
+            "the IAM switch answers only on the instance itself: \
+             run the curl inside the container (localhost)",
         ));
     }
     let Some(close) = close else {

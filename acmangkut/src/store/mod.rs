@@ -325,9 +325,8 @@ mod tests {
             let e = DbUrl::parse(url).expect_err(url);
             assert!(e.contains("scheme") || e.contains("path"), "{url}: {e}");
         }
-        assert!(
-            matches!(DbUrl::parse("sqlite://data/has.db"), Ok(DbUrl::Sqlite(p)) if p == "data/has.db")
-        );
+        assert!(matches!(DbUrl::parse("sqlite://data/has.db"),
+                Ok(DbUrl::Sqlite(p)) if p == "data/has.db"));
         assert!(matches!(
             DbUrl::parse("postgres://u@h/db"),
             Ok(DbUrl::Postgres(_))

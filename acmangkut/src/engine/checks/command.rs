@@ -280,7 +280,8 @@ mod tests {
         let first = o.evidence.lines().next().expect("a line");
         assert_eq!(
             first,
-            "exit code 1, expected 2; stdout contains \"WARN\"; stdout \"ok 3 WARN\" does not satisfy `== 'ok 4'`"
+            "exit code 1, expected 2; stdout contains \"WARN\"; \
+             stdout \"ok 3 WARN\" does not satisfy `== 'ok 4'`"
         );
         let o = judged(&c, &output(2, "ok 4\n"));
         assert_eq!(o.status, CheckStatus::Pass, "{}", o.evidence);

@@ -156,7 +156,9 @@ fn parse(status: u16, body: &[u8]) -> Result<Vec<Sample>, String> {
             series: "scalar".into(),
             value,
         }]),
-        Some(Data::Matrix(_)) => Err("the query returns a range vector; write an instant vector (e.g. wrap it in max_over_time)".into()),
+        Some(Data::Matrix(_)) => Err("the query returns a range vector; write an instant vector \
+             (e.g. wrap it in max_over_time)"
+            .into()),
         Some(Data::String(_)) => Err("the query returns a string, not numbers".into()),
         None => Err("Prometheus answered success with no data".into()),
     }

@@ -296,7 +296,10 @@ mod tests {
         }
 
         #[test]
-        fn exported_documents_parse_back(name in "[a-z][a-z0-9-]{0,20}", target in "[a-z0-9.:]{1,30}") {
+        fn exported_documents_parse_back(
+            name in "[a-z][a-z0-9-]{0,20}",
+            target in "[a-z0-9.:]{1,30}",
+        ) {
             let doc = Document {
                 rules: vec![RuleInput {
                     name: name.clone(),

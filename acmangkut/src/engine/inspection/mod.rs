@@ -477,7 +477,10 @@ impl Inspector {
                 now_ms() + i64::try_from(backoff * 1000).unwrap_or(i64::MAX / 4)
             });
         if !outcome.ok {
-            tracing::warn!(channel = %ch.name, attempt, error = ?outcome.error, "notification attempt failed");
+            tracing::warn!(
+                channel = %ch.name, attempt, error = ?outcome.error,
+                "notification attempt failed"
+            );
             if retry_at.is_none() {
                 self.metrics.controllermanager_failure.inc();
             }
@@ -577,7 +580,10 @@ fn end_run(
             continue;
         }
         let Some(channel) = channels::row_by_name(c, &rule.channel)? else {
-            tracing::warn!(channel = %rule.channel, "a task notifies a channel that no longer exists");
+            tracing::warn!(
+                channel = %rule.channel,
+                "a task notifies a channel that no longer exists"
+            );
             continue;
         };
         let link = (!link.is_empty()).then(|| link.to_string());

@@ -149,7 +149,8 @@ pub fn message(
         .filter(|f| f.status() != CheckStatus::Pass && f.level().at_least(min_level))
         .collect();
     let mut text = format!(
-        "Run {run_id} of {task_name} ended {}: {} passed, {} failed, {} errors; {} new, {} fixed, {} still failing.\n",
+        "Run {run_id} of {task_name} ended {}: {} passed, {} failed, {} errors; \
+         {} new, {} fixed, {} still failing.\n",
         e.state.as_str(),
         e.passed,
         e.failed,

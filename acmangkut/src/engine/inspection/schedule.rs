@@ -24,7 +24,8 @@ impl Schedule {
             return Err((
                 "schedule",
                 format!(
-                    "`{expr}` has {fields} fields; give 5 (minute hour day month weekday) or 6 (with seconds first)"
+                    "`{expr}` has {fields} fields; give 5 (minute hour day month weekday) \
+                     or 6 (with seconds first)"
                 ),
             ));
         }

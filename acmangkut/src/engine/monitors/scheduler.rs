@@ -182,7 +182,10 @@ impl Scheduler {
                 Ok(results) => results,
                 Err(e) => {
                     self.metrics.controllermanager_failure.inc();
-                    tracing::error!(error = %e, location = %location, "dispatch to pageinspect failed");
+                    tracing::error!(
+                        error = %e, location = %location,
+                        "dispatch to pageinspect failed"
+                    );
                     let why = e.to_string();
                     batch
                         .iter()

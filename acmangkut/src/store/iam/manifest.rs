@@ -154,8 +154,12 @@ macro_rules! apply_body {
                 .select((iam_permissions::description, iam_permissions::description_zh))
                 .first($c)
                 .optional()?;
-            let after = serde_json::json!({"description": p.description, "description_zh": p.description_zh});
-            let before_v = before.as_ref().map(|(d, z)| serde_json::json!({"description": d, "description_zh": z}));
+            let after = serde_json::json!({
+                "description": p.description, "description_zh": p.description_zh
+            });
+            let before_v = before
+                .as_ref()
+                .map(|(d, z)| serde_json::json!({"description": d, "description_zh": z}));
             let changed = before_v.as_ref() != Some(&after);
             report.note("permission", p.name.clone(), before_v, after);
             if changed && !$dry {
@@ -219,7 +223,9 @@ macro_rules! apply_body {
                 .filter(iam_bindings::role.eq(&b.role))
                 .count()
                 .get_result($c)?;
-            let after = serde_json::json!({"subject_kind": b.subject_kind, "subject": b.subject, "role": b.role});
+            let after = serde_json::json!({
+                "subject_kind": b.subject_kind, "subject": b.subject, "role": b.role
+            });
             let name = format!("{}:{} → {}", b.subject_kind, b.subject, b.role);
             report.note("binding", name, (exists > 0).then(|| after.clone()), after);
             if exists == 0 && !$dry {
@@ -235,8 +241,12 @@ macro_rules! apply_body {
             }
         }
         if !$dry {
-            let detail = format!("{} created, {} updated, {} unchanged", report.created, report.updated, report.unchanged);
-            $c.audit(&$actor.event("manifest.apply", "manifest", None).after(&report.changes).detail(detail))?;
+            let detail = format!(
+                "{} created, {} updated, {} unchanged",
+                report.created, report.updated, report.unchanged
+            );
+            let event = $actor.event("manifest.apply", "manifest", None);
+            $c.audit(&event.after(&report.changes).detail(detail))?;
         }
         QueryResult::Ok(report)
     }};

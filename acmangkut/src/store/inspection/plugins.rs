@@ -64,7 +64,8 @@ impl PluginRow {
 fn builtin_description(kind: PluginKind) -> &'static str {
     match kind {
         PluginKind::PageProbe => {
-            "Load a page over HTTP or in a real browser (through pageinspect) and check status, body, DOM and timings."
+            "Load a page over HTTP or in a real browser (through pageinspect) \
+             and check status, body, DOM and timings."
         }
         PluginKind::Tcp => {
             "Connect to host:port (through pageinspect), optionally send bytes and expect a reply."
@@ -73,13 +74,16 @@ fn builtin_description(kind: PluginKind) -> &'static str {
             "Resolve a name (through pageinspect) and check the answers and response code."
         }
         PluginKind::Tls => {
-            "Check a TLS certificate (through pageinspect), e.g. that it expires in more than 14 days: [CERTIFICATE_EXPIRATION] > 14d."
+            "Check a TLS certificate (through pageinspect), e.g. that it expires in more than \
+             14 days: [CERTIFICATE_EXPIRATION] > 14d."
         }
         PluginKind::Promql => {
-            "Run an instant PromQL query against a configured Prometheus; every sample must meet the threshold."
+            "Run an instant PromQL query against a configured Prometheus; \
+             every sample must meet the threshold."
         }
         PluginKind::Sql => {
-            "Run a read-only query against a configured PostgreSQL or MySQL data source and compare the first value or the row count."
+            "Run a read-only query against a configured PostgreSQL or MySQL data source \
+             and compare the first value or the row count."
         }
         PluginKind::Command => {
             "Run an executable listed in inspection.commands and check its exit code and output."

@@ -407,12 +407,15 @@ pub(crate) mod tests {
                           "console_error_allow": ["*favicon*"],
                           "steps": [{"action": "goto", "url": "/login"},
                                     {"action": "fill", "selector": "#user", "value": odd},
-                                    {"action": "fill", "selector": "#pw", "secret": "shop-password"},
+                                    {"action": "fill", "selector": "#pw",
+                                     "secret": "shop-password"},
                                     {"action": "click", "selector": "button[type=submit]"},
                                     {"action": "wait_for", "selector": "h1"},
                                     {"action": "wait_for_navigation"}],
                           "conditions": ["[DOM_TEXT].h1 == pat(Welcome*)", "[JS_ERRORS] == 0"]}}),
-            serde_json::json!({"name": "defaults", "probe": {"kind": "http", "target": "http://x/"}}),
+            serde_json::json!({
+                "name": "defaults", "probe": {"kind": "http", "target": "http://x/"}
+            }),
         ]
         .into_iter()
         .map(|v| serde_json::from_value(v).expect("a valid monitor input"))

@@ -118,7 +118,8 @@ impl My {
         }
         if flavour == UNKNOWN {
             tracing::warn!(
-                "the data source has no statement time limit; only the client's timeout bounds queries"
+                "the data source has no statement time limit; \
+                 only the client's timeout bounds queries"
             );
             self.flavour.store(NEITHER, Ordering::Relaxed);
         }
