@@ -46,10 +46,11 @@ log "seeded $MONITORS monitors (first id $SEED_LO)"
 # requests URL N: N GETs of URL over one connection, each answered 200.
 requests() {
     local url=$1 n=$2 args=() i
-    for ((i = 0; i < n; i++)); do args+=("$url"); done
+    for ((i = 0; i < n; i++)); do args+=(-o /dev/null "$url"); done
     local codes
-    codes=$(curl -s -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $BENCH_TOKEN" "${args[@]}")
-    [[ $(grep -c '^200$' <<<"$codes") == "$n" ]] || die "not every request to $url answered 200"
+    codes=$(curl -s -w '%{http_code}\n' -H "Authorization: Bearer $BENCH_TOKEN" "${args[@]}")
+    [[ $(grep -c '^200$' <<<"$codes") == "$n" ]] ||
+        die "not every request to $url answered 200: $(sort <<<"$codes" | uniq -c | tr -s " \n" " ")"
 }
 
 # counted NAME URL N: instructions of N requests to URL, instrumentation on only around them.
@@ -66,9 +67,9 @@ counted() {
         sleep 0.1
     done
     local dump total
-    dump=$(ls -t "$WORK"/cg/* | head -1)
-    total=$(awk '/^summary:/ {print $2}' "$dump")
-    [[ -n "$total" ]] || die "no summary in $dump"
+    dump=$(ls -v "$WORK"/cg/callgrind.*.* | tail -1)
+    total=$(awk '/^totals:/ {print $2}' "$dump")
+    [[ -n "$total" ]] || die "no totals in $dump"
     echo $((total / n))
 }
 
