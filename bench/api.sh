@@ -39,19 +39,7 @@ need_cmd wrk:wrk curl:curl jq:jq psql:postgresql-client
 build_release
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
-WORK=$(mktemp -d /tmp/has-bench-api.XXXXXX)
-PG_DBS=()
-on_exit() {
-    cleanup_pids
-    local db
-    for db in "${PG_DBS[@]}"; do
-        psql "$PG_URL/postgres" -qAt -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 ||
-            log "could not drop database $db"
-    done
-    [[ "${BENCH_KEEP:-0}" == 1 ]] && log "kept $WORK" || rm -rf "$WORK"
-}
-trap on_exit EXIT
-trap 'exit 130' INT TERM
+make_workdir api
 
 PI_PORT=$(free_port 18181)
 start_pageinspect "$PI_PORT"
@@ -167,8 +155,7 @@ if [[ "${BENCH_SKIP_PG:-0}" != 1 ]]; then
         for build in "${BUILDS[@]}"; do
             use_build "$build"
             db="has_bench_$$_$RANDOM"
-            PG_DBS+=("$db")
-            psql "$PG_URL/postgres" -qAt -c "CREATE DATABASE $db" >/dev/null
+            create_pg_db "$db"
             bench_backend "$(label postgres "$build")" "$PG_URL/$db"
         done
     else

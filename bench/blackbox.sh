@@ -31,26 +31,15 @@ need_cmd nginx:nginx-light curl:curl wrk:wrk
     die "prometheus-blackbox-exporter not found"
 if [[ -n "${BENCH_PAGEINSPECT:-}" ]]; then
     PAGEINSPECT=$BENCH_PAGEINSPECT
-elif [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
-    log "cargo build --release -p pageinspect (may wait for the target/ lock)"
-    (cd "$ROOT" && cargo build --release -q -p pageinspect)
+    BENCH_NO_BUILD=1
 fi
-[[ -x "$PAGEINSPECT" ]] || die "no pageinspect binary at $PAGEINSPECT"
+build_pageinspect
 
-WORK=$(mktemp -d /tmp/has-bench-blackbox.XXXXXX)
-chmod 755 "$WORK" # nginx's worker may run as another user
-on_exit() {
-    cleanup_pids
-    [[ "${BENCH_KEEP:-0}" == 1 ]] && log "kept $WORK" || rm -rf "$WORK"
-}
-trap on_exit EXIT
-trap 'exit 130' INT TERM
+make_workdir blackbox shared
 
 # --- nginx -----------------------------------------------------------------------------------
 NGINX_PORT=$(free_port 18289)
-mkdir -p "$WORK/nginx/www" "$WORK/nginx/tmp"
-printf '<!doctype html><title>ok</title><p>ok</p>\n' >"$WORK/nginx/www/index.html"
-start_nginx "$NGINX_PORT" 4096
+serve_ok_page "$NGINX_PORT"
 TARGET="http://127.0.0.1:$NGINX_PORT/"
 
 # --- blackbox_exporter -----------------------------------------------------------------------

@@ -33,20 +33,9 @@ need_cmd nginx:nginx-light curl:curl python3:python3
 CHROMIUM=${BENCH_CHROMIUM:-/usr/lib/chromium/chromium-headless-shell}
 [[ -x /usr/bin/chromium-headless-shell ]] || need_cmd chromium-headless-shell:chromium-headless-shell
 [[ -x /usr/bin/chromium ]] || need_cmd chromium:chromium
-if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
-    log "cargo build --release -p pageinspect (may wait for the target/ lock)"
-    (cd "$ROOT" && cargo build --release -q -p pageinspect)
-fi
-[[ -x "$PAGEINSPECT" ]] || die "no pageinspect binary at $PAGEINSPECT"
+build_pageinspect
 
-WORK=$(mktemp -d /tmp/has-bench-browser.XXXXXX)
-chmod 755 "$WORK" # nginx's worker may run as another user
-on_exit() {
-    cleanup_pids
-    [[ "${BENCH_KEEP:-0}" == 1 ]] && log "kept $WORK" || rm -rf "$WORK"
-}
-trap on_exit EXIT
-trap 'exit 130' INT TERM
+make_workdir browser shared
 
 # --- nginx -----------------------------------------------------------------------------------
 NGINX_PORT=$(free_port 18389)

@@ -30,24 +30,10 @@ PAGE_TARGET_MS=200
 
 need_cmd nginx:nginx-light curl:curl jq:jq psql:postgresql-client python3:python3 bc:bc
 build_release
-WORK=$(mktemp -d /tmp/has-bench-insp.XXXXXX)
-chmod 755 "$WORK"
-PG_DB=""
-on_exit() {
-    cleanup_pids
-    if [[ -n "$PG_DB" ]]; then
-        psql "$PG_URL/postgres" -qAt -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 ||
-            log "could not drop database $PG_DB"
-    fi
-    [[ "${BENCH_KEEP:-0}" == 1 ]] && log "kept $WORK" || rm -rf "$WORK"
-}
-trap on_exit EXIT
-trap 'exit 130' INT TERM
+make_workdir insp shared
 
 NGINX_PORT=$(free_port 18380)
-mkdir -p "$WORK/nginx/www"
-printf '<!doctype html><title>ok</title><p>ok</p>\n' >"$WORK/nginx/www/index.html"
-start_nginx "$NGINX_PORT" 4096
+serve_ok_page "$NGINX_PORT"
 PI_PORT=$(free_port 18381)
 start_pageinspect "$PI_PORT"
 RESULTS="$WORK/results.tsv"
@@ -125,7 +111,7 @@ print((p(r["finished_at"])-p(r["started_at"])).total_seconds())' "$WORK/run-$bac
 bench_backend sqlite "sqlite://$WORK/has.db"
 if [[ "${BENCH_SKIP_PG:-0}" != 1 ]]; then
     PG_DB="has_bench_insp_$RANDOM$RANDOM"
-    psql "$PG_URL/postgres" -qAt -c "CREATE DATABASE $PG_DB" >/dev/null || die "cannot create $PG_DB"
+    create_pg_db "$PG_DB"
     bench_backend postgres "$PG_URL/$PG_DB"
 fi
 

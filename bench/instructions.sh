@@ -23,13 +23,7 @@ BASELINE=${BENCH_BASELINE_BIN:-}
 need_cmd valgrind:valgrind curl:curl jq:jq
 build_release
 
-WORK=$(mktemp -d /tmp/has-bench-instr.XXXXXX)
-on_exit() {
-    cleanup_pids
-    [[ "${BENCH_KEEP:-0}" == 1 ]] && log "kept $WORK" || rm -rf "$WORK"
-}
-trap on_exit EXIT
-trap 'exit 130' INT TERM
+make_workdir instr
 
 PI_PORT=$(free_port 18191)
 start_pageinspect "$PI_PORT"

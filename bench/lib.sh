@@ -40,6 +40,41 @@ build_release() {
     [[ -x "$ACMANGKUT" && -x "$PAGEINSPECT" ]] || die "release binaries missing in $TARGET_DIR/release"
 }
 
+# Release build of pageinspect alone (skip with BENCH_NO_BUILD=1).
+build_pageinspect() {
+    if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
+        log "cargo build --release -p pageinspect (may wait for the target/ lock)"
+        (cd "$ROOT" && cargo build --release -q -p pageinspect)
+    fi
+    [[ -x "$PAGEINSPECT" ]] || die "no pageinspect binary at $PAGEINSPECT"
+}
+
+# The run's work directory $WORK (/tmp/has-bench-$1.*), removed at exit with the processes
+# started and the PostgreSQL databases created (BENCH_KEEP=1 keeps it). With `shared` as $2 it
+# is readable by others: nginx's worker may run as another user.
+PG_DBS=()
+make_workdir() {
+    WORK=$(mktemp -d "/tmp/has-bench-$1.XXXXXX")
+    [[ "${2:-}" == shared ]] && chmod 755 "$WORK"
+    trap on_exit EXIT
+    trap 'exit 130' INT TERM
+}
+on_exit() {
+    cleanup_pids
+    local db
+    for db in "${PG_DBS[@]}"; do
+        psql "$PG_URL/postgres" -qAt -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 ||
+            log "could not drop database $db"
+    done
+    [[ "${BENCH_KEEP:-0}" == 1 ]] && log "kept $WORK" || rm -rf "$WORK"
+}
+
+# Creates an empty PostgreSQL database named $1 (dropped at exit).
+create_pg_db() {
+    PG_DBS+=("$1")
+    psql "$PG_URL/postgres" -qAt -c "CREATE DATABASE $1" >/dev/null || die "cannot create $1"
+}
+
 # Whether a TCP port on 127.0.0.1 is free.
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -156,6 +191,13 @@ CONF
     NGINX_PID=$!
     PIDS+=("$NGINX_PID")
     wait_http "http://127.0.0.1:$port/" 10 "$NGINX_PID"
+}
+
+# nginx on port $1 serving one small page.
+serve_ok_page() {
+    mkdir -p "$WORK/nginx/www"
+    printf '<!doctype html><title>ok</title><p>ok</p>\n' >"$WORK/nginx/www/index.html"
+    start_nginx "$1" 4096
 }
 
 # CPU seconds (user+system) a process has used so far.

@@ -28,25 +28,11 @@ need_cmd nginx:nginx-light curl:curl python3:python3 jq:jq
 [[ "$BACKEND" == postgres ]] && need_cmd psql:postgresql-client
 build_release
 
-WORK=$(mktemp -d /tmp/has-bench-sched.XXXXXX)
-chmod 755 "$WORK" # nginx's worker may run as another user
-PG_DB=""
-on_exit() {
-    cleanup_pids
-    if [[ -n "$PG_DB" ]]; then
-        psql "$PG_URL/postgres" -qAt -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 ||
-            log "could not drop database $PG_DB"
-    fi
-    [[ "${BENCH_KEEP:-0}" == 1 ]] && log "kept $WORK" || rm -rf "$WORK"
-}
-trap on_exit EXIT
-trap 'exit 130' INT TERM
+make_workdir sched shared
 
 # --- nginx ---------------------------------------------------------------------------------
 NGINX_PORT=$(free_port 18089)
-mkdir -p "$WORK/nginx/www" "$WORK/nginx/tmp"
-printf '<!doctype html><title>ok</title><p>ok</p>\n' >"$WORK/nginx/www/index.html"
-start_nginx "$NGINX_PORT" 4096
+serve_ok_page "$NGINX_PORT"
 NGINX_WORKERS=$(pgrep -P "$NGINX_PID" | paste -sd+ -)
 log "nginx master $NGINX_PID, worker(s) $NGINX_WORKERS on :$NGINX_PORT"
 
@@ -55,7 +41,7 @@ PI_PORT=$(free_port 18181)
 start_pageinspect "$PI_PORT"
 if [[ "$BACKEND" == postgres ]]; then
     PG_DB="has_bench_sched_$$_$RANDOM"
-    psql "$PG_URL/postgres" -qAt -c "CREATE DATABASE $PG_DB" >/dev/null
+    create_pg_db "$PG_DB"
     DB_URL="$PG_URL/$PG_DB"
     DB_FILE=""
 else

@@ -73,6 +73,13 @@ routes::api_routes! {
     guarded "super::inspection::config" inspection::config { export, apply }
 }
 
+/// 201 Created: the new resource as the body, and where it lives in `Location`.
+pub fn created(location: String, body: &impl serde::Serialize) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header(("Location", location))
+        .json(body)
+}
+
 /// Unknown routes answer 404 problem+json, not an empty body.
 pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found(format!(

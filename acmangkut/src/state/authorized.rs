@@ -10,6 +10,7 @@ use super::AppState;
 use crate::iam::Principal;
 use crate::iam::permissions::Needs;
 use crate::store::audit::Actor;
+use crate::store::{DbConn, RunError};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use shared::permissions::Permission;
@@ -31,6 +32,17 @@ impl<P: Needs> Authorized<P> {
 
     pub fn app(&self) -> &AppState {
         &self.app
+    }
+
+    /// Runs `f` on the store with the caller as the actor its audit entries name.
+    pub async fn run_as<T, E, F>(&self, f: F) -> Result<T, E::Out>
+    where
+        F: FnOnce(&mut DbConn, &Actor) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: RunError,
+    {
+        let actor = self.actor();
+        self.app.store.run(move |c| f(c, &actor)).await
     }
 }
 

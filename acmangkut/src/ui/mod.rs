@@ -9,6 +9,7 @@
 
 pub mod assets;
 pub mod charts;
+mod fields;
 pub mod i18n;
 pub mod iam;
 mod inspection;

@@ -38,10 +38,8 @@ pub async fn create_binding(
     check_roles(auth.app(), std::slice::from_ref(&b.role))
         .await
         .map_err(|e| ApiError::field(ErrorCode::InvalidField, "role", e.detail))?;
-    let actor = auth.actor();
     let created = auth
-        .store
-        .run(move |c| access::create_binding(c, &actor, &b))
+        .run_as(move |c, actor| access::create_binding(c, actor, &b))
         .await?;
     auth.iam.invalidate_access();
     Ok(HttpResponse::Created().json(created))

@@ -39,10 +39,8 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let input = body.into_inner();
     let (row, secret) = prepare(&auth.principal, auth.iam.config().token_max_days, &input)?;
-    let actor = auth.actor();
     let token = auth
-        .store
-        .run(move |c| tokens::create(c, &actor, &row))
+        .run_as(move |c, actor| tokens::create(c, actor, &row))
         .await?;
     Ok(HttpResponse::Created().json(CreatedToken { token, secret }))
 }

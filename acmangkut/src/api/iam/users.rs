@@ -1,6 +1,7 @@
 //! `/api/v1/iam/users`: built-in accounts.
 
 use super::roles::check_roles;
+use crate::api::created;
 use crate::iam::{accounts, perm};
 use crate::state::Authorized;
 use crate::store::iam::users::{self, NewUser, User, UserChanges};
@@ -138,9 +139,7 @@ pub async fn create_user(
         .run(move |c| users::create(c, &actor, &new, &roles))
         .await?;
     auth.iam.invalidate_access();
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/iam/users/{}", u.id)))
-        .json(u))
+    Ok(created(format!("/api/v1/iam/users/{}", u.id), &u))
 }
 
 #[utoipa::path(

@@ -1,5 +1,6 @@
 //! Notification channels (secrets are write-only) and their delivery history.
 
+use crate::api::created;
 use crate::engine::inspection::define::{self, Channel, ChannelInput};
 use crate::iam::perm;
 use crate::state::Authorized;
@@ -75,9 +76,10 @@ pub async fn create(
             Channel::from_row(&row)
         })
         .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/inspection/channels/{}", ch.id)))
-        .json(ch))
+    Ok(created(
+        format!("/api/v1/inspection/channels/{}", ch.id),
+        &ch,
+    ))
 }
 
 /// Change a channel; a secret or password left empty keeps the stored one.
@@ -130,10 +132,8 @@ pub async fn delete(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let actor = state.actor();
     state
-        .store
-        .run(move |c| store::delete(c, &actor, id))
+        .run_as(move |c, actor| store::delete(c, actor, id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,5 +1,6 @@
 //! Plugins: the built-in kinds of check, and custom presets of them.
 
+use crate::api::created;
 use crate::engine::inspection::define;
 use crate::iam::perm;
 use crate::state::Authorized;
@@ -52,14 +53,10 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let input = body.into_inner();
     define::plugin(&input)?;
-    let actor = state.actor();
     let p = state
-        .store
-        .run(move |c| store::create(c, &actor, &input))
+        .run_as(move |c, actor| store::create(c, actor, &input))
         .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/inspection/plugins/{}", p.id)))
-        .json(p))
+    Ok(created(format!("/api/v1/inspection/plugins/{}", p.id), &p))
 }
 
 /// Change a custom plugin (built-in ones are read-only).
@@ -80,11 +77,9 @@ pub async fn update(
 ) -> Result<web::Json<Plugin>, ApiError> {
     let (id, input) = (id.into_inner(), body.into_inner());
     define::plugin(&input)?;
-    let actor = state.actor();
     Ok(web::Json(
         state
-            .store
-            .run(move |c| store::update(c, &actor, id, &input))
+            .run_as(move |c, actor| store::update(c, actor, id, &input))
             .await?,
     ))
 }
@@ -100,10 +95,8 @@ pub async fn delete(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let actor = state.actor();
     state
-        .store
-        .run(move |c| store::delete(c, &actor, id))
+        .run_as(move |c, actor| store::delete(c, actor, id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -82,11 +82,9 @@ async fn act(
     to_resolved: bool,
 ) -> Result<web::Json<RiskEvent>, ApiError> {
     body.validate()?;
-    let actor = state.actor();
     Ok(web::Json(
         state
-            .store
-            .run(move |c| store::act(c, &actor, id, to_resolved, &body.comment))
+            .run_as(move |c, actor| store::act(c, actor, id, to_resolved, &body.comment))
             .await?,
     ))
 }

@@ -1,5 +1,6 @@
 //! Rules: a plugin with parameters, a level and a governance suggestion; versioned.
 
+use crate::api::created;
 use crate::engine::inspection::define;
 use crate::iam::perm;
 use crate::state::Authorized;
@@ -122,9 +123,10 @@ pub async fn create(
             Ok::<_, ApiError>(store::create(c, &actor, &input, plugin_id)?)
         })
         .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/inspection/rules/{}", rule.id)))
-        .json(rule))
+    Ok(created(
+        format!("/api/v1/inspection/rules/{}", rule.id),
+        &rule,
+    ))
 }
 
 /// Change a rule; a change adds a version.
@@ -168,10 +170,8 @@ pub async fn delete(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let actor = state.actor();
     state
-        .store
-        .run(move |c| store::delete(c, &actor, id))
+        .run_as(move |c, actor| store::delete(c, actor, id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

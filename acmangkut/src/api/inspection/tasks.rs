@@ -1,5 +1,6 @@
 //! Tasks: rules × targets on a schedule; run now.
 
+use crate::api::created;
 use crate::engine::inspection::define;
 use crate::iam::perm;
 use crate::state::Authorized;
@@ -55,9 +56,10 @@ pub async fn create(
             Ok::<_, ApiError>(store::create(c, &actor, &input, &rule_ids, next)?)
         })
         .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/inspection/tasks/{}", task.id)))
-        .json(task))
+    Ok(created(
+        format!("/api/v1/inspection/tasks/{}", task.id),
+        &task,
+    ))
 }
 
 #[utoipa::path(
@@ -100,10 +102,8 @@ pub async fn delete(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let actor = state.actor();
     state
-        .store
-        .run(move |c| store::delete(c, &actor, id))
+        .run_as(move |c, actor| store::delete(c, actor, id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,5 +1,6 @@
 //! `/api/v1/monitors` and `/api/v1/monitors/{id}`: define what to probe; pause, resume, run now.
 
+use crate::api::created;
 use crate::iam::perm;
 use crate::state::Authorized;
 use crate::store::monitors::{self as store, MonitorFilter};
@@ -76,19 +77,15 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let input = body.into_inner();
     input.validate()?;
-    let actor = state.actor();
     let m = state
-        .store
-        .run(move |c| store::create(c, &actor, &input))
+        .run_as(move |c, actor| store::create(c, actor, &input))
         .await?;
     tracing::info!(
         monitor.id = m.id,
         monitor.kind = m.probe.kind.as_str(),
         "monitor created"
     );
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/monitors/{}", m.id)))
-        .json(m))
+    Ok(created(format!("/api/v1/monitors/{}", m.id), &m))
 }
 
 #[utoipa::path(
@@ -142,11 +139,9 @@ pub async fn update(
 ) -> Result<web::Json<Monitor>, ApiError> {
     let (id, input) = (id.into_inner(), body.into_inner());
     input.validate()?;
-    let actor = state.actor();
     Ok(web::Json(
         state
-            .store
-            .run(move |c| store::update(c, &actor, id, &input))
+            .run_as(move |c, actor| store::update(c, actor, id, &input))
             .await?,
     ))
 }
@@ -160,11 +155,9 @@ pub async fn delete(
     state: Authorized<perm::MonitorsWrite>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = state.actor();
     let id = id.into_inner();
     state
-        .store
-        .run(move |c| store::delete(c, &actor, id))
+        .run_as(move |c, actor| store::delete(c, actor, id))
         .await?;
     tracing::info!(monitor.id = id, "monitor deleted");
     Ok(HttpResponse::NoContent().finish())
@@ -179,14 +172,7 @@ pub async fn pause(
     state: Authorized<perm::MonitorsWrite>,
     id: web::Path<i64>,
 ) -> Result<web::Json<Monitor>, ApiError> {
-    let actor = state.actor();
-    let id = id.into_inner();
-    Ok(web::Json(
-        state
-            .store
-            .run(move |c| store::set_paused(c, &actor, id, true))
-            .await?,
-    ))
+    set_paused(state, id.into_inner(), true).await
 }
 
 #[utoipa::path(
@@ -198,14 +184,18 @@ pub async fn resume(
     state: Authorized<perm::MonitorsWrite>,
     id: web::Path<i64>,
 ) -> Result<web::Json<Monitor>, ApiError> {
-    let actor = state.actor();
-    let id = id.into_inner();
-    Ok(web::Json(
-        state
-            .store
-            .run(move |c| store::set_paused(c, &actor, id, false))
-            .await?,
-    ))
+    set_paused(state, id.into_inner(), false).await
+}
+
+async fn set_paused(
+    state: Authorized<perm::MonitorsWrite>,
+    id: i64,
+    paused: bool,
+) -> Result<web::Json<Monitor>, ApiError> {
+    let m = state
+        .run_as(move |c, actor| store::set_paused(c, actor, id, paused))
+        .await?;
+    Ok(web::Json(m))
 }
 
 /// Probe now instead of waiting for the interval (202: the result arrives in `/results`).

@@ -6,6 +6,7 @@ use crate::iam::tokens::{NewTokenInput, own_user, prepare};
 use crate::iam::{Principal, perm};
 use crate::state::Authorized;
 use crate::store::iam::tokens::{self as store, ApiToken};
+use crate::ui::fields::Fields;
 use crate::ui::i18n::{Lang, Tr};
 use crate::ui::views::Chrome;
 use crate::ui::{Ui, UiError, same_origin, when};
@@ -175,21 +176,11 @@ pub async fn create(
 ) -> Result<HttpResponse, UiError> {
     same_origin(&ui, &req)?;
     let t = ui.tr();
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let field = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map_or_else(String::new, |(_, v)| v.trim().to_string())
-    };
+    let fields = Fields::parse(&body);
     let typed = Typed {
-        name: field("name"),
-        days: field("expires_in_days"),
-        permissions: pairs
-            .iter()
-            .filter(|(k, _)| k == "permissions")
-            .map(|(_, v)| v.clone())
-            .collect(),
+        name: fields.get("name").trim().to_string(),
+        days: fields.get("expires_in_days").trim().to_string(),
+        permissions: fields.all("permissions"),
     };
     let max_days = auth.iam.config().token_max_days;
     let Ok(days) = typed.days.parse::<u64>() else {

@@ -7,6 +7,7 @@ use crate::state::Authorized;
 use crate::store::iam::access;
 use crate::store::iam::users::{self as store, NewUser, User, UserChanges};
 use crate::store::now_ms;
+use crate::ui::fields::Fields;
 use crate::ui::i18n::Tr;
 use crate::ui::views::Chrome;
 use crate::ui::{Ui, UiError, same_origin, when};
@@ -151,24 +152,14 @@ pub async fn create(
 ) -> Result<HttpResponse, UiError> {
     same_origin(&ui, &req)?;
     let t = ui.tr();
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let field = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map_or_else(String::new, |(_, v)| v.clone())
-    };
+    let fields = Fields::parse(&body);
     let f = NewUserForm {
-        username: field("username").trim().to_string(),
-        display_name: field("display_name").trim().to_string(),
-        roles: pairs
-            .iter()
-            .filter(|(k, _)| k == "roles")
-            .map(|(_, v)| v.clone())
-            .collect(),
-        break_glass: pairs.iter().any(|(k, _)| k == "break_glass"),
+        username: fields.get("username").trim().to_string(),
+        display_name: fields.get("display_name").trim().to_string(),
+        roles: fields.all("roles"),
+        break_glass: fields.has("break_glass"),
     };
-    let password = field("password");
+    let password = fields.get("password").to_string();
     let known: Vec<String> = auth
         .store
         .run(access::roles)

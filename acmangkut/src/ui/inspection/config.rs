@@ -3,8 +3,9 @@
 //! parse and apply as `POST /api/v1/inspection/config:apply`: one transaction, matched by name,
 //! nothing deleted.
 
-use super::{Read, Write, field, form_fields};
+use super::{Read, Write};
 use crate::engine::inspection::apply::{self as code, ApplyResult, Outcome};
+use crate::ui::fields::Fields;
 use crate::ui::i18n::Tr;
 use crate::ui::views::Chrome;
 use crate::ui::{Ui, UiError, same_origin};
@@ -110,9 +111,9 @@ pub async fn apply(
 ) -> Result<HttpResponse, UiError> {
     same_origin(&ui, &req)?;
     let t = ui.tr();
-    let fields = form_fields(&body);
-    let typed = field(&fields, "yaml").to_string();
-    let dry_run = checked(field(&fields, "dry_run"));
+    let fields = Fields::parse(&body);
+    let typed = fields.get("yaml").to_string();
+    let dry_run = checked(fields.get("dry_run"));
     let outcome = if typed.trim().is_empty() {
         Err(ApiError::invalid("yaml", t.get("insp.config.empty")))
     } else {

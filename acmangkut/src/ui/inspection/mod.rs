@@ -181,20 +181,6 @@ pub fn shorten(s: &str, n: usize) -> String {
     }
 }
 
-/// The fields of a form body (`application/x-www-form-urlencoded`); a body that does not parse
-/// has none.
-pub fn form_fields(body: &[u8]) -> Vec<(String, String)> {
-    serde_urlencoded::from_bytes(body).unwrap_or_default()
-}
-
-/// The value of `key` among `fields`, or "".
-pub fn field<'a>(fields: &'a [(String, String)], key: &str) -> &'a str {
-    fields
-        .iter()
-        .find(|(k, _)| k == key)
-        .map_or("", |(_, v)| v.as_str())
-}
-
 /// `a=b, c=d` for labels and template variables.
 pub fn pairs_text<'a>(map: impl IntoIterator<Item = (&'a String, &'a String)>) -> String {
     map.into_iter()
@@ -257,13 +243,5 @@ mod tests {
         assert_eq!(shorten("巡检中心报告", 4), "巡检中心…");
         assert_eq!(shorten("abc", 3), "abc");
         assert_eq!(shorten("", 3), "");
-    }
-
-    #[test]
-    fn form_fields_of_an_empty_or_broken_body_are_none() {
-        assert!(form_fields(b"").is_empty());
-        let f = form_fields(b"comment=fixed+it&_csrf=x");
-        assert_eq!(field(&f, "comment"), "fixed it");
-        assert_eq!(field(&f, "missing"), "");
     }
 }

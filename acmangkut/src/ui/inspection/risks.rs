@@ -2,11 +2,12 @@
 //! source; acknowledging and resolving one with a comment (the API's rules: a comment is
 //! required, a resolved event is final, an acknowledged one can only be resolved).
 
-use super::{Read, Run, Words, field, form_fields, id_of};
+use super::{Read, Run, Words, id_of};
 use crate::iam::permissions::Needs;
 use crate::state::Authorized;
 use crate::store::inspection::risks as store;
 use crate::store::inspection::risks::RiskQuery;
+use crate::ui::fields::Fields;
 use crate::ui::i18n::Tr;
 use crate::ui::views::{Chrome, Opt};
 use crate::ui::{Ui, UiError, same_origin, when};
@@ -363,9 +364,9 @@ async fn act(
     same_origin(&ui, &req)?;
     let id = id_of(&ui, raw_id, "risk event")?;
     let t = ui.tr();
-    let fields = form_fields(body);
-    let f = Filters::from_url(field(&fields, "back"));
-    let typed = field(&fields, "comment").to_string();
+    let fields = Fields::parse(body);
+    let f = Filters::from_url(fields.get("back"));
+    let typed = fields.get("comment").to_string();
     let action = RiskAction {
         comment: typed.trim().to_string(),
     };

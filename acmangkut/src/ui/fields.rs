@@ -1,0 +1,54 @@
+//! The fields of a submitted console form (`application/x-www-form-urlencoded`), read the same
+//! way by every POST handler.
+
+/// A form body's fields, in the order sent; a body that does not parse has none.
+pub struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    pub fn parse(body: &[u8]) -> Self {
+        Self(serde_urlencoded::from_bytes(body).unwrap_or_default())
+    }
+
+    /// The first value of `key`, or "".
+    pub fn get(&self, key: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// Every value of `key` (a group of checkboxes sends one pair per ticked box).
+    pub fn all(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// Whether `key` was sent at all (a lone checkbox, ticked).
+    pub fn has(&self, key: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_fields_of_an_empty_or_broken_body_are_none() {
+        assert!(Fields::parse(b"").0.is_empty());
+        let f = Fields::parse(b"comment=fixed+it&_csrf=x");
+        assert_eq!(f.get("comment"), "fixed it");
+        assert_eq!(f.get("missing"), "");
+    }
+
+    #[test]
+    fn repeated_keys_are_all_kept() {
+        let f = Fields::parse(b"roles=a&roles=b&break_glass=on");
+        assert_eq!(f.all("roles"), ["a", "b"]);
+        assert!(f.has("break_glass"));
+        assert!(!f.has("roles2"));
+    }
+}
