@@ -8,8 +8,8 @@
 # acmangkut on a copy of that file under `valgrind --tool=callgrind --instr-atstart=no`
 # (scheduler off, bootstrap token), sends 50 warm-up requests, switches instrumentation on
 # (`callgrind_control -i on`), sends BENCH_LIST (200) list requests
-# (`GET /api/v1/monitors?per_page=50`) and BENCH_READ (500) reads by id over one keep-alive
-# connection each (one curl process), and reads the instructions counted (all threads, user
+# (`GET /api/v1/monitors?per_page=50`), BENCH_READ (500) reads by id and as many `/healthz` over
+# one keep-alive connection each (one curl process), and reads the instructions counted (all threads, user
 # space) from each dump. Instruction counts do not depend on the machine's load: the same
 # binary and inputs give the same total, so two builds compare exactly.
 
@@ -87,12 +87,14 @@ EOF
     local base="http://127.0.0.1:$port"
     requests "$base/api/v1/monitors?per_page=50" 50
     requests "$base/api/v1/monitors/$SEED_LO" 50
-    local list read
+    requests "$base/healthz" 50
+    local list read health
     list=$(counted list "$base/api/v1/monitors?per_page=50" "$LIST_N")
     read=$(counted read "$base/api/v1/monitors/$SEED_LO" "$READ_N")
+    health=$(counted healthz "$base/healthz" "$READ_N")
     stop_pid "$AC_PID"
-    log "$build ($ACMANGKUT_REAL): list $list, read $read instructions per request"
-    printf '%s\t%s\t%s\n' "$build" "$list" "$read" >>"$WORK/results.tsv"
+    log "$build ($ACMANGKUT_REAL): list $list, read $read, healthz $health instructions per request"
+    printf '%s\t%s\t%s\t%s\n' "$build" "$list" "$read" "$health" >>"$WORK/results.tsv"
 }
 
 : >"$WORK/results.tsv"
@@ -103,10 +105,11 @@ echo
 echo "Instructions per request (callgrind, all threads; $MONITORS monitors on SQLite;" \
     "$LIST_N list and $READ_N read requests after 50 warm-up each)"
 echo
-echo "| build | list (per_page=50) | read by id |"
-echo "| --- | ---: | ---: |"
-awk -F'\t' '{printf "| %s | %\047d | %\047d |\n", $1, $2, $3}' "$WORK/results.tsv"
+echo "| build | list (per_page=50) | read by id | /healthz |"
+echo "| --- | ---: | ---: | ---: |"
+awk -F'\t' '{printf "| %s | %d | %d | %d |\n", $1, $2, $3, $4}' "$WORK/results.tsv"
 if [[ -n "$BASELINE" ]]; then
-    awk -F'\t' 'NR == 1 {bl = $2; br = $3} NR == 2 {printf "| current / baseline | %.3f | %.3f |\n", $2 / bl, $3 / br}' \
+    awk -F'\t' 'NR == 1 {bl = $2; br = $3; bh = $4}
+        NR == 2 {printf "| current / baseline | %.3f | %.3f | %.3f |\n", $2 / bl, $3 / br, $4 / bh}' \
         "$WORK/results.tsv"
 fi
