@@ -20,14 +20,13 @@ impl From<StoreError> for ApiError {
                 let cause = format!("database pool exhausted or unreachable: {p}");
                 ApiError::new(ErrorCode::Unavailable, "database unavailable").caused_by(cause)
             }
-            StoreError::Task(ref j) => {
-                ApiError::new(ErrorCode::Internal, format!("database task failed: {j}"))
-                    .caused_by(chain(&e))
+            e @ StoreError::Task(_) => {
+                ApiError::new(ErrorCode::Internal, e.to_string()).caused_by(engine::chain(e))
             }
             StoreError::NotFound(detail) => ApiError::not_found(detail),
             StoreError::Conflict(detail) => ApiError::new(ErrorCode::Conflict, detail),
             StoreError::Invalid { field, detail } => ApiError::invalid(field, detail),
-            e @ StoreError::Corrupt { .. } => ApiError::internal(chain(&e)),
+            e @ StoreError::Corrupt { .. } => ApiError::internal(engine::chain(e)),
         }
     }
 }
@@ -107,18 +106,6 @@ impl RunError for ApiError {
     fn into_out(self) -> ApiError {
         self
     }
-}
-
-/// `e` and its sources, `outer: inner: innermost`, as `anyhow` prints a chain.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut next = e.source();
-    while let Some(cause) = next {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        next = cause.source();
-    }
-    s
 }
 
 #[cfg(test)]

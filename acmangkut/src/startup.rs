@@ -123,7 +123,7 @@ impl Application {
             );
             engines.push(tokio::spawn(scheduler.run(rx.clone())));
         }
-        engines.push(tokio::spawn(iam.run(store.clone(), rx.clone())));
+        engines.push(tokio::spawn(iam.run(rx.clone())));
         engines.push(tokio::spawn(retention::run(
             store.clone(),
             config.retention.clone(),

@@ -3,6 +3,8 @@
 use crate::iam::perm;
 use crate::state::Authorized;
 use actix_web::HttpResponse;
+use actix_web::http::header::ContentType;
+use std::sync::OnceLock;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -42,7 +44,12 @@ impl Modify for Routes {
 )]
 pub struct ApiDoc;
 
-/// `GET /api/openapi.json`, for any signed-in caller.
+/// `GET /api/openapi.json`, for any signed-in caller. The document is built (from the whole
+/// route table) and serialised once, on first use.
 pub async fn document(_auth: Authorized<perm::SignedIn>) -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+    static JSON: OnceLock<String> = OnceLock::new();
+    let json = JSON.get_or_init(|| serde_json::to_string(&ApiDoc::openapi()).unwrap_or_default());
+    HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(json.as_str())
 }

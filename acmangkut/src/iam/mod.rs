@@ -186,7 +186,8 @@ impl Iam {
 
     /// Housekeeping every two seconds: the cluster-wide switch, token last-use times, expired
     /// sessions and pending sign-ins, and the rate limiter's memory.
-    pub async fn run(self, store: Store, mut shutdown: Shutdown) {
+    pub async fn run(self, mut shutdown: Shutdown) {
+        let store = self.inner.store.clone();
         let mut tick = tokio::time::interval(Duration::from_secs(2));
         let mut rounds: u64 = 0;
         loop {

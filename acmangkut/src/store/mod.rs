@@ -272,7 +272,8 @@ where
 {
     use diesel::connection::{AnsiTransactionManager as Tm, TransactionManager};
     use diesel::result::Error;
-    // `BEGIN` on PostgreSQL and a savepoint when nested are diesel's own choice.
+    // `BEGIN` on PostgreSQL and a savepoint when nested are diesel's own choice. (The depth is
+    // read first: a match guard cannot borrow the connection mutably.)
     let outermost = match conn {
         DbConn::Sqlite(c) => depth(c) == 0,
         DbConn::Pg(_) => false,
@@ -295,10 +296,7 @@ where
 }
 
 /// How many transactions (the outer one and its savepoints) are open on `c`.
-fn depth<C>(c: &mut C) -> u32
-where
-    C: diesel::Connection<TransactionManager = diesel::connection::AnsiTransactionManager>,
-{
+fn depth(c: &mut SqliteConnection) -> u32 {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
     match AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth() {
         Ok(Some(d)) => d.get(),

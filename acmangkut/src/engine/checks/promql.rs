@@ -79,16 +79,17 @@ impl Prometheus {
             format!(
                 "Prometheus `{}` unreachable: {}",
                 check.source,
-                chain(&e.without_url())
+                crate::engine::chain(e.without_url())
             )
         })?;
         let status = resp.status();
         let mut body = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| format!("reading the answer: {}", chain(&e.without_url())))?
-        {
+        while let Some(chunk) = resp.chunk().await.map_err(|e| {
+            format!(
+                "reading the answer: {}",
+                crate::engine::chain(e.without_url())
+            )
+        })? {
             if body.len() + chunk.len() > MAX_BODY {
                 return Err(format!("the answer is larger than {} MiB", MAX_BODY >> 20));
             }
@@ -268,16 +269,6 @@ pub(super) fn names<'a>(names: impl Iterator<Item = &'a String>) -> String {
     } else {
         v.join(", ")
     }
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(inner) = cur {
-        let _ = write!(s, ": {inner}");
-        cur = inner.source();
-    }
-    s
 }
 
 #[cfg(test)]
