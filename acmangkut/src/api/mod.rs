@@ -7,6 +7,7 @@ pub mod inspection;
 pub mod monitors;
 pub mod openapi;
 pub mod routes;
+pub mod standard;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use shared::{ApiError, ErrorCode};

@@ -1,6 +1,7 @@
 //! `/api/v1/iam/bindings`: who (a user or an IdP group) holds which role.
 
 use super::roles::check_roles;
+use crate::api::standard::list_all;
 use crate::iam::perm;
 use crate::state::Authorized;
 use crate::store::iam::access::{self, Binding};
@@ -9,12 +10,7 @@ use actix_web::{HttpResponse, web};
 use shared::extract::Json;
 use shared::{ApiError, ErrorCode};
 
-#[utoipa::path(get, path = "/api/v1/iam/bindings", responses((status = 200, body = [Binding])))]
-pub async fn list_bindings(
-    auth: Authorized<perm::RolesRead>,
-) -> Result<web::Json<Vec<Binding>>, ApiError> {
-    Ok(web::Json(auth.store.run(access::bindings).await?))
-}
+list_all!(list_bindings: "/api/v1/iam/bindings", RolesRead => (Vec<Binding>), access::bindings);
 
 /// Binds a user (by username) or an IdP group to a role.
 #[utoipa::path(

@@ -1,5 +1,6 @@
 //! `/api/v1/iam/permissions` and `/api/v1/iam/roles`: the catalog, and roles made of it.
 
+use crate::api::standard::list_all;
 use crate::iam::perm;
 use crate::state::AppState;
 use crate::state::Authorized;
@@ -11,23 +12,12 @@ use shared::extract::Json;
 use shared::permissions::{PermSet, is_builtin_role};
 use shared::{ApiError, ErrorCode};
 
-#[utoipa::path(
-    get,
-    path = "/api/v1/iam/permissions",
-    responses((status = 200, body = [PermissionInfo]))
-)]
-pub async fn list_permissions(
-    auth: Authorized<perm::RolesRead>,
-) -> Result<web::Json<Vec<PermissionInfo>>, ApiError> {
-    Ok(web::Json(auth.store.run(access::permissions).await?))
-}
+list_all!(
+    list_permissions: "/api/v1/iam/permissions", RolesRead => (Vec<PermissionInfo>),
+    access::permissions
+);
 
-#[utoipa::path(get, path = "/api/v1/iam/roles", responses((status = 200, body = [Role])))]
-pub async fn list_roles(
-    auth: Authorized<perm::RolesRead>,
-) -> Result<web::Json<Vec<Role>>, ApiError> {
-    Ok(web::Json(auth.store.run(access::roles).await?))
-}
+list_all!(list_roles: "/api/v1/iam/roles", RolesRead => (Vec<Role>), access::roles);
 
 #[utoipa::path(
     get,

@@ -2,6 +2,7 @@
 
 use super::roles::check_roles;
 use crate::api::created;
+use crate::api::standard::read_by_id;
 use crate::iam::{accounts, perm};
 use crate::state::Authorized;
 use crate::store::iam::users::{self, NewUser, User, UserChanges};
@@ -36,18 +37,10 @@ pub async fn list_users(
     ))
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/v1/iam/users/{id}",
-    responses((status = 200, body = User), (status = 404, body = shared::problem::Problem))
-)]
-pub async fn get_user(
-    auth: Authorized<perm::UsersRead>,
-    id: web::Path<i64>,
-) -> Result<web::Json<User>, ApiError> {
-    let id = id.into_inner();
-    Ok(web::Json(auth.store.run(move |c| users::get(c, id)).await?))
-}
+read_by_id!(
+    get_user: "/api/v1/iam/users/{id}", UsersRead => (User),
+    |c, id| users::get(c, id)
+);
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -1,6 +1,7 @@
 //! Notification channels (secrets are write-only) and their delivery history.
 
 use crate::api::created;
+use crate::api::standard::{delete_by_id, read_by_id};
 use crate::engine::inspection::define::{self, Channel, ChannelInput};
 use crate::iam::perm;
 use crate::state::Authorized;
@@ -25,23 +26,10 @@ pub async fn list(
     ))
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/v1/inspection/channels/{id}",
-    responses((status = 200, body = Channel), (status = 404, body = shared::problem::Problem))
-)]
-pub async fn get(
-    state: Authorized<perm::InspectionsRead>,
-    id: web::Path<i64>,
-) -> Result<web::Json<Channel>, ApiError> {
-    let id = id.into_inner();
-    Ok(web::Json(
-        state
-            .store
-            .run(move |c| Channel::from_row(&store::row(c, id)?))
-            .await?,
-    ))
-}
+read_by_id!(
+    get: "/api/v1/inspection/channels/{id}", InspectionsRead => (Channel),
+    |c, id| Channel::from_row(&store::row(c, id)?)
+);
 
 /// Create a channel: webhook (signed), Slack, DingTalk, Feishu or email.
 #[utoipa::path(
@@ -122,40 +110,16 @@ pub async fn update(
     ))
 }
 
-#[utoipa::path(
-    delete,
-    path = "/api/v1/inspection/channels/{id}",
-    responses((status = 204), (status = 404, body = shared::problem::Problem))
-)]
-pub async fn delete(
-    state: Authorized<perm::InspectionsWrite>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    state
-        .run_as(move |c, actor| store::delete(c, actor, id))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
+delete_by_id!(
+    delete: "/api/v1/inspection/channels/{id}", InspectionsWrite, 404,
+    |c, actor, id| store::delete(c, actor, id)
+);
 
-/// The channel's last deliveries, with every attempt.
-#[utoipa::path(
-    get,
-    path = "/api/v1/inspection/channels/{id}/deliveries",
-    responses((status = 200, body = Vec<Delivery>), (status = 404, body = shared::problem::Problem))
-)]
-pub async fn deliveries(
-    state: Authorized<perm::InspectionsRead>,
-    id: web::Path<i64>,
-) -> Result<web::Json<Vec<Delivery>>, ApiError> {
-    let id = id.into_inner();
-    Ok(web::Json(
-        state
-            .store
-            .run(move |c| {
-                store::row(c, id)?;
-                store::history(c, None, Some(id), 200)
-            })
-            .await?,
-    ))
-}
+read_by_id!(
+    /// The channel's last deliveries, with every attempt.
+    deliveries: "/api/v1/inspection/channels/{id}/deliveries", InspectionsRead => (Vec<Delivery>),
+    |c, id| {
+        store::row(c, id)?;
+        store::history(c, None, Some(id), 200)
+    }
+);

@@ -1,6 +1,7 @@
 //! Plugins: the built-in kinds of check, and custom presets of them.
 
 use crate::api::created;
+use crate::api::standard::{delete_by_id, list_all, read_by_id};
 use crate::engine::inspection::define;
 use crate::iam::perm;
 use crate::state::Authorized;
@@ -10,31 +11,12 @@ use shared::ApiError;
 use shared::extract::Json;
 use shared::inspection::{Plugin, PluginInput};
 
-#[utoipa::path(
-    get,
-    path = "/api/v1/inspection/plugins",
-    responses((status = 200, body = Vec<Plugin>))
-)]
-pub async fn list(
-    state: Authorized<perm::InspectionsRead>,
-) -> Result<web::Json<Vec<Plugin>>, ApiError> {
-    Ok(web::Json(state.store.run(store::list).await?))
-}
+list_all!(list: "/api/v1/inspection/plugins", InspectionsRead => (Vec<Plugin>), store::list);
 
-#[utoipa::path(
-    get,
-    path = "/api/v1/inspection/plugins/{id}",
-    responses((status = 200, body = Plugin), (status = 404, body = shared::problem::Problem))
-)]
-pub async fn get(
-    state: Authorized<perm::InspectionsRead>,
-    id: web::Path<i64>,
-) -> Result<web::Json<Plugin>, ApiError> {
-    let id = id.into_inner();
-    Ok(web::Json(
-        state.store.run(move |c| store::get(c, id)).await?,
-    ))
-}
+read_by_id!(
+    get: "/api/v1/inspection/plugins/{id}", InspectionsRead => (Plugin),
+    |c, id| store::get(c, id)
+);
 
 /// Create a custom plugin: a kind of check with default parameters for its rules.
 #[utoipa::path(
@@ -84,19 +66,8 @@ pub async fn update(
     ))
 }
 
-/// Delete a custom plugin; 409 while rules use it.
-#[utoipa::path(
-    delete,
-    path = "/api/v1/inspection/plugins/{id}",
-    responses((status = 204), (status = 409, body = shared::problem::Problem))
-)]
-pub async fn delete(
-    state: Authorized<perm::InspectionsWrite>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    state
-        .run_as(move |c, actor| store::delete(c, actor, id))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
+delete_by_id!(
+    /// Delete a custom plugin; 409 while rules use it.
+    delete: "/api/v1/inspection/plugins/{id}", InspectionsWrite, 409,
+    |c, actor, id| store::delete(c, actor, id)
+);

@@ -1,5 +1,6 @@
 //! Risk events: the overview of what needs attention, acknowledge and resolve.
 
+use crate::api::standard::read_by_id;
 use crate::iam::perm;
 use crate::state::Authorized;
 use crate::store::inspection::risks::{self as store, RiskQuery};
@@ -30,20 +31,10 @@ pub async fn list(
     ))
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/v1/inspection/risks/{id}",
-    responses((status = 200, body = RiskEvent), (status = 404, body = shared::problem::Problem))
-)]
-pub async fn get(
-    state: Authorized<perm::InspectionsRead>,
-    id: web::Path<i64>,
-) -> Result<web::Json<RiskEvent>, ApiError> {
-    let id = id.into_inner();
-    Ok(web::Json(
-        state.store.run(move |c| store::get(c, id)).await?,
-    ))
-}
+read_by_id!(
+    get: "/api/v1/inspection/risks/{id}", InspectionsRead => (RiskEvent),
+    |c, id| store::get(c, id)
+);
 
 /// Acknowledge an open risk event, with a comment.
 #[utoipa::path(

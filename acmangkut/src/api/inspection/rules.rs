@@ -1,6 +1,7 @@
 //! Rules: a plugin with parameters, a level and a governance suggestion; versioned.
 
 use crate::api::created;
+use crate::api::standard::{delete_by_id, read_by_id};
 use crate::engine::inspection::define;
 use crate::iam::perm;
 use crate::state::Authorized;
@@ -65,39 +66,16 @@ pub async fn list(
     ))
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/v1/inspection/rules/{id}",
-    responses((status = 200, body = Rule), (status = 404, body = shared::problem::Problem))
-)]
-pub async fn get(
-    state: Authorized<perm::InspectionsRead>,
-    id: web::Path<i64>,
-) -> Result<web::Json<Rule>, ApiError> {
-    let id = id.into_inner();
-    Ok(web::Json(
-        state.store.run(move |c| store::get(c, id)).await?,
-    ))
-}
+read_by_id!(
+    get: "/api/v1/inspection/rules/{id}", InspectionsRead => (Rule),
+    |c, id| store::get(c, id)
+);
 
-/// Every version of a rule, newest first.
-#[utoipa::path(
-    get,
-    path = "/api/v1/inspection/rules/{id}/versions",
-    responses(
-        (status = 200, body = Vec<RuleVersion>),
-        (status = 404, body = shared::problem::Problem)
-    )
-)]
-pub async fn versions(
-    state: Authorized<perm::InspectionsRead>,
-    id: web::Path<i64>,
-) -> Result<web::Json<Vec<RuleVersion>>, ApiError> {
-    let id = id.into_inner();
-    Ok(web::Json(
-        state.store.run(move |c| store::versions(c, id)).await?,
-    ))
-}
+read_by_id!(
+    /// Every version of a rule, newest first.
+    versions: "/api/v1/inspection/rules/{id}/versions", InspectionsRead => (Vec<RuleVersion>),
+    |c, id| store::versions(c, id)
+);
 
 /// Create a rule; its parameters are checked against the plugin's schema and the config.
 #[utoipa::path(
@@ -159,19 +137,8 @@ pub async fn update(
     ))
 }
 
-/// Delete a rule; 409 while a task runs it.
-#[utoipa::path(
-    delete,
-    path = "/api/v1/inspection/rules/{id}",
-    responses((status = 204), (status = 409, body = shared::problem::Problem))
-)]
-pub async fn delete(
-    state: Authorized<perm::InspectionsWrite>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    state
-        .run_as(move |c, actor| store::delete(c, actor, id))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
+delete_by_id!(
+    /// Delete a rule; 409 while a task runs it.
+    delete: "/api/v1/inspection/rules/{id}", InspectionsWrite, 409,
+    |c, actor, id| store::delete(c, actor, id)
+);

@@ -1,5 +1,6 @@
 //! Runs and their reports (JSON, CSV; the console prints HTML), and their notifications.
 
+use crate::api::standard::read_by_id;
 use crate::engine::inspection::report;
 use crate::iam::perm;
 use crate::state::Authorized;
@@ -43,23 +44,10 @@ pub async fn list(
     ))
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/v1/inspection/runs/{id}",
-    responses((status = 200, body = Run), (status = 404, body = shared::problem::Problem))
-)]
-pub async fn get(
-    state: Authorized<perm::InspectionsRead>,
-    id: web::Path<i64>,
-) -> Result<web::Json<Run>, ApiError> {
-    let id = id.into_inner();
-    Ok(web::Json(
-        state
-            .store
-            .run(move |c| store::row(c, id)?.to_api())
-            .await?,
-    ))
-}
+read_by_id!(
+    get: "/api/v1/inspection/runs/{id}", InspectionsRead => (Run),
+    |c, id| store::row(c, id)?.to_api()
+);
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]

@@ -1,6 +1,7 @@
 //! Tasks: rules × targets on a schedule; run now.
 
 use crate::api::created;
+use crate::api::standard::{delete_by_id, list_all, read_by_id};
 use crate::engine::inspection::define;
 use crate::iam::perm;
 use crate::state::Authorized;
@@ -10,27 +11,12 @@ use shared::ApiError;
 use shared::extract::Json;
 use shared::inspection::{Run, Task, TaskInput};
 
-#[utoipa::path(get, path = "/api/v1/inspection/tasks", responses((status = 200, body = Vec<Task>)))]
-pub async fn list(
-    state: Authorized<perm::InspectionsRead>,
-) -> Result<web::Json<Vec<Task>>, ApiError> {
-    Ok(web::Json(state.store.run(store::list).await?))
-}
+list_all!(list: "/api/v1/inspection/tasks", InspectionsRead => (Vec<Task>), store::list);
 
-#[utoipa::path(
-    get,
-    path = "/api/v1/inspection/tasks/{id}",
-    responses((status = 200, body = Task), (status = 404, body = shared::problem::Problem))
-)]
-pub async fn get(
-    state: Authorized<perm::InspectionsRead>,
-    id: web::Path<i64>,
-) -> Result<web::Json<Task>, ApiError> {
-    let id = id.into_inner();
-    Ok(web::Json(
-        state.store.run(move |c| store::get(c, id)).await?,
-    ))
-}
+read_by_id!(
+    get: "/api/v1/inspection/tasks/{id}", InspectionsRead => (Task),
+    |c, id| store::get(c, id)
+);
 
 /// Create a task; every rule is rendered for every target and checked before it is stored.
 #[utoipa::path(
@@ -91,22 +77,11 @@ pub async fn update(
     ))
 }
 
-/// Delete a task with its runs and reports.
-#[utoipa::path(
-    delete,
-    path = "/api/v1/inspection/tasks/{id}",
-    responses((status = 204), (status = 404, body = shared::problem::Problem))
-)]
-pub async fn delete(
-    state: Authorized<perm::InspectionsWrite>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    state
-        .run_as(move |c, actor| store::delete(c, actor, id))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
+delete_by_id!(
+    /// Delete a task with its runs and reports.
+    delete: "/api/v1/inspection/tasks/{id}", InspectionsWrite, 404,
+    |c, actor, id| store::delete(c, actor, id)
+);
 
 /// Queue a run now (any replica's engine starts it within a tick).
 #[utoipa::path(

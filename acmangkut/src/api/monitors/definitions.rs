@@ -1,6 +1,7 @@
 //! `/api/v1/monitors` and `/api/v1/monitors/{id}`: define what to probe; pause, resume, run now.
 
 use crate::api::created;
+use crate::api::standard::read_by_id;
 use crate::iam::perm;
 use crate::state::Authorized;
 use crate::store::monitors::{self as store, MonitorFilter};
@@ -110,20 +111,10 @@ pub async fn list(
         .body(body))
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/v1/monitors/{id}",
-    responses((status = 200, body = Monitor), (status = 404, body = shared::problem::Problem))
-)]
-pub async fn get(
-    state: Authorized<perm::MonitorsRead>,
-    id: web::Path<i64>,
-) -> Result<web::Json<Monitor>, ApiError> {
-    let id = id.into_inner();
-    Ok(web::Json(
-        state.store.run(move |c| store::get(c, id)).await?,
-    ))
-}
+read_by_id!(
+    get: "/api/v1/monitors/{id}", MonitorsRead => (Monitor),
+    |c, id| store::get(c, id)
+);
 
 /// Replace a monitor's definition; its state and history are kept.
 #[utoipa::path(
