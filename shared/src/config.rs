@@ -80,6 +80,57 @@ where
     })
 }
 
+/// Checks a binary's documented example file against its defaults: the file loads, sets
+/// nothing other than the defaults, and mentions every key (`[section]` for a table), so a key
+/// added to the struct cannot go undocumented. The error says what is wrong.
+pub fn check_example<T>(defaults: &T, example: &Path) -> Result<(), String>
+where
+    T: Serialize + DeserializeOwned,
+{
+    let loaded: T = load_with_env(defaults, Some(example), Vec::<(String, String)>::new())
+        .map_err(|e| e.to_string())?;
+    let (loaded, defaults) = (json(&loaded)?, json(defaults)?);
+    if loaded != defaults {
+        return Err(format!(
+            "{} sets other values than the defaults:\n{loaded}\n{defaults}",
+            example.display()
+        ));
+    }
+    let text = std::fs::read_to_string(example).map_err(|e| e.to_string())?;
+    let mut missing = Vec::new();
+    mentioned(&defaults, "", &text, &mut missing);
+    match missing.is_empty() {
+        true => Ok(()),
+        false => Err(format!(
+            "{} does not mention {missing:?}",
+            example.display()
+        )),
+    }
+}
+
+fn json(v: &impl Serialize) -> Result<serde_json::Value, String> {
+    serde_json::to_value(v).map_err(|e| e.to_string())
+}
+
+/// The keys of `v` (under the table `path`) that `text` does not mention, depth first.
+fn mentioned(v: &serde_json::Value, path: &str, text: &str, missing: &mut Vec<String>) {
+    let Some(fields) = v.as_object() else { return };
+    for (key, value) in fields {
+        let table = match path {
+            "" => key.clone(),
+            _ => format!("{path}.{key}"),
+        };
+        let word = match value.is_object() {
+            true => format!("[{table}]"),
+            false => key.clone(),
+        };
+        if !text.contains(&word) {
+            missing.push(word);
+        }
+        mentioned(value, &table, text, missing);
+    }
+}
+
 /// `config` appends " for key `x`" to some messages; we name the key ourselves.
 fn strip_key_suffix(message: &str) -> String {
     match message.find(" for key `") {

@@ -6,6 +6,7 @@ pub mod browser;
 pub mod db;
 pub mod inspection;
 pub mod oidc;
+pub mod problems;
 pub mod prometheus;
 pub mod smtp;
 pub mod spawn;

@@ -98,6 +98,22 @@ macro_rules! audit_write {
 audit_write!(PgConnection);
 audit_write!(SqliteConnection);
 
+/// `change` and its audit event in one write transaction: both commit, or neither does.
+pub fn audited<T, E>(
+    conn: &mut DbConn,
+    event: &NewAuditEvent,
+    change: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    super::write(conn, |c| {
+        let out = change(c)?;
+        record(c, event)?;
+        Ok(out)
+    })
+}
+
 /// An event that changes nothing else (sign-in, failed sign-in, a read by the bootstrap token).
 pub fn record(conn: &mut DbConn, e: &NewAuditEvent) -> QueryResult<()> {
     db!(conn, |c| c.audit(e))

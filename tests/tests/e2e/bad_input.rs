@@ -1,5 +1,6 @@
 //! Every bad request is answered with problem+json naming what is wrong, and writes nothing.
 
+use has_tests::problems::{BadRequest, assert_each_refused};
 use has_tests::{TestDb, spawn::test_config, spawn_acmangkut};
 use serde_json::{Value, json};
 
@@ -22,21 +23,11 @@ fn with(path: &[&str], value: Value) -> Value {
     v
 }
 
-struct Case {
-    why: &'static str,
-    method: &'static str,
-    path: &'static str,
-    content_type: &'static str,
-    body: String,
-    status: u16,
-    field: Option<&'static str>,
-}
-
-fn case(why: &'static str, body: Value, status: u16, field: Option<&'static str>) -> Case {
-    Case {
+fn case(why: &'static str, body: Value, status: u16, field: Option<&'static str>) -> BadRequest {
+    BadRequest {
         why,
         method: "POST",
-        path: "/api/v1/monitors",
+        path: "/api/v1/monitors".into(),
         content_type: "application/json",
         body: body.to_string(),
         status,
@@ -138,82 +129,82 @@ async fn bad_input_gets_problem_json_naming_the_field_and_writes_nothing() {
             409,
             None,
         ),
-        Case {
+        BadRequest {
             why: "JSON that does not parse",
             method: "POST",
-            path: "/api/v1/monitors",
+            path: "/api/v1/monitors".into(),
             content_type: "application/json",
             body: "{\"name\":".into(),
             status: 400,
             field: None,
         },
-        Case {
+        BadRequest {
             why: "wrong content type",
             method: "POST",
-            path: "/api/v1/monitors",
+            path: "/api/v1/monitors".into(),
             content_type: "text/plain",
             body: valid().to_string(),
             status: 415,
             field: None,
         },
-        Case {
+        BadRequest {
             why: "oversize body",
             method: "POST",
-            path: "/api/v1/monitors",
+            path: "/api/v1/monitors".into(),
             content_type: "application/json",
             body: with(&["description"], json!("x".repeat(10_000))).to_string(),
             status: 413,
             field: None,
         },
-        Case {
+        BadRequest {
             why: "unknown id",
             method: "GET",
-            path: "/api/v1/monitors/999999",
+            path: "/api/v1/monitors/999999".into(),
             content_type: "application/json",
             body: String::new(),
             status: 404,
             field: None,
         },
-        Case {
+        BadRequest {
             why: "non-numeric id",
             method: "GET",
-            path: "/api/v1/monitors/abc",
+            path: "/api/v1/monitors/abc".into(),
             content_type: "application/json",
             body: String::new(),
             status: 404,
             field: Some("id"),
         },
-        Case {
+        BadRequest {
             why: "update of an unknown id",
             method: "PUT",
-            path: "/api/v1/monitors/999999",
+            path: "/api/v1/monitors/999999".into(),
             content_type: "application/json",
             body: valid().to_string(),
             status: 404,
             field: None,
         },
-        Case {
+        BadRequest {
             why: "bad page size",
             method: "GET",
-            path: "/api/v1/monitors?per_page=0",
+            path: "/api/v1/monitors?per_page=0".into(),
             content_type: "application/json",
             body: String::new(),
             status: 400,
             field: Some("per_page"),
         },
-        Case {
+        BadRequest {
             why: "bad state filter",
             method: "GET",
-            path: "/api/v1/monitors?state=sideways",
+            path: "/api/v1/monitors?state=sideways".into(),
             content_type: "application/json",
             body: String::new(),
             status: 400,
             field: Some("state"),
         },
-        Case {
+        BadRequest {
             why: "unknown route",
             method: "GET",
-            path: "/api/v1/nothing-here",
+            path: "/api/v1/nothing-here".into(),
             content_type: "application/json",
             body: String::new(),
             status: 404,
@@ -221,42 +212,7 @@ async fn bad_input_gets_problem_json_naming_the_field_and_writes_nothing() {
         },
     ];
 
-    for c in cases {
-        let method = reqwest::Method::from_bytes(c.method.as_bytes()).expect("method");
-        let mut req = app.http.request(method, app.url(c.path));
-        if !c.body.is_empty() {
-            req = req
-                .header("Content-Type", c.content_type)
-                .body(c.body.clone());
-        }
-        let resp = req.send().await.expect("request");
-        let status = resp.status().as_u16();
-        let ctype = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
-        assert_eq!(status, c.status, "{}: {body}", c.why);
-        assert_eq!(ctype, "application/problem+json", "{}", c.why);
-        assert_eq!(body["status"], c.status, "{}: {body}", c.why);
-        assert!(
-            body["type"]
-                .as_str()
-                .is_some_and(|t| t.starts_with("https://")),
-            "{}: {body}",
-            c.why
-        );
-        assert!(
-            !body["detail"].as_str().unwrap_or("").is_empty(),
-            "{}: {body}",
-            c.why
-        );
-        if let Some(field) = c.field {
-            assert_eq!(body["field"], field, "{}: {body}", c.why);
-        }
-    }
+    assert_each_refused(&app, cases).await;
     assert_eq!(app.monitor_count().await, 1, "no bad request wrote a row");
     app.handle.stop().await;
 }

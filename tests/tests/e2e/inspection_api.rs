@@ -3,6 +3,7 @@
 //! inputs that are each answered with problem+json naming the field and write nothing.
 
 use has_tests::inspection::{audit_count, create, id, inspection_config, update};
+use has_tests::problems::{BadRequest, assert_each_refused};
 use has_tests::{TestApp, TestDb, spawn_acmangkut};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -353,19 +354,14 @@ async fn inspection_api_lets_a_viewer_read_but_not_define_or_run_and_an_operator
     app.handle.stop().await;
 }
 
-struct Case {
+fn post(
     why: &'static str,
-    method: &'static str,
-    path: String,
-    content_type: &'static str,
-    body: String,
+    what: &str,
+    body: Value,
     status: u16,
-    /// The field the problem must name.
-    field: Option<&'static str>,
-}
-
-fn post(why: &'static str, what: &str, body: Value, status: u16, field: &'static str) -> Case {
-    Case {
+    field: &'static str,
+) -> BadRequest {
+    BadRequest {
         why,
         method: "POST",
         path: format!("/api/v1/inspection/{what}"),
@@ -376,8 +372,8 @@ fn post(why: &'static str, what: &str, body: Value, status: u16, field: &'static
     }
 }
 
-fn yaml(why: &'static str, doc: &str, field: &'static str) -> Case {
-    Case {
+fn yaml(why: &'static str, doc: &str, field: &'static str) -> BadRequest {
+    BadRequest {
         why,
         method: "POST",
         path: "/api/v1/inspection/config:apply".into(),
@@ -518,18 +514,18 @@ async fn inspection_api_bad_input_gets_problem_json_naming_the_field_and_writes_
                     "spec": {"kind": "slack", "url": "https://hooks.slack.com/services/x"}}),
              409, ""),
         // risks
-        Case { why: "acknowledging needs a comment", method: "POST",
+        BadRequest { why: "acknowledging needs a comment", method: "POST",
                path: "/api/v1/inspection/risks/1/acknowledge".into(),
                content_type: "application/json",
                body: json!({"comment": "   "}).to_string(), status: 400, field: Some("comment") },
-        Case { why: "resolving needs a comment too", method: "POST",
+        BadRequest { why: "resolving needs a comment too", method: "POST",
                path: "/api/v1/inspection/risks/1/resolve".into(), content_type: "application/json",
                body: json!({"comment": ""}).to_string(), status: 400, field: Some("comment") },
-        Case { why: "a risk state that does not exist", method: "GET",
+        BadRequest { why: "a risk state that does not exist", method: "GET",
                path: "/api/v1/inspection/risks?state=sideways".into(),
                content_type: "application/json",
                body: String::new(), status: 400, field: Some("state") },
-        Case { why: "a report format we do not write", method: "GET",
+        BadRequest { why: "a report format we do not write", method: "GET",
                path: "/api/v1/inspection/runs/1/report?format=xml".into(),
                content_type: "application/json",
                body: String::new(), status: 400, field: Some("format") },
@@ -558,14 +554,14 @@ async fn inspection_api_bad_input_gets_problem_json_naming_the_field_and_writes_
                      "  - name: x\n    spec: {kind: slack, url: 'https://hooks.slack.com/b'}\n"),
              "channels[1].name"),
         // bodies
-        Case { why: "JSON that does not parse", method: "POST",
+        BadRequest { why: "JSON that does not parse", method: "POST",
                path: "/api/v1/inspection/rules".into(),
                content_type: "application/json", body: "{\"name\":".into(),
                status: 400, field: None },
-        Case { why: "not JSON at all", method: "POST", path: "/api/v1/inspection/tasks".into(),
+        BadRequest { why: "not JSON at all", method: "POST", path: "/api/v1/inspection/tasks".into(),
                content_type: "text/plain", body: "run everything".into(),
                status: 415, field: None },
-        Case { why: "update of a rule that does not exist", method: "PUT",
+        BadRequest { why: "update of a rule that does not exist", method: "PUT",
                path: "/api/v1/inspection/rules/999999".into(),
                content_type: "application/json",
                body: json!({"name": "r", "plugin": "tcp", "level": "low",
@@ -574,35 +570,7 @@ async fn inspection_api_bad_input_gets_problem_json_naming_the_field_and_writes_
     ];
     assert!(cases.len() >= 22);
 
-    for c in cases {
-        let method = reqwest::Method::from_bytes(c.method.as_bytes()).expect("method");
-        let mut req = app.http.request(method, app.url(&c.path));
-        if !c.body.is_empty() {
-            req = req
-                .header("Content-Type", c.content_type)
-                .body(c.body.clone());
-        }
-        let resp = req.send().await.expect("request");
-        let status = resp.status().as_u16();
-        let ctype = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
-        assert_eq!(status, c.status, "{}: {body}", c.why);
-        assert_eq!(ctype, "application/problem+json", "{}", c.why);
-        assert_eq!(body["status"], c.status, "{}: {body}", c.why);
-        assert!(
-            !body["detail"].as_str().unwrap_or("").is_empty(),
-            "{}: {body}",
-            c.why
-        );
-        if let Some(field) = c.field {
-            assert_eq!(body["field"], field, "{}: {body}", c.why);
-        }
-    }
+    assert_each_refused(&app, cases).await;
     assert_eq!(counts(&app).await, before, "no bad request wrote a row");
     app.handle.stop().await;
 }

@@ -390,47 +390,51 @@ impl Drop for PgDb {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn inspection_checks_sql_on_postgresql_judges_the_first_value_or_the_row_count() {
-    let db = PgDb::new();
-    let checker = db.checker(2);
+/// `(query, condition, status, value)`: each evaluated as a value check.
+type Case = (
+    &'static str,
+    &'static str,
+    CheckStatus,
+    Option<&'static str>,
+);
 
-    let count = checker
-        .evaluate(&Check::Sql(sql(
+/// What PostgreSQL and MariaDB judge alike (both databases hold the same `items`), plus
+/// `extra`: the first value of the first row, its evidence, and the row count capped at
+/// `max_rows = 2`.
+async fn judges_the_first_value_or_the_row_count(checker: &Checker, extra: &[Case]) {
+    let common: [Case; 3] = [
+        (
             "SELECT count(*) AS n, 'x' AS y FROM items;",
             "== 3",
-        )))
-        .await;
-    let zero = checker
-        .evaluate(&Check::Sql(sql(
+            CheckStatus::Pass,
+            Some("3"),
+        ),
+        (
             "SELECT qty FROM items WHERE id = 2",
             "> 0",
-        )))
-        .await;
-    let null = checker
-        .evaluate(&Check::Sql(sql(
+            CheckStatus::Fail,
+            Some("0"),
+        ),
+        (
             "SELECT qty FROM items WHERE id = 3",
             "== null",
-        )))
-        .await;
-    let text = checker
-        .evaluate(&Check::Sql(sql(
-            "SELECT name FROM items ORDER BY id -- the first one",
-            "== 'apple'",
-        )))
-        .await;
+            CheckStatus::Pass,
+            Some("null"),
+        ),
+    ];
+    for (query, condition, status, value) in common.iter().chain(extra) {
+        let o = checker.evaluate(&Check::Sql(sql(query, condition))).await;
+        assert_outcome(&o, *status, *value);
+        if query.starts_with("SELECT count(*)") {
+            assert_eq!(o.evidence, "1 row\nn | y\n3 | x");
+        }
+    }
     let rows = checker
         .evaluate(&Check::Sql(SqlCheck {
             subject: SqlSubject::RowCount,
-            ..sql("SELECT * FROM items ORDER BY id", ">= 2")
+            ..sql("SELECT * FROM items ORDER BY id -- all of them", ">= 2")
         }))
         .await;
-
-    assert_outcome(&count, CheckStatus::Pass, Some("3"));
-    assert_eq!(count.evidence, "1 row\nn | y\n3 | x");
-    assert_outcome(&zero, CheckStatus::Fail, Some("0"));
-    assert_outcome(&null, CheckStatus::Pass, Some("null"));
-    assert_outcome(&text, CheckStatus::Pass, Some("apple"));
     assert_outcome(&rows, CheckStatus::Pass, Some("2"));
     assert!(
         rows.evidence.starts_with(
@@ -439,6 +443,45 @@ async fn inspection_checks_sql_on_postgresql_judges_the_first_value_or_the_row_c
         "{}",
         rows.evidence
     );
+}
+
+/// A syntax error (its message contains `syntax`) and a query slower than its timeout are
+/// errors, the timeout is kept, and the connection is good for the next check.
+async fn bad_queries_and_slow_ones_are_errors(checker: &Checker, syntax_says: &str, slow: &str) {
+    let syntax = checker.evaluate(&Check::Sql(sql("SELEC 1", "> 0"))).await;
+    let started = Instant::now();
+    let slow = checker
+        .evaluate(&Check::Sql(SqlCheck {
+            timeout_ms: 500,
+            ..sql(slow, "> 0")
+        }))
+        .await;
+    let took = started.elapsed();
+    // The connection the timeout cancelled on is still good for the next check.
+    let after = checker.evaluate(&Check::Sql(sql("SELECT 1", "== 1"))).await;
+
+    assert_outcome(&syntax, CheckStatus::Error, None);
+    assert!(syntax.evidence.contains(syntax_says), "{}", syntax.evidence);
+    assert_outcome(&slow, CheckStatus::Error, None);
+    assert!(
+        slow.evidence.starts_with("timed out after 500 ms"),
+        "{}",
+        slow.evidence
+    );
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    assert_outcome(&after, CheckStatus::Pass, Some("1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspection_checks_sql_on_postgresql_judges_the_first_value_or_the_row_count() {
+    let db = PgDb::new();
+    let text: Case = (
+        "SELECT name FROM items ORDER BY id -- the first one",
+        "== 'apple'",
+        CheckStatus::Pass,
+        Some("apple"),
+    );
+    judges_the_first_value_or_the_row_count(&db.checker(2), &[text]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -488,34 +531,8 @@ async fn inspection_checks_sql_on_postgresql_cannot_write() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inspection_checks_sql_on_postgresql_bad_queries_and_slow_ones_are_errors() {
     let db = PgDb::new();
-    let checker = db.checker(100);
-
-    let syntax = checker.evaluate(&Check::Sql(sql("SELEC 1", "> 0"))).await;
-    let started = Instant::now();
-    let slow = checker
-        .evaluate(&Check::Sql(SqlCheck {
-            timeout_ms: 500,
-            ..sql("SELECT pg_sleep(5)", "> 0")
-        }))
+    bad_queries_and_slow_ones_are_errors(&db.checker(100), "syntax error", "SELECT pg_sleep(5)")
         .await;
-    let took = started.elapsed();
-    // The connection the timeout cancelled on is still good for the next check.
-    let after = checker.evaluate(&Check::Sql(sql("SELECT 1", "== 1"))).await;
-
-    assert_outcome(&syntax, CheckStatus::Error, None);
-    assert!(
-        syntax.evidence.contains("syntax error"),
-        "{}",
-        syntax.evidence
-    );
-    assert_outcome(&slow, CheckStatus::Error, None);
-    assert!(
-        slow.evidence.starts_with("timed out after 500 ms"),
-        "{}",
-        slow.evidence
-    );
-    assert!(took < Duration::from_secs(2), "took {took:?}");
-    assert_outcome(&after, CheckStatus::Pass, Some("1"));
 }
 
 // ---------------------------------------------------------------- SQL: MariaDB
@@ -602,57 +619,19 @@ impl Drop for MariaDb {
 async fn inspection_checks_sql_on_mariadb_judges_the_first_value_or_the_row_count() {
     let db = MariaDb::new().await;
     let checker = db.checker(2);
-
-    let count = checker
-        .evaluate(&Check::Sql(sql(
-            "SELECT count(*) AS n, 'x' AS y FROM items;",
-            "== 3",
-        )))
-        .await;
-    let zero = checker
-        .evaluate(&Check::Sql(sql(
-            "SELECT qty FROM items WHERE id = 2",
-            "> 0",
-        )))
-        .await;
-    let null = checker
-        .evaluate(&Check::Sql(sql(
-            "SELECT qty FROM items WHERE id = 3",
-            "== null",
-        )))
-        .await;
-    let decimal = checker
-        .evaluate(&Check::Sql(sql(
-            "SELECT CAST(2.50 AS DECIMAL(5,2)) AS d",
-            "> 2.4",
-        )))
-        .await;
-    let rows = checker
-        .evaluate(&Check::Sql(SqlCheck {
-            subject: SqlSubject::RowCount,
-            ..sql("SELECT * FROM items ORDER BY id -- all of them", ">= 2")
-        }))
-        .await;
+    let decimal: Case = (
+        "SELECT CAST(2.50 AS DECIMAL(5,2)) AS d",
+        "> 2.4",
+        CheckStatus::Pass,
+        Some("2.50"),
+    );
+    judges_the_first_value_or_the_row_count(&checker, &[decimal]).await;
     let empty = checker
         .evaluate(&Check::Sql(SqlCheck {
             on_empty: OnEmpty::Pass,
             ..sql("SELECT qty FROM items WHERE id = 99", "> 0")
         }))
         .await;
-
-    assert_outcome(&count, CheckStatus::Pass, Some("3"));
-    assert_eq!(count.evidence, "1 row\nn | y\n3 | x");
-    assert_outcome(&zero, CheckStatus::Fail, Some("0"));
-    assert_outcome(&null, CheckStatus::Pass, Some("null"));
-    assert_outcome(&decimal, CheckStatus::Pass, Some("2.50"));
-    assert_outcome(&rows, CheckStatus::Pass, Some("2"));
-    assert!(
-        rows.evidence.starts_with(
-            "2 rows (capped at max_rows = 2; there are more)\nid | name | qty\n1 | apple | 5"
-        ),
-        "{}",
-        rows.evidence
-    );
     assert_outcome(&empty, CheckStatus::Pass, None);
 }
 
@@ -687,33 +666,8 @@ async fn inspection_checks_sql_on_mariadb_cannot_write() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inspection_checks_sql_on_mariadb_bad_queries_and_slow_ones_are_errors() {
     let db = MariaDb::new().await;
-    let checker = db.checker(100);
-
-    let syntax = checker.evaluate(&Check::Sql(sql("SELEC 1", "> 0"))).await;
-    let started = Instant::now();
-    let slow = checker
-        .evaluate(&Check::Sql(SqlCheck {
-            timeout_ms: 500,
-            ..sql("SELECT SLEEP(5) AS s", "> 0")
-        }))
+    bad_queries_and_slow_ones_are_errors(&db.checker(100), "SQL syntax", "SELECT SLEEP(5) AS s")
         .await;
-    let took = started.elapsed();
-    let after = checker.evaluate(&Check::Sql(sql("SELECT 1", "== 1"))).await;
-
-    assert_outcome(&syntax, CheckStatus::Error, None);
-    assert!(
-        syntax.evidence.contains("SQL syntax"),
-        "{}",
-        syntax.evidence
-    );
-    assert_outcome(&slow, CheckStatus::Error, None);
-    assert!(
-        slow.evidence.starts_with("timed out after 500 ms"),
-        "{}",
-        slow.evidence
-    );
-    assert!(took < Duration::from_secs(2), "took {took:?}");
-    assert_outcome(&after, CheckStatus::Pass, Some("1"));
 }
 
 #[tokio::test]

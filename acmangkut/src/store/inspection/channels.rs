@@ -4,7 +4,7 @@
 
 use crate::db;
 use crate::store::StoreError;
-use crate::store::audit::{Actor, AuditWrite};
+use crate::store::audit::{Actor, AuditWrite, audited};
 use crate::store::schema::{
     notification_attempts as a, notification_channels as ch, notification_deliveries as d,
 };
@@ -141,21 +141,15 @@ fn refuse_if_notified(conn: &mut DbConn, name: &str, why: &str) -> Result<(), St
 pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<(), StoreError> {
     let old = row(conn, id)?;
     refuse_if_notified(conn, &old.name, "remove it from them first")?;
-    crate::store::write(conn, |c| {
-        db!(c, |c| {
-            diesel::delete(ch::table.find(id)).execute(c)?;
-            c.audit(
-                &actor
-                    .event(
-                        "channel.delete",
-                        "notification_channel",
-                        Some(id.to_string()),
-                    )
-                    .detail(old.name.clone()),
-            )?;
-            Ok::<_, StoreError>(())
-        })
+    let event = actor.event(
+        "channel.delete",
+        "notification_channel",
+        Some(id.to_string()),
+    );
+    audited(conn, &event.detail(old.name), |c| {
+        db!(c, |c| diesel::delete(ch::table.find(id)).execute(c)).map_err(StoreError::from)
     })
+    .map(drop)
 }
 
 /// Queues a message for a channel (inside the caller's transaction).

@@ -29,3 +29,15 @@ pub(crate) fn to_json(v: &impl serde::Serialize) -> String {
 pub(crate) fn in_use(detail: String) -> StoreError {
     StoreError::conflict(detail)
 }
+
+/// Refuses (409) while `users` (names of what refers to the thing) is not empty; `why` says
+/// so, given them joined by commas.
+pub(crate) fn refuse_if_used(
+    users: Vec<String>,
+    why: impl FnOnce(String) -> String,
+) -> Result<(), StoreError> {
+    match users.is_empty() {
+        true => Ok(()),
+        false => Err(in_use(why(users.join(", ")))),
+    }
+}

@@ -1,10 +1,10 @@
 //! Plugins: one built-in per kind (seeded at start, read-only) and custom ones that preset
 //! parameters. A plugin that rules reference cannot be deleted (the foreign key says so too).
 
-use super::{in_use, parse, to_json};
+use super::{in_use, parse, refuse_if_used, to_json};
 use crate::db;
 use crate::store::StoreError;
-use crate::store::audit::{Actor, AuditWrite};
+use crate::store::audit::{Actor, AuditWrite, audited};
 use crate::store::schema::{inspection_plugins as p, inspection_rules as r};
 use crate::store::{DbConn, now_ms, to_datetime};
 use diesel::prelude::*;
@@ -223,14 +223,12 @@ pub fn update(
         )));
     }
     if old.name != input.name {
-        let users = rule_names(conn, id)?;
-        if !users.is_empty() {
-            return Err(in_use(format!(
-                "plugin `{}` is named by rules ({}); a new name would break them",
-                old.name,
-                users.join(", ")
-            )));
-        }
+        refuse_if_used(rule_names(conn, id)?, |rules| {
+            format!(
+                "plugin `{}` is named by rules ({rules}); a new name would break them",
+                old.name
+            )
+        })?;
     }
     if old.kind != input.kind.as_str() && count_rules(conn, id)? > 0 {
         return Err(StoreError::invalid(
@@ -243,23 +241,17 @@ pub fn update(
         defaults: input.defaults.clone(),
     });
     let now = now_ms();
-    crate::store::write(conn, |c| {
-        db!(c, |c| {
-            diesel::update(p::table.find(id))
-                .set((
-                    p::name.eq(&input.name),
-                    p::kind.eq(input.kind.as_str()),
-                    p::definition.eq(&def),
-                    p::updated_at.eq(now),
-                ))
-                .execute(c)?;
-            c.audit(
-                &actor
-                    .event("plugin.update", "inspection_plugin", Some(id.to_string()))
-                    .after(input),
-            )?;
-            Ok::<_, StoreError>(())
-        })
+    let event = actor.event("plugin.update", "inspection_plugin", Some(id.to_string()));
+    audited(conn, &event.after(input), |c| {
+        db!(c, |c| diesel::update(p::table.find(id))
+            .set((
+                p::name.eq(&input.name),
+                p::kind.eq(input.kind.as_str()),
+                p::definition.eq(&def),
+                p::updated_at.eq(now),
+            ))
+            .execute(c))
+        .map_err(StoreError::from)
     })?;
     get(conn, id)
 }
@@ -272,24 +264,16 @@ pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<(), StoreErro
             old.name
         )));
     }
-    let users = rule_names(conn, id)?;
-    if !users.is_empty() {
-        return Err(in_use(format!(
-            "plugin `{}` is used by rules ({}); delete or change them first",
-            old.name,
-            users.join(", ")
-        )));
-    }
-    crate::store::write(conn, |c| {
-        db!(c, |c| {
-            // The foreign key (RESTRICT) still refuses a rule added since the check.
-            diesel::delete(p::table.find(id)).execute(c)?;
-            c.audit(
-                &actor
-                    .event("plugin.delete", "inspection_plugin", Some(id.to_string()))
-                    .detail(old.name.clone()),
-            )?;
-            Ok::<_, StoreError>(())
-        })
+    refuse_if_used(rule_names(conn, id)?, |rules| {
+        format!(
+            "plugin `{}` is used by rules ({rules}); delete or change them first",
+            old.name
+        )
+    })?;
+    let event = actor.event("plugin.delete", "inspection_plugin", Some(id.to_string()));
+    // The foreign key (RESTRICT) still refuses a rule added since the check.
+    audited(conn, &event.detail(old.name), |c| {
+        db!(c, |c| diesel::delete(p::table.find(id)).execute(c)).map_err(StoreError::from)
     })
+    .map(drop)
 }

@@ -2,10 +2,10 @@
 //! report can show each rule as it was when the run used it. A rule a task runs cannot be
 //! deleted.
 
-use super::{in_use, parse, to_json};
+use super::{parse, refuse_if_used, to_json};
 use crate::db;
 use crate::store::StoreError;
-use crate::store::audit::{Actor, AuditWrite};
+use crate::store::audit::{Actor, AuditWrite, audited};
 use crate::store::schema::{
     inspection_plugins as p, inspection_rule_versions as v, inspection_rules as r,
     inspection_task_rules as tr, inspection_tasks as t,
@@ -201,14 +201,12 @@ pub fn update(
         return Ok((get(conn, id)?, false));
     }
     if old.name != input.name {
-        let users = task_names(conn, id)?;
-        if !users.is_empty() {
-            return Err(in_use(format!(
-                "rule `{}` is named by tasks ({}); a new name would break them",
-                old.name,
-                users.join(", ")
-            )));
-        }
+        refuse_if_used(task_names(conn, id)?, |tasks| {
+            format!(
+                "rule `{}` is named by tasks ({tasks}); a new name would break them",
+                old.name
+            )
+        })?;
     }
     let now = now_ms();
     let def = to_json(input);
@@ -258,26 +256,18 @@ fn task_names(conn: &mut DbConn, id: i64) -> Result<Vec<String>, StoreError> {
 
 pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<(), StoreError> {
     let old = row(conn, id)?;
-    let users = task_names(conn, id)?;
-    if !users.is_empty() {
-        return Err(in_use(format!(
-            "rule `{}` is run by tasks ({}); remove it from them first",
-            old.name,
-            users.join(", ")
-        )));
-    }
-    crate::store::write(conn, |c| {
-        db!(c, |c| {
-            // The foreign key (RESTRICT) still refuses a task link added since the check.
-            diesel::delete(r::table.find(id)).execute(c)?;
-            c.audit(
-                &actor
-                    .event("rule.delete", "inspection_rule", Some(id.to_string()))
-                    .detail(old.name.clone()),
-            )?;
-            Ok::<_, StoreError>(())
-        })
+    refuse_if_used(task_names(conn, id)?, |tasks| {
+        format!(
+            "rule `{}` is run by tasks ({tasks}); remove it from them first",
+            old.name
+        )
+    })?;
+    let event = actor.event("rule.delete", "inspection_rule", Some(id.to_string()));
+    // The foreign key (RESTRICT) still refuses a task link added since the check.
+    audited(conn, &event.detail(old.name), |c| {
+        db!(c, |c| diesel::delete(r::table.find(id)).execute(c)).map_err(StoreError::from)
     })
+    .map(drop)
 }
 
 pub fn versions(conn: &mut DbConn, id: i64) -> Result<Vec<RuleVersion>, StoreError> {

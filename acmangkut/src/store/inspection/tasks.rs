@@ -4,7 +4,7 @@
 use super::{parse, to_json};
 use crate::db;
 use crate::store::StoreError;
-use crate::store::audit::{Actor, AuditWrite};
+use crate::store::audit::{Actor, AuditWrite, audited};
 use crate::store::schema::{
     inspection_runs as runs, inspection_task_rules as tr, inspection_tasks as t,
 };
@@ -201,19 +201,12 @@ pub fn update(
 
 /// Deletes the task with its runs and reports (audited with the task's last definition).
 pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<(), StoreError> {
-    let old = row(conn, id)?;
-    let before = old.input()?;
-    crate::store::write(conn, |c| {
-        db!(c, |c| {
-            diesel::delete(t::table.find(id)).execute(c)?;
-            c.audit(
-                &actor
-                    .event("task.delete", "inspection_task", Some(id.to_string()))
-                    .before(&before),
-            )?;
-            Ok::<_, StoreError>(())
-        })
+    let before = row(conn, id)?.input()?;
+    let event = actor.event("task.delete", "inspection_task", Some(id.to_string()));
+    audited(conn, &event.before(&before), |c| {
+        db!(c, |c| diesel::delete(t::table.find(id)).execute(c)).map_err(StoreError::from)
     })
+    .map(drop)
 }
 
 /// Queues one run for every enabled task whose slot is due, and moves each task to its next
