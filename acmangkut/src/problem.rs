@@ -40,13 +40,19 @@ fn query(e: diesel::result::Error) -> ApiError {
     };
     match e {
         E::NotFound => ApiError::not_found("resource not found"),
-        E::DatabaseError(K::UniqueViolation, info) => ApiError::new(
+        E::DatabaseError(K::UniqueViolation, info) => {
+            match taken(info.message(), info.table_name(), info.details()) {
+                Some((noun, column)) => ApiError::field(
+                    ErrorCode::Conflict,
+                    column.clone(),
+                    format!("{noun} with this {column} already exists"),
+                ),
+                None => ApiError::new(ErrorCode::Conflict, "already exists"),
+            }
+        }
+        E::DatabaseError(K::ForeignKeyViolation, _) => ApiError::new(
             ErrorCode::Conflict,
-            format!("already exists: {}", info.message()),
-        ),
-        E::DatabaseError(K::ForeignKeyViolation, info) => ApiError::new(
-            ErrorCode::Conflict,
-            format!("still referenced: {}", info.message()),
+            "still referenced by another resource, or refers to one that is gone",
         ),
         E::DatabaseError(K::UnableToSendCommand, _) => unavailable("database unavailable", &e),
         E::DatabaseError(_, ref info) if lost_connection(info.message()) => {
@@ -61,6 +67,45 @@ fn query(e: diesel::result::Error) -> ApiError {
         }
         other => ApiError::internal(format!("database query failed: {other}")),
     }
+}
+
+/// What a unique violation is about, as the client names it: (`a monitor`, `name`). SQLite
+/// says `UNIQUE constraint failed: monitors.name`; PostgreSQL gives the table and
+/// `Key (name)=(web) already exists.` in the details. The driver's own words never reach the
+/// client: they name tables and constraints, not fields.
+fn taken(message: &str, table: Option<&str>, details: Option<&str>) -> Option<(String, String)> {
+    let (table, column) = match (table, details) {
+        (Some(t), Some(d)) => {
+            let columns = d.strip_prefix("Key (")?.split(")=").next()?;
+            (t, columns.split(", ").next()?)
+        }
+        _ => {
+            let first = message
+                .split("constraint failed: ")
+                .nth(1)?
+                .split(", ")
+                .next()?;
+            first.split_once('.')?
+        }
+    };
+    let noun = match table {
+        "monitors" => "a monitor",
+        "inspection_plugins" => "a plugin",
+        "inspection_rules" => "a rule",
+        "inspection_tasks" => "a task",
+        "notification_channels" => "a channel",
+        "iam_users" => "a user",
+        "iam_roles" => "a role",
+        "iam_bindings" => "a binding",
+        "iam_api_tokens" => "a token",
+        _ => "a resource",
+    };
+    let column = column.trim();
+    let plain = !column.is_empty()
+        && column
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    plain.then(|| (noun.to_string(), column.to_string()))
 }
 
 /// PostgreSQL's words for a connection that went away under a query.
@@ -152,6 +197,39 @@ mod tests {
             out.push_str(&format!("## {name}: {}\n{body}\n", e.code.status()));
         }
         out
+    }
+
+    #[test]
+    fn a_unique_violation_names_the_field_on_either_backend() {
+        let sqlite = taken("UNIQUE constraint failed: monitors.name", None, None);
+        let postgres = taken(
+            "duplicate key value violates unique constraint \"monitors_name_key\"",
+            Some("monitors"),
+            Some("Key (name)=(web) already exists."),
+        );
+        let both = Some(("a monitor".to_string(), "name".to_string()));
+        assert_eq!((&sqlite, &postgres), (&both, &both));
+        let pair = taken(
+            "UNIQUE constraint failed: iam_bindings.subject, iam_bindings.role",
+            None,
+            None,
+        );
+        assert_eq!(pair, Some(("a binding".into(), "subject".into())));
+        assert_eq!(taken("UNIQUE constraint failed", None, None), None);
+    }
+
+    proptest::proptest! {
+        /// Whatever a driver says, reading it neither panics nor lets anything but a plain
+        /// column name through as the field.
+        #[test]
+        fn any_driver_message_is_read_safely(
+            m in ".{0,80}", t in proptest::option::of("[a-z_]{0,20}"), d in proptest::option::of(".{0,80}")
+        ) {
+            if let Some((_, column)) = taken(&m, t.as_deref(), d.as_deref()) {
+                proptest::prop_assert!(!column.is_empty());
+                proptest::prop_assert!(column.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+            }
+        }
     }
 
     #[test]

@@ -31,6 +31,10 @@ pub struct LogConfig {
     pub stdout: bool,
     /// Rotated files to keep per log.
     pub keep_days: usize,
+    /// Most bytes written to each log file per day (UTC); past it, lines are dropped until
+    /// the next day and one line says so. Anyone who can reach the port can make the service
+    /// log, so the disk a day's logs take is bounded. 0: no cap.
+    pub max_mb_per_day: u64,
 }
 
 impl LogConfig {
@@ -41,6 +45,7 @@ impl LogConfig {
             format: LogFormat::Text,
             stdout: true,
             keep_days: 14,
+            max_mb_per_day: 256,
         }
     }
 }
@@ -84,6 +89,61 @@ fn rotating(dir: &Path, name: &str, keep: usize) -> FileRotate<AppendTimestamp> 
     )
 }
 
+/// A log file that takes at most `limit` bytes a day (UTC); 0 is no limit. Lines past it are
+/// dropped (the writer still answers success, logging must not fail the service) and one line
+/// says from when.
+pub struct Capped<W> {
+    inner: W,
+    limit: u64,
+    day: chrono::NaiveDate,
+    written: u64,
+    noted: bool,
+}
+
+impl<W: std::io::Write> Capped<W> {
+    pub fn new(inner: W, limit: u64) -> Self {
+        Self {
+            inner,
+            limit,
+            day: chrono::Utc::now().date_naive(),
+            written: 0,
+            noted: false,
+        }
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for Capped<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let today = chrono::Utc::now().date_naive();
+        if today != self.day {
+            (self.day, self.written, self.noted) = (today, 0, false);
+        }
+        if self.limit == 0 || self.written + buf.len() as u64 <= self.limit {
+            self.written += buf.len() as u64;
+            return self.inner.write_all(buf).map(|()| buf.len());
+        }
+        if !self.noted {
+            self.noted = true;
+            let note = format!(
+                "{} log.max_mb_per_day reached: dropping lines until the next day (UTC)\n",
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+            );
+            self.inner.write_all(note.as_bytes())?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// `name` in `dir`, rotated daily and capped per [`LogConfig::max_mb_per_day`].
+fn log_file(config: &LogConfig, name: &str) -> Capped<FileRotate<AppendTimestamp>> {
+    let limit = config.max_mb_per_day.saturating_mul(1024 * 1024);
+    Capped::new(rotating(&config.dir, name, config.keep_days), limit)
+}
+
 /// Targets capped at `warn` unless the configured level names them: chromiumoxide logs raw
 /// DevTools messages at debug/trace, which would include values typed into login forms.
 const QUIET_TARGETS: [&str; 2] = ["chromiumoxide", "tungstenite"];
@@ -118,18 +178,10 @@ pub fn init(config: &LogConfig) -> Result<TelemetryGuard, String> {
                 config.dir.display()
             )
         })?;
-        let (w, g) = tracing_appender::non_blocking(rotating(
-            &config.dir,
-            "app-default.log",
-            config.keep_days,
-        ));
+        let (w, g) = tracing_appender::non_blocking(log_file(config, "app-default.log"));
         layers.push(fmt_layer(config.format, w, false));
         guards.push(g);
-        let (w, g) = tracing_appender::non_blocking(rotating(
-            &config.dir,
-            "common-error.log",
-            config.keep_days,
-        ));
+        let (w, g) = tracing_appender::non_blocking(log_file(config, "common-error.log"));
         layers.push(
             fmt_layer(config.format, w, false)
                 .with_filter(LevelFilter::ERROR)
@@ -166,6 +218,28 @@ mod tests {
             "info,chromiumoxide=debug,tungstenite=warn"
         );
         assert!(EnvFilter::try_new(effective_filter("debug")).is_ok());
+    }
+
+    #[test]
+    fn a_capped_file_takes_its_limit_a_day_and_says_when_it_drops() {
+        use std::io::Write;
+        let mut w = Capped::new(Vec::new(), 100);
+        for _ in 0..50 {
+            w.write_all(b"0123456789\n")
+                .expect("a dropped line is no error");
+        }
+        let text = String::from_utf8(w.inner.clone()).expect("utf-8");
+        assert_eq!(text.matches("0123456789").count(), 9, "{text}");
+        assert_eq!(text.matches("max_mb_per_day reached").count(), 1, "{text}");
+        // A new day starts a new budget.
+        w.day = w.day.pred_opt().expect("yesterday");
+        w.write_all(b"next day\n").expect("write");
+        assert!(String::from_utf8_lossy(&w.inner).ends_with("next day\n"));
+        let mut unlimited = Capped::new(Vec::new(), 0);
+        for _ in 0..1000 {
+            unlimited.write_all(b"0123456789\n").expect("write");
+        }
+        assert_eq!(unlimited.inner.len(), 11_000);
     }
 
     #[test]

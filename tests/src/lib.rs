@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod db;
 pub mod inspection;
+pub mod logged;
 pub mod oidc;
 pub mod problems;
 pub mod prometheus;

@@ -12,39 +12,17 @@
 
 mod iam_secrets_in_logs {
     use has_tests::TestDb;
+    use has_tests::logged::start_like_main;
     use has_tests::spawn::{BOOTSTRAP_TOKEN, TestApp, bearer_client, cookie_value, test_config};
     use reqwest::Method;
     use serde_json::{Value, json};
     use shared::telemetry::LogFormat;
-    use std::time::Duration;
 
     const FIRST_PASSWORD: &str = "first-Password-4f9c2a";
     const SECOND_PASSWORD: &str = "second-Password-8d1e7b";
     const WRONG_PASSWORD: &str = "wrong-Password-c3b5a1";
     const UNKNOWN_USER_PASSWORD: &str = "ghost-Password-6e2f90";
     const BOGUS_TOKEN: &str = "has_bogusTokenThatWasNeverIssued0123456789abc";
-
-    /// Starts acmangkut as `main` does, with `log` as configured; a [`TestApp`] for it.
-    async fn start_like_main(config: acmangkut::Config) -> TestApp {
-        let app = acmangkut::Application::build(config.clone())
-            .await
-            .expect("acmangkut starts");
-        let address = format!("http://127.0.0.1:{}", app.port());
-        let handle = app.handle();
-        tokio::spawn(app.run_until_stopped());
-        let anonymous = reqwest::Client::builder()
-            .timeout(Duration::from_secs(20))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
-        TestApp {
-            address,
-            http: bearer_client(BOOTSTRAP_TOKEN),
-            anonymous,
-            handle,
-            config,
-        }
-    }
 
     async fn status(r: reqwest::RequestBuilder) -> u16 {
         r.send().await.expect("request").status().as_u16()

@@ -7,7 +7,7 @@
 use crate::db;
 use crate::store::audit::{Actor, AuditWrite};
 use crate::store::schema::{iam_bindings, iam_permissions, iam_roles};
-use crate::store::{DbConn, now_ms};
+use crate::store::{DbConn, StoreError, now_ms};
 use diesel::prelude::*;
 use diesel::result::{Error as DbError, QueryResult};
 use serde::{Deserialize, Serialize};
@@ -227,12 +227,12 @@ pub fn create_binding(conn: &mut DbConn, actor: &Actor, b: &Binding) -> QueryRes
     })
 }
 
-pub fn delete_binding(conn: &mut DbConn, actor: &Actor, id: i64) -> QueryResult<()> {
+pub fn delete_binding(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<(), StoreError> {
     let before = bindings(conn)?
         .into_iter()
         .find(|b| b.id == id)
         .ok_or(DbError::NotFound)?;
-    crate::store::write(conn, |c| {
+    super::keeping_an_admin(conn, |c| {
         db!(c, |c| {
             diesel::delete(iam_bindings::table.find(id)).execute(c)?;
             c.audit(

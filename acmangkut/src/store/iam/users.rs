@@ -5,7 +5,7 @@
 use crate::db;
 use crate::store::audit::{Actor, AuditWrite};
 use crate::store::schema::{iam_bindings, iam_users};
-use crate::store::{DbConn, now_ms, to_datetime};
+use crate::store::{DbConn, StoreError, now_ms, to_datetime};
 use diesel::prelude::*;
 use diesel::result::{Error as DbError, QueryResult};
 use serde::Serialize;
@@ -199,9 +199,9 @@ pub fn update(
     id: i64,
     changes: &UserChanges,
     roles: Option<&[String]>,
-) -> QueryResult<User> {
+) -> Result<User, StoreError> {
     let before = get(conn, id)?;
-    crate::store::write(conn, |c| {
+    super::keeping_an_admin(conn, |c| {
         db!(c, |c| {
             let n = diesel::update(iam_users::table.find(id))
                 .set(changes)
@@ -228,12 +228,12 @@ pub fn update(
             QueryResult::Ok(())
         })
     })?;
-    get(conn, id)
+    Ok(get(conn, id)?)
 }
 
-pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> QueryResult<()> {
+pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<(), StoreError> {
     let before = get(conn, id)?;
-    crate::store::write(conn, |c| {
+    super::keeping_an_admin(conn, |c| {
         db!(c, |c| {
             diesel::delete(
                 iam_bindings::table

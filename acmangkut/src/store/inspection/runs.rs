@@ -369,7 +369,12 @@ pub fn finish(
 ) -> Result<(), StoreError> {
     let now = now_ms();
     let summary = to_json(&e.summary);
-    let score = e.summary.score();
+    // An interrupted run did only part of its checks: a score of those would read as the
+    // state of the whole task, so it has none (its findings are kept).
+    let score = match e.state {
+        RunState::Interrupted => None,
+        _ => e.summary.score(),
+    };
     let n = db!(conn, |c| {
         let q = runs::table
             .filter(runs::id.eq(run_id))
