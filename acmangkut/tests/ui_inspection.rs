@@ -60,58 +60,30 @@ async fn the_inspection_console_applies_yaml_runs_tasks_shows_reports_and_acts_o
         "nav"
     );
 
-    // empty apply
-    let r = b
-        .post_from(
-            "/inspection/config",
-            "/inspection/config",
-            &[("yaml", "  ")],
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let body = r.text().await.expect("present");
+    // Posts the config form; the answer's status and page.
+    let apply = |fields: &'static [(&'static str, &'static str)]| {
+        let b = &b;
+        async move {
+            let r = b
+                .post_from("/inspection/config", "/inspection/config", fields)
+                .await;
+            let status = r.status();
+            (status, r.text().await.expect("present"))
+        }
+    };
+    let (st, body) = apply(&[("yaml", "  ")]).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
     assert!(body.contains("paste a YAML document"), "{body}");
-    // bad YAML
-    let r = b
-        .post_from(
-            "/inspection/config",
-            "/inspection/config",
-            &[(
-                "yaml",
-                "rules:\n  - name: a\n    plugin: tcp\n    level: urgent\n",
-            )],
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let body = r.text().await.expect("present");
+    const BAD: &str = "rules:\n  - name: a\n    plugin: tcp\n    level: urgent\n";
+    let (st, body) = apply(&[("yaml", BAD)]).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
     assert!(body.contains("rules[0].level"), "{body}");
-    // dry run
-    let r = b
-        .post_from(
-            "/inspection/config",
-            "/inspection/config",
-            &[("yaml", YAML), ("dry_run", "on")],
-        )
-        .await;
-    let st = r.status();
-    let body = r.text().await.expect("present");
+    let (st, body) = apply(&[("yaml", YAML), ("dry_run", "on")]).await;
     assert_eq!(st, StatusCode::OK, "{body}");
     let v = app.api_get("/inspection/tasks").await;
-    assert_eq!(
-        v.as_array().expect("present").len(),
-        0,
-        "dry run changed nothing"
-    );
-    // apply
-    let r = b
-        .post_from(
-            "/inspection/config",
-            "/inspection/config",
-            &[("yaml", YAML)],
-        )
-        .await;
-    let st = r.status();
-    let body = r.text().await.expect("present");
+    let tasks = v.as_array().expect("present").len();
+    assert_eq!(tasks, 0, "dry run changed nothing");
+    let (st, body) = apply(&[("yaml", YAML)]).await;
     assert_eq!(st, StatusCode::OK, "{body}");
     let v = app.api_get("/inspection/tasks").await;
     let task = v[0]["id"].as_i64().expect("present");

@@ -58,32 +58,43 @@ impl TestBrowser {
     }
 }
 
-/// Fills the sign-in form of the page on screen and submits it; waits for the next page.
-pub async fn sign_in(page: &Page, username: &str, password: &str) {
-    page.find_element("#username")
+/// Clicks the element `selector` finds (`what` names it when it is missing).
+pub async fn click(page: &Page, selector: &str, what: &str) {
+    page.find_element(selector)
         .await
-        .expect("the sign-in form has a username field")
-        .click()
-        .await
-        .expect("click")
-        .type_str(username)
-        .await
-        .expect("type");
-    page.find_element("#password")
-        .await
-        .expect("password field")
-        .click()
-        .await
-        .expect("click")
-        .type_str(password)
-        .await
-        .expect("type");
-    page.find_element("form[action='/login'] button[type=submit]")
-        .await
-        .expect("submit button")
+        .unwrap_or_else(|e| panic!("{what} ({selector}): {e}"))
         .click()
         .await
         .expect("click");
+}
+
+/// Types `text` into the field `selector` finds.
+pub async fn type_into(page: &Page, selector: &str, what: &str, text: &str) {
+    click(page, selector, what).await;
+    page.find_element(selector)
+        .await
+        .expect("the field just clicked")
+        .type_str(text)
+        .await
+        .expect("type");
+}
+
+/// Fills the sign-in form of the page on screen and submits it; waits for the next page.
+pub async fn sign_in(page: &Page, username: &str, password: &str) {
+    type_into(
+        page,
+        "#username",
+        "the sign-in form's username field",
+        username,
+    )
+    .await;
+    type_into(page, "#password", "the password field", password).await;
+    click(
+        page,
+        "form[action='/login'] button[type=submit]",
+        "submit button",
+    )
+    .await;
     // The next page has no sign-in form (or shows it again with an error).
     crate::eventually(
         Duration::from_secs(20),
@@ -100,13 +111,12 @@ pub async fn sign_in(page: &Page, username: &str, password: &str) {
 /// (`#sso`), signs in on the provider's own form as `username` (any password), grants consent
 /// if the provider asks, and waits until the browser is back on `acmangkut` (its base URL).
 pub async fn sign_in_with_provider(page: &Page, acmangkut: &str, username: &str) {
-    let click_sso = || async {
-        page.find_element("#sso")
-            .await
-            .expect("the sign-in page links to the identity provider (#sso)")
-            .click()
-            .await
-            .expect("click");
+    let click_sso = || {
+        click(
+            page,
+            "#sso",
+            "the sign-in page's link to the identity provider",
+        )
     };
     click_sso().await;
     // On a loaded machine the first click can land before the page is interactive: click
@@ -136,21 +146,15 @@ pub async fn sign_in_with_provider(page: &Page, acmangkut: &str, username: &str)
         .type_str(username)
         .await
         .expect("type");
-    page.find_element("input[name=password]")
-        .await
-        .expect("the provider's password field")
-        .click()
-        .await
-        .expect("click")
-        .type_str("any password")
-        .await
-        .expect("type");
-    page.find_element("button[type=submit]")
-        .await
-        .expect("the provider's submit button")
-        .click()
-        .await
-        .expect("click");
+    let password = "input[name=password]";
+    type_into(
+        page,
+        password,
+        "the provider's password field",
+        "any password",
+    )
+    .await;
+    click(page, "button[type=submit]", "the provider's submit button").await;
     crate::eventually(
         Duration::from_secs(20),
         "the browser back on acmangkut",

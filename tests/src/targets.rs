@@ -1,5 +1,6 @@
 //! Local probe targets the tests start on loopback: a healthy JSON page, a 500, a slow page, a
-//! redirect loop, an endless body, and a port where nothing listens.
+//! redirect loop, an endless body, a page that counts the requests it holds at once, and a
+//! port where nothing listens.
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use std::time::Duration;
@@ -41,6 +42,28 @@ async fn flaky(hits: web::Data<std::sync::atomic::AtomicUsize>) -> HttpResponse 
     } else {
         HttpResponse::Ok().body("ok")
     }
+}
+
+/// Requests being answered now, and the most seen at once.
+#[derive(Default)]
+struct InFlight {
+    now: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+/// Holds each request 200 ms, counting how many are held at once.
+async fn in_flight(seen: web::Data<InFlight>) -> HttpResponse {
+    use std::sync::atomic::Ordering::SeqCst;
+    let now = seen.now.fetch_add(1, SeqCst) + 1;
+    seen.most.fetch_max(now, SeqCst);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    seen.now.fetch_sub(1, SeqCst);
+    HttpResponse::Ok().body("held")
+}
+
+async fn most_in_flight(seen: web::Data<InFlight>) -> HttpResponse {
+    let most = seen.most.load(std::sync::atomic::Ordering::SeqCst);
+    HttpResponse::Ok().body(most.to_string())
 }
 
 /// A page that loads but throws in JavaScript: only a browser probe sees it broken.
@@ -85,9 +108,13 @@ impl Targets {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind targets");
         let port = listener.local_addr().expect("addr").port();
         let hits = web::Data::new(std::sync::atomic::AtomicUsize::new(0));
+        let held = web::Data::new(InFlight::default());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(hits.clone())
+                .app_data(held.clone())
+                .route("/held", web::get().to(in_flight))
+                .route("/held/most", web::get().to(most_in_flight))
                 .route("/flaky", web::get().to(flaky))
                 .route("/page/broken", web::get().to(broken_page))
                 .route("/page/good", web::get().to(good_page))

@@ -1,4 +1,5 @@
-//! The handlers most resources have, written once: list them, read one by its id, delete one.
+//! The handlers most resources have, written once: list them, read one by its id, create one,
+//! change one, delete one.
 //! Each macro writes the handler and its `#[utoipa::path]`, so the OpenAPI operation and what
 //! the handler answers come from one place. Handlers that do more than this stay hand-written.
 //!
@@ -70,4 +71,72 @@ macro_rules! delete_by_id {
     };
 }
 
-pub(crate) use {delete_by_id, list_all, read_by_id};
+/// `POST` a new resource from its JSON body: `201` with what `$make` returns and its
+/// `Location` (`$path/{id}`), `400` problem+json for bad input, `409` for a conflict.
+macro_rules! create {
+    (
+        $(#[doc = $doc:tt])*
+        $name:ident: $path:tt, $perm:ident, ($($input:tt)+) => ($($body:tt)+),
+        |$state:ident, $in:pat_param| $make:expr
+    ) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(
+            post,
+            path = $path,
+            request_body = $($input)+,
+            responses(
+                (status = 201, body = $($body)+),
+                (
+                    status = 400,
+                    body = shared::problem::Problem,
+                    content_type = "application/problem+json"
+                ),
+                (status = 409, body = shared::problem::Problem)
+            )
+        )]
+        pub async fn $name(
+            $state: $crate::state::Authorized<$crate::iam::perm::$perm>,
+            body: shared::extract::Json<$($input)+>,
+        ) -> Result<actix_web::HttpResponse, shared::ApiError> {
+            let $in = body.into_inner();
+            let made: $($body)+ = $make;
+            Ok($crate::api::created(format!(concat!($path, "/{}"), made.id), &made))
+        }
+    };
+}
+
+/// `PUT` a new definition of the resource whose id is in the path: `200` with what `$make`
+/// returns, `400` problem+json for bad input, or the problem+json of `$status` (404, 409).
+macro_rules! update_by_id {
+    (
+        $(#[doc = $doc:tt])*
+        $name:ident: $path:tt, $perm:ident, $status:literal, ($($input:tt)+) => ($($body:tt)+),
+        |$state:ident, $id:ident, $in:pat_param| $make:expr
+    ) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(
+            put,
+            path = $path,
+            request_body = $($input)+,
+            responses(
+                (status = 200, body = $($body)+),
+                (
+                    status = 400,
+                    body = shared::problem::Problem,
+                    content_type = "application/problem+json"
+                ),
+                (status = $status, body = shared::problem::Problem)
+            )
+        )]
+        pub async fn $name(
+            $state: $crate::state::Authorized<$crate::iam::perm::$perm>,
+            id: actix_web::web::Path<i64>,
+            body: shared::extract::Json<$($input)+>,
+        ) -> Result<actix_web::web::Json<$($body)+>, shared::ApiError> {
+            let ($id, $in) = (id.into_inner(), body.into_inner());
+            Ok(actix_web::web::Json($make))
+        }
+    };
+}
+
+pub(crate) use {create, delete_by_id, list_all, read_by_id, update_by_id};

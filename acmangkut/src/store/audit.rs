@@ -107,9 +107,32 @@ pub fn audited<T, E>(
 where
     E: From<diesel::result::Error>,
 {
+    audited_with(conn, change, |_| event.clone())
+}
+
+/// An insert and its audit event, built from the new row's id, in one write transaction.
+pub fn audited_insert<E>(
+    conn: &mut DbConn,
+    insert: impl FnOnce(&mut DbConn) -> Result<i64, E>,
+    event: impl FnOnce(i64) -> NewAuditEvent,
+) -> Result<i64, E>
+where
+    E: From<diesel::result::Error>,
+{
+    audited_with(conn, insert, |id| event(*id))
+}
+
+fn audited_with<T, E>(
+    conn: &mut DbConn,
+    change: impl FnOnce(&mut DbConn) -> Result<T, E>,
+    event: impl FnOnce(&T) -> NewAuditEvent,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
     super::write(conn, |c| {
         let out = change(c)?;
-        record(c, event)?;
+        record(c, &event(&out))?;
         Ok(out)
     })
 }

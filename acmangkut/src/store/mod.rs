@@ -10,6 +10,7 @@ mod error;
 pub mod iam;
 pub mod inspection;
 pub mod leases;
+mod migrate;
 pub mod monitors;
 pub mod schema;
 pub mod settings;
@@ -17,14 +18,13 @@ pub mod settings;
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::{Connection, PgConnection, SqliteConnection};
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use diesel_migrations::MigrationHarness;
+use migrate::{Dialect, Migrations};
 use shared::Secret;
 use std::time::Duration;
 
 pub use error::{BoxError, StoreError, StoreResult};
 
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("src/store/migrations/sqlite");
-const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("src/store/migrations/postgres");
 /// Serialises migrations when several replicas start at once on PostgreSQL.
 const MIGRATION_LOCK_KEY: i64 = 0x0048_4153_5f6d_6967; // "HAS_mig"
 
@@ -41,6 +41,34 @@ macro_rules! db {
             $crate::store::DbConn::Pg($c) => $body,
             $crate::store::DbConn::Sqlite($c) => $body,
         }
+    };
+}
+
+/// One row of `$table` by primary key, selected as `$row`; `NotFound` ("no `$what` 7")
+/// when there is none.
+#[macro_export]
+macro_rules! find_row {
+    ($conn:expr, $table:expr, $row:ty, $id:expr, $what:literal) => {
+        $crate::db!($conn, |c| $table
+            .find($id)
+            .select(<$row>::as_select())
+            .first::<$row>(c)
+            .optional())?
+        .ok_or_else(|| {
+            $crate::store::StoreError::not_found(format!(concat!("no ", $what, " {}"), $id))
+        })
+    };
+}
+
+/// The first row of `$table` whose `$column` equals `$value`, selected as `$select`.
+#[macro_export]
+macro_rules! find_by {
+    ($conn:expr, $table:expr, $column:expr, $value:expr, $select:expr) => {
+        $crate::db!($conn, |c| $table
+            .filter($column.eq($value))
+            .select($select)
+            .first(c)
+            .optional())
     };
 }
 
@@ -224,12 +252,14 @@ fn migrate(conn: &mut DbConn) -> anyhow::Result<()> {
         DbConn::Pg(c) => {
             c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
             let r = c
-                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .run_pending_migrations(Migrations(Dialect::Postgres))
                 .map(|v| v.len());
             c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
             r
         }
-        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        DbConn::Sqlite(c) => c
+            .run_pending_migrations(Migrations(Dialect::Sqlite))
+            .map(|v| v.len()),
     }
     .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
     if applied > 0 {

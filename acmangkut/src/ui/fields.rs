@@ -1,6 +1,36 @@
 //! The fields of a submitted console form (`application/x-www-form-urlencoded`), read the same
 //! way by every POST handler.
 
+use super::{Ui, same_origin};
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures::future::LocalBoxFuture;
+
+/// A console form post from the console itself, with its body: extracting one refuses a
+/// cross-site post (403) first, so no POST handler can forget the check.
+pub struct Form {
+    pub ui: Ui,
+    pub body: web::Bytes,
+}
+
+impl FromRequest for Form {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let ui = Ui::of(req);
+        let checked = same_origin(&ui, req);
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            checked.map_err(actix_web::Error::from)?;
+            Ok(Self {
+                ui,
+                body: body.await?,
+            })
+        })
+    }
+}
+
 /// A form body's fields, in the order sent; a body that does not parse has none.
 pub struct Fields(Vec<(String, String)>);
 

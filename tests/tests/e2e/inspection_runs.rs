@@ -71,6 +71,46 @@ fn statuses(report: &Value) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// A task's `concurrency` bounds the requests its checks send at once, page probes included
+/// (they go to pageinspect in batches, and a batch used to be one slot).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_s_concurrency_bounds_the_requests_its_page_probes_send_at_once() {
+    let e = env(|_| {}).await;
+    let (app, t) = (&e.app, &e.targets);
+    page_rule(app, "held", "low").await;
+    let targets: Vec<Value> = (0..24)
+        .map(|i| target(&format!("t{i}"), t.url(&format!("/held?i={i}"))))
+        .collect();
+    let task = create(
+        app,
+        "tasks",
+        &json!({"name": "bounded", "rules": ["held"], "concurrency": 3, "targets": targets}),
+    )
+    .await;
+    let run = wait_run(app, run_now(app, id(&task)).await, Duration::from_secs(60)).await;
+    assert_eq!(
+        (&run["state"], &run["passed"]),
+        (&json!("completed"), &json!(24)),
+        "{run:#}"
+    );
+    let most: usize = reqwest::get(t.url("/held/most"))
+        .await
+        .expect("the target answers")
+        .text()
+        .await
+        .expect("a count")
+        .parse()
+        .expect("a number");
+    assert!(
+        most <= 3,
+        "{most} probes of a task with concurrency 3 reached the target at once"
+    );
+    assert!(
+        most >= 2,
+        "the task's checks ran one at a time ({most}): concurrency is unused"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inspection_runs_report_every_rule_on_every_target_with_evidence_values_and_a_score() {
     let e = env(|c| {

@@ -1,14 +1,12 @@
 //! Notification channels (secrets are write-only) and their delivery history.
 
-use crate::api::created;
-use crate::api::standard::{delete_by_id, read_by_id};
+use crate::api::standard::{create, delete_by_id, read_by_id, update_by_id};
 use crate::engine::inspection::define::{self, Channel, ChannelInput};
 use crate::iam::perm;
 use crate::state::Authorized;
 use crate::store::inspection::channels::{self as store, Delivery};
-use actix_web::{HttpResponse, web};
+use actix_web::web;
 use shared::ApiError;
-use shared::extract::Json;
 
 #[utoipa::path(
     get,
@@ -31,84 +29,42 @@ read_by_id!(
     |c, id| Channel::from_row(&store::row(c, id)?)
 );
 
-/// Create a channel: webhook (signed), Slack, DingTalk, Feishu or email.
-#[utoipa::path(
-    post,
-    path = "/api/v1/inspection/channels",
-    request_body = ChannelInput,
-    responses(
-        (status = 201, body = Channel),
-        (status = 400, body = shared::problem::Problem, content_type = "application/problem+json"),
-        (status = 409, body = shared::problem::Problem)
-    )
-)]
-pub async fn create(
-    state: Authorized<perm::InspectionsWrite>,
-    body: Json<ChannelInput>,
-) -> Result<HttpResponse, ApiError> {
-    let mut input = body.into_inner();
-    define::channel(&mut input, None)?;
-    let actor = state.actor();
-    let ch = state
-        .store
-        .run(move |c| {
-            let def = serde_json::to_string(&input.spec).map_err(ApiError::internal)?;
-            let row = store::create(
-                c,
-                &actor,
-                &input.name,
-                input.spec.kind_str(),
-                &def,
-                &input.spec.redacted(),
-            )?;
-            Channel::from_row(&row)
-        })
-        .await?;
-    Ok(created(
-        format!("/api/v1/inspection/channels/{}", ch.id),
-        &ch,
-    ))
-}
+create!(
+    /// Create a channel: webhook (signed), Slack, DingTalk, Feishu or email.
+    create: "/api/v1/inspection/channels", InspectionsWrite, (ChannelInput) => (Channel),
+    |state, mut input| {
+        define::channel(&mut input, None)?;
+        let actor = state.actor();
+        state
+            .store
+            .run(move |c| {
+                let def = serde_json::to_string(&input.spec).map_err(ApiError::internal)?;
+                let (kind, redacted) = (input.spec.kind_str(), input.spec.redacted());
+                let row = store::create(c, &actor, &input.name, kind, &def, &redacted)?;
+                Channel::from_row(&row)
+            })
+            .await?
+    }
+);
 
-/// Change a channel; a secret or password left empty keeps the stored one.
-#[utoipa::path(
-    put,
-    path = "/api/v1/inspection/channels/{id}",
-    request_body = ChannelInput,
-    responses(
-        (status = 200, body = Channel),
-        (status = 400, body = shared::problem::Problem),
-        (status = 404, body = shared::problem::Problem)
-    )
-)]
-pub async fn update(
-    state: Authorized<perm::InspectionsWrite>,
-    id: web::Path<i64>,
-    body: Json<ChannelInput>,
-) -> Result<web::Json<Channel>, ApiError> {
-    let (id, mut input) = (id.into_inner(), body.into_inner());
-    let actor = state.actor();
-    Ok(web::Json(
+update_by_id!(
+    /// Change a channel; a secret or password left empty keeps the stored one.
+    update: "/api/v1/inspection/channels/{id}", InspectionsWrite, 404, (ChannelInput) => (Channel),
+    |state, id, mut input| {
+        let actor = state.actor();
         state
             .store
             .run(move |c| {
                 let old = store::row(c, id)?;
                 define::channel(&mut input, Some(&old))?;
                 let def = serde_json::to_string(&input.spec).map_err(ApiError::internal)?;
-                let row = store::update(
-                    c,
-                    &actor,
-                    id,
-                    &input.name,
-                    input.spec.kind_str(),
-                    &def,
-                    &input.spec.redacted(),
-                )?;
+                let (kind, redacted) = (input.spec.kind_str(), input.spec.redacted());
+                let row = store::update(c, &actor, id, &input.name, kind, &def, &redacted)?;
                 Channel::from_row(&row)
             })
-            .await?,
-    ))
-}
+            .await?
+    }
+);
 
 delete_by_id!(
     delete: "/api/v1/inspection/channels/{id}", InspectionsWrite, 404,

@@ -1,16 +1,14 @@
 //! Rules: a plugin with parameters, a level and a governance suggestion; versioned.
 
-use crate::api::created;
-use crate::api::standard::{delete_by_id, read_by_id};
+use crate::api::standard::{create, delete_by_id, read_by_id, update_by_id};
 use crate::engine::inspection::define;
 use crate::iam::perm;
 use crate::state::Authorized;
 use crate::store::inspection::plugins;
 use crate::store::inspection::rules::{self as store, RuleFilter};
-use actix_web::{HttpResponse, web};
+use actix_web::web;
 use serde::Deserialize;
 use shared::ApiError;
-use shared::extract::Json;
 use shared::inspection::{Level, Rule, RuleInput, RuleVersion};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -77,55 +75,26 @@ read_by_id!(
     |c, id| store::versions(c, id)
 );
 
-/// Create a rule; its parameters are checked against the plugin's schema and the config.
-#[utoipa::path(
-    post,
-    path = "/api/v1/inspection/rules",
-    request_body = RuleInput,
-    responses(
-        (status = 201, body = Rule),
-        (status = 400, body = shared::problem::Problem, content_type = "application/problem+json"),
-        (status = 409, body = shared::problem::Problem)
-    )
-)]
-pub async fn create(
-    state: Authorized<perm::InspectionsWrite>,
-    body: Json<RuleInput>,
-) -> Result<HttpResponse, ApiError> {
-    let input = body.into_inner();
-    let (actor, checker) = (state.actor(), state.checker.clone());
-    let rule = state
-        .store
-        .run(move |c| {
-            let plugin_id = define::rule(c, &checker, &input)?;
-            Ok::<_, ApiError>(store::create(c, &actor, &input, plugin_id)?)
-        })
-        .await?;
-    Ok(created(
-        format!("/api/v1/inspection/rules/{}", rule.id),
-        &rule,
-    ))
-}
+create!(
+    /// Create a rule; its parameters are checked against the plugin's schema and the config.
+    create: "/api/v1/inspection/rules", InspectionsWrite, (RuleInput) => (Rule),
+    |state, input| {
+        let (actor, checker) = (state.actor(), state.checker.clone());
+        state
+            .store
+            .run(move |c| {
+                let plugin_id = define::rule(c, &checker, &input)?;
+                Ok::<_, ApiError>(store::create(c, &actor, &input, plugin_id)?)
+            })
+            .await?
+    }
+);
 
-/// Change a rule; a change adds a version.
-#[utoipa::path(
-    put,
-    path = "/api/v1/inspection/rules/{id}",
-    request_body = RuleInput,
-    responses(
-        (status = 200, body = Rule),
-        (status = 400, body = shared::problem::Problem),
-        (status = 404, body = shared::problem::Problem)
-    )
-)]
-pub async fn update(
-    state: Authorized<perm::InspectionsWrite>,
-    id: web::Path<i64>,
-    body: Json<RuleInput>,
-) -> Result<web::Json<Rule>, ApiError> {
-    let (id, input) = (id.into_inner(), body.into_inner());
-    let (actor, checker) = (state.actor(), state.checker.clone());
-    Ok(web::Json(
+update_by_id!(
+    /// Change a rule; a change adds a version.
+    update: "/api/v1/inspection/rules/{id}", InspectionsWrite, 404, (RuleInput) => (Rule),
+    |state, id, input| {
+        let (actor, checker) = (state.actor(), state.checker.clone());
         state
             .store
             .run(move |c| {
@@ -133,9 +102,9 @@ pub async fn update(
                 let plugin_id = define::rule(c, &checker, &input)?;
                 Ok::<_, ApiError>(store::update(c, &actor, id, &input, plugin_id)?.0)
             })
-            .await?,
-    ))
-}
+            .await?
+    }
+);
 
 delete_by_id!(
     /// Delete a rule; 409 while a task runs it.

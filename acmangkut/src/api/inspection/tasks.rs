@@ -1,14 +1,12 @@
 //! Tasks: rules × targets on a schedule; run now.
 
-use crate::api::created;
-use crate::api::standard::{delete_by_id, list_all, read_by_id};
+use crate::api::standard::{create, delete_by_id, list_all, read_by_id, update_by_id};
 use crate::engine::inspection::define;
 use crate::iam::perm;
 use crate::state::Authorized;
 use crate::store::inspection::{runs, tasks as store};
 use actix_web::{HttpResponse, web};
 use shared::ApiError;
-use shared::extract::Json;
 use shared::inspection::{Run, Task, TaskInput};
 
 list_all!(list: "/api/v1/inspection/tasks", InspectionsRead => (Vec<Task>), store::list);
@@ -18,54 +16,25 @@ read_by_id!(
     |c, id| store::get(c, id)
 );
 
-/// Create a task; every rule is rendered for every target and checked before it is stored.
-#[utoipa::path(
-    post,
-    path = "/api/v1/inspection/tasks",
-    request_body = TaskInput,
-    responses(
-        (status = 201, body = Task),
-        (status = 400, body = shared::problem::Problem, content_type = "application/problem+json"),
-        (status = 409, body = shared::problem::Problem)
-    )
-)]
-pub async fn create(
-    state: Authorized<perm::InspectionsWrite>,
-    body: Json<TaskInput>,
-) -> Result<HttpResponse, ApiError> {
-    let input = body.into_inner();
-    let (actor, checker) = (state.actor(), state.checker.clone());
-    let task = state
-        .store
-        .run(move |c| {
-            let (rule_ids, next) = define::task(c, &checker, &input)?;
-            Ok::<_, ApiError>(store::create(c, &actor, &input, &rule_ids, next)?)
-        })
-        .await?;
-    Ok(created(
-        format!("/api/v1/inspection/tasks/{}", task.id),
-        &task,
-    ))
-}
+create!(
+    /// Create a task; every rule is rendered for every target and checked before it is stored.
+    create: "/api/v1/inspection/tasks", InspectionsWrite, (TaskInput) => (Task),
+    |state, input| {
+        let (actor, checker) = (state.actor(), state.checker.clone());
+        state
+            .store
+            .run(move |c| {
+                let (rule_ids, next) = define::task(c, &checker, &input)?;
+                Ok::<_, ApiError>(store::create(c, &actor, &input, &rule_ids, next)?)
+            })
+            .await?
+    }
+);
 
-#[utoipa::path(
-    put,
-    path = "/api/v1/inspection/tasks/{id}",
-    request_body = TaskInput,
-    responses(
-        (status = 200, body = Task),
-        (status = 400, body = shared::problem::Problem),
-        (status = 404, body = shared::problem::Problem)
-    )
-)]
-pub async fn update(
-    state: Authorized<perm::InspectionsWrite>,
-    id: web::Path<i64>,
-    body: Json<TaskInput>,
-) -> Result<web::Json<Task>, ApiError> {
-    let (id, input) = (id.into_inner(), body.into_inner());
-    let (actor, checker) = (state.actor(), state.checker.clone());
-    Ok(web::Json(
+update_by_id!(
+    update: "/api/v1/inspection/tasks/{id}", InspectionsWrite, 404, (TaskInput) => (Task),
+    |state, id, input| {
+        let (actor, checker) = (state.actor(), state.checker.clone());
         state
             .store
             .run(move |c| {
@@ -73,9 +42,9 @@ pub async fn update(
                 let (rule_ids, next) = define::task(c, &checker, &input)?;
                 Ok::<_, ApiError>(store::update(c, &actor, id, &input, &rule_ids, next)?.0)
             })
-            .await?,
-    ))
-}
+            .await?
+    }
+);
 
 delete_by_id!(
     /// Delete a task with its runs and reports.

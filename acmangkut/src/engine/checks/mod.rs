@@ -58,41 +58,60 @@ impl Checker {
         }
     }
 
-    /// Evaluates `checks`, yielding `(index into checks, outcome)` as each completes. Probes go
-    /// to pageinspect in batches of `probe_batch_size`; a batch and every other check each take
-    /// one of `concurrency` slots.
+    /// Evaluates `checks`, yielding `(index into checks, outcome)` as each completes. At most
+    /// `concurrency` checks are in progress at once, page probes included: they go to
+    /// pageinspect in batches of at most `probe_batch_size` and `concurrency`, and a batch holds
+    /// one of the `concurrency` permits per probe, so targets never see more at once.
     pub fn evaluate_all(
         self: &Arc<Self>,
         checks: Vec<Check>,
         concurrency: usize,
     ) -> BoxStream<'static, (usize, CheckOutcome)> {
+        type Unit = (
+            u32,
+            futures::future::BoxFuture<'static, Vec<(usize, CheckOutcome)>>,
+        );
+        let limit = concurrency.max(1);
         let mut probes = Vec::new();
-        let mut units: Vec<futures::future::BoxFuture<'static, Vec<(usize, CheckOutcome)>>> =
-            Vec::new();
+        let mut units: Vec<Unit> = Vec::new();
         for (i, check) in checks.into_iter().enumerate() {
             if let Err(e) = self.validate(&check, "") {
                 let out = refused(&e);
-                units.push(Box::pin(async move { vec![(i, out)] }));
+                units.push((0, Box::pin(async move { vec![(i, out)] })));
                 continue;
             }
             match check {
                 Check::Probe(spec) => probes.push((i, spec)),
                 other => {
                     let me = Arc::clone(self);
-                    units.push(Box::pin(async move { vec![(i, me.run(&other).await)] }));
+                    units.push((1, Box::pin(async move { vec![(i, me.run(&other).await)] })));
                 }
             }
         }
-        for chunk in probes.chunks(self.probe_batch_size) {
+        // pageinspect runs a batch's probes at once: a batch holds a permit per probe.
+        for chunk in probes.chunks(self.probe_batch_size.min(limit)) {
             let (idx, specs): (Vec<usize>, Vec<_>) = chunk.iter().cloned().unzip();
             let me = Arc::clone(self);
-            units.push(Box::pin(async move {
-                let outs = probe::run_batch(&me.pageinspect, &specs).await;
-                idx.into_iter().zip(outs).collect()
-            }));
+            let weight = u32::try_from(specs.len()).unwrap_or(u32::MAX);
+            units.push((
+                weight,
+                Box::pin(async move {
+                    let outs = probe::run_batch(&me.pageinspect, &specs).await;
+                    idx.into_iter().zip(outs).collect()
+                }),
+            ));
         }
+        let permits = Arc::new(tokio::sync::Semaphore::new(limit));
         futures::stream::iter(units)
-            .buffer_unordered(concurrency.max(1))
+            .map(move |(weight, unit)| {
+                let permits = Arc::clone(&permits);
+                async move {
+                    // Never closed, so acquiring only waits.
+                    let _held = permits.acquire_many_owned(weight).await.ok();
+                    unit.await
+                }
+            })
+            .buffer_unordered(limit)
             .flat_map(futures::stream::iter)
             .boxed()
     }

@@ -4,7 +4,7 @@
 
 use crate::db;
 use crate::store::StoreError;
-use crate::store::audit::{Actor, AuditWrite, audited};
+use crate::store::audit::{Actor, audited, audited_insert};
 use crate::store::schema::{
     notification_attempts as a, notification_channels as ch, notification_deliveries as d,
 };
@@ -31,20 +31,17 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<ChannelRow>, StoreError> {
 }
 
 pub fn row(conn: &mut DbConn, id: i64) -> Result<ChannelRow, StoreError> {
-    db!(conn, |c| ch::table
-        .find(id)
-        .select(ChannelRow::as_select())
-        .first(c)
-        .optional())?
-    .ok_or_else(|| StoreError::not_found(format!("no channel {id}")))
+    crate::find_row!(conn, ch::table, ChannelRow, id, "channel")
 }
 
 pub fn row_by_name(conn: &mut DbConn, name: &str) -> Result<Option<ChannelRow>, StoreError> {
-    Ok(db!(conn, |c| ch::table
-        .filter(ch::name.eq(name))
-        .select(ChannelRow::as_select())
-        .first(c)
-        .optional())?)
+    Ok(crate::find_by!(
+        conn,
+        ch::table,
+        ch::name,
+        name,
+        ChannelRow::as_select()
+    )?)
 }
 
 /// `audit_after` is the redacted spec: secrets never reach the audit log.
@@ -57,29 +54,27 @@ pub fn create(
     audit_after: &impl Serialize,
 ) -> Result<ChannelRow, StoreError> {
     let now = now_ms();
-    let id = crate::store::write(conn, |c| {
-        db!(c, |c| {
-            let id: i64 = diesel::insert_into(ch::table)
-                .values((
-                    ch::name.eq(name),
-                    ch::kind.eq(kind),
-                    ch::definition.eq(definition),
-                    ch::created_at.eq(now),
-                    ch::updated_at.eq(now),
-                ))
-                .returning(ch::id)
-                .get_result(c)?;
-            c.audit(
-                &actor
-                    .event(
-                        "channel.create",
-                        "notification_channel",
-                        Some(id.to_string()),
-                    )
-                    .after(audit_after),
-            )?;
-            Ok::<_, StoreError>(id)
-        })
+    let insert = |c: &mut DbConn| {
+        db!(c, |c| diesel::insert_into(ch::table)
+            .values((
+                ch::name.eq(name),
+                ch::kind.eq(kind),
+                ch::definition.eq(definition),
+                ch::created_at.eq(now),
+                ch::updated_at.eq(now),
+            ))
+            .returning(ch::id)
+            .get_result(c))
+        .map_err(StoreError::from)
+    };
+    let id = audited_insert(conn, insert, |id| {
+        actor
+            .event(
+                "channel.create",
+                "notification_channel",
+                Some(id.to_string()),
+            )
+            .after(audit_after)
     })?;
     row(conn, id)
 }
@@ -98,30 +93,21 @@ pub fn update(
         refuse_if_notified(conn, &old.name, "a new name would break them")?;
     }
     let now = now_ms();
-    crate::store::write(conn, |c| {
-        db!(c, |c| {
-            let n = diesel::update(ch::table.find(id))
-                .set((
-                    ch::name.eq(name),
-                    ch::kind.eq(kind),
-                    ch::definition.eq(definition),
-                    ch::updated_at.eq(now),
-                ))
-                .execute(c)?;
-            if n == 0 {
-                return Err(StoreError::not_found(format!("no channel {id}")));
-            }
-            c.audit(
-                &actor
-                    .event(
-                        "channel.update",
-                        "notification_channel",
-                        Some(id.to_string()),
-                    )
-                    .after(audit_after),
-            )?;
-            Ok::<_, StoreError>(())
-        })
+    let event = actor.event(
+        "channel.update",
+        "notification_channel",
+        Some(id.to_string()),
+    );
+    audited(conn, &event.after(audit_after), |c| {
+        db!(c, |c| diesel::update(ch::table.find(id))
+            .set((
+                ch::name.eq(name),
+                ch::kind.eq(kind),
+                ch::definition.eq(definition),
+                ch::updated_at.eq(now),
+            ))
+            .execute(c))
+        .map_err(StoreError::from)
     })?;
     row(conn, id)
 }

@@ -4,7 +4,7 @@
 use super::{in_use, parse, refuse_if_used, to_json};
 use crate::db;
 use crate::store::StoreError;
-use crate::store::audit::{Actor, AuditWrite, audited};
+use crate::store::audit::{Actor, audited, audited_insert};
 use crate::store::schema::{inspection_plugins as p, inspection_rules as r};
 use crate::store::{DbConn, now_ms, to_datetime};
 use diesel::prelude::*;
@@ -157,20 +157,17 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<Plugin>, StoreError> {
 }
 
 pub fn row(conn: &mut DbConn, id: i64) -> Result<PluginRow, StoreError> {
-    db!(conn, |c| p::table
-        .find(id)
-        .select(PluginRow::as_select())
-        .first(c)
-        .optional())?
-    .ok_or_else(|| StoreError::not_found(format!("no plugin {id}")))
+    crate::find_row!(conn, p::table, PluginRow, id, "plugin")
 }
 
 pub fn row_by_name(conn: &mut DbConn, name: &str) -> Result<Option<PluginRow>, StoreError> {
-    Ok(db!(conn, |c| p::table
-        .filter(p::name.eq(name))
-        .select(PluginRow::as_select())
-        .first(c)
-        .optional())?)
+    Ok(crate::find_by!(
+        conn,
+        p::table,
+        p::name,
+        name,
+        PluginRow::as_select()
+    )?)
 }
 
 pub fn get(conn: &mut DbConn, id: i64) -> Result<Plugin, StoreError> {
@@ -185,26 +182,24 @@ pub fn create(conn: &mut DbConn, actor: &Actor, input: &PluginInput) -> Result<P
         description: input.description.clone(),
         defaults: input.defaults.clone(),
     });
-    let id = crate::store::write(conn, |c| {
-        db!(c, |c| {
-            let id: i64 = diesel::insert_into(p::table)
-                .values((
-                    p::name.eq(&input.name),
-                    p::kind.eq(input.kind.as_str()),
-                    p::builtin.eq(false),
-                    p::definition.eq(&def),
-                    p::created_at.eq(now),
-                    p::updated_at.eq(now),
-                ))
-                .returning(p::id)
-                .get_result(c)?;
-            c.audit(
-                &actor
-                    .event("plugin.create", "inspection_plugin", Some(id.to_string()))
-                    .after(input),
-            )?;
-            Ok::<_, StoreError>(id)
-        })
+    let insert = |c: &mut DbConn| {
+        db!(c, |c| diesel::insert_into(p::table)
+            .values((
+                p::name.eq(&input.name),
+                p::kind.eq(input.kind.as_str()),
+                p::builtin.eq(false),
+                p::definition.eq(&def),
+                p::created_at.eq(now),
+                p::updated_at.eq(now),
+            ))
+            .returning(p::id)
+            .get_result(c))
+        .map_err(StoreError::from)
+    };
+    let id = audited_insert(conn, insert, |id| {
+        actor
+            .event("plugin.create", "inspection_plugin", Some(id.to_string()))
+            .after(input)
     })?;
     get(conn, id)
 }

@@ -329,13 +329,7 @@ pub fn open_counts(conn: &mut DbConn) -> Result<Vec<(String, i64)>, StoreError> 
 }
 
 pub fn get(conn: &mut DbConn, id: i64) -> Result<RiskEvent, StoreError> {
-    let row: Option<RiskRow> = db!(conn, |c| e::table
-        .find(id)
-        .select(RiskRow::as_select())
-        .first(c)
-        .optional())?;
-    row.map(|r| r.to_api())
-        .ok_or_else(|| StoreError::not_found(format!("no risk event {id}")))
+    Ok(crate::find_row!(conn, e::table, RiskRow, id, "risk event")?.to_api())
 }
 
 /// `acknowledge` (open → acknowledged) or `resolve` (open or acknowledged → resolved), audited.

@@ -5,7 +5,7 @@
 use super::{parse, refuse_if_used, to_json};
 use crate::db;
 use crate::store::StoreError;
-use crate::store::audit::{Actor, AuditWrite, audited};
+use crate::store::audit::{Actor, audited, audited_insert};
 use crate::store::schema::{
     inspection_plugins as p, inspection_rule_versions as v, inspection_rules as r,
     inspection_task_rules as tr, inspection_tasks as t,
@@ -92,20 +92,11 @@ pub fn list(conn: &mut DbConn, f: &RuleFilter) -> Result<Vec<Rule>, StoreError> 
 }
 
 pub fn row(conn: &mut DbConn, id: i64) -> Result<RuleRow, StoreError> {
-    db!(conn, |c| r::table
-        .find(id)
-        .select(RuleRow::as_select())
-        .first(c)
-        .optional())?
-    .ok_or_else(|| StoreError::not_found(format!("no rule {id}")))
+    crate::find_row!(conn, r::table, RuleRow, id, "rule")
 }
 
 pub fn id_by_name(conn: &mut DbConn, name: &str) -> Result<Option<i64>, StoreError> {
-    Ok(db!(conn, |c| r::table
-        .filter(r::name.eq(name))
-        .select(r::id)
-        .first(c)
-        .optional())?)
+    Ok(crate::find_by!(conn, r::table, r::name, name, r::id)?)
 }
 
 /// Rows of these names, in the order given; the error names the first that is missing as
@@ -154,35 +145,26 @@ pub fn create(
 ) -> Result<Rule, StoreError> {
     let now = now_ms();
     let def = to_json(input);
-    let id = crate::store::write(conn, |c| {
-        db!(c, |c| {
-            let id: i64 = diesel::insert_into(r::table)
-                .values((
-                    r::name.eq(&input.name),
-                    r::plugin_id.eq(plugin_id),
-                    r::level.eq(input.level.as_str()),
-                    r::version.eq(1),
-                    r::definition.eq(&def),
-                    r::created_at.eq(now),
-                    r::updated_at.eq(now),
-                ))
-                .returning(r::id)
-                .get_result(c)?;
-            diesel::insert_into(v::table)
-                .values((
-                    v::rule_id.eq(id),
-                    v::version.eq(1),
-                    v::definition.eq(&def),
-                    v::created_at.eq(now),
-                ))
-                .execute(c)?;
-            c.audit(
-                &actor
-                    .event("rule.create", "inspection_rule", Some(id.to_string()))
-                    .after(input),
-            )?;
-            Ok::<_, StoreError>(id)
-        })
+    let insert = |c: &mut DbConn| {
+        let id: i64 = db!(c, |c| diesel::insert_into(r::table)
+            .values((
+                r::name.eq(&input.name),
+                r::plugin_id.eq(plugin_id),
+                r::level.eq(input.level.as_str()),
+                r::version.eq(1),
+                r::definition.eq(&def),
+                r::created_at.eq(now),
+                r::updated_at.eq(now),
+            ))
+            .returning(r::id)
+            .get_result(c))?;
+        add_version(c, id, 1, &def, now)?;
+        Ok::<_, StoreError>(id)
+    };
+    let id = audited_insert(conn, insert, |id| {
+        actor
+            .event("rule.create", "inspection_rule", Some(id.to_string()))
+            .after(input)
     })?;
     get(conn, id)
 }
@@ -211,36 +193,43 @@ pub fn update(
     let now = now_ms();
     let def = to_json(input);
     let version = old.version + 1;
-    crate::store::write(conn, |c| {
-        db!(c, |c| {
-            diesel::update(r::table.find(id))
-                .set((
-                    r::name.eq(&input.name),
-                    r::plugin_id.eq(plugin_id),
-                    r::level.eq(input.level.as_str()),
-                    r::version.eq(version),
-                    r::definition.eq(&def),
-                    r::updated_at.eq(now),
-                ))
-                .execute(c)?;
-            diesel::insert_into(v::table)
-                .values((
-                    v::rule_id.eq(id),
-                    v::version.eq(version),
-                    v::definition.eq(&def),
-                    v::created_at.eq(now),
-                ))
-                .execute(c)?;
-            c.audit(
-                &actor
-                    .event("rule.update", "inspection_rule", Some(id.to_string()))
-                    .before(&before)
-                    .after(input),
-            )?;
-            Ok::<_, StoreError>(())
-        })
+    let event = actor
+        .event("rule.update", "inspection_rule", Some(id.to_string()))
+        .before(&before)
+        .after(input);
+    audited(conn, &event, |c| {
+        db!(c, |c| diesel::update(r::table.find(id))
+            .set((
+                r::name.eq(&input.name),
+                r::plugin_id.eq(plugin_id),
+                r::level.eq(input.level.as_str()),
+                r::version.eq(version),
+                r::definition.eq(&def),
+                r::updated_at.eq(now),
+            ))
+            .execute(c))?;
+        add_version(c, id, version, &def, now)
     })?;
     Ok((get(conn, id)?, true))
+}
+
+/// Keeps version `version` of rule `id` (every save adds one; runs pin the version they ran).
+fn add_version(
+    conn: &mut DbConn,
+    id: i64,
+    version: i32,
+    def: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    db!(conn, |c| diesel::insert_into(v::table)
+        .values((
+            v::rule_id.eq(id),
+            v::version.eq(version),
+            v::definition.eq(def),
+            v::created_at.eq(now),
+        ))
+        .execute(c))?;
+    Ok(())
 }
 
 /// Names of (at most 5 of) the tasks that run rule `id`.

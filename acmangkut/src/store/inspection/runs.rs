@@ -68,12 +68,7 @@ impl RunRow {
 }
 
 pub fn row(conn: &mut DbConn, id: i64) -> Result<RunRow, StoreError> {
-    db!(conn, |c| runs::table
-        .find(id)
-        .select(RunRow::as_select())
-        .first(c)
-        .optional())?
-    .ok_or_else(|| StoreError::not_found(format!("no run {id}")))
+    crate::find_row!(conn, runs::table, RunRow, id, "run")
 }
 
 pub fn rows(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<RunRow>, StoreError> {

@@ -4,7 +4,7 @@
 use super::{parse, to_json};
 use crate::db;
 use crate::store::StoreError;
-use crate::store::audit::{Actor, AuditWrite, audited};
+use crate::store::audit::{Actor, audited, audited_insert};
 use crate::store::schema::{
     inspection_runs as runs, inspection_task_rules as tr, inspection_tasks as t,
 };
@@ -42,20 +42,11 @@ impl TaskRow {
 }
 
 pub fn row(conn: &mut DbConn, id: i64) -> Result<TaskRow, StoreError> {
-    db!(conn, |c| t::table
-        .find(id)
-        .select(TaskRow::as_select())
-        .first(c)
-        .optional())?
-    .ok_or_else(|| StoreError::not_found(format!("no task {id}")))
+    crate::find_row!(conn, t::table, TaskRow, id, "task")
 }
 
 pub fn id_by_name(conn: &mut DbConn, name: &str) -> Result<Option<i64>, StoreError> {
-    Ok(db!(conn, |c| t::table
-        .filter(t::name.eq(name))
-        .select(t::id)
-        .first(c)
-        .optional())?)
+    Ok(crate::find_by!(conn, t::table, t::name, name, t::id)?)
 }
 
 pub fn get(conn: &mut DbConn, id: i64) -> Result<Task, StoreError> {
@@ -100,12 +91,29 @@ pub fn notifying(conn: &mut DbConn, channel: &str) -> Result<Vec<String>, StoreE
     Ok(names)
 }
 
-fn rule_links(task_id: i64, rule_ids: &[i64]) -> Vec<(i64, i64, i32)> {
-    rule_ids
+/// Replaces the rules task `task_id` runs with `rule_ids`, in that order.
+fn link_rules(conn: &mut DbConn, task_id: i64, rule_ids: &[i64]) -> Result<(), StoreError> {
+    let links: Vec<_> = rule_ids
         .iter()
         .enumerate()
-        .map(|(i, r)| (task_id, *r, i32::try_from(i).unwrap_or(i32::MAX)))
-        .collect()
+        .map(|(i, r)| {
+            (
+                tr::task_id.eq(task_id),
+                tr::rule_id.eq(*r),
+                tr::position.eq(i32::try_from(i).unwrap_or(i32::MAX)),
+            )
+        })
+        .collect();
+    db!(conn, |c| {
+        diesel::delete(tr::table.filter(tr::task_id.eq(task_id))).execute(c)?;
+        for link in &links {
+            diesel::insert_into(tr::table)
+                .values(link.clone())
+                .execute(c)?;
+        }
+        QueryResult::Ok(())
+    })?;
+    Ok(())
 }
 
 pub fn create(
@@ -117,35 +125,25 @@ pub fn create(
 ) -> Result<Task, StoreError> {
     let now = now_ms();
     let def = to_json(input);
-    let id = crate::store::write(conn, |c| {
-        db!(c, |c| {
-            let id: i64 = diesel::insert_into(t::table)
-                .values((
-                    t::name.eq(&input.name),
-                    t::enabled.eq(input.enabled),
-                    t::definition.eq(&def),
-                    t::next_run_at.eq(next_run_at),
-                    t::created_at.eq(now),
-                    t::updated_at.eq(now),
-                ))
-                .returning(t::id)
-                .get_result(c)?;
-            for (task_id, rule_id, pos) in rule_links(id, rule_ids) {
-                diesel::insert_into(tr::table)
-                    .values((
-                        tr::task_id.eq(task_id),
-                        tr::rule_id.eq(rule_id),
-                        tr::position.eq(pos),
-                    ))
-                    .execute(c)?;
-            }
-            c.audit(
-                &actor
-                    .event("task.create", "inspection_task", Some(id.to_string()))
-                    .after(input),
-            )?;
-            Ok::<_, StoreError>(id)
-        })
+    let insert = |c: &mut DbConn| {
+        let id: i64 = db!(c, |c| diesel::insert_into(t::table)
+            .values((
+                t::name.eq(&input.name),
+                t::enabled.eq(input.enabled),
+                t::definition.eq(&def),
+                t::next_run_at.eq(next_run_at),
+                t::created_at.eq(now),
+                t::updated_at.eq(now),
+            ))
+            .returning(t::id)
+            .get_result(c))?;
+        link_rules(c, id, rule_ids)?;
+        Ok::<_, StoreError>(id)
+    };
+    let id = audited_insert(conn, insert, |id| {
+        actor
+            .event("task.create", "inspection_task", Some(id.to_string()))
+            .after(input)
     })?;
     get(conn, id)
 }
@@ -166,35 +164,21 @@ pub fn update(
     }
     let now = now_ms();
     let def = to_json(input);
-    crate::store::write(conn, |c| {
-        db!(c, |c| {
-            diesel::update(t::table.find(id))
-                .set((
-                    t::name.eq(&input.name),
-                    t::enabled.eq(input.enabled),
-                    t::definition.eq(&def),
-                    t::next_run_at.eq(next_run_at),
-                    t::updated_at.eq(now),
-                ))
-                .execute(c)?;
-            diesel::delete(tr::table.filter(tr::task_id.eq(id))).execute(c)?;
-            for (task_id, rule_id, pos) in rule_links(id, rule_ids) {
-                diesel::insert_into(tr::table)
-                    .values((
-                        tr::task_id.eq(task_id),
-                        tr::rule_id.eq(rule_id),
-                        tr::position.eq(pos),
-                    ))
-                    .execute(c)?;
-            }
-            c.audit(
-                &actor
-                    .event("task.update", "inspection_task", Some(id.to_string()))
-                    .before(&before)
-                    .after(input),
-            )?;
-            Ok::<_, StoreError>(())
-        })
+    let event = actor
+        .event("task.update", "inspection_task", Some(id.to_string()))
+        .before(&before)
+        .after(input);
+    audited(conn, &event, |c| {
+        db!(c, |c| diesel::update(t::table.find(id))
+            .set((
+                t::name.eq(&input.name),
+                t::enabled.eq(input.enabled),
+                t::definition.eq(&def),
+                t::next_run_at.eq(next_run_at),
+                t::updated_at.eq(now),
+            ))
+            .execute(c))?;
+        link_rules(c, id, rule_ids)
     })?;
     Ok((get(conn, id)?, true))
 }

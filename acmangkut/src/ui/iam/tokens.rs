@@ -6,12 +6,12 @@ use crate::iam::tokens::{NewTokenInput, own_user, prepare};
 use crate::iam::{Principal, perm};
 use crate::state::Authorized;
 use crate::store::iam::tokens::{self as store, ApiToken};
-use crate::ui::fields::Fields;
+use crate::ui::fields::{Fields, Form};
 use crate::ui::i18n::{Lang, Tr};
 use crate::ui::views::Chrome;
-use crate::ui::{Ui, UiError, same_origin, when};
+use crate::ui::{Ui, UiError, when};
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use shared::permissions::Permission;
 use shared::{ApiError, ErrorCode};
@@ -170,11 +170,8 @@ fn form_error(t: Tr, max_days: u64, e: &ApiError) -> (&'static str, String) {
 
 pub async fn create(
     auth: Authorized<perm::TokensWrite>,
-    ui: Ui,
-    req: HttpRequest,
-    body: web::Bytes,
+    Form { ui, body }: Form,
 ) -> Result<HttpResponse, UiError> {
-    same_origin(&ui, &req)?;
     let t = ui.tr();
     let fields = Fields::parse(&body);
     let typed = Typed {
@@ -222,11 +219,9 @@ pub async fn create(
 
 pub async fn revoke(
     auth: Authorized<perm::TokensWrite>,
-    ui: Ui,
-    req: HttpRequest,
+    Form { ui, .. }: Form,
     id: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
-    same_origin(&ui, &req)?;
     let id = id
         .parse::<i64>()
         .map_err(|_| ui.fail(ApiError::not_found("no such token")))?;

@@ -7,12 +7,12 @@ use crate::state::Authorized;
 use crate::store::iam::access;
 use crate::store::iam::users::{self as store, NewUser, User, UserChanges};
 use crate::store::now_ms;
-use crate::ui::fields::Fields;
+use crate::ui::fields::{Fields, Form};
 use crate::ui::i18n::Tr;
 use crate::ui::views::Chrome;
-use crate::ui::{Ui, UiError, same_origin, when};
+use crate::ui::{Ui, UiError, when};
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use shared::{ApiError, ErrorCode};
 
@@ -146,11 +146,8 @@ pub fn check_new_user(
 
 pub async fn create(
     auth: Authorized<perm::UsersWrite>,
-    ui: Ui,
-    req: HttpRequest,
-    body: web::Bytes,
+    Form { ui, body }: Form,
 ) -> Result<HttpResponse, UiError> {
-    same_origin(&ui, &req)?;
     let t = ui.tr();
     let fields = Fields::parse(&body);
     let f = NewUserForm {
@@ -216,11 +213,9 @@ pub async fn create(
 async fn set_disabled(
     auth: Authorized<perm::UsersWrite>,
     ui: Ui,
-    req: HttpRequest,
     id: web::Path<String>,
     disabled: bool,
 ) -> Result<HttpResponse, UiError> {
-    same_origin(&ui, &req)?;
     let id = id
         .parse::<i64>()
         .map_err(|_| ui.fail(ApiError::not_found("no such user")))?;
@@ -251,20 +246,18 @@ async fn set_disabled(
 
 pub async fn disable(
     auth: Authorized<perm::UsersWrite>,
-    ui: Ui,
-    req: HttpRequest,
+    Form { ui, .. }: Form,
     id: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
-    set_disabled(auth, ui, req, id, true).await
+    set_disabled(auth, ui, id, true).await
 }
 
 pub async fn enable(
     auth: Authorized<perm::UsersWrite>,
-    ui: Ui,
-    req: HttpRequest,
+    Form { ui, .. }: Form,
     id: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
-    set_disabled(auth, ui, req, id, false).await
+    set_disabled(auth, ui, id, false).await
 }
 
 #[cfg(test)]

@@ -5,12 +5,12 @@
 
 use super::{Read, Write};
 use crate::engine::inspection::apply::{self as code, ApplyResult, Outcome};
-use crate::ui::fields::Fields;
+use crate::ui::fields::{Fields, Form};
 use crate::ui::i18n::Tr;
 use crate::ui::views::Chrome;
-use crate::ui::{Ui, UiError, same_origin};
+use crate::ui::{Ui, UiError};
+use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use shared::ApiError;
 
@@ -103,13 +103,7 @@ pub async fn show(auth: Read, ui: Ui) -> Result<HttpResponse, UiError> {
     })
 }
 
-pub async fn apply(
-    auth: Write,
-    ui: Ui,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> Result<HttpResponse, UiError> {
-    same_origin(&ui, &req)?;
+pub async fn apply(auth: Write, Form { ui, body }: Form) -> Result<HttpResponse, UiError> {
     let t = ui.tr();
     let fields = Fields::parse(&body);
     let typed = fields.get("yaml").to_string();

@@ -7,12 +7,12 @@ use crate::iam::permissions::Needs;
 use crate::state::Authorized;
 use crate::store::inspection::risks as store;
 use crate::store::inspection::risks::RiskQuery;
-use crate::ui::fields::Fields;
+use crate::ui::fields::{Fields, Form};
 use crate::ui::i18n::Tr;
 use crate::ui::views::{Chrome, Opt};
-use crate::ui::{Ui, UiError, same_origin, when};
+use crate::ui::{Ui, UiError, when};
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use shared::ErrorCode;
 use shared::inspection::{Level, RiskAction, RiskEvent, RiskState};
@@ -335,33 +335,27 @@ pub async fn show(auth: Read, ui: Ui) -> Result<HttpResponse, UiError> {
 
 pub async fn acknowledge(
     auth: Run,
-    ui: Ui,
-    req: HttpRequest,
+    Form { ui, body }: Form,
     id: web::Path<String>,
-    body: web::Bytes,
 ) -> Result<HttpResponse, UiError> {
-    act(auth, ui, req, &id, &body, false).await
+    act(auth, ui, &id, &body, false).await
 }
 
 pub async fn resolve(
     auth: Run,
-    ui: Ui,
-    req: HttpRequest,
+    Form { ui, body }: Form,
     id: web::Path<String>,
-    body: web::Bytes,
 ) -> Result<HttpResponse, UiError> {
-    act(auth, ui, req, &id, &body, true).await
+    act(auth, ui, &id, &body, true).await
 }
 
 async fn act(
     auth: Run,
     ui: Ui,
-    req: HttpRequest,
     raw_id: &str,
     body: &[u8],
     resolve: bool,
 ) -> Result<HttpResponse, UiError> {
-    same_origin(&ui, &req)?;
     let id = id_of(&ui, raw_id, "risk event")?;
     let t = ui.tr();
     let fields = Fields::parse(body);

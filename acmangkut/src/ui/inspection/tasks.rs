@@ -4,10 +4,11 @@
 use super::overview::{RecentRunView, run_row, schedule_text};
 use super::{Read, Run, Words, id_of, pairs_text};
 use crate::store::inspection::{rules, runs, tasks};
+use crate::ui::fields::Form;
 use crate::ui::i18n::Tr;
 use crate::ui::views::Chrome;
-use crate::ui::{Ui, UiError, same_origin, when};
-use actix_web::{HttpRequest, HttpResponse, web};
+use crate::ui::{Ui, UiError, when};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use shared::inspection::{NotifyWhen, Rule, Task};
 
@@ -147,11 +148,9 @@ pub async fn show(auth: Read, ui: Ui, id: web::Path<String>) -> Result<HttpRespo
 
 pub async fn run_now(
     auth: Run,
-    ui: Ui,
-    req: HttpRequest,
+    Form { ui, .. }: Form,
     id: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
-    same_origin(&ui, &req)?;
     let id = id_of(&ui, &id, "task")?;
     let actor = auth.actor();
     let run = auth

@@ -13,8 +13,9 @@ use crate::store::monitors::results;
 use crate::store::monitors::rollups::{self, HourPoint};
 use crate::store::now_ms;
 use crate::ui::charts::{self, percent};
-use crate::ui::{Ui, UiError, interval, same_origin, when};
-use actix_web::{HttpRequest, HttpResponse, web};
+use crate::ui::fields::Form;
+use crate::ui::{Ui, UiError, interval, when};
+use actix_web::{HttpResponse, web};
 use shared::monitor::{Monitor, MonitorResult, StateChange, WindowSummary};
 use shared::probe::{BrowserReport, ProbeKind};
 
@@ -392,11 +393,9 @@ pub async fn confirm_delete(
 
 pub async fn delete(
     state: Write,
-    ui: Ui,
-    req: HttpRequest,
+    Form { ui, .. }: Form,
     id: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
-    same_origin(&ui, &req)?;
     let id = monitor_id(&ui, &id)?;
     let actor = state.actor();
     state
@@ -411,11 +410,9 @@ pub async fn delete(
 async fn set_paused(
     state: Write,
     ui: Ui,
-    req: HttpRequest,
     id: web::Path<String>,
     paused: bool,
 ) -> Result<HttpResponse, UiError> {
-    same_origin(&ui, &req)?;
     let id = monitor_id(&ui, &id)?;
     let actor = state.actor();
     state
@@ -429,29 +426,25 @@ async fn set_paused(
 
 pub async fn pause(
     state: Write,
-    ui: Ui,
-    req: HttpRequest,
+    Form { ui, .. }: Form,
     id: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
-    set_paused(state, ui, req, id, true).await
+    set_paused(state, ui, id, true).await
 }
 
 pub async fn resume(
     state: Write,
-    ui: Ui,
-    req: HttpRequest,
+    Form { ui, .. }: Form,
     id: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
-    set_paused(state, ui, req, id, false).await
+    set_paused(state, ui, id, false).await
 }
 
 pub async fn run_now(
     state: Write,
-    ui: Ui,
-    req: HttpRequest,
+    Form { ui, .. }: Form,
     id: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
-    same_origin(&ui, &req)?;
     let id = monitor_id(&ui, &id)?;
     let actor = state.actor();
     let m = state

@@ -6,10 +6,11 @@ use super::monitor_id;
 use super::views::{FormPage, LocationBox};
 use crate::state::AppState;
 use crate::store::monitors as store;
+use crate::ui::fields::Form;
 use crate::ui::views::Opt;
-use crate::ui::{Ui, UiError, same_origin};
+use crate::ui::{Ui, UiError};
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use shared::{ApiError, ErrorCode};
 use std::collections::BTreeMap;
 
@@ -189,13 +190,7 @@ fn invalid(
     )
 }
 
-pub async fn create(
-    state: Write,
-    ui: Ui,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> Result<HttpResponse, UiError> {
-    same_origin(&ui, &req)?;
+pub async fn create(state: Write, Form { ui, body }: Form) -> Result<HttpResponse, UiError> {
     let actor = state.actor();
     let r = submit(&state, &ui, &body, None, move |c, input| {
         store::create(c, &actor, input)
@@ -211,12 +206,9 @@ pub async fn create(
 
 pub async fn update(
     state: Write,
-    ui: Ui,
-    req: HttpRequest,
+    Form { ui, body }: Form,
     id: web::Path<String>,
-    body: web::Bytes,
 ) -> Result<HttpResponse, UiError> {
-    same_origin(&ui, &req)?;
     let id = monitor_id(&ui, &id)?;
     let actor = state.actor();
     submit(&state, &ui, &body, Some(id), move |c, input| {

@@ -1,9 +1,0 @@
-DROP TABLE settings;
-DROP TABLE audit_events;
-DROP TABLE iam_oidc_logins;
-DROP TABLE iam_api_tokens;
-DROP TABLE iam_sessions;
-DROP TABLE iam_bindings;
-DROP TABLE iam_users;
-DROP TABLE iam_roles;
-DROP TABLE iam_permissions;
