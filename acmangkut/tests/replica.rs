@@ -15,8 +15,8 @@ async fn the_scheduler_leases_under_the_replica_name_the_application_reports() {
     // Arrange: a pageinspect that accepts connections and never answers, so a claimed monitor
     // keeps its lease for the probe's whole timeout; no replica_id, so the name is generated.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}/has.db", dir.path().display());
+    let db = has_test_db::TestDb::new();
+    let url = db.url.clone();
     let mut config = Config::default();
     config.database.url = Secret::new(url.clone());
     config.metric_log.dir = "".into();

@@ -11,15 +11,10 @@ use shared::monitor::MonitorInput;
 
 const DAY: i64 = 86_400_000;
 
-/// A fresh SQLite store holding one monitor; keep the dir alive as long as the store.
-async fn store_with_one_monitor() -> (tempfile::TempDir, Store, i64) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(
-        &format!("sqlite://{}/has.db", dir.path().display()),
-        2,
-        5_000,
-    )
-    .expect("store");
+/// A fresh store holding one monitor; keep the database alive as long as the store.
+async fn store_with_one_monitor() -> (has_test_db::TestDb, Store, i64) {
+    let db = has_test_db::TestDb::new();
+    let store = Store::open(&db.url, 2, 5_000).expect("store");
     let input: MonitorInput = serde_json::from_value(serde_json::json!({
         "name": "m", "probe": {"kind": "tcp", "target": "127.0.0.1:9"}
     }))
@@ -29,12 +24,12 @@ async fn store_with_one_monitor() -> (tempfile::TempDir, Store, i64) {
         .await
         .expect("create")
         .id;
-    (dir, store, id)
+    (db, store, id)
 }
 
 #[tokio::test]
 async fn old_results_and_rollups_go_and_recent_ones_stay() {
-    let (_dir, store, id) = store_with_one_monitor().await;
+    let (_db, store, id) = store_with_one_monitor().await;
     let now = now_ms();
     // 25 results 10 days old, 5 from today; rollups 500 and 2 days old.
     store
@@ -96,7 +91,7 @@ async fn old_results_and_rollups_go_and_recent_ones_stay() {
 #[tokio::test]
 async fn screenshots_are_kept_by_age_and_count_and_their_results_unmarked() {
     use acmangkut::store::schema::screenshots;
-    let (_dir, store, id) = store_with_one_monitor().await;
+    let (_db, store, id) = store_with_one_monitor().await;
     let now = now_ms();
     // Six failed results with screenshots: one 5 days old, five from today.
     store

@@ -1,11 +1,10 @@
 //! `store::write` nests: an inner write that fails rolls back only its savepoint when the outer
-//! one carries on, an outer failure rolls back everything, and a dry run leaves nothing. On a
-//! SQLite file, and on PostgreSQL when `HAS_TEST_DATABASE_URL` points at a server.
+//! one carries on, an outer failure rolls back everything, and a dry run leaves nothing. On the
+//! suite's backend (`has_test_db`).
 
 use acmangkut::store::audit::Actor;
 use acmangkut::store::settings::{get, set};
 use acmangkut::store::{self, DbConn, Store, StoreError};
-use diesel::{Connection, PgConnection, RunQueryDsl};
 
 fn actor() -> Actor {
     Actor {
@@ -82,30 +81,8 @@ async fn nesting(store: &Store) {
 }
 
 #[tokio::test]
-async fn nested_writes_on_sqlite() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}/has.db", dir.path().display());
-    let store = Store::open(&url, 2, 5_000).expect("store");
+async fn nested_writes() {
+    let db = has_test_db::TestDb::new();
+    let store = Store::open(&db.url, 2, 5_000).expect("store");
     nesting(&store).await;
-}
-
-#[tokio::test]
-async fn nested_writes_on_postgres() {
-    let Ok(base) = std::env::var("HAS_TEST_DATABASE_URL") else {
-        return;
-    };
-    if !base.starts_with("postgres") {
-        return;
-    }
-    let name = format!("has_t_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = PgConnection::establish(&base).expect("connect to HAS_TEST_DATABASE_URL");
-    diesel::sql_query(format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .expect("create database");
-    let (head, _) = base.rsplit_once('/').expect("a database path in the URL");
-    let store = Store::open(&format!("{head}/{name}"), 2, 5_000).expect("store");
-    nesting(&store).await;
-    drop(store);
-    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut admin);
 }

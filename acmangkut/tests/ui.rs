@@ -1,4 +1,5 @@
-//! The browser console, driven over HTTP against the real application (port 0, fresh SQLite).
+//! The browser console, driven over HTTP against the real application (port 0, a fresh database
+//! from `has_test_db`: SQLite, or PostgreSQL per `HAS_TEST_DATABASE_URL`).
 
 use acmangkut::store::monitors::results::{self, Outcome};
 use acmangkut::store::schema::monitors;
@@ -19,13 +20,13 @@ struct TestApp {
     base: String,
     http: reqwest::Client,
     app_state: acmangkut::state::AppState,
-    _dir: tempfile::TempDir,
+    _db: has_test_db::TestDb,
 }
 
 async fn spawn_app() -> TestApp {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let db = has_test_db::TestDb::new();
     let mut config = Config::default();
-    config.database.url = Secret::new(format!("sqlite://{}/has.db", dir.path().display()));
+    config.database.url = Secret::new(db.url.clone());
     config.scheduler.enabled = false;
     config.metric_log.dir = "".into();
     config.log.dir = "".into();
@@ -57,7 +58,7 @@ async fn spawn_app() -> TestApp {
         base,
         http,
         app_state,
-        _dir: dir,
+        _db: db,
     }
 }
 

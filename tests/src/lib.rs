@@ -3,7 +3,6 @@
 //! `HAS_TEST_DATABASE_URL` is set), and a real OpenID Connect provider ([`oidc`]).
 
 pub mod browser;
-pub mod db;
 pub mod inspection;
 pub mod logged;
 pub mod oidc;
@@ -14,7 +13,7 @@ pub mod spawn;
 pub mod targets;
 pub mod webhook;
 
-pub use db::TestDb;
+pub use has_test_db::{self as db, TestDb};
 pub use spawn::{TestApp, spawn_acmangkut, spawn_pageinspect, spawn_pageinspect_with};
 pub use targets::Targets;
 

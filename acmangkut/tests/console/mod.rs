@@ -1,5 +1,6 @@
 //! The console test harness shared by `ui_iam.rs` and `ui_inspection.rs`: the real application
-//! on port 0 with a fresh SQLite file, an API client holding the bootstrap token, and a
+//! on port 0 with a fresh database (`has_test_db`: SQLite, or PostgreSQL per
+//! `HAS_TEST_DATABASE_URL`), an API client holding the bootstrap token, and a
 //! "browser": a client that keeps cookies, signs in through the form and posts forms with the
 //! CSRF token it finds on the page. Each test binary uses part of it.
 #![allow(dead_code)]
@@ -19,7 +20,7 @@ pub struct TestApp {
     pub base: String,
     /// Carries the bootstrap token: arranges users and monitors through the API.
     pub api: reqwest::Client,
-    pub _dir: tempfile::TempDir,
+    pub _db: has_test_db::TestDb,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -28,9 +29,9 @@ pub async fn spawn_app() -> TestApp {
 
 /// [`spawn_app`] with `adjust` applied to the config first.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let db = has_test_db::TestDb::new();
     let mut config = Config::default();
-    config.database.url = Secret::new(format!("sqlite://{}/has.db", dir.path().display()));
+    config.database.url = Secret::new(db.url.clone());
     config.scheduler.enabled = false;
     config.metric_log.dir = "".into();
     config.log.dir = "".into();
@@ -53,7 +54,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     TestApp {
         base,
         api,
-        _dir: dir,
+        _db: db,
     }
 }
 

@@ -5,16 +5,9 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 use has_tests::{TestDb, spawn::test_config, spawn_acmangkut};
 use serde_json::{Value, json};
 
-fn pg_base() -> String {
-    std::env::var("HAS_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| u.starts_with("postgres"))
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_database_answers_503_problem_json() {
-    let base = pg_base();
+    let base = TestDb::postgres_base();
     let db = TestDb::postgres(&base);
     let mut config = test_config(&db, "http://127.0.0.1:9");
     config.scheduler.enabled = false;

@@ -13,13 +13,6 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-fn pg_base() -> String {
-    std::env::var("HAS_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| u.starts_with("postgres"))
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
 const GLASS: (&str, &str) = ("glass", "break-glass-password-1");
 const OPERATOR: (&str, &str) = ("op1", "operator-password-1");
 
@@ -157,7 +150,7 @@ async fn provider_down_closeiam_on_each_instance_admits_break_glass_and_keeps_cr
     // Arrange: the provider, two instances on one database (A listens on every address so that
     // it can be called from a non-loopback one), bindings and accounts.
     let mut p = OidcProvider::start(OidcOptions::default()).await;
-    let db = TestDb::postgres(&pg_base());
+    let db = TestDb::always_postgres();
     let oidc = Some(p.config_for(WEB_CLIENT, "acmangkut"));
     let a = instance(&db, "0.0.0.0:0", oidc.clone()).await;
     let b = instance(&db, "127.0.0.1:0", oidc).await;
@@ -352,7 +345,7 @@ async fn provider_down_closeiam_on_each_instance_admits_break_glass_and_keeps_cr
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cluster_wide_switch_set_on_one_instance_degrades_the_other_within_seconds() {
-    let db = TestDb::postgres(&pg_base());
+    let db = TestDb::always_postgres();
     let a = instance(&db, "127.0.0.1:0", None).await;
     let b = instance(&db, "127.0.0.1:0", None).await;
     let r = a

@@ -11,13 +11,6 @@ use std::time::Duration;
 
 const INTERVAL_S: i64 = 2;
 
-fn pg_base() -> String {
-    std::env::var("HAS_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| u.starts_with("postgres"))
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
 fn started_ms(r: &serde_json::Value) -> i64 {
     let s = r["started_at"].as_str().expect("started_at");
     chrono::DateTime::parse_from_rfc3339(s)
@@ -29,7 +22,7 @@ fn started_ms(r: &serde_json::Value) -> i64 {
 async fn two_replicas_run_each_due_probe_once_and_take_over_from_a_dead_one() {
     let targets = Targets::start().await;
     let (pi, _h) = spawn_pageinspect(None).await;
-    let db = TestDb::postgres(&pg_base());
+    let db = TestDb::always_postgres();
     let replica = |name: &str| {
         let mut c = test_config(&db, &pi);
         c.scheduler.replica_id = name.into();

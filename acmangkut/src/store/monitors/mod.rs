@@ -407,16 +407,13 @@ pub fn recent_state_changes(
 mod tests {
     use super::*;
     use crate::store::monitors::models::tests::varied_inputs;
-    use diesel::SqliteConnection;
 
-    /// A migrated SQLite database holding the varied monitors three times over, in every
-    /// state, some checked; keep the dir alive as long as the connection.
-    fn database() -> (tempfile::TempDir, DbConn) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("has.db");
-        let path = path.to_str().expect("utf-8 path");
-        let mut conn = DbConn::Sqlite(SqliteConnection::establish(path).expect("open"));
-        crate::store::migrate(&mut conn).expect("migrate");
+    /// A migrated database (the suite's backend) holding the varied monitors three times
+    /// over, in every state, some checked; keep the database alive as long as the connection.
+    fn database() -> (has_test_db::TestDb, crate::store::PooledConn) {
+        let db = has_test_db::TestDb::new();
+        let store = crate::store::Store::open(&db.url, 1, 5_000).expect("open");
+        let mut conn = store.pool.get().expect("a connection");
         let states = ["pending", "up", "degraded", "down", "paused"];
         let mut n = 0usize;
         for round in 0..3 {
@@ -453,12 +450,12 @@ mod tests {
                 .expect("insert");
             }
         }
-        (dir, conn)
+        (db, conn)
     }
 
     #[test]
     fn a_page_as_json_is_what_serde_writes_of_the_listed_monitors() {
-        let (_dir, mut conn) = database();
+        let (_db, mut conn) = database();
         let filters = [
             MonitorFilter::default(),
             MonitorFilter {

@@ -399,17 +399,17 @@ mod tests {
         Ui::of(&req)
     }
 
-    /// A migrated SQLite store holding one task of 10 rules whose run has `n` findings
-    /// (passes, failures and errors mixed, long evidence); keep the dir alive with the store.
-    async fn store_with_run(n: usize) -> (tempfile::TempDir, Store, i64) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}/has.db", dir.path().display());
-        let store = Store::open(&url, 2, 5000).expect("open");
+    /// A migrated store (the suite's backend) holding one task of 10 rules whose run has `n`
+    /// findings (passes, failures and errors mixed, long evidence); keep the database alive
+    /// with the store.
+    async fn store_with_run(n: usize) -> (has_test_db::TestDb, Store, i64) {
+        let db = has_test_db::TestDb::new();
+        let store = Store::open(&db.url, 2, 5000).expect("open");
         let id = store
             .run(move |c| Ok::<_, shared::ApiError>(seed_run(c, n)))
             .await
             .expect("seed");
-        (dir, store, id)
+        (db, store, id)
     }
 
     fn seed_run(c: &mut DbConn, n: usize) -> i64 {
@@ -473,7 +473,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_report_of_a_thousand_findings_loads_and_renders_fast() {
-        let (_dir, store, id) = store_with_run(1000).await;
+        let (_db, store, id) = store_with_run(1000).await;
         let ui = ui();
         let started = std::time::Instant::now();
         let (report, deliveries) = store
@@ -510,7 +510,7 @@ mod tests {
 
     #[tokio::test]
     async fn findings_sort_failures_then_errors_then_passes_by_level() {
-        let (_dir, store, id) = store_with_run(30).await;
+        let (_db, store, id) = store_with_run(30).await;
         let report = store
             .run(move |c| load_report(c, id))
             .await
