@@ -90,7 +90,8 @@ pub struct SchedulerConfig {
     pub batch_size: usize,
     /// Batches in flight to pageinspect at once.
     pub max_in_flight: usize,
-    /// A claimed monitor not finished within this time is claimable by another replica.
+    /// A claimed monitor's lease; its owner renews it every third of this while the probe is
+    /// out, so it expires only when the owner is gone: then another replica takes it over.
     pub lease_seconds: u64,
 }
 
@@ -232,7 +233,7 @@ impl Default for Config {
                 claim_limit: 1_000,
                 batch_size: 100,
                 max_in_flight: 16,
-                lease_seconds: 90,
+                lease_seconds: 6,
             },
             retention: RetentionConfig {
                 raw_days: 7,

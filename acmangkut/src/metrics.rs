@@ -15,6 +15,8 @@ pub struct Metrics {
     pub dispatch_duration: Histogram,
     pub backoffs: IntCounter,
     pub leases_lost: IntCounter,
+    /// Monitors claimed whose lease another replica (or an earlier process) had let expire.
+    pub lease_takeovers: IntCounter,
     pub pruned_rows: IntCounter,
     pub in_flight_batches: IntGauge,
     /// 1 while IAM is degraded on this instance (its switch or the cluster-wide one closed).
@@ -69,6 +71,11 @@ impl Metrics {
             "Results dropped because another replica had taken over the lease.",
         )
         .expect("valid metric");
+        let lease_takeovers = IntCounter::new(
+            "has_scheduler_lease_takeovers_total",
+            "Monitors claimed after the lease of the replica that held them expired.",
+        )
+        .expect("valid metric");
         let pruned_rows = IntCounter::new(
             "has_retention_pruned_rows_total",
             "Rows deleted by retention.",
@@ -102,6 +109,7 @@ impl Metrics {
             Box::new(dispatch_duration.clone()),
             Box::new(backoffs.clone()),
             Box::new(leases_lost.clone()),
+            Box::new(lease_takeovers.clone()),
             Box::new(pruned_rows.clone()),
             Box::new(in_flight_batches.clone()),
             Box::new(iam_degraded.clone()),
@@ -117,6 +125,7 @@ impl Metrics {
             dispatch_duration,
             backoffs,
             leases_lost,
+            lease_takeovers,
             pruned_rows,
             in_flight_batches,
             iam_degraded,

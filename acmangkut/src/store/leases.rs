@@ -12,6 +12,15 @@ use diesel::prelude::*;
 use diesel::result::QueryResult;
 use diesel::sql_types::{BigInt, Text};
 
+/// A claimed monitor, and who held its lease before if that lease had expired (a takeover).
+#[derive(diesel::QueryableByName)]
+pub struct Claimed {
+    #[diesel(embed)]
+    pub monitor: MonitorRow,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub previous_owner: Option<String>,
+}
+
 /// Claims up to `limit` due, unpaused monitors for `owner` until `now + lease_ms`.
 pub fn claim_due_monitors(
     conn: &mut DbConn,
@@ -19,25 +28,30 @@ pub fn claim_due_monitors(
     now: i64,
     limit: i64,
     lease_ms: i64,
-) -> QueryResult<Vec<MonitorRow>> {
+) -> QueryResult<Vec<Claimed>> {
     match conn {
         DbConn::Pg(c) => diesel::sql_query(
-            "UPDATE monitors SET lease_owner = $1, lease_expires_at = $2 \
-             WHERE id IN (SELECT id FROM monitors \
+            "WITH due AS (SELECT id, lease_owner AS previous_owner FROM monitors \
                  WHERE paused = FALSE AND next_run_at <= $3 \
                    AND (lease_owner IS NULL OR lease_expires_at < $3) \
                  ORDER BY next_run_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
-             RETURNING *",
+             UPDATE monitors SET lease_owner = $1, lease_expires_at = $2 \
+             FROM due WHERE monitors.id = due.id \
+             RETURNING monitors.*, due.previous_owner",
         )
         .bind::<Text, _>(owner)
         .bind::<BigInt, _>(now + lease_ms)
         .bind::<BigInt, _>(now)
         .bind::<BigInt, _>(limit)
-        .load(c),
+        .load::<Claimed>(c)
+        .map(|mut rows| {
+            rows.sort_by_key(|r| r.monitor.next_run_at);
+            rows
+        }),
         // Both backends compile the body; only SQLite runs it.
         DbConn::Sqlite(_) => super::write(conn, |conn| {
             crate::db!(conn, |c| {
-                let ids: Vec<i64> = monitors::table
+                let due: Vec<(i64, Option<String>)> = monitors::table
                     .filter(monitors::paused.eq(false))
                     .filter(monitors::next_run_at.le(now))
                     .filter(
@@ -47,25 +61,52 @@ pub fn claim_due_monitors(
                     )
                     .order(monitors::next_run_at.asc())
                     .limit(limit)
-                    .select(monitors::id)
+                    .select((monitors::id, monitors::lease_owner))
                     .load(c)?;
-                if ids.is_empty() {
+                if due.is_empty() {
                     return Ok(Vec::new());
                 }
+                let ids: Vec<i64> = due.iter().map(|(id, _)| *id).collect();
+                let mut previous: std::collections::HashMap<i64, Option<String>> =
+                    due.into_iter().collect();
                 diesel::update(monitors::table.filter(monitors::id.eq_any(&ids)))
                     .set((
                         monitors::lease_owner.eq(owner),
                         monitors::lease_expires_at.eq(now + lease_ms),
                     ))
                     .execute(c)?;
-                monitors::table
+                let rows: Vec<MonitorRow> = monitors::table
                     .filter(monitors::id.eq_any(&ids))
                     .order(monitors::next_run_at.asc())
                     .select(MonitorRow::as_select())
-                    .load(c)
+                    .load(c)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|monitor| Claimed {
+                        previous_owner: previous.remove(&monitor.id).flatten(),
+                        monitor,
+                    })
+                    .collect())
             })
         }),
     }
+}
+
+/// Extends `owner`'s leases on `ids` (monitors whose probes are still out) to `until`. A lease
+/// another replica has taken over meanwhile is left alone. Returns how many were renewed.
+pub fn renew_monitors(
+    conn: &mut DbConn,
+    owner: &str,
+    ids: &[i64],
+    until: i64,
+) -> QueryResult<usize> {
+    crate::db!(conn, |c| diesel::update(
+        monitors::table
+            .filter(monitors::id.eq_any(ids))
+            .filter(monitors::lease_owner.eq(owner))
+    )
+    .set(monitors::lease_expires_at.eq(until))
+    .execute(c))
 }
 
 /// Gives claimed rows back without a result (pageinspect asked us to back off): they become

@@ -1,8 +1,10 @@
 //! The monitor scheduler: claim due monitors by lease, send them to pageinspect in batches,
 //! record results in batches.
 //!
-//! Every replica runs one. Leases make each due run happen once across replicas; a replica that
-//! dies leaves leases that expire and are claimed by the others. Failures to reach pageinspect
+//! Every replica runs one. Leases make each due run happen once across replicas. A lease is
+//! short (`scheduler.lease_seconds`) and renewed by its owner while the probe is out, so a
+//! replica that dies leaves leases that expire within seconds; another replica then claims
+//! those monitors, logs the takeover and counts it (`has_scheduler_lease_takeovers_total`). Failures to reach pageinspect
 //! are recorded as `executor_unavailable` (never as the page being down) and counted in
 //! `has_controllermanager_failure_total`; a 429 from pageinspect defers the batch instead.
 
@@ -16,8 +18,8 @@ use crate::store::monitors::results::Outcome;
 use crate::store::{Store, leases, now_ms};
 use shared::pageinspect_client::{ClientError, PageinspectClient};
 use shared::probe::{FailureReason, ProbeResult};
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use tracing::Instrument;
@@ -30,6 +32,8 @@ pub struct Scheduler {
     config: SchedulerConfig,
     /// This replica's name in leases and logs, the one every engine of the replica uses.
     owner: String,
+    /// Monitors claimed and not yet recorded or given back: the leases to renew.
+    leased: Mutex<HashSet<i64>>,
 }
 
 impl Scheduler {
@@ -46,6 +50,42 @@ impl Scheduler {
             metrics,
             config,
             owner,
+            leased: Mutex::new(HashSet::new()),
+        }
+    }
+
+    fn lease_ms(&self) -> i64 {
+        i64::try_from(self.config.lease_seconds * 1000).unwrap_or(i64::MAX / 2)
+    }
+
+    fn leased(&self) -> Vec<i64> {
+        self.leased
+            .lock()
+            .map(|l| l.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Renews the leases of the monitors in flight every third of the lease, until aborted.
+    async fn renew_leases(self: Arc<Self>) {
+        let every = Duration::from_millis(u64::try_from(self.lease_ms() / 3).unwrap_or(1_000));
+        loop {
+            tokio::time::sleep(every).await;
+            let ids = self.leased();
+            if ids.is_empty() {
+                continue;
+            }
+            let (owner, until) = (self.owner.clone(), now_ms() + self.lease_ms());
+            if let Err(e) = self
+                .store
+                .run(move |c| leases::renew_monitors(c, &owner, &ids, until))
+                .await
+            {
+                self.metrics.controllermanager_failure.inc();
+                tracing::error!(
+                    error = crate::engine::chain(e),
+                    "renewing monitor leases failed"
+                );
+            }
         }
     }
 
@@ -58,6 +98,7 @@ impl Scheduler {
         let this = Arc::new(self);
         let permits = Arc::new(Semaphore::new(this.config.max_in_flight));
         tracing::info!(replica = %this.owner, "scheduler started");
+        let renewing = tokio::spawn(this.clone().renew_leases().in_current_span());
         let mut idle = false;
         loop {
             if idle {
@@ -88,7 +129,13 @@ impl Scheduler {
                 let chunk = chunk.to_vec();
                 tokio::spawn(
                     async move {
+                        let ids: Vec<i64> = chunk.iter().map(|r| r.id).collect();
                         me.dispatch(chunk).await;
+                        if let Ok(mut l) = me.leased.lock() {
+                            for id in ids {
+                                l.remove(&id);
+                            }
+                        }
                         drop(permit);
                     }
                     .in_current_span(),
@@ -98,6 +145,7 @@ impl Scheduler {
         // Let in-flight batches finish (each is bounded by its probes' timeouts).
         let all = u32::try_from(this.config.max_in_flight).unwrap_or(u32::MAX);
         let _ = tokio::time::timeout(Duration::from_secs(70), permits.acquire_many(all)).await;
+        renewing.abort();
         let owner = this.owner.clone();
         if let Err(e) = this
             .store
@@ -114,14 +162,19 @@ impl Scheduler {
 
     async fn claim(&self, limit: i64) -> Vec<MonitorRow> {
         let owner = self.owner.clone();
-        let lease_ms = i64::try_from(self.config.lease_seconds * 1000).unwrap_or(i64::MAX / 2);
+        let lease_ms = self.lease_ms();
         let now = now_ms();
         match self
             .store
             .run(move |c| leases::claim_due_monitors(c, &owner, now, limit, lease_ms))
             .await
         {
-            Ok(rows) => {
+            Ok(claimed) => {
+                self.took_over(&claimed);
+                if let Ok(mut l) = self.leased.lock() {
+                    l.extend(claimed.iter().map(|c| c.monitor.id));
+                }
+                let rows: Vec<MonitorRow> = claimed.into_iter().map(|c| c.monitor).collect();
                 for r in &rows {
                     self.metrics
                         .scheduler_lag
@@ -137,6 +190,26 @@ impl Scheduler {
                 );
                 Vec::new()
             }
+        }
+    }
+
+    /// Logs and counts the claimed monitors whose expired lease another owner held.
+    fn took_over(&self, claimed: &[leases::Claimed]) {
+        let mut from: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+        for c in claimed {
+            if let Some(previous) = &c.previous_owner {
+                from.entry(previous).or_default().push(c.monitor.id);
+            }
+        }
+        for (previous, ids) in from {
+            self.metrics.lease_takeovers.inc_by(ids.len() as u64);
+            tracing::warn!(
+                replica = %self.owner,
+                previous_owner = %previous,
+                monitors = ids.len(),
+                ids = ?ids,
+                "took over monitors whose lease expired (their replica stopped renewing it)"
+            );
         }
     }
 
