@@ -5,8 +5,10 @@
 pub mod browser;
 pub mod inspection;
 pub mod logged;
+pub mod netns;
 pub mod oidc;
 pub mod problems;
+pub mod process;
 pub mod prometheus;
 pub mod smtp;
 pub mod spawn;

@@ -175,12 +175,16 @@ impl TestApp {
 
     /// The value of a metric line starting with `name` in `/metrics` (0 when absent).
     pub async fn metric(&self, name: &str) -> f64 {
-        let text = self.get("/metrics").await.text().await.expect("metrics");
-        text.lines()
-            .filter(|l| l.starts_with(name) && !l.starts_with('#'))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
+        metric_sum(&self.get("/metrics").await.text().await.expect("metrics"), name)
     }
+}
+
+/// The sum of the samples of the metric lines starting with `name` in a `/metrics` text.
+pub fn metric_sum(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 /// A signed-in browser session of a built-in account: its `has_session` cookie and the CSRF

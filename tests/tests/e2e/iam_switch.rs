@@ -129,22 +129,6 @@ async fn api_token_of(app: &TestApp, account: (&str, &str)) -> String {
     v["secret"].as_str().expect("secret").to_string()
 }
 
-/// The first address of this machine that is not loopback (`hostname -I`, else `ip addr`).
-fn non_loopback_ipv4() -> Option<std::net::Ipv4Addr> {
-    let run = |cmd: &str, args: &[&str]| {
-        std::process::Command::new(cmd)
-            .args(args)
-            .output()
-            .ok()
-            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
-            .unwrap_or_default()
-    };
-    let text = run("hostname", &["-I"]) + " " + &run("ip", &["-o", "-4", "addr", "show"]);
-    text.split(|c: char| c.is_whitespace() || c == '/')
-        .filter_map(|w| w.parse::<std::net::Ipv4Addr>().ok())
-        .find(|ip| !ip.is_loopback() && !ip.is_unspecified() && !ip.is_broadcast())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provider_down_closeiam_on_each_instance_admits_break_glass_and_keeps_credentials() {
     // Arrange: the provider, two instances on one database (A listens on every address so that
@@ -276,30 +260,24 @@ async fn provider_down_closeiam_on_each_instance_admits_break_glass_and_keeps_cr
     let glass_session = glass_session.expect("cookie");
 
     // The switch answers only on the instance itself: from another address it is 403, audited.
-    match non_loopback_ipv4() {
-        Some(ip) => {
-            let r = plain()
-                .get(format!("http://{ip}:{}/api/common/openiam", port_of(&a)))
-                .send()
-                .await
-                .expect("GET over a non-loopback address");
-            assert_eq!(r.status(), 403);
-            assert_eq!(
-                a.metric("has_iam_degraded").await,
-                1.0,
-                "the switch did not move"
-            );
-            let events = a
-                .get_json("/api/v1/audit?action=iam.switch.openiam&outcome=denied")
-                .await;
-            let event = &events["items"][0];
-            assert_eq!(event["peer"], ip.to_string(), "{events}");
-        }
-        None => eprintln!(
-            "SKIPPED (visible on purpose): this machine has no non-loopback IPv4 address, so the \
-             403 of the switch to a remote peer cannot be shown here"
-        ),
-    }
+    // The other address is a network namespace of the test's own (`curl` run inside it).
+    let ns = has_tests::netns::NetNs::create();
+    let url = format!("http://{}:{}/api/common/openiam", ns.host, port_of(&a));
+    let code = ns
+        .run("curl", &["-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "10", &url])
+        .unwrap_or_else(|e| panic!("curl from the namespace {}: {e}", ns.name));
+    assert_eq!(code, "403", "from {}", ns.peer);
+    assert_eq!(
+        a.metric("has_iam_degraded").await,
+        1.0,
+        "the switch did not move"
+    );
+    let events = a
+        .get_json("/api/v1/audit?action=iam.switch.openiam&outcome=denied")
+        .await;
+    let event = &events["items"][0];
+    assert_eq!(event["peer"], ns.peer.to_string(), "{events}");
+    drop(ns);
 
     // Roll back once the provider is repaired: openiam on each instance.
     p.restart().await;

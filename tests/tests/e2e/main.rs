@@ -4,6 +4,7 @@
 mod bad_input;
 mod browser;
 mod browser_probe;
+mod crashes;
 mod database;
 mod executor;
 mod hasinit;

@@ -1,0 +1,157 @@
+//! The real `acmangkut` binary as a child process, for tests that crash it: `kill -9` leaves
+//! nothing running behind, unlike stopping a server inside the test process.
+//!
+//! The binary is `HAS_TEST_ACMANGKUT_BIN` when set (e.g. a release build), else the one cargo
+//! builds next to this test binary (built first when missing or out of date).
+
+use crate::spawn::{BOOTSTRAP_TOKEN, bearer_client};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// The acmangkut binary the process tests run.
+pub fn acmangkut_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("HAS_TEST_ACMANGKUT_BIN") {
+            return PathBuf::from(bin);
+        }
+        // This test binary is <target>/<profile>/deps/<name>-<hash>.
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("<target>/<profile>/deps");
+        let target = profile_dir.parent().expect("<target>");
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        build
+            .current_dir(&workspace)
+            .args(["build", "--quiet", "-p", "acmangkut", "--bin", "acmangkut"])
+            .arg("--target-dir")
+            .arg(target);
+        if profile_dir.file_name().is_some_and(|p| p == "release") {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build for the acmangkut binary");
+        assert!(status.success(), "cargo build -p acmangkut failed");
+        profile_dir.join("acmangkut")
+    })
+    .clone()
+}
+
+/// A running acmangkut process, its log (JSON lines on stdout, kept in a file) and a client.
+pub struct Process {
+    pub address: String,
+    /// Authenticated with [`BOOTSTRAP_TOKEN`].
+    pub http: reqwest::Client,
+    pub log: PathBuf,
+    child: Child,
+}
+
+impl Process {
+    /// Starts acmangkut on 127.0.0.1:0 with the test bootstrap token, the database `db_url`
+    /// and the settings in `env` (`HAS_…` keys, e.g. `HAS_SCHEDULER__REPLICA_ID`); its log
+    /// goes to `log` (appended: a restart adds to it). Waits until it listens.
+    pub async fn start(db_url: &str, env: &[(&str, String)], log: &Path) -> Self {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("open the process log");
+        let mut cmd = Command::new(acmangkut_bin());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("HAS_") && !k.starts_with("HAS_TEST_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("HAS_SERVER__LISTEN", "127.0.0.1:0")
+            .env("HAS_SERVER__WORKERS", "2")
+            .env("HAS_DATABASE__URL", db_url)
+            .env("HAS_DATABASE__POOL_SIZE", "4")
+            .env("HAS_IAM__BOOTSTRAP_TOKEN", BOOTSTRAP_TOKEN)
+            .env("HAS_LOG__DIR", "")
+            .env("HAS_LOG__FORMAT", "json")
+            .env("HAS_METRIC_LOG__DIR", "")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("log handle"))
+            .stderr(out);
+        // Only this start's lines: a restart appends to the log of the first.
+        let from = std::fs::metadata(log).map_or(0, |m| m.len());
+        let child = cmd.spawn().expect("start acmangkut");
+        let port = crate::eventually(
+            Duration::from_secs(30),
+            "acmangkut to log its port",
+            || async { listening_port(log, from) },
+        )
+        .await;
+        Self {
+            address: format!("http://127.0.0.1:{port}"),
+            http: bearer_client(BOOTSTRAP_TOKEN),
+            log: log.to_path_buf(),
+            child,
+        }
+    }
+
+    /// `kill -9`: no shutdown, no lease released, nothing flushed.
+    pub fn kill9(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        let _ = self.child.wait();
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let r = self.http.get(self.url(path)).send().await.expect("GET");
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.json().await.expect("json")
+    }
+
+    /// `POST path` with a JSON body that must answer `status`; returns the answer.
+    pub async fn post(&self, path: &str, body: &Value, status: u16) -> Value {
+        let r = self.http.post(self.url(path)).json(body).send().await;
+        let r = r.expect("POST");
+        let got = r.status().as_u16();
+        let json: Value = r.json().await.unwrap_or(Value::Null);
+        assert_eq!(got, status, "POST {path}: {json}");
+        json
+    }
+
+    /// The sum of the samples of metric `name` in `/metrics` (0 when absent).
+    pub async fn metric(&self, name: &str) -> f64 {
+        let r = self.http.get(self.url("/metrics")).send().await;
+        crate::spawn::metric_sum(&r.expect("GET").text().await.expect("metrics"), name)
+    }
+
+    /// The log lines (JSON) whose message contains `text`, of every start so far.
+    pub fn log_lines(&self, text: &str) -> Vec<Value> {
+        let all = std::fs::read_to_string(&self.log).unwrap_or_default();
+        all.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|l| l["message"].as_str().is_some_and(|m| m.contains(text)))
+            .collect()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The port in the "acmangkut listening" line logged past byte `from`.
+fn listening_port(log: &Path, from: u64) -> Option<u16> {
+    let text = std::fs::read(log).ok()?;
+    let text = String::from_utf8_lossy(text.get(usize::try_from(from).ok()?..)?).to_string();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["message"] == "acmangkut listening")
+        .and_then(|l| u16::try_from(l["port"].as_u64()?).ok())
+}
