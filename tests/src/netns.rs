@@ -52,7 +52,14 @@ impl NetNs {
         let steps: [&[&str]; 7] = [
             &["netns", "add", &ns.name],
             &[
-                "link", "add", &ns.host_link, "type", "veth", "peer", "name", &inner,
+                "link",
+                "add",
+                &ns.host_link,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &inner,
             ],
             &["link", "set", &inner, "netns", &ns.name],
             &["addr", "add", &h, "dev", &ns.host_link],

@@ -28,6 +28,24 @@ pub fn acmangkut_bin() -> PathBuf {
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
+        // Not the variables cargo sets for this test: a build script that watches one (ring
+        // watches CARGO_MANIFEST_DIR) would rebuild, and the suite's next build again.
+        for (k, _) in std::env::vars() {
+            let per_package = [
+                "CARGO_PKG_",
+                "CARGO_MANIFEST_",
+                "CARGO_CRATE_",
+                "CARGO_BIN_",
+            ];
+            if per_package.iter().any(|p| k.starts_with(p))
+                || matches!(
+                    k.as_str(),
+                    "CARGO_PRIMARY_PACKAGE" | "CARGO_TARGET_TMPDIR" | "OUT_DIR"
+                )
+            {
+                build.env_remove(k);
+            }
+        }
         build
             .current_dir(&workspace)
             .args(["build", "--quiet", "-p", "acmangkut", "--bin", "acmangkut"])
@@ -36,7 +54,9 @@ pub fn acmangkut_bin() -> PathBuf {
         if profile_dir.file_name().is_some_and(|p| p == "release") {
             build.arg("--release");
         }
-        let status = build.status().expect("run cargo build for the acmangkut binary");
+        let status = build
+            .status()
+            .expect("run cargo build for the acmangkut binary");
         assert!(status.success(), "cargo build -p acmangkut failed");
         profile_dir.join("acmangkut")
     })

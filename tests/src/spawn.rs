@@ -175,7 +175,10 @@ impl TestApp {
 
     /// The value of a metric line starting with `name` in `/metrics` (0 when absent).
     pub async fn metric(&self, name: &str) -> f64 {
-        metric_sum(&self.get("/metrics").await.text().await.expect("metrics"), name)
+        metric_sum(
+            &self.get("/metrics").await.text().await.expect("metrics"),
+            name,
+        )
     }
 }
 

@@ -51,11 +51,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         .default_headers(headers)
         .build()
         .expect("client");
-    TestApp {
-        base,
-        api,
-        _db: db,
-    }
+    TestApp { base, api, _db: db }
 }
 
 impl TestApp {

@@ -152,12 +152,16 @@ async fn crashes_a_replica_killed_during_a_monitor_batch_loses_nothing_and_doubl
     let mut p = Process::start(&db.url, &replica("crash-a", &pi), &log).await;
     let ids = slow_monitors(&p, &targets, 10).await;
     let store = open(&db).await;
-    eventually(Duration::from_secs(20), "two results per monitor", || async {
-        let by = starts_by_monitor(&stored_results(&store).await);
-        ids.iter()
-            .all(|id| by.get(id).is_some_and(|s| s.len() >= 2))
-            .then_some(())
-    })
+    eventually(
+        Duration::from_secs(20),
+        "two results per monitor",
+        || async {
+            let by = starts_by_monitor(&stored_results(&store).await);
+            ids.iter()
+                .all(|id| by.get(id).is_some_and(|s| s.len() >= 2))
+                .then_some(())
+        },
+    )
     .await;
 
     // Act: kill -9 while a batch is out, then start again on the same database.
@@ -191,7 +195,10 @@ async fn crashes_a_replica_killed_during_a_monitor_batch_loses_nothing_and_doubl
     );
     assert_kept(&committed, &after);
     assert_no_slot_twice(&after);
-    let monitors = after.iter().map(|r| r.1).collect::<std::collections::BTreeSet<_>>();
+    let monitors = after
+        .iter()
+        .map(|r| r.1)
+        .collect::<std::collections::BTreeSet<_>>();
     assert_eq!(monitors.len(), ids.len(), "every monitor still checked");
     assert!(
         takeovers >= held.len() as f64,
@@ -243,8 +250,7 @@ async fn stored_findings(store: &Store, run: i64) -> Vec<(i64, String, String, S
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crashes_a_replica_killed_during_an_inspection_run_ends_it_interrupted_with_its_findings()
-{
+async fn crashes_a_replica_killed_during_an_inspection_run_ends_it_interrupted_with_its_findings() {
     // Arrange: an inspection engine that writes each finding as its check completes.
     let targets = Targets::start().await;
     let (pi, _pi) = spawn_pageinspect(None).await;
@@ -296,7 +302,11 @@ async fn crashes_a_replica_killed_during_an_inspection_run_ends_it_interrupted_w
     // Assert: docs/inspection.md, "Runs, durability and replicas".
     eprintln!("run {run} ended {waited:?} after the restart: {ended}");
     assert_eq!(ended["state"], "interrupted", "{ended:#}");
-    assert_eq!(ended["score"], Value::Null, "an interrupted run has no score");
+    assert_eq!(
+        ended["score"],
+        Value::Null,
+        "an interrupted run has no score"
+    );
     assert!(
         ended["detail"]
             .as_str()
@@ -305,9 +315,15 @@ async fn crashes_a_replica_killed_during_an_inspection_run_ends_it_interrupted_w
     );
     if !TestDb::is_postgres() {
         // A single SQLite replica ends it at start; PostgreSQL once its lease expires.
-        assert!(waited < Duration::from_secs(3), "ended at start: {waited:?}");
+        assert!(
+            waited < Duration::from_secs(3),
+            "ended at start: {waited:?}"
+        );
     }
-    assert_eq!(after, written, "the findings written before the kill, and no more");
+    assert_eq!(
+        after, written,
+        "the findings written before the kill, and no more"
+    );
     let mut checks: Vec<_> = after.iter().map(|f| (&f.1, &f.2)).collect();
     checks.sort();
     checks.dedup();
@@ -341,7 +357,10 @@ async fn crashes_a_killed_postgres_replica_s_monitors_are_taken_over_within_a_fe
     let ids = slow_monitors(&a, &targets, 20).await;
     let store = open(&db).await;
     tokio::time::sleep(Duration::from_secs(5)).await;
-    assert!(a.metric("has_scheduler_probes_total").await > 0.0, "A works");
+    assert!(
+        a.metric("has_scheduler_probes_total").await > 0.0,
+        "A works"
+    );
 
     // Act: kill -9 A while it holds leases.
     let (held, killed_at) = kill_during_a_batch(&mut a, &store, "replica-a").await;

@@ -264,7 +264,19 @@ async fn provider_down_closeiam_on_each_instance_admits_break_glass_and_keeps_cr
     let ns = has_tests::netns::NetNs::create();
     let url = format!("http://{}:{}/api/common/openiam", ns.host, port_of(&a));
     let code = ns
-        .run("curl", &["-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "10", &url])
+        .run(
+            "curl",
+            &[
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-m",
+                "10",
+                &url,
+            ],
+        )
         .unwrap_or_else(|e| panic!("curl from the namespace {}: {e}", ns.name));
     assert_eq!(code, "403", "from {}", ns.peer);
     assert_eq!(
