@@ -107,9 +107,7 @@ fn link_rules(conn: &mut DbConn, task_id: i64, rule_ids: &[i64]) -> Result<(), S
     db!(conn, |c| {
         diesel::delete(tr::table.filter(tr::task_id.eq(task_id))).execute(c)?;
         for link in &links {
-            diesel::insert_into(tr::table)
-                .values(link.clone())
-                .execute(c)?;
+            diesel::insert_into(tr::table).values(*link).execute(c)?;
         }
         QueryResult::Ok(())
     })?;
