@@ -21,6 +21,9 @@ pub struct PageinspectConfig {
     /// Where probes may not connect.
     #[serde(default)]
     pub egress: EgressConfig,
+    /// How probes (and the browser's proxy) resolve names.
+    #[serde(default)]
+    pub resolver: ResolverSection,
     /// Browser probes: the pool of headless Chromium processes.
     #[serde(default)]
     pub browser: BrowserConfig,
@@ -87,6 +90,46 @@ impl EgressConfig {
     pub fn guard(&self) -> Result<crate::egress::Guard, ConfigError> {
         crate::egress::Guard::new(&self.deny_cidrs).map_err(|e| ConfigError::Key {
             key: "egress.deny_cidrs".into(),
+            message: e.to_string(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolverSection {
+    /// DNS servers (`ip` or `ip:port`, port 53 by default) that http, tcp and tls probes and the
+    /// browser's proxy resolve names with; empty: the system resolver. A list in TOML; a
+    /// comma-separated string in `HAS_RESOLVER__SERVERS`.
+    #[serde(default, deserialize_with = "list_or_comma_separated")]
+    pub servers: Vec<String>,
+}
+
+impl ResolverSection {
+    /// The servers as socket addresses; a bad entry is a [`ConfigError`] naming
+    /// `resolver.servers` and it.
+    pub fn addresses(&self) -> Result<Vec<std::net::SocketAddr>, ConfigError> {
+        self.servers
+            .iter()
+            .map(|entry| {
+                let s = entry.trim();
+                s.parse::<std::net::SocketAddr>()
+                    .or_else(|_| {
+                        s.parse::<std::net::IpAddr>()
+                            .map(|ip| std::net::SocketAddr::new(ip, 53))
+                    })
+                    .map_err(|_| ConfigError::Key {
+                        key: "resolver.servers".into(),
+                        message: format!("{entry:?} is not an address like 10.0.0.53 or ip:port"),
+                    })
+            })
+            .collect()
+    }
+
+    /// The resolver probes use.
+    pub fn resolver(&self) -> Result<crate::egress::NameResolver, ConfigError> {
+        crate::egress::NameResolver::new(&self.addresses()?).map_err(|e| ConfigError::Key {
+            key: "resolver.servers".into(),
             message: e.to_string(),
         })
     }
@@ -201,6 +244,7 @@ impl PageinspectConfig {
             auth: AuthConfig::default(),
             location: "default".into(),
             egress: EgressConfig::default(),
+            resolver: ResolverSection::default(),
             browser: BrowserConfig::default(),
         }
     }
@@ -263,6 +307,7 @@ impl PageinspectConfig {
             }
         }
         self.egress.guard()?;
+        self.resolver.addresses()?;
         if self.browser.pool_size == 0 {
             return bad("browser.pool_size", "must be at least 1");
         }

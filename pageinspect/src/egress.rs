@@ -11,17 +11,28 @@
 //!   which checks the address it picked (every redirect hop resolves again, so every hop is
 //!   checked);
 //! - the dns prober checks its `dns_server` with [`Guard::check_ip`];
-//! - a prober that hands the URL to something else that connects by itself (the browser) calls
-//!   [`check_url`] first, which resolves the host and checks *every* address it resolves to.
+//! - the browser connects only through a SOCKS5 proxy pageinspect serves for each probe
+//!   ([`crate::browser::proxy`]), which resolves every host the page asks for and checks
+//!   *every* address it resolves to before connecting (redirects, sub-resources, scripts and a
+//!   name whose address changes between two lookups included); the target is checked first
+//!   with [`check_url`], the same check, for an early and clear failure.
+//!
+//! Names are resolved with [`Guard::lookup`]: the DNS servers of `resolver.servers`, or the
+//! system resolver when that list is empty.
 //!
 //! A denied target fails with `target_denied` and an error naming the address and the CIDR,
 //! without any connection being made. Loopback is allowed by default (tests and sidecars probe
 //! it); add `127.0.0.0/8` and `::1/128` to deny it too.
 
 use crate::failure::Failure;
+use hickory_resolver::config::{NameServerConfig, ResolverConfig};
+use hickory_resolver::net::NetError;
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::{Resolver, ResolverBuilder, TokioResolver};
 use ipnet::IpNet;
 use shared::probe::FailureReason;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use url::{Host, Url};
 
 /// The default deny list: IPv4 and IPv6 link-local (AWS, GCP, Azure, OpenStack metadata at
@@ -33,10 +44,48 @@ pub const DEFAULT_DENY_CIDRS: [&str; 4] = [
     "100.100.100.200/32",
 ];
 
-/// A parsed deny list. Cheap to share (`&Guard`); checks are a linear scan of a few CIDRs.
+/// A parsed deny list and the resolver names are looked up with. Cheap to clone; checks are a
+/// linear scan of a few CIDRs.
 #[derive(Debug, Clone, Default)]
 pub struct Guard {
     deny: Vec<IpNet>,
+    resolver: NameResolver,
+}
+
+/// The system resolver (`None`), or one asking the DNS servers of `resolver.servers`.
+#[derive(Debug, Clone, Default)]
+pub struct NameResolver(Option<Arc<TokioResolver>>);
+
+impl NameResolver {
+    /// A resolver asking `servers` (UDP, then TCP on truncation); the system resolver when
+    /// `servers` is empty.
+    pub fn new(servers: &[SocketAddr]) -> Result<Self, NetError> {
+        if servers.is_empty() {
+            return Ok(Self(None));
+        }
+        let mut builder = resolver_for(servers);
+        // Checked after every lookup anyway; no cache keeps tests of a changing answer honest.
+        builder.options_mut().cache_size = 0;
+        Ok(Self(Some(Arc::new(builder.build()?))))
+    }
+}
+
+/// A resolver builder asking `servers` (each `ip:port`), UDP first, TCP on truncation.
+pub fn resolver_for(servers: &[SocketAddr]) -> ResolverBuilder<TokioRuntimeProvider> {
+    let name_servers = servers
+        .iter()
+        .map(|addr| {
+            let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
+            for c in &mut ns.connections {
+                c.port = addr.port();
+            }
+            ns
+        })
+        .collect();
+    Resolver::builder_with_config(
+        ResolverConfig::from_name_servers(name_servers),
+        TokioRuntimeProvider::default(),
+    )
 }
 
 /// A deny-list entry that is not a CIDR (or an address).
@@ -72,12 +121,55 @@ impl Guard {
             .iter()
             .map(|c| parse_cidr(c.as_ref()))
             .collect::<Result<_, _>>()?;
-        Ok(Self { deny })
+        Ok(Self {
+            deny,
+            resolver: NameResolver::default(),
+        })
     }
 
     /// A guard that denies nothing.
     pub fn allow_all() -> Self {
         Self::default()
+    }
+
+    /// This guard, looking names up with `resolver`.
+    pub fn with_resolver(self, resolver: NameResolver) -> Self {
+        Self { resolver, ..self }
+    }
+
+    /// The addresses `host` resolves to (an IP literal, brackets allowed, is itself); fails
+    /// with `dns_failure` when it resolves to none. Does not check them.
+    pub async fn lookup(&self, host: &str, port: u16) -> Result<Vec<IpAddr>, Failure> {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Ok(vec![ip]);
+        }
+        let fail = |e: &dyn std::fmt::Display| {
+            Failure::new(
+                FailureReason::DnsFailure,
+                format!("cannot resolve {host}: {e}"),
+            )
+        };
+        let ips: Vec<IpAddr> = match &self.resolver.0 {
+            None => tokio::net::lookup_host((host, port))
+                .await
+                .map_err(|e| fail(&e))?
+                .map(|a| a.ip())
+                .collect(),
+            Some(r) => r
+                .lookup_ip(host)
+                .await
+                .map_err(|e| fail(&e))?
+                .iter()
+                .collect(),
+        };
+        if ips.is_empty() {
+            return Err(Failure::new(
+                FailureReason::DnsFailure,
+                format!("{host} resolved to no address"),
+            ));
+        }
+        Ok(ips)
     }
 
     /// The CIDRs denied, as parsed.
@@ -116,28 +208,19 @@ impl Guard {
 /// The caller bounds it with its timeout; it does not connect.
 pub async fn check_url(guard: &Guard, url: &Url) -> Result<(), Failure> {
     let port = url.port_or_known_default().unwrap_or(80);
-    let ips: Vec<IpAddr> = match url.host() {
-        Some(Host::Ipv4(ip)) => vec![IpAddr::V4(ip)],
-        Some(Host::Ipv6(ip)) => vec![IpAddr::V6(ip)],
-        Some(Host::Domain(name)) => {
-            if let Ok(ip) = name.parse::<IpAddr>() {
-                vec![ip]
-            } else {
-                tokio::net::lookup_host((name, port))
-                    .await
-                    .map_err(|e| {
-                        Failure::new(
-                            FailureReason::DnsFailure,
-                            format!("cannot resolve {name}: {e}"),
-                        )
-                    })?
-                    .map(|a| a.ip())
-                    .collect()
-            }
-        }
+    let host = match url.host() {
+        Some(Host::Ipv4(ip)) => ip.to_string(),
+        Some(Host::Ipv6(ip)) => ip.to_string(),
+        Some(Host::Domain(name)) => name.to_string(),
         None => return Err(Failure::new(FailureReason::Internal, "the URL has no host")),
     };
-    ips.into_iter().try_for_each(|ip| guard.check_ip(ip))
+    let ips = guard.lookup(&host, port).await?;
+    ips.into_iter()
+        .try_for_each(|ip| guard.check_ip(ip))
+        .map_err(|f| match url.host() {
+            Some(Host::Domain(_)) => Failure::new(f.reason, format!("{host}: {}", f.message)),
+            _ => f,
+        })
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@ use std::time::Instant;
 pub struct Application {
     local_addr: SocketAddr,
     server: Server,
+    /// Stopped with the server, so that no browser or profile directory outlives pageinspect.
+    browser: Option<std::sync::Arc<crate::browser::BrowserPool>>,
 }
 
 impl Application {
@@ -27,6 +29,7 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", config.server.listen))?;
         let local_addr = listener.local_addr()?;
         let state = web::Data::new(AppState::new(&config)?);
+        let browser = state.ctx.browser.clone();
         let auth = Authenticator::from_config(&config.auth)?;
         if config.auth.allow_anonymous {
             tracing::warn!(
@@ -72,6 +75,7 @@ impl Application {
         Ok(Self {
             local_addr,
             server: server.run(),
+            browser,
         })
     }
 
@@ -88,9 +92,14 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until the server is stopped (a signal, or [`ServerHandle::stop`]).
+    /// Serves until the server is stopped (a signal, or [`ServerHandle::stop`]), then stops
+    /// the browsers and removes their profile directories.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Some(pool) = self.browser {
+            pool.shutdown().await;
+        }
+        served
     }
 }
 

@@ -23,15 +23,20 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: &PageinspectConfig) -> anyhow::Result<Self> {
         let metrics = Arc::new(Metrics::new()?);
+        let egress = config
+            .egress
+            .guard()?
+            .with_resolver(config.resolver.resolver()?);
         let browser = config
             .browser
             .enabled
-            .then(|| BrowserPool::new(config.browser.clone(), metrics.clone()));
+            .then(|| BrowserPool::new(config.browser.clone(), metrics.clone(), egress.clone()))
+            .transpose()?;
         let ctx = ProbeContext {
             tls: TlsConnectors::new()?,
             max_body_bytes: config.probe.max_body_bytes,
             user_agent: config.probe.default_user_agent.clone(),
-            egress: config.egress.guard()?,
+            egress,
             browser,
         };
         Ok(Self {

@@ -20,8 +20,10 @@ use tokio::process::{Child, Command};
 /// page is a background tab of a headless browser). The display compositor runs in the browser
 /// process (`--in-process-gpu`; there is no GPU to isolate): one process less per browser and
 /// about 4 ms less CPU per probe. The DevTools connection is a pipe (`--remote-debugging-pipe`):
-/// no port, no WebSocket framing.
-const FLAGS: [&str; 28] = [
+/// no port, no WebSocket framing. The browser resolves no name itself and sends no UDP past its
+/// proxy (see [`super::proxy`]): `MAP * ~NOTFOUND` leaves only the proxy's own address (a
+/// literal) to connect to, and WebRTC may not use UDP outside the proxy (which has none).
+const FLAGS: [&str; 31] = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -50,7 +52,13 @@ const FLAGS: [&str; 28] = [
     "--use-mock-keychain",
     "--password-store=basic",
     "--window-size=800,600",
+    "--proxy-bypass-list=<-loopback>",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
 ];
+/// How long a stopping browser gets to close by itself (and remove its own temp files) before
+/// it is killed.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Features switched off with `--disable-features`.
 const DISABLED_FEATURES: &str = "Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider,\
     AcceptCHFrame,AutofillServerCommunication,CertificateTransparencyComponentUpdater,\
@@ -79,8 +87,8 @@ static LAUNCHES: AtomicU64 = AtomicU64::new(0);
 
 pub struct Instance {
     conn: Connection,
-    /// Always `Some` until dropped (taken out to be killed in the background).
-    child: Option<Child>,
+    /// `Some` until stopped or dropped (taken out to be stopped).
+    child: Mutex<Option<Child>>,
     pid: u32,
     user_data_dir: PathBuf,
     served: AtomicU64,
@@ -89,8 +97,9 @@ pub struct Instance {
 }
 
 impl Instance {
-    /// Starts Chromium with a fresh profile directory and connects to it.
-    pub async fn launch(config: &BrowserConfig) -> Result<Self, LaunchError> {
+    /// Starts Chromium with a fresh profile directory and connects to it. Everything the
+    /// browser loads outside a probe's own context goes through `proxy` (a `socks5://` URL).
+    pub async fn launch(config: &BrowserConfig, proxy: &str) -> Result<Self, LaunchError> {
         let n = LAUNCHES.fetch_add(1, Ordering::Relaxed);
         let user_data_dir = std::env::temp_dir().join(format!(
             "has-pageinspect-chromium-{}-{n}",
@@ -118,6 +127,7 @@ impl Instance {
             .args(FLAGS)
             .arg(format!("--disable-features={DISABLED_FEATURES}"))
             .arg(format!("--user-data-dir={}", user_data_dir.display()))
+            .arg(format!("--proxy-server={proxy}"))
             .arg("--remote-debugging-pipe")
             .arg("about:blank")
             .stdin(Stdio::piped())
@@ -143,7 +153,7 @@ impl Instance {
         });
         let instance = Self {
             conn,
-            child: Some(child),
+            child: Mutex::new(Some(child)),
             pid,
             user_data_dir,
             served: AtomicU64::new(0),
@@ -206,25 +216,52 @@ impl Instance {
     }
 }
 
+impl Instance {
+    /// Closes the browser (killed if it does not exit within [`CLOSE_TIMEOUT`]) and removes
+    /// its profile directory; waits for both. Probes still on it fail.
+    pub async fn stop(&self) {
+        let Some(mut child) = self.child.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            return;
+        };
+        let closed = async {
+            let _ = self.conn.call("Browser.close", json!({}), None).await;
+            child.wait().await
+        };
+        if tokio::time::timeout(CLOSE_TIMEOUT, closed).await.is_err() {
+            let _ = child.kill().await;
+        }
+        let dir = self.user_data_dir.clone();
+        let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
+        tracing::debug!(pid = self.pid, "browser stopped");
+    }
+}
+
 impl Drop for Instance {
     /// Kills the process (and so its renderers) and removes its profile, in the background.
     fn drop(&mut self) {
-        let Some(mut child) = self.child.take() else {
+        let Some(mut child) = self
+            .child
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
             return;
         };
         let dir = std::mem::take(&mut self.user_data_dir);
         let pid = self.pid;
-        let reap = async move {
-            let _ = child.kill().await;
-            let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
-            tracing::debug!(pid, "browser stopped");
-        };
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
-                rt.spawn(reap);
+                rt.spawn(async move {
+                    let _ = child.kill().await;
+                    let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
+                    tracing::debug!(pid, "browser stopped");
+                });
             }
-            // No runtime (process exit): the child is killed on drop (`kill_on_drop`).
-            Err(_) => drop(reap),
+            // No runtime (process exit): kill it and remove the profile right here.
+            Err(_) => {
+                let _ = child.start_kill();
+                let _ = std::fs::remove_dir_all(dir);
+            }
         }
     }
 }

@@ -15,8 +15,10 @@
 pub mod cdp;
 mod instance;
 pub mod memory;
+pub mod proxy;
 
 use crate::config::BrowserConfig;
+use crate::egress::Guard;
 use crate::metrics::Metrics;
 use instance::Instance;
 use std::sync::Arc;
@@ -50,6 +52,10 @@ impl Restart {
 pub struct BrowserPool {
     config: BrowserConfig,
     metrics: Arc<Metrics>,
+    /// The egress guard each probe's proxy checks connections with.
+    guard: Guard,
+    /// The browsers' proxy outside any probe's context (what the default context loads).
+    proxy: proxy::Proxy,
     slots: Vec<Slot>,
     /// One permit per page that may be open across the pool, so a probe holding one is sure to
     /// find a slot with a free page.
@@ -94,8 +100,13 @@ impl Lease {
 }
 
 impl BrowserPool {
-    /// A pool that starts its browsers on first use; also starts the memory sampler.
-    pub fn new(config: BrowserConfig, metrics: Arc<Metrics>) -> Arc<Self> {
+    /// A pool that starts its browsers on first use; also starts the memory sampler and the
+    /// browsers' default proxy (see [`proxy`]).
+    pub fn new(
+        config: BrowserConfig,
+        metrics: Arc<Metrics>,
+        guard: Guard,
+    ) -> std::io::Result<Arc<Self>> {
         let pages_per_browser = config.max_concurrent_pages;
         let slots = (0..config.pool_size)
             .map(|_| Slot {
@@ -108,6 +119,8 @@ impl BrowserPool {
             pages: Arc::new(Semaphore::new(config.pool_size * pages_per_browser)),
             config,
             metrics,
+            proxy: proxy::Proxy::start(guard.clone())?,
+            guard,
             slots,
         });
         let weak = Arc::downgrade(&pool);
@@ -119,11 +132,28 @@ impl BrowserPool {
                 pool.sample_memory().await;
             }
         });
-        pool
+        Ok(pool)
     }
 
     pub fn config(&self) -> &BrowserConfig {
         &self.config
+    }
+
+    /// A proxy for one probe's browser context, checking with the pool's guard.
+    pub fn probe_proxy(&self) -> std::io::Result<proxy::Proxy> {
+        proxy::Proxy::start(self.guard.clone())
+    }
+
+    /// Stops every browser now and removes its profile directory (at shutdown, so that a stop
+    /// or restart leaves nothing behind in the temp directory).
+    pub async fn shutdown(&self) {
+        for slot in &self.slots {
+            let browser = slot.current.lock().await.take();
+            if let Some(browser) = browser {
+                browser.stop().await;
+            }
+        }
+        self.metrics.set_browsers(0);
     }
 
     /// Waits for a free page slot and returns it on a live browser, starting or replacing the
@@ -199,7 +229,7 @@ impl BrowserPool {
                 }
             }
         }
-        let browser = Arc::new(Instance::launch(&self.config).await?);
+        let browser = Arc::new(Instance::launch(&self.config, &self.proxy.url()).await?);
         tracing::info!(slot = index, pid = browser.pid(), "browser started");
         *current = Some(browser.clone());
         drop(current);

@@ -4,12 +4,11 @@
 
 use super::{Outcome, ProbeContext};
 use crate::failure::Failure;
-use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{ResolveHosts, ResolverOpts};
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{RData, RecordType};
-use hickory_resolver::{Resolver, TokioResolver};
 use shared::probe::{FailureReason, ProbeSpec};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -134,14 +133,7 @@ fn resolver(spec: &ProbeSpec) -> Result<TokioResolver, Failure> {
             let addr: SocketAddr = server
                 .parse()
                 .map_err(|_| Failure::new(FailureReason::Internal, "dns_server is not ip:port"))?;
-            let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
-            for c in &mut ns.connections {
-                c.port = addr.port();
-            }
-            Resolver::builder_with_config(
-                ResolverConfig::from_name_servers(vec![ns]),
-                TokioRuntimeProvider::default(),
-            )
+            crate::egress::resolver_for(&[addr])
         }
         None => TokioResolver::builder_tokio().map_err(fail)?,
     };

@@ -5,34 +5,29 @@ use crate::egress::Guard;
 use crate::failure::Failure;
 use shared::probe::{FailureReason, IpPreference};
 use std::io::ErrorKind;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Instant;
 use tokio::net::TcpStream;
 
-/// Resolves `host` (a name or an IP literal, IPv6 without brackets) to one address, honouring
-/// the IP preference (the preferred family first, the other as a fallback).
+/// Resolves `host` (a name or an IP literal, IPv6 without brackets) to one address with the
+/// guard's resolver, honouring the IP preference (the preferred family first, the other as a
+/// fallback).
 pub async fn resolve(
     host: &str,
     port: u16,
     preference: IpPreference,
+    guard: &Guard,
     out: &mut Outcome,
 ) -> Result<SocketAddr, Failure> {
     out.stage = "resolve";
     let start = Instant::now();
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    let addrs: Vec<SocketAddr> = if let Ok(ip) = host.parse::<IpAddr>() {
-        vec![SocketAddr::new(ip, port)]
-    } else {
-        tokio::net::lookup_host((host, port))
-            .await
-            .map_err(|e| {
-                Failure::new(
-                    FailureReason::DnsFailure,
-                    format!("cannot resolve {host}: {e}"),
-                )
-            })?
-            .collect()
-    };
+    let addrs: Vec<SocketAddr> = guard
+        .lookup(host, port)
+        .await?
+        .into_iter()
+        .map(|ip| SocketAddr::new(ip, port))
+        .collect();
     out.phases.resolve += Outcome::since(start);
     let preferred = |a: &&SocketAddr| match preference {
         IpPreference::Any => true,
@@ -63,7 +58,7 @@ pub async fn resolve_allowed(
     guard: &Guard,
     out: &mut Outcome,
 ) -> Result<SocketAddr, Failure> {
-    let addr = resolve(host, port, preference, out).await?;
+    let addr = resolve(host, port, preference, guard, out).await?;
     guard.check_ip(addr.ip())?;
     Ok(addr)
 }

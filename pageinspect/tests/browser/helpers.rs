@@ -20,6 +20,14 @@ pub struct TestApp {
 
 /// pageinspect with one browser (tests run in parallel on a small machine) and `secrets_dir`.
 pub async fn spawn_app(secrets_dir: &Path) -> TestApp {
+    spawn_app_with(secrets_dir, |_| {}).await
+}
+
+/// [`spawn_app`] with the configuration changed by `change` first.
+pub async fn spawn_app_with(
+    secrets_dir: &Path,
+    change: impl FnOnce(&mut PageinspectConfig),
+) -> TestApp {
     shared::telemetry::init_for_tests();
     let mut config = PageinspectConfig::defaults();
     config.server.listen = "127.0.0.1:0".into();
@@ -30,6 +38,7 @@ pub async fn spawn_app(secrets_dir: &Path) -> TestApp {
     config.browser.pool_size = 1;
     config.browser.max_concurrent_pages = 4;
     config.browser.secrets_dir = secrets_dir.to_path_buf();
+    change(&mut config);
     let app = Application::build(config)
         .await
         .expect("application builds");

@@ -50,10 +50,17 @@ pub async fn probe(
     let target = Url::parse(spec.target.trim())
         .map_err(|e| Failure::new(FailureReason::Internal, format!("bad target: {e}")))?;
 
-    // Egress guard: every address the target resolves to must be allowed. Sub-resources the
-    // page loads are not checked (Chromium resolves them itself).
+    // Egress guard: every address the target resolves to must be allowed, checked here for an
+    // early, clear failure; every connection the page makes goes through the probe's proxy,
+    // which checks it again after its own lookup (redirects, sub-resources, scripts).
     out.stage = "the egress check";
     crate::egress::check_url(&ctx.egress, &target).await?;
+    let proxy = pool.probe_proxy().map_err(|e| {
+        Failure::new(
+            FailureReason::BrowserError,
+            format!("cannot start the browser proxy: {e}"),
+        )
+    })?;
 
     out.stage = "waiting for a free browser page";
     let mut phases = Phases::default();
@@ -68,6 +75,7 @@ pub async fn probe(
         lease,
         target.as_str(),
         spec.insecure_skip_verify,
+        &proxy.url(),
         &mut phases,
     )
     .await?;
@@ -120,6 +128,11 @@ pub async fn probe(
         }
     }
     phases.checks = lap(&mut mark);
+    // A connection the guard refused fails the probe, whatever else happened: the page wanted
+    // something it may not have.
+    if let Some(denied) = proxy.denied() {
+        failure = Some(denied);
+    }
     {
         let f = events.facts();
         out.status = f.document_status;
@@ -481,7 +494,8 @@ struct Session {
 }
 
 impl Session {
-    /// Opens a page on `url` in a new browser context and starts collecting its events. The
+    /// Opens a page on `url` in a new browser context that connects only through `proxy`
+    /// (a `socks5://` URL), and starts collecting its events. The
     /// page is created directly on the target (no `about:blank` first: that cost a fifth of
     /// the browser's CPU per probe) and held by the browser until the events it needs are
     /// switched on, so none of its main document's events is missed. Certificate errors fail
@@ -490,14 +504,14 @@ impl Session {
         lease: Lease,
         url: &str,
         insecure: bool,
+        proxy: &str,
         phases: &mut Phases,
     ) -> Result<(Self, Collector), Failure> {
         let mut mark = Instant::now();
         let conn = lease.browser.connection().clone();
-        let context = match conn
-            .call("Target.createBrowserContext", json!({}), None)
-            .await
-        {
+        // Every connection of the context through the probe's proxy, loopback included.
+        let params = json!({ "proxyServer": proxy, "proxyBypassList": "<-loopback>" });
+        let context = match conn.call("Target.createBrowserContext", params, None).await {
             Ok(c) => c["browserContextId"]
                 .as_str()
                 .unwrap_or_default()
