@@ -3,3 +3,4 @@
 mod egress;
 mod helpers;
 mod pages;
+mod stop;
