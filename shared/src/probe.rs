@@ -93,6 +93,10 @@ pub struct ProbeSpec {
     /// browser: console errors matching any of these globs are not counted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub console_error_allow: Vec<String>,
+    /// browser: how long, in ms, no request may be in flight before the network counts as idle
+    /// ([NETWORK_IDLE_TIME]; default 500, at most 10000; 0: idle as soon as none is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_idle_quiet_ms: Option<u64>,
     /// browser: keep a PNG screenshot when the probe fails (default true).
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub screenshot_on_failure: bool,
@@ -117,6 +121,9 @@ fn is_zero(n: &u32) -> bool {
 }
 
 pub const MAX_RETRIES: u32 = 5;
+/// Default and largest `network_idle_quiet_ms`.
+pub const DEFAULT_NETWORK_IDLE_QUIET_MS: u64 = 500;
+pub const MAX_NETWORK_IDLE_QUIET_MS: u64 = 10_000;
 pub const MAX_STEPS: usize = 30;
 
 /// One step of a browser probe. Secret values are referenced by name and resolved by
@@ -244,10 +251,19 @@ impl ProbeSpec {
             expected_answers: Vec::new(),
             steps: Vec::new(),
             console_error_allow: Vec::new(),
+            network_idle_quiet_ms: None,
             screenshot_on_failure: true,
             retries: 0,
             retry_delay_ms: None,
         }
+    }
+
+    /// browser: the quiet time after which the network counts as idle.
+    pub fn network_idle_quiet(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(
+            self.network_idle_quiet_ms
+                .unwrap_or(DEFAULT_NETWORK_IDLE_QUIET_MS),
+        )
     }
 
     /// Checks what serde cannot; `prefix` is prepended to field names (`probe.`).
@@ -276,6 +292,15 @@ impl ProbeSpec {
             return Err(ApiError::invalid(
                 f("retry_delay_ms"),
                 format!("must be at most {MAX_TIMEOUT_MS}"),
+            ));
+        }
+        if self
+            .network_idle_quiet_ms
+            .is_some_and(|q| q > MAX_NETWORK_IDLE_QUIET_MS)
+        {
+            return Err(ApiError::invalid(
+                f("network_idle_quiet_ms"),
+                format!("must be at most {MAX_NETWORK_IDLE_QUIET_MS}"),
             ));
         }
         if self.kind != ProbeKind::Browser && !self.steps.is_empty() {
@@ -572,6 +597,13 @@ mod tests {
                     ..ProbeSpec::new(ProbeKind::Http, "http://x/")
                 },
                 "conditions[0]",
+            ),
+            (
+                ProbeSpec {
+                    network_idle_quiet_ms: Some(MAX_NETWORK_IDLE_QUIET_MS + 1),
+                    ..ProbeSpec::new(ProbeKind::Browser, "http://x/")
+                },
+                "network_idle_quiet_ms",
             ),
         ];
         for (spec, field) in cases {

@@ -49,6 +49,16 @@ async fn each_bad_probe_is_a_400_naming_the_field() {
             "condition without a valid operator",
         ),
         (
+            json!({ "kind": "browser", "target": url, "network_idle_quiet_ms": 10001 }),
+            "network_idle_quiet_ms",
+            "a network-idle wait past 10 s",
+        ),
+        (
+            json!({ "kind": "browser", "target": url, "network_idle_quiet_ms": -1 }),
+            "network_idle_quiet_ms",
+            "a negative network-idle wait",
+        ),
+        (
             json!({ "kind": "http", "target": url, "headers": { "X-Bad": "a\nb" } }),
             "headers.X-Bad",
             "header value with a newline",

@@ -272,3 +272,35 @@ async fn the_metrics_show_the_browser_pool() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn the_network_idle_wait_is_the_probes_own() {
+    let site = spawn_site().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = spawn_app(dir.path()).await;
+    let idle_after = |quiet: u64| {
+        let spec = json!({
+            "kind": "browser", "target": site.url("/healthy"), "timeout_ms": 15000,
+            "network_idle_quiet_ms": quiet,
+        });
+        let app = &app;
+        async move {
+            let r = app.probe(&spec).await;
+            assert!(r.success, "{r:#?}");
+            let idle = r.browser.and_then(|b| b.network_idle_ms);
+            idle.unwrap_or_else(|| panic!("network idle reached with {quiet} ms quiet"))
+        }
+    };
+
+    let long = idle_after(2000).await;
+    let none = idle_after(0).await;
+
+    assert!(
+        long >= 2000.0,
+        "idle only after 2 s without a request: {long}"
+    );
+    assert!(
+        none < long - 1000.0,
+        "no quiet time waited: {none} (2 s: {long})"
+    );
+}

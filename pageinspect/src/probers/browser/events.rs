@@ -8,8 +8,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
 
-/// Quiet time after which the network counts as idle.
-pub const NETWORK_IDLE_QUIET: Duration = Duration::from_millis(500);
 /// Most errors of each kind kept (a page logging in a loop must not grow a result forever).
 const MAX_ERRORS: usize = 50;
 const MAX_ERROR_CHARS: usize = 500;

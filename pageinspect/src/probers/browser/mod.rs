@@ -1,8 +1,8 @@
 //! Browser probes: a real page load in headless Chromium, with optional steps (log in) first.
 //!
 //! Each probe gets a page in a fresh browser context from the [`BrowserPool`], loads the target,
-//! runs its steps, waits for network idle (no request in flight for 500 ms) while its time
-//! lasts, then reads the title, the load timing and the DOM facts its conditions ask about.
+//! runs its steps, waits for network idle (no request in flight for the spec's
+//! `network_idle_quiet_ms`, 500 by default) while its time lasts, then reads the title, the load timing and the DOM facts its conditions ask about.
 //! Without conditions it succeeds when the main document's status is below 400, the load event
 //! fired and no uncaught JavaScript error was thrown. On failure it keeps a PNG screenshot.
 //!
@@ -17,7 +17,7 @@ use super::{Outcome, ProbeContext};
 use crate::browser::cdp::CdpError;
 use crate::browser::{BrowserPool, Lease, Restart, restart_for};
 use crate::failure::Failure;
-use events::{Collector, NETWORK_IDLE_QUIET};
+use events::Collector;
 use serde::Deserialize;
 use serde_json::json;
 use shared::condition::{Condition, DomFacts, Observation, dom_selectors, glob};
@@ -101,7 +101,8 @@ pub async fn probe(
     // Network idle, while the probe's time lasts (not reaching it is not a failure by itself).
     if failure.is_none() {
         out.stage = "waiting for network idle";
-        report.network_idle_ms = wait_network_idle(&events, deadline).await;
+        report.network_idle_ms =
+            wait_network_idle(&events, spec.network_idle_quiet(), deadline).await;
     }
     phases.idle = lap(&mut mark);
 
@@ -321,15 +322,14 @@ async fn drive(
     Ok(())
 }
 
-/// Milliseconds from the navigation start until no request had been in flight for 500 ms;
+/// Milliseconds from the navigation start until no request had been in flight for `quiet`;
 /// `None` if that did not happen before `deadline`.
-async fn wait_network_idle(events: &Collector, deadline: Instant) -> Option<f64> {
+async fn wait_network_idle(events: &Collector, quiet: Duration, deadline: Instant) -> Option<f64> {
     loop {
         let notified = events.changed.notified();
         let (idle_at, started) = {
             let f = events.facts();
-            let idle_at =
-                (f.in_flight() == 0).then(|| f.last_network_activity + NETWORK_IDLE_QUIET);
+            let idle_at = (f.in_flight() == 0).then(|| f.last_network_activity + quiet);
             (idle_at, f.navigation_started)
         };
         let now = std::time::Instant::now();
@@ -350,8 +350,7 @@ async fn wait_network_idle(events: &Collector, deadline: Instant) -> Option<f64>
         }
         if Instant::now() >= deadline {
             let f = events.facts();
-            let idle_at =
-                (f.in_flight() == 0).then(|| f.last_network_activity + NETWORK_IDLE_QUIET);
+            let idle_at = (f.in_flight() == 0).then(|| f.last_network_activity + quiet);
             return idle_at
                 .filter(|at| *at <= std::time::Instant::now())
                 .map(|at| ms(at.duration_since(f.navigation_started)));
