@@ -66,23 +66,26 @@ fn spawn_denied_site() -> DeniedSite {
     DeniedSite { addr, hits }
 }
 
+fn page(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(format!("<!doctype html><title>Lure</title>{body}"))
+}
+
 /// Pages on 127.0.0.1 that send the browser to `denied` (a URL on the denied site).
 fn spawn_lure_site(denied: String) -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind lure site");
     let addr = listener.local_addr().expect("addr");
     let server = HttpServer::new(move || {
-        let denied = denied.clone();
-        let page = move |body: String| {
-            HttpResponse::Ok()
-                .content_type("text/html; charset=utf-8")
-                .body(format!("<!doctype html><title>Lure</title>{body}"))
-        };
-        let (d1, d2, d3) = (denied.clone(), denied.clone(), denied);
+        let location = denied.clone();
+        let script = format!("<p id=\"leak\">nothing</p><script src=\"{denied}.js\"></script>");
+        let navigate =
+            format!("<p id=\"leak\">nothing</p><script>location.href = '{denied}';</script>");
         App::new()
             .route(
                 "/redirect",
                 web::get().to(move || {
-                    let to = d1.clone();
+                    let to = location.clone();
                     async move {
                         HttpResponse::Found()
                             .insert_header(("Location", to))
@@ -93,19 +96,14 @@ fn spawn_lure_site(denied: String) -> SocketAddr {
             .route(
                 "/subresource",
                 web::get().to(move || {
-                    let body =
-                        format!("<p id=\"leak\">nothing</p><script src=\"{d2}.js\"></script>");
-                    let page = page.clone();
+                    let body = script.clone();
                     async move { page(body) }
                 }),
             )
             .route(
                 "/script-navigation",
                 web::get().to(move || {
-                    let body = format!(
-                        "<p id=\"leak\">nothing</p><script>location.href = '{d3}';</script>"
-                    );
-                    let page = page.clone();
+                    let body = navigate.clone();
                     async move { page(body) }
                 }),
             )

@@ -5,7 +5,7 @@ use crate::browser::cdp::Event;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::{Notify, mpsc};
 
 /// Most errors of each kind kept (a page logging in a loop must not grow a result forever).
@@ -250,6 +250,7 @@ fn describe(arg: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::time::Duration;
 
     fn ev(method: &str, params: Value) -> Event {
         Event {
