@@ -4,8 +4,9 @@
 //! runs its steps, waits for network idle (no request in flight for the spec's
 //! `network_idle_quiet_ms`, 500 by default) while its time lasts, then reads the title, the load
 //! timing and the DOM facts its conditions ask about. Every connection of the page goes through
-//! the probe's own egress-checking proxy ([`crate::browser::proxy`]). Without conditions it succeeds when the main document's status is below 400, the load event
-//! fired and no uncaught JavaScript error was thrown. On failure it keeps a PNG screenshot.
+//! the probe's own egress-checking proxy ([`crate::browser::proxy`]). Without conditions it
+//! succeeds when the main document's status is below 400, the load event fired and no uncaught
+//! JavaScript error was thrown. On failure it keeps a PNG screenshot.
 //!
 //! The probe keeps back a small part of its timeout for the checks and the screenshot, so a
 //! page that does not finish in time still reports what it showed. The page's context is
