@@ -199,37 +199,30 @@ fn assert_denied(r: &ProbeResult, host: &str, denied: &DeniedSite) {
     assert_eq!(denied.hits(), 0, "the denied site was reached");
 }
 
-#[tokio::test]
-async fn a_redirect_to_a_denied_address_fails_the_probe() {
+/// A probe of the lure page at `path` is denied, naming 127.0.0.2, and reads nothing.
+async fn assert_lure_denied(path: &str) {
     let denied = spawn_denied_site();
     let lure = spawn_lure_site(denied.url("/latest/meta-data"));
     let (app, _dir) = guarded_app(None).await;
 
-    let r = probe(&app, &format!("http://{lure}/redirect")).await;
+    let r = probe(&app, &format!("http://{lure}{path}")).await;
 
     assert_denied(&r, "127.0.0.2", &denied);
+}
+
+#[tokio::test]
+async fn a_redirect_to_a_denied_address_fails_the_probe() {
+    assert_lure_denied("/redirect").await;
 }
 
 #[tokio::test]
 async fn a_denied_sub_resource_fails_the_probe() {
-    let denied = spawn_denied_site();
-    let lure = spawn_lure_site(denied.url("/latest/meta-data"));
-    let (app, _dir) = guarded_app(None).await;
-
-    let r = probe(&app, &format!("http://{lure}/subresource")).await;
-
-    assert_denied(&r, "127.0.0.2", &denied);
+    assert_lure_denied("/subresource").await;
 }
 
 #[tokio::test]
 async fn a_script_navigating_to_a_denied_address_fails_the_probe() {
-    let denied = spawn_denied_site();
-    let lure = spawn_lure_site(denied.url("/latest/meta-data"));
-    let (app, _dir) = guarded_app(None).await;
-
-    let r = probe(&app, &format!("http://{lure}/script-navigation")).await;
-
-    assert_denied(&r, "127.0.0.2", &denied);
+    assert_lure_denied("/script-navigation").await;
 }
 
 #[tokio::test]
