@@ -4,7 +4,11 @@
 #
 #   bench/browser.sh                          # ~2.5 minutes
 #   BENCH_DURATION=10 BENCH_LEVELS="4 8" bench/browser.sh
+#   BENCH_BASELINE_BIN=/path/to/pageinspect bench/browser.sh   # before and after, in one run
 #
+# BENCH_BASELINE_BIN: another release `pageinspect` binary (e.g. built from main): the levels then
+# run against it and the current build alternately, BENCH_ROUNDS (2) times each, each build
+# started fresh, one table per run.
 # Starts nginx (own temp config, 127.0.0.1, one worker, a small static page) and pageinspect
 # (release build; BENCH_POOL=2 browsers x BENCH_PAGES=6 pages each), then for each concurrency
 # level in BENCH_LEVELS ("2 4 8 16") keeps that many browser probes in flight for
@@ -26,6 +30,8 @@ LEVELS=${BENCH_LEVELS:-"2 4 8 16"}
 POOL=${BENCH_POOL:-2}
 PAGES=${BENCH_PAGES:-6}
 TARGET_RATE=10
+BASELINE=${BENCH_BASELINE_BIN:-}
+ROUNDS=${BENCH_ROUNDS:-2}
 
 need_cmd nginx:nginx-light curl:curl python3:python3
 # BENCH_CHROMIUM: the browser binary; default Debian's chromium-headless-shell (pageinspect's
@@ -48,26 +54,8 @@ cat >"$WORK/nginx/www/index.html" <<'HTML'
 HTML
 start_nginx "$NGINX_PORT" 1024
 
-# --- pageinspect -----------------------------------------------------------------------------
-PI_PORT=$(free_port 18481)
-mkdir -p "$WORK/logs/pageinspect"
-# The driver calls without credentials; builds that know auth.allow_anonymous need it said.
-AUTH_ENV=()
-grep -q allow_anonymous "$PAGEINSPECT" && AUTH_ENV=(HAS_AUTH__ALLOW_ANONYMOUS=true)
-env -i PATH="$PATH" HOME="${HOME:-/tmp}" "${AUTH_ENV[@]}" \
-    HAS_SERVER__LISTEN="127.0.0.1:$PI_PORT" \
-    HAS_LOG__DIR="$WORK/logs/pageinspect" HAS_LOG__STDOUT=false \
-    HAS_LOG__LEVEL="${BENCH_LOG_LEVEL:-info}" \
-    HAS_BROWSER__POOL_SIZE="$POOL" HAS_BROWSER__MAX_CONCURRENT_PAGES="$PAGES" \
-    HAS_BROWSER__EXECUTABLE="$CHROMIUM" \
-    "$PAGEINSPECT" >"$WORK/logs/pageinspect.out" 2>&1 &
-PI_PID=$!
-PIDS+=("$PI_PID")
-wait_http "http://127.0.0.1:$PI_PORT/healthz" 30 "$PI_PID"
-log "nginx :$NGINX_PORT, pageinspect pid $PI_PID :$PI_PORT, pool $POOL x $PAGES pages"
-
 # --- driver ----------------------------------------------------------------------------------
-python3 - "$PI_PORT" "$NGINX_PORT" "$DURATION" "$TARGET_RATE" "$PI_PID" $LEVELS <<'PY'
+cat >"$WORK/driver.py" <<'PY'
 import json, os, sys, threading, time, urllib.request
 
 pi_port, nginx_port, duration, target = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
@@ -281,3 +269,42 @@ print()
 print(f"Best sustained: {best:.1f} browser probes/s (target >= {target:.0f}/s: "
       f"{'met' if best >= target else 'NOT met'}); pageinspect peak RSS {hwm:.0f} MiB.")
 PY
+
+# --- pageinspect -----------------------------------------------------------------------------
+# Starts the pageinspect binary $2, runs every level against it under the label $1, stops it.
+bench_build() {
+    local label=$1 bin=$2
+    PI_PORT=$(free_port 18481)
+    mkdir -p "$WORK/logs/$label"
+    # The driver calls without credentials; builds that know auth.allow_anonymous need it said.
+    AUTH_ENV=()
+    grep -q allow_anonymous "$bin" && AUTH_ENV=(HAS_AUTH__ALLOW_ANONYMOUS=true)
+    env -i PATH="$PATH" HOME="${HOME:-/tmp}" "${AUTH_ENV[@]}" \
+        HAS_SERVER__LISTEN="127.0.0.1:$PI_PORT" \
+        HAS_LOG__DIR="$WORK/logs/$label" HAS_LOG__STDOUT=false \
+        HAS_LOG__LEVEL="${BENCH_LOG_LEVEL:-info}" \
+        HAS_BROWSER__POOL_SIZE="$POOL" HAS_BROWSER__MAX_CONCURRENT_PAGES="$PAGES" \
+        HAS_BROWSER__EXECUTABLE="$CHROMIUM" \
+        "$bin" >"$WORK/logs/$label.out" 2>&1 &
+    PI_PID=$!
+    PIDS+=("$PI_PID")
+    wait_http "http://127.0.0.1:$PI_PORT/healthz" 30 "$PI_PID"
+    log "$label: nginx :$NGINX_PORT, pageinspect pid $PI_PID :$PI_PORT, pool $POOL x $PAGES pages"
+    echo
+    echo "### $label ($bin)"
+    python3 "$WORK/driver.py" "$PI_PORT" "$NGINX_PORT" "$DURATION" "$TARGET_RATE" "$PI_PID" \
+        $LEVELS
+    kill -TERM "$PI_PID" 2>/dev/null || true
+    wait "$PI_PID" 2>/dev/null || true
+}
+
+if [[ -n "$BASELINE" ]]; then
+    [[ -x "$BASELINE" ]] || die "no executable $BASELINE"
+    # Alternating, so that a change of the machine's load hits both builds alike.
+    for round in $(seq "$ROUNDS"); do
+        bench_build "baseline-$round" "$BASELINE"
+        bench_build "current-$round" "$PAGEINSPECT"
+    done
+else
+    bench_build current "$PAGEINSPECT"
+fi
