@@ -741,6 +741,7 @@ fn browser_form(name: &str) -> Vec<(&'static str, String)> {
             "console_error_allow",
             "*favicon.ico*\r\nThird party *".into(),
         ),
+        ("network_idle_quiet_ms", "800".into()),
         ("screenshot_on_failure", "on".into()),
     ]
 }
@@ -789,6 +790,7 @@ async fn the_form_sets_locations_thresholds_retries_and_browser_steps_and_edits_
         assert_eq!(m["probe"]["kind"], "browser");
         assert_eq!(m["probe"]["retries"], 2);
         assert_eq!(m["probe"]["retry_delay_ms"], 250);
+        assert_eq!(m["probe"]["network_idle_quiet_ms"], 800);
         assert_eq!(m["probe"]["steps"], want_steps);
         assert_eq!(
             m["probe"]["console_error_allow"],
@@ -813,6 +815,7 @@ async fn the_form_sets_locations_thresholds_retries_and_browser_steps_and_edits_
         r#"name="degraded_threshold_ms" type="number" value="1500""#,
         r#"name="retries" type="number" value="2""#,
         r#"name="retry_delay_ms" type="number" value="250""#,
+        r#"name="network_idle_quiet_ms" type="number" value="800""#,
         "fill #password secret:login-password\nclick button[type=submit]",
         "*favicon.ico*\nThird party *</textarea>",
         r#"<option value="browser" selected>"#,

@@ -217,6 +217,10 @@ pub const EN: &[(&str, &str)] = &[
     ),
     ("form.retries", "Retries after a failed attempt"),
     ("form.retry_delay_ms", "Delay between attempts (ms)"),
+    (
+        "form.network_idle_quiet_ms",
+        "Network idle after this long without a request (ms; default 500)",
+    ),
     ("form.browser", "Browser options"),
     ("form.steps", "Steps"),
     (

@@ -182,6 +182,10 @@ pub const ZH_CN: &[(&str, &str)] = &[
     ("form.degraded_threshold_ms", "性能下降阈值（毫秒，可选）"),
     ("form.retries", "失败后的重试次数"),
     ("form.retry_delay_ms", "两次尝试之间的间隔（毫秒）"),
+    (
+        "form.network_idle_quiet_ms",
+        "无请求持续多久视为网络空闲（毫秒；默认 500）",
+    ),
     ("form.browser", "浏览器选项"),
     ("form.steps", "步骤"),
     (

@@ -76,6 +76,7 @@ monitor_form! {
     steps: String,
     /// Console error globs, one per line.
     console_error_allow: String,
+    network_idle_quiet_ms: String,
     /// A checkbox: present (any value) when ticked.
     screenshot_on_failure: Option<String>,
 }
@@ -236,6 +237,10 @@ impl MonitorForm {
             retry_delay_ms: p.retry_delay_ms.map(|n| n.to_string()).unwrap_or_default(),
             steps: join(&mut p.steps.iter().map(format_step)),
             console_error_allow: p.console_error_allow.join("\n"),
+            network_idle_quiet_ms: p
+                .network_idle_quiet_ms
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
             screenshot_on_failure: p.screenshot_on_failure.then(|| "on".into()),
         }
     }
@@ -293,6 +298,11 @@ impl MonitorForm {
         );
         let retries = number(&mut errors, "retries", &self.retries, 0);
         let retry_delay_ms = optional_number(&mut errors, "retry_delay_ms", &self.retry_delay_ms);
+        let network_idle_quiet_ms = optional_number(
+            &mut errors,
+            "network_idle_quiet_ms",
+            &self.network_idle_quiet_ms,
+        );
         let mut steps = Vec::new();
         for (n, line) in lines(&self.steps) {
             match parse_step(line) {
@@ -335,6 +345,7 @@ impl MonitorForm {
                 console_error_allow: lines(&self.console_error_allow)
                     .map(|(_, l)| l.to_string())
                     .collect(),
+                network_idle_quiet_ms,
                 // Only browser probes take screenshots; other kinds keep the default.
                 screenshot_on_failure: kind != ProbeKind::Browser
                     || self.screenshot_on_failure.is_some(),
