@@ -17,6 +17,8 @@ pub struct Config {
     pub metric_log: MetricLogConfig,
     pub iam: IamConfig,
     pub inspection: InspectionConfig,
+    /// HAS's own HTTP clients (webhooks, checks, pageinspect, the identity provider).
+    pub outbound: shared::outbound::OutboundConfig,
     pub log: LogConfig,
 }
 
@@ -136,12 +138,30 @@ pub struct IamConfig {
     pub sign_in_per_address_per_minute: u32,
     /// Start with this instance's emergency switch closed (IAM degraded).
     pub start_degraded: bool,
-    /// acmangkut's external base URL (`https://has.example.com`), for the OIDC redirect URI;
-    /// empty: taken from the request's Host.
+    /// acmangkut's external base URL (`https://has.example.com`): the OIDC redirect URI and
+    /// links in notifications. Required with `oidc` (never taken from a request's Host).
     pub public_url: String,
     /// The external OpenID Connect provider ("IAM"); unset: built-in accounts only.
     #[serde(default)]
     pub oidc: Option<shared::oidc::OidcConfig>,
+}
+
+impl IamConfig {
+    /// `public_url` is an absolute URL, and set when OIDC is: the redirect URI sent to the
+    /// provider is built from it, never from a request's `Host` or `X-Forwarded-*` headers
+    /// (which a client chooses).
+    pub fn check_public_url(&self) -> anyhow::Result<()> {
+        let bad = |msg: &str| Err(anyhow::anyhow!("config key `iam.public_url`: {msg}"));
+        if self.public_url.is_empty() {
+            if self.oidc.is_some() {
+                return bad("required when iam.oidc is set: the OIDC redirect URI is \
+                     `<iam.public_url>/auth/oidc/callback` (e.g. https://has.example.com)");
+            }
+        } else if url::Url::parse(&self.public_url).is_err() {
+            return bad("must be an absolute URL, e.g. https://has.example.com");
+        }
+        Ok(())
+    }
 }
 
 /// The inspection center: its engine, the data sources its checks may query, the commands they
@@ -166,10 +186,60 @@ pub struct InspectionConfig {
     /// Databases SQL checks query, by name: `postgres://…` or `mysql://…` (MariaDB too).
     #[serde(default)]
     pub datasources: std::collections::BTreeMap<String, DataSource>,
-    /// Executables command checks may run: name → absolute path. Empty: command checks off.
+    /// Executables command checks may run: name → absolute path, or `{path, args}` to restrict
+    /// the arguments too. Empty: command checks off.
     #[serde(default)]
-    pub commands: std::collections::BTreeMap<String, PathBuf>,
+    pub commands: std::collections::BTreeMap<String, AllowedCommand>,
     pub notify: NotifyConfig,
+}
+
+/// One entry of `inspection.commands`: an absolute path (any arguments), or a path with one
+/// pattern per argument position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AllowedCommand {
+    /// `df = "/usr/bin/df"`: the executable, with whatever arguments a rule gives it.
+    Path(PathBuf),
+    /// `systemctl = { path = "/usr/bin/systemctl", args = ["is-active", "[a-z0-9@.-]+"] }`.
+    Restricted(RestrictedCommand),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestrictedCommand {
+    pub path: PathBuf,
+    /// A regular expression per argument, matched against the whole argument; a check must
+    /// give exactly this many arguments. `[]`: no arguments at all.
+    pub args: Vec<String>,
+}
+
+impl From<&str> for AllowedCommand {
+    fn from(path: &str) -> Self {
+        Self::Path(path.into())
+    }
+}
+
+impl AllowedCommand {
+    pub fn path(&self) -> &Path {
+        match self {
+            Self::Path(p) => p,
+            Self::Restricted(r) => &r.path,
+        }
+    }
+
+    /// The argument patterns, compiled (anchored at both ends); `None`: any arguments. Errors
+    /// name the key under `inspection.commands.<name>`.
+    pub fn patterns(&self, name: &str) -> anyhow::Result<Option<Vec<regex::Regex>>> {
+        let Self::Restricted(r) = self else {
+            return Ok(None);
+        };
+        let compiled = r.args.iter().enumerate().map(|(i, p)| {
+            regex::Regex::new(&format!("^(?:{p})$")).map_err(|e| {
+                anyhow::anyhow!("config key `inspection.commands.{name}.args[{i}]`: {e}")
+            })
+        });
+        compiled.collect::<anyhow::Result<Vec<_>>>().map(Some)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -273,6 +343,7 @@ impl Default for Config {
                     timeout_ms: 10_000,
                 },
             },
+            outbound: Default::default(),
             log: LogConfig::with_dir("logs/acmangkut"),
         }
     }
@@ -356,12 +427,7 @@ impl Config {
         if self.iam.session_hours == 0 || self.iam.token_max_days == 0 {
             return bad("iam", "session_hours and token_max_days must be at least 1");
         }
-        if !self.iam.public_url.is_empty() && url::Url::parse(&self.iam.public_url).is_err() {
-            return bad(
-                "iam.public_url",
-                "must be an absolute URL, e.g. https://has.example.com",
-            );
-        }
+        self.iam.check_public_url()?;
         self.inspection.validate()?;
         if self.metric_log.interval_seconds == 0 {
             return bad("metric_log.interval_seconds", "must be at least 1");
@@ -409,10 +475,11 @@ impl InspectionConfig {
                 );
             }
         }
-        for (name, path) in &self.commands {
-            if !path.is_absolute() {
+        for (name, command) in &self.commands {
+            if !command.path().is_absolute() {
                 return bad(&format!("commands.{name}"), "must be an absolute path");
             }
+            command.patterns(name)?;
         }
         if self.notify.max_attempts == 0 || self.notify.timeout_ms == 0 {
             return bad("notify", "max_attempts and timeout_ms must be at least 1");
@@ -465,10 +532,30 @@ mod tests {
             issuer: "http://id.example".into(),
             ..Default::default()
         });
+        c.iam.public_url = "https://has.example.com".into();
         c.validate().expect("valid with a provider");
         c.pageinspect.oidc_resource = Some("pageinspect".into());
         let e = c.validate().expect_err("not a URI");
         assert!(e.to_string().contains("resource indicator"), "{e}");
+    }
+
+    #[test]
+    fn oidc_needs_a_public_url_and_the_error_names_the_key() {
+        let mut c = Config::default();
+        c.iam.oidc = Some(shared::oidc::OidcConfig {
+            issuer: "http://id.example".into(),
+            ..Default::default()
+        });
+        let e = c.validate().expect_err("no public_url").to_string();
+        assert!(
+            e.contains("`iam.public_url`") && e.contains("iam.oidc"),
+            "{e}"
+        );
+        c.iam.public_url = "has.example.com".into();
+        let e = c.validate().expect_err("not absolute").to_string();
+        assert!(e.contains("`iam.public_url`"), "{e}");
+        c.iam.public_url = "https://has.example.com/".into();
+        c.validate().expect("valid");
     }
 
     #[test]

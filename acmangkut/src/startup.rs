@@ -12,6 +12,8 @@ use crate::ui;
 use actix_web::dev::{Server, ServerHandle, Service};
 use actix_web::{App, HttpServer, web};
 use futures::FutureExt;
+use shared::outbound::Outbound;
+use shared::pageinspect_client::PageinspectClient;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,6 +56,8 @@ impl Handle {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        // Also when the config was not loaded from a file (tests, embedders).
+        config.iam.check_public_url()?;
         let db = config.database.clone();
         let store = tokio::task::spawn_blocking(move || {
             Store::open(db.url.expose(), db.pool_size, db.busy_timeout_ms)
@@ -67,16 +71,26 @@ impl Application {
             )
         })?;
         let port = listener.local_addr()?.port();
-        let iam = crate::iam::Iam::new(config.iam.clone(), metrics.clone(), store.clone())?;
+        // Every client acmangkut makes: marked, and never to this listener.
+        let outbound =
+            Outbound::new("acmangkut", &config.outbound).listening_on(listener.local_addr()?);
+        let iam = crate::iam::Iam::new(
+            config.iam.clone(),
+            metrics.clone(),
+            store.clone(),
+            &outbound,
+        )?;
         let config = Arc::new(config);
         let credential = pageinspect_credential(&config, &iam);
         let checker = Arc::new(crate::engine::checks::Checker::new(
             &config.inspection,
-            shared::pageinspect_client::PageinspectClient::with_credential(
+            PageinspectClient::with_credential(
                 &config.pageinspect.url,
                 credential.clone(),
+                &outbound,
             )?,
-        ));
+            &outbound,
+        )?);
         store
             .run(crate::store::inspection::plugins::seed_builtins)
             .await
@@ -102,16 +116,15 @@ impl Application {
                 metrics.clone(),
                 replica.clone(),
                 config.iam.public_url.clone(),
+                crate::engine::notify::Sender::new(&outbound)?,
             );
             engines.push(tokio::spawn(Arc::new(inspector).run(rx.clone())));
         }
         if config.scheduler.enabled {
             let mut clients = std::collections::BTreeMap::new();
             for (location, url) in config.pageinspect.endpoints() {
-                let client = shared::pageinspect_client::PageinspectClient::with_credential(
-                    &url,
-                    credential.clone(),
-                )?;
+                let client =
+                    PageinspectClient::with_credential(&url, credential.clone(), &outbound)?;
                 clients.insert(location, client);
             }
             let scheduler = Scheduler::new(

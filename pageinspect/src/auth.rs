@@ -11,6 +11,7 @@ use actix_web::http::header::{AUTHORIZATION, HeaderValue, WWW_AUTHENTICATE};
 use actix_web::middleware::Next;
 use actix_web::{Error, ResponseError, web};
 use shared::oidc::{IamError, OidcClient, VerifyMode};
+use shared::outbound::Outbound;
 use shared::{ApiError, ErrorCode, Secret};
 
 /// What `/api/` accepts, as app data.
@@ -24,12 +25,12 @@ pub struct Authenticator {
 impl Authenticator {
     /// Refuses a config without a credential unless `allow_anonymous` is set; makes no request
     /// (the provider may be down while pageinspect starts).
-    pub fn from_config(auth: &AuthConfig) -> anyhow::Result<Self> {
+    pub fn from_config(auth: &AuthConfig, outbound: &Outbound) -> anyhow::Result<Self> {
         auth.require_credential()?;
         let oidc = auth
             .oidc
             .clone()
-            .map(OidcClient::new)
+            .map(|c| OidcClient::new(c, outbound))
             .transpose()
             .map_err(|e| anyhow::anyhow!("config key `auth.oidc`: {e}"))?;
         Ok(Self {
@@ -181,11 +182,14 @@ mod tests {
     }
 
     fn with(token: Option<&str>, anonymous: bool) -> Authenticator {
-        Authenticator::from_config(&AuthConfig {
-            service_token: token.map(Secret::new),
-            oidc: None,
-            allow_anonymous: anonymous,
-        })
+        Authenticator::from_config(
+            &AuthConfig {
+                service_token: token.map(Secret::new),
+                oidc: None,
+                allow_anonymous: anonymous,
+            },
+            &Outbound::new("pageinspect", &Default::default()),
+        )
         .expect("builds")
     }
 
@@ -238,7 +242,8 @@ mod tests {
 
     #[test]
     fn no_credential_and_no_anonymous_callers_is_refused() {
-        let e = Authenticator::from_config(&AuthConfig::default())
+        let outbound = Outbound::new("pageinspect", &Default::default());
+        let e = Authenticator::from_config(&AuthConfig::default(), &outbound)
             .err()
             .expect("refused");
         assert!(e.to_string().contains("auth.service_token"), "{e}");

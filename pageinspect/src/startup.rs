@@ -30,7 +30,10 @@ impl Application {
         let local_addr = listener.local_addr()?;
         let state = web::Data::new(AppState::new(&config)?);
         let browser = state.ctx.browser.clone();
-        let auth = Authenticator::from_config(&config.auth)?;
+        // pageinspect's own clients (its OIDC client): marked, and never to its own address.
+        let outbound = shared::outbound::Outbound::new("pageinspect", &Default::default())
+            .listening_on(local_addr);
+        let auth = Authenticator::from_config(&config.auth, &outbound)?;
         if config.auth.allow_anonymous {
             tracing::warn!(
                 "auth.allow_anonymous = true: /api/ runs probes for callers without a credential; \

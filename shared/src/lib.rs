@@ -14,6 +14,7 @@
 //!   hasinit seeds them).
 //! - [`pageinspect_client`]: the pageinspect HTTP client acmangkut uses.
 //! - [`oidc`]: the OpenID Connect client: token verification, browser sign-in, service tokens.
+//! - [`outbound`]: the one builder of HTTP clients: marks HAS's requests, never calls itself.
 //!
 //! Features: `actix` (the HTTP server side: `ApiError` as an actix response, the `Json`
 //! extractor; acmangkut and pageinspect, not hasinit).
@@ -26,6 +27,7 @@ pub mod inspection;
 pub mod monitor;
 pub mod notify;
 pub mod oidc;
+pub mod outbound;
 pub mod page;
 pub mod pageinspect_client;
 pub mod permissions;

@@ -4,6 +4,7 @@
 
 use crate::Secret;
 use crate::oidc::OidcClient;
+use crate::outbound::Outbound;
 use crate::probe::{BatchRequest, BatchResponse, ProbeResult, ProbeSpec};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -180,13 +181,23 @@ pub struct PageinspectClient {
 impl PageinspectClient {
     /// `base` is pageinspect's root URL (`http://127.0.0.1:8081`); `token` its
     /// `auth.service_token`, or `None` for an anonymous pageinspect.
-    pub fn new(base: &str, token: Option<Secret>) -> Result<Self, reqwest::Error> {
-        Self::with_credential(base, token.map_or(Credential::None, Credential::Token))
+    pub fn new(
+        base: &str,
+        token: Option<Secret>,
+        outbound: &Outbound,
+    ) -> Result<Self, reqwest::Error> {
+        let credential = token.map_or(Credential::None, Credential::Token);
+        Self::with_credential(base, credential, outbound)
     }
 
     /// As [`Self::new`], with any [`Credential`].
-    pub fn with_credential(base: &str, credential: Credential) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+    pub fn with_credential(
+        base: &str,
+        credential: Credential,
+        outbound: &Outbound,
+    ) -> Result<Self, reqwest::Error> {
+        let http = outbound
+            .client()
             .connect_timeout(Duration::from_secs(3))
             .pool_idle_timeout(Duration::from_secs(30))
             .build()?;
@@ -258,7 +269,7 @@ impl PageinspectClient {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(inner) = cur {
@@ -291,14 +302,14 @@ mod tests {
             .and_then(|l| l.local_addr())
             .expect("port")
             .port();
-        OidcClient::new(OidcConfig {
+        let config = OidcConfig {
             issuer: format!("http://127.0.0.1:{port}"),
             client_id: "acmangkut".into(),
             client_secret: Some(Secret::new("s")),
             http_timeout_ms: 500,
             ..OidcConfig::default()
-        })
-        .expect("client")
+        };
+        OidcClient::new(config, &Outbound::new("acmangkut", &Default::default())).expect("client")
     }
 
     #[test]

@@ -144,26 +144,16 @@ fn log_file(config: &LogConfig, name: &str) -> Capped<FileRotate<AppendTimestamp
     Capped::new(rotating(&config.dir, name, config.keep_days), limit)
 }
 
-/// Targets capped at `warn` unless the configured level names them: chromiumoxide logs raw
-/// DevTools messages at debug/trace, which would include values typed into login forms.
-const QUIET_TARGETS: [&str; 2] = ["chromiumoxide", "tungstenite"];
-
-/// The configured filter plus the caps of [`QUIET_TARGETS`] it does not mention itself.
-pub fn effective_filter(level: &str) -> String {
-    let mut out = level.to_string();
-    for target in QUIET_TARGETS {
-        if !level.contains(target) {
-            out.push_str(&format!(",{target}=warn"));
-        }
-    }
-    out
+/// The filter of `log.level`, as configured: nothing is added (pageinspect speaks DevTools
+/// itself and logs no DevTools message, so no library needs capping).
+fn filter(level: &str) -> Result<EnvFilter, String> {
+    EnvFilter::try_new(level).map_err(|e| format!("config key `log.level`: {e}"))
 }
 
 /// Installs the global subscriber. Fails if the log directory cannot be created, or if a
 /// subscriber is already installed (tests call [`init_for_tests`] instead).
 pub fn init(config: &LogConfig) -> Result<TelemetryGuard, String> {
-    let filter = EnvFilter::try_new(effective_filter(&config.level))
-        .map_err(|e| format!("config key `log.level`: {e}"))?;
+    let filter = filter(&config.level)?;
     let mut layers: Vec<BoxedLayer> = Vec::new();
     let mut guards = Vec::new();
     if config.stdout {
@@ -208,16 +198,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn devtools_traffic_stays_quiet_unless_asked_for() {
-        assert_eq!(
-            effective_filter("trace"),
-            "trace,chromiumoxide=warn,tungstenite=warn"
-        );
-        assert_eq!(
-            effective_filter("info,chromiumoxide=debug"),
-            "info,chromiumoxide=debug,tungstenite=warn"
-        );
-        assert!(EnvFilter::try_new(effective_filter("debug")).is_ok());
+    fn the_log_filter_is_the_configured_level_and_nothing_else() {
+        for level in ["trace", "info", "acmangkut=debug"] {
+            assert_eq!(filter(level).expect(level).to_string(), level);
+        }
+        let e = filter("info,acmangkut=loud").expect_err("bad").to_string();
+        assert!(e.contains("log.level"), "{e}");
     }
 
     #[test]

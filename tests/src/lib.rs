@@ -39,3 +39,9 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// acmangkut's clients as a test builds them by hand (checks, senders, OIDC and pageinspect
+/// clients): marked, listening nowhere.
+pub fn outbound() -> shared::outbound::Outbound {
+    shared::outbound::Outbound::new("acmangkut", &Default::default())
+}

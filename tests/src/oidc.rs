@@ -409,3 +409,21 @@ async fn install_node_modules() {
     .await
     .expect("npm ci");
 }
+
+/// Gives `config` the `iam.public_url` that OIDC requires, and the port it names: picked now
+/// (a free one), since the provider's redirect URIs must name it before acmangkut starts. The
+/// listen host stays.
+pub fn with_public_url(config: &mut acmangkut::Config) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let host = config
+        .server
+        .listen
+        .rsplit_once(':')
+        .map_or("127.0.0.1", |(host, _)| host)
+        .to_string();
+    config.server.listen = format!("{host}:{port}");
+    config.iam.public_url = format!("http://127.0.0.1:{port}");
+}

@@ -76,6 +76,20 @@ async fn broken_page() -> HttpResponse {
         )
 }
 
+/// A page that shows `?src=URL` as an image: what any web site can make a browser fetch.
+async fn image_page(query: web::Query<std::collections::HashMap<String, String>>) -> HttpResponse {
+    let src = query
+        .get("src")
+        .map_or("", String::as_str)
+        .replace(['"', '<', '>'], "");
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(format!(
+            "<!doctype html><html><head><title>cats</title></head><body>\
+             <img src=\"{src}\"><p>cats</p></body></html>"
+        ))
+}
+
 async fn good_page() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
@@ -118,6 +132,7 @@ impl Targets {
                 .route("/flaky", web::get().to(flaky))
                 .route("/page/broken", web::get().to(broken_page))
                 .route("/page/good", web::get().to(good_page))
+                .route("/page/image", web::get().to(image_page))
                 .route("/healthy", web::get().to(healthy))
                 .route("/500", web::get().to(failing))
                 .route("/slow", web::get().to(slow))

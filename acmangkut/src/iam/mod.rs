@@ -64,8 +64,17 @@ struct Inner {
 }
 
 impl Iam {
-    pub fn new(config: IamConfig, metrics: Metrics, store: Store) -> anyhow::Result<Self> {
-        let oidc = config.oidc.clone().map(oidc::Provider::new).transpose()?;
+    pub fn new(
+        config: IamConfig,
+        metrics: Metrics,
+        store: Store,
+        outbound: &shared::outbound::Outbound,
+    ) -> anyhow::Result<Self> {
+        let oidc = config
+            .oidc
+            .clone()
+            .map(|c| oidc::Provider::new(c, outbound))
+            .transpose()?;
         let iam = Self {
             inner: Arc::new(Inner {
                 limiter: ratelimit::SignInLimiter::new(

@@ -18,9 +18,9 @@ pub struct Provider {
 }
 
 impl Provider {
-    pub fn new(config: OidcConfig) -> anyhow::Result<Self> {
-        let client =
-            OidcClient::new(config).map_err(|e| anyhow::anyhow!("config key `iam.oidc`: {e}"))?;
+    pub fn new(config: OidcConfig, outbound: &shared::outbound::Outbound) -> anyhow::Result<Self> {
+        let client = OidcClient::new(config, outbound)
+            .map_err(|e| anyhow::anyhow!("config key `iam.oidc`: {e}"))?;
         Ok(Self { client })
     }
 

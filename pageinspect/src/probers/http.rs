@@ -97,7 +97,9 @@ pub async fn probe(spec: &ProbeSpec, ctx: &ProbeContext, out: &mut Outcome) -> R
     }
 }
 
-/// The spec's headers plus a default `User-Agent`, validated into hyper's types.
+/// The spec's headers plus a default `User-Agent` and the marker of HAS's requests
+/// ([`shared::outbound::ORIGIN_HEADER`], which a spec cannot drop or change), validated into
+/// hyper's types.
 fn request_headers(
     spec: &ProbeSpec,
     ctx: &ProbeContext,
@@ -123,6 +125,11 @@ fn request_headers(
     {
         headers.push((USER_AGENT, ua));
     }
+    headers.retain(|(n, _)| n.as_str() != shared::outbound::ORIGIN_HEADER);
+    headers.push((
+        HeaderName::from_static(shared::outbound::ORIGIN_HEADER),
+        HeaderValue::from_static("pageinspect"),
+    ));
     Ok(headers)
 }
 

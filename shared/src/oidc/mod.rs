@@ -68,8 +68,8 @@ impl std::fmt::Debug for OidcClient {
 }
 
 impl OidcClient {
-    /// Checks the config and builds the HTTP client; makes no request.
-    pub fn new(config: OidcConfig) -> Result<Self, IamError> {
+    /// Checks the config and builds the HTTP client (from `outbound`); makes no request.
+    pub fn new(config: OidcConfig, outbound: &crate::outbound::Outbound) -> Result<Self, IamError> {
         let issuer = url::Url::parse(&config.issuer)
             .map_err(|e| IamError::Misconfigured(format!("issuer {:?}: {e}", config.issuer)))?;
         if !matches!(issuer.scheme(), "https" | "http") {
@@ -77,7 +77,8 @@ impl OidcClient {
                 "issuer must be an http(s) URL".into(),
             ));
         }
-        let http = reqwest::Client::builder()
+        let http = outbound
+            .client()
             .timeout(Duration::from_millis(config.http_timeout_ms.max(1)))
             .connect_timeout(Duration::from_millis(
                 config.http_timeout_ms.clamp(1, 3_000),

@@ -21,6 +21,9 @@ async fn instance(db: &TestDb, listen: &str, oidc: Option<shared::oidc::OidcConf
     let mut c = test_config(db, "http://127.0.0.1:9");
     c.scheduler.enabled = false;
     c.server.listen = listen.into();
+    if oidc.is_some() {
+        has_tests::oidc::with_public_url(&mut c);
+    }
     c.iam.oidc = oidc;
     spawn_acmangkut(c).await
 }

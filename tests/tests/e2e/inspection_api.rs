@@ -2,6 +2,7 @@
 //! what may not be changed or deleted, who may do what, the audit trail, and a table of bad
 //! inputs that are each answered with problem+json naming the field and write nothing.
 
+use acmangkut::config::{AllowedCommand, RestrictedCommand};
 use has_tests::inspection::{audit_count, create, id, inspection_config, update};
 use has_tests::problems::{BadRequest, assert_each_refused};
 use has_tests::{TestApp, TestDb, spawn_acmangkut};
@@ -16,7 +17,15 @@ async fn app() -> (TestApp, TestDb) {
     let mut config = inspection_config(&db, "http://127.0.0.1:9");
     config.scheduler.enabled = false;
     config.inspection.enabled = false;
-    config.inspection.commands = [("echo".to_string(), PathBuf::from("/bin/echo"))].into();
+    let greet = RestrictedCommand {
+        path: PathBuf::from("/bin/echo"),
+        args: vec!["hello|bye".into()],
+    };
+    config.inspection.commands = [
+        ("echo".to_string(), AllowedCommand::Path("/bin/echo".into())),
+        ("greet".to_string(), AllowedCommand::Restricted(greet)),
+    ]
+    .into();
     (spawn_acmangkut(config).await, db)
 }
 
@@ -458,6 +467,12 @@ async fn inspection_api_bad_input_gets_problem_json_naming_the_field_and_writes_
              400, "params.conditions[0]"),
         post("a command that is not allow-listed", "rules",
              rule("command", json!({"command": "rm"})), 400, "params.command"),
+        post("an argument the command's allow-list entry does not allow", "rules",
+             rule("command", json!({"command": "greet", "args": ["$(id)"]})),
+             400, "params.args[0]"),
+        post("more arguments than the command's entry has patterns", "rules",
+             rule("command", json!({"command": "greet", "args": ["hello", "world"]})),
+             400, "params.args"),
         post("an SQL source that is not configured", "rules",
              rule("sql", json!({"source": "warehouse", "query": "select 1", "condition": "== 1"})),
              400, "params.source"),

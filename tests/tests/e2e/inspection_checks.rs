@@ -2,7 +2,9 @@
 //! probing local targets, a real Prometheus, the local PostgreSQL and MariaDB, and allow-listed
 //! executables. `fail` is about the thing inspected; `error` says the check could not tell.
 
-use acmangkut::config::{DataSource, InspectionConfig, PrometheusSource};
+use acmangkut::config::{
+    AllowedCommand, DataSource, InspectionConfig, PrometheusSource, RestrictedCommand,
+};
 use acmangkut::engine::checks::Checker;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use futures::StreamExt;
@@ -30,7 +32,12 @@ fn config() -> InspectionConfig {
 
 /// A pageinspect client for checks that never reach it.
 fn no_pageinspect() -> PageinspectClient {
-    PageinspectClient::new(&format!("http://127.0.0.1:{}", closed_port()), None).expect("client")
+    PageinspectClient::new(
+        &format!("http://127.0.0.1:{}", closed_port()),
+        None,
+        &has_tests::outbound(),
+    )
+    .expect("client")
 }
 
 fn closed_port() -> u16 {
@@ -92,9 +99,10 @@ async fn inspection_checks_probes_pass_for_a_healthy_page_and_fail_for_a_broken_
     let targets = Targets::start().await;
     let mut c = config();
     c.probe_batch_size = 2;
-    c.commands = BTreeMap::from([("echo".to_string(), PathBuf::from("/bin/echo"))]);
-    let client = PageinspectClient::new(&pi, Some(Secret::new(TOKEN))).expect("client");
-    let checker = Arc::new(Checker::new(&c, client));
+    c.commands = BTreeMap::from([("echo".to_string(), AllowedCommand::Path("/bin/echo".into()))]);
+    let client = PageinspectClient::new(&pi, Some(Secret::new(TOKEN)), &has_tests::outbound())
+        .expect("client");
+    let checker = Arc::new(Checker::new(&c, client, &has_tests::outbound()).expect("client"));
     let http = |path: &str| Check::Probe(ProbeSpec::new(ProbeKind::Http, targets.url(path)));
     let refused = format!("127.0.0.1:{}", targets.refused_port);
     let checks = vec![
@@ -132,7 +140,9 @@ async fn inspection_checks_probes_pass_for_a_healthy_page_and_fail_for_a_broken_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inspection_checks_an_unreachable_executor_is_an_error_not_a_failure() {
     let targets = Targets::start().await;
-    let checker = Arc::new(Checker::new(&config(), no_pageinspect()));
+    let checker = Arc::new(
+        Checker::new(&config(), no_pageinspect(), &has_tests::outbound()).expect("client"),
+    );
     let probe = Check::Probe(ProbeSpec::new(ProbeKind::Http, targets.url("/healthy")));
 
     let one = checker.evaluate(&probe).await;
@@ -155,8 +165,13 @@ async fn inspection_checks_an_unreachable_executor_is_an_error_not_a_failure() {
 async fn inspection_checks_a_rejected_token_is_an_error_not_a_failure() {
     let (pi, handle) = spawn_pageinspect(Some(TOKEN)).await;
     let targets = Targets::start().await;
-    let wrong = PageinspectClient::new(&pi, Some(Secret::new("not-the-token"))).expect("client");
-    let checker = Checker::new(&config(), wrong);
+    let wrong = PageinspectClient::new(
+        &pi,
+        Some(Secret::new("not-the-token")),
+        &has_tests::outbound(),
+    )
+    .expect("client");
+    let checker = Checker::new(&config(), wrong, &has_tests::outbound()).expect("client");
 
     let o = checker
         .evaluate(&Check::Probe(ProbeSpec::new(
@@ -186,7 +201,7 @@ async fn inspection_checks_promql_holds_every_sample_to_the_condition() {
             bearer_token: None,
         },
     )]);
-    let checker = Checker::new(&c, no_pageinspect());
+    let checker = Checker::new(&c, no_pageinspect(), &has_tests::outbound()).expect("client");
 
     let all = checker
         .evaluate(&promql(
@@ -262,7 +277,7 @@ async fn inspection_checks_promql_empty_results_and_bad_queries() {
             },
         ),
     ]);
-    let checker = Checker::new(&c, no_pageinspect());
+    let checker = Checker::new(&c, no_pageinspect(), &has_tests::outbound()).expect("client");
 
     for (on_empty, status) in [
         (OnEmpty::Pass, CheckStatus::Pass),
@@ -298,7 +313,8 @@ async fn inspection_checks_promql_empty_results_and_bad_queries() {
 
 #[tokio::test]
 async fn inspection_checks_an_unknown_source_is_refused_naming_the_parameter() {
-    let checker = Checker::new(&config(), no_pageinspect());
+    let checker =
+        Checker::new(&config(), no_pageinspect(), &has_tests::outbound()).expect("client");
     let cases = [
         promql("nowhere", "up", "> 0", OnEmpty::Fail),
         Check::Sql(SqlCheck {
@@ -374,7 +390,7 @@ impl PgDb {
                 max_rows,
             },
         )]);
-        Checker::new(&c, no_pageinspect())
+        Checker::new(&c, no_pageinspect(), &has_tests::outbound()).expect("client")
     }
 }
 
@@ -592,7 +608,7 @@ impl MariaDb {
                 max_rows,
             },
         )]);
-        Checker::new(&c, no_pageinspect())
+        Checker::new(&c, no_pageinspect(), &has_tests::outbound()).expect("client")
     }
 }
 
@@ -690,7 +706,7 @@ async fn inspection_checks_sql_an_unreachable_database_is_an_error() {
             },
         ),
     ]);
-    let checker = Checker::new(&c, no_pageinspect());
+    let checker = Checker::new(&c, no_pageinspect(), &has_tests::outbound()).expect("client");
     for source in ["pg", "my"] {
         let o = checker
             .evaluate(&Check::Sql(SqlCheck {
@@ -705,7 +721,7 @@ async fn inspection_checks_sql_an_unreachable_database_is_an_error() {
 
 // ---------------------------------------------------------------- commands
 
-fn allowed() -> BTreeMap<String, PathBuf> {
+fn allowed() -> BTreeMap<String, AllowedCommand> {
     [
         ("echo", "/bin/echo"),
         ("false", "/bin/false"),
@@ -714,14 +730,14 @@ fn allowed() -> BTreeMap<String, PathBuf> {
         ("env", "/usr/bin/env"),
     ]
     .into_iter()
-    .map(|(k, v)| (k.to_string(), PathBuf::from(v)))
+    .map(|(k, v)| (k.to_string(), AllowedCommand::Path(v.into())))
     .collect()
 }
 
-fn command_checker(commands: BTreeMap<String, PathBuf>) -> Checker {
+fn command_checker(commands: BTreeMap<String, AllowedCommand>) -> Checker {
     let mut c = config();
     c.commands = commands;
-    Checker::new(&c, no_pageinspect())
+    Checker::new(&c, no_pageinspect(), &has_tests::outbound()).expect("client")
 }
 
 #[tokio::test]
@@ -868,4 +884,40 @@ async fn inspection_checks_only_allow_listed_commands_run() {
     );
     assert_outcome(&disabled_run, CheckStatus::Error, None);
     assert!(disabled_run.evidence.contains("command checks are off"));
+}
+
+#[tokio::test]
+async fn inspection_checks_a_command_restricted_to_argument_patterns_runs_only_with_them() {
+    let restricted = RestrictedCommand {
+        path: PathBuf::from("/bin/echo"),
+        args: vec!["is-active".into(), "[a-z0-9@.-]+".into()],
+    };
+    let checker = command_checker(BTreeMap::from([(
+        "svc".to_string(),
+        AllowedCommand::Restricted(restricted),
+    )]));
+    let good = Check::Command(command("svc", &["is-active", "nginx.service"]));
+    let bad = Check::Command(command("svc", &["is-active", "x; reboot"]));
+
+    let ran = checker.evaluate(&good).await;
+    let refused = shared::ApiError::from(checker.validate(&bad, "params.").expect_err("refused"));
+    let not_run = checker.evaluate(&bad).await;
+
+    assert_outcome(&ran, CheckStatus::Pass, Some("0"));
+    assert!(
+        ran.evidence.contains("is-active nginx.service"),
+        "{}",
+        ran.evidence
+    );
+    assert_eq!(refused.field.as_deref(), Some("params.args[1]"));
+    assert!(
+        refused.detail.contains("inspection.commands.svc.args[1]"),
+        "{refused}"
+    );
+    assert_outcome(&not_run, CheckStatus::Error, None);
+    assert!(
+        !not_run.evidence.contains("reboot\n"),
+        "{}",
+        not_run.evidence
+    );
 }

@@ -12,6 +12,7 @@ mod iam_accounts;
 mod iam_audit;
 mod iam_routes;
 mod iam_switch;
+mod iam_switch_callers;
 mod iam_tokens;
 mod inspection_api;
 mod inspection_checks;

@@ -30,7 +30,10 @@ fn message(payload: Value) -> Message {
 }
 
 async fn send(spec: &ChannelSpec, msg: &Message) -> Attempt {
-    Sender::new().send(spec, msg, TIMEOUT).await
+    Sender::new(&has_tests::outbound())
+        .expect("client")
+        .send(spec, msg, TIMEOUT)
+        .await
 }
 
 /// A loopback port where nothing listens.
@@ -142,7 +145,8 @@ async fn a_receiver_that_never_answers_times_the_attempt_out() {
     let url = format!("http://{}/in", silent.local_addr().expect("addr"));
     let channel = spec(json!({"kind": "slack", "url": url}));
 
-    let attempt = Sender::new()
+    let attempt = Sender::new(&has_tests::outbound())
+        .expect("client")
         .send(&channel, &message(Value::Null), Duration::from_millis(300))
         .await;
 

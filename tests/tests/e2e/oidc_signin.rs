@@ -21,6 +21,7 @@ async fn acmangkut_on(
     let mut oidc = p.config_for(WEB_CLIENT, "acmangkut");
     oidc.roles_claim = "groups".into();
     config.iam.oidc = Some(oidc);
+    has_tests::oidc::with_public_url(&mut config);
     tweak(&mut config);
     let app = spawn_acmangkut(config).await;
     let r = app
@@ -174,4 +175,22 @@ async fn provider_access_tokens_work_on_the_api_via_group_mapping_and_bad_ones_a
         "a rotated-away key: {detail}"
     );
     app.handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acmangkut_with_oidc_and_no_public_url_refuses_to_start_naming_the_key() {
+    let p = OidcProvider::start(OidcOptions::default()).await;
+    let db = TestDb::new();
+    let mut config = test_config(&db, "http://127.0.0.1:9");
+    config.iam.oidc = Some(p.config_for(WEB_CLIENT, "acmangkut"));
+
+    let refused = acmangkut::Application::build(config).await.err();
+
+    let e = refused
+        .expect("no start without iam.public_url")
+        .to_string();
+    assert!(
+        e.contains("`iam.public_url`") && e.contains("iam.oidc"),
+        "{e}"
+    );
 }

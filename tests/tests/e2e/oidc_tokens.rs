@@ -16,7 +16,11 @@ async fn provider() -> OidcProvider {
 
 /// acmangkut's view of the provider: accepts access tokens whose `aud` is `acmangkut`.
 fn acmangkut(p: &OidcProvider) -> OidcClient {
-    OidcClient::new(p.config_for("acmangkut", "acmangkut")).expect("client")
+    OidcClient::new(
+        p.config_for("acmangkut", "acmangkut"),
+        &has_tests::outbound(),
+    )
+    .expect("client")
 }
 
 fn reason(r: Result<shared::oidc::Claims, IamError>) -> InvalidToken {
@@ -55,7 +59,11 @@ async fn a_users_access_token_verifies_with_their_username_and_groups() {
 #[tokio::test]
 async fn a_client_credentials_token_verifies_at_its_audience_only() {
     let p = provider().await;
-    let pageinspect = OidcClient::new(p.config_for("pageinspect", "pageinspect")).expect("client");
+    let pageinspect = OidcClient::new(
+        p.config_for("pageinspect", "pageinspect"),
+        &has_tests::outbound(),
+    )
+    .expect("client");
     let acmangkut_side = acmangkut(&p);
     let token = acmangkut_side
         .client_credentials("urn:has:pageinspect")
@@ -174,7 +182,7 @@ async fn an_expired_token_is_rejected_once_past_the_leeway() {
     let token = p.user_token("alice", "acmangkut").await;
     let mut strict = p.config_for("acmangkut", "acmangkut");
     strict.leeway_seconds = 0;
-    let strict = OidcClient::new(strict).expect("client");
+    let strict = OidcClient::new(strict, &has_tests::outbound()).expect("client");
     let exp = strict
         .verify_access_token(&token, ONLINE)
         .await
@@ -275,7 +283,11 @@ async fn offline_mode_verifies_with_cached_keys_while_the_provider_is_down_and_s
     let mut p = provider().await;
     let client = acmangkut(&p);
     let token = p.user_token("admin", "acmangkut").await;
-    let never_seen = OidcClient::new(p.config_for("acmangkut", "acmangkut")).expect("client");
+    let never_seen = OidcClient::new(
+        p.config_for("acmangkut", "acmangkut"),
+        &has_tests::outbound(),
+    )
+    .expect("client");
     client
         .refresh_keys()
         .await
@@ -319,7 +331,11 @@ async fn offline_mode_verifies_with_cached_keys_while_the_provider_is_down_and_s
 #[tokio::test]
 async fn browser_sign_in_with_pkce_yields_the_users_claims_and_an_access_token() {
     let p = provider().await;
-    let web = OidcClient::new(p.config_for(WEB_CLIENT, "acmangkut")).expect("client");
+    let web = OidcClient::new(
+        p.config_for(WEB_CLIENT, "acmangkut"),
+        &has_tests::outbound(),
+    )
+    .expect("client");
     let (pkce, state, nonce) = (Pkce::generate(), random_token(), random_token());
     let url = web
         .authorization_url(REDIRECT_URI, &state, &nonce, &pkce)
@@ -391,7 +407,11 @@ async fn browser_sign_in_with_pkce_yields_the_users_claims_and_an_access_token()
 #[tokio::test]
 async fn a_code_redeemed_with_the_wrong_pkce_verifier_is_refused_by_the_provider() {
     let p = provider().await;
-    let web = OidcClient::new(p.config_for(WEB_CLIENT, "acmangkut")).expect("client");
+    let web = OidcClient::new(
+        p.config_for(WEB_CLIENT, "acmangkut"),
+        &has_tests::outbound(),
+    )
+    .expect("client");
     let (pkce, nonce) = (Pkce::generate(), random_token());
     let url = web
         .authorization_url(REDIRECT_URI, "s", &nonce, &pkce)
@@ -435,7 +455,11 @@ async fn pkce_helpers_produce_a_valid_s256_pair() {
 #[tokio::test]
 async fn the_authorization_url_carries_what_rfc_7636_and_openid_connect_need() {
     let p = provider().await;
-    let web = OidcClient::new(p.config_for(WEB_CLIENT, "acmangkut")).expect("client");
+    let web = OidcClient::new(
+        p.config_for(WEB_CLIENT, "acmangkut"),
+        &has_tests::outbound(),
+    )
+    .expect("client");
     let pkce = Pkce::generate();
     let url = web
         .authorization_url(REDIRECT_URI, "the-state", "the-nonce", &pkce)
@@ -511,7 +535,7 @@ async fn a_client_starts_while_the_provider_is_down_and_reports_it_unreachable()
     p.stop().await;
     let mut config = p.config_for("acmangkut", "acmangkut");
     config.jwks_min_refresh_seconds = 1;
-    let client = OidcClient::new(config).expect("client");
+    let client = OidcClient::new(config, &has_tests::outbound()).expect("client");
 
     let r = client.verify_access_token(&token, ONLINE).await;
     assert!(matches!(r, Err(IamError::Unreachable(_))), "{r:?}");

@@ -120,6 +120,7 @@ async fn acmangkuts_scheduler_probes_with_a_client_credentials_token_also_while_
     let mut config = test_config(&db, &pi);
     // The `acmangkut` client may use the client-credentials grant at this provider.
     config.iam.oidc = Some(p.config_for("acmangkut", "acmangkut"));
+    has_tests::oidc::with_public_url(&mut config);
     config.pageinspect.oidc_resource = Some("urn:has:pageinspect".into());
     let app = spawn_acmangkut(config).await;
     let id = app

@@ -7,7 +7,6 @@ use has_tests::{Targets, TestApp, TestDb, eventually, spawn_acmangkut};
 use serde_json::{Value, json};
 use shared::inspection::Level;
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 fn replica_config(db: &TestDb, name: &str) -> acmangkut::Config {
@@ -15,7 +14,7 @@ fn replica_config(db: &TestDb, name: &str) -> acmangkut::Config {
     c.scheduler.enabled = false;
     c.scheduler.replica_id = name.into();
     c.inspection.lease_seconds = 5;
-    c.inspection.commands = [("echo".to_string(), PathBuf::from("/bin/echo"))].into();
+    c.inspection.commands = [("echo".to_string(), "/bin/echo".into())].into();
     c
 }
 

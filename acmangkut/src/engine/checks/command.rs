@@ -1,6 +1,7 @@
 //! Command checks: an allow-listed executable, run directly (never through a shell), with a
 //! timeout, a clean environment and capped output.
 
+use crate::config::AllowedCommand;
 use crate::engine::Error;
 use shared::check::{CheckOutcome, CheckStatus, CommandCheck, Threshold, excerpt};
 use std::collections::BTreeMap;
@@ -20,34 +21,93 @@ const ENV: [(&str, &str); 2] = [
     ("LANG", "C.UTF-8"),
 ];
 
-/// The executable `name` stands for in the allow-list.
+/// An entry of `inspection.commands`, its argument patterns compiled.
+pub(super) struct Allowed {
+    path: PathBuf,
+    /// One per argument position, anchored; `None`: any arguments.
+    args: Option<Vec<regex::Regex>>,
+}
+
+/// The allow-list of the config, compiled; errors name the config key.
+pub(super) fn compile(
+    commands: &BTreeMap<String, AllowedCommand>,
+) -> anyhow::Result<BTreeMap<String, Allowed>> {
+    commands
+        .iter()
+        .map(|(name, c)| {
+            let args = c.patterns(name)?;
+            let path = c.path().to_path_buf();
+            Ok((name.clone(), Allowed { path, args }))
+        })
+        .collect()
+}
+
+/// The executable `check` may run: its command is allow-listed and, where its entry restricts
+/// them, every argument matches its position's pattern. Errors name `{prefix}command` or
+/// `{prefix}args[i]`.
 pub(super) fn resolve<'a>(
-    commands: &'a BTreeMap<String, PathBuf>,
-    name: &str,
-    field: &str,
+    commands: &'a BTreeMap<String, Allowed>,
+    check: &CommandCheck,
+    prefix: &str,
 ) -> Result<&'a Path, Error> {
+    let name = &check.command;
+    let field = format!("{prefix}command");
     if commands.is_empty() {
         return Err(Error::invalid(
             field,
             "command checks are off: inspection.commands lists no executables",
         ));
     }
-    commands.get(name).map(PathBuf::as_path).ok_or_else(|| {
+    let allowed = commands.get(name).ok_or_else(|| {
         Error::invalid(
-            field,
+            &field,
             format!(
                 "`{name}` is not in inspection.commands (allowed: {})",
                 super::promql::names(commands.keys())
             ),
         )
-    })
+    })?;
+    let Some(patterns) = &allowed.args else {
+        return Ok(&allowed.path);
+    };
+    if check.args.len() != patterns.len() {
+        return Err(Error::invalid(
+            format!("{prefix}args"),
+            format!(
+                "`{name}` takes exactly {} argument(s) (inspection.commands.{name}.args), \
+                 not {}",
+                patterns.len(),
+                check.args.len()
+            ),
+        ));
+    }
+    for (i, (arg, pattern)) in check.args.iter().zip(patterns).enumerate() {
+        if !pattern.is_match(arg) {
+            return Err(Error::invalid(
+                format!("{prefix}args[{i}]"),
+                format!(
+                    "{arg:?} is not allowed here: inspection.commands.{name}.args[{i}] is `{}`",
+                    display_pattern(pattern)
+                ),
+            ));
+        }
+    }
+    Ok(&allowed.path)
+}
+
+/// A pattern as configured (without the anchors [`compile`] added).
+fn display_pattern(p: &regex::Regex) -> &str {
+    let s = p.as_str();
+    s.strip_prefix("^(?:")
+        .and_then(|s| s.strip_suffix(")$"))
+        .unwrap_or(s)
 }
 
 pub(super) async fn evaluate(
-    commands: &BTreeMap<String, PathBuf>,
+    commands: &BTreeMap<String, Allowed>,
     check: &CommandCheck,
 ) -> CheckOutcome {
-    let program = match resolve(commands, &check.command, "command") {
+    let program = match resolve(commands, check, "") {
         Ok(p) => p,
         Err(e) => return CheckOutcome::error(e.parts().1, 0),
     };
@@ -310,11 +370,16 @@ mod tests {
     #[test]
     fn an_empty_allow_list_says_command_checks_are_off() {
         let answer = |e: crate::engine::Error| shared::ApiError::from(e);
-        let e = answer(resolve(&BTreeMap::new(), "echo", "params.command").expect_err("off"));
+        let named = |command: &str| CommandCheck {
+            command: command.into(),
+            ..check()
+        };
+        let e = answer(resolve(&BTreeMap::new(), &named("echo"), "params.").expect_err("off"));
         assert_eq!(e.field.as_deref(), Some("params.command"));
         assert!(e.detail.contains("command checks are off"));
-        let list = BTreeMap::from([("echo".to_string(), PathBuf::from("/bin/echo"))]);
-        let e = answer(resolve(&list, "rm", "command").expect_err("not listed"));
+        let list =
+            compile(&BTreeMap::from([("echo".to_string(), "/bin/echo".into())])).expect("compiles");
+        let e = answer(resolve(&list, &named("rm"), "").expect_err("not listed"));
         assert!(e.detail.contains("allowed: echo"), "{}", e.detail);
     }
 

@@ -14,9 +14,9 @@ use crate::config::InspectionConfig;
 use crate::engine::Error;
 use futures::stream::{BoxStream, StreamExt};
 use shared::check::{Check, CheckOutcome};
+use shared::outbound::Outbound;
 use shared::pageinspect_client::PageinspectClient;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,18 +29,24 @@ pub struct Checker {
     probe_batch_size: usize,
     prometheus: promql::Prometheus,
     sql: sql::Sources,
-    commands: BTreeMap<String, PathBuf>,
+    commands: BTreeMap<String, command::Allowed>,
 }
 
 impl Checker {
-    pub fn new(config: &InspectionConfig, pageinspect: PageinspectClient) -> Self {
-        Self {
+    /// `outbound` builds the clients of the checks that call out themselves (PromQL). Fails
+    /// on a command argument pattern that does not compile (naming its config key).
+    pub fn new(
+        config: &InspectionConfig,
+        pageinspect: PageinspectClient,
+        outbound: &Outbound,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
             pageinspect,
             probe_batch_size: config.probe_batch_size.max(1),
-            prometheus: promql::Prometheus::new(&config.prometheus),
+            prometheus: promql::Prometheus::new(&config.prometheus, outbound)?,
             sql: sql::Sources::new(&config.datasources),
-            commands: config.commands.clone(),
-        }
+            commands: command::compile(&config.commands)?,
+        })
     }
 
     /// Validates `check` and that what it names is configured; errors name the parameter as
@@ -52,9 +58,7 @@ impl Checker {
             Check::Probe(_) => Ok(()),
             Check::Promql(p) => self.prometheus.knows(&p.source, &field("source")),
             Check::Sql(s) => self.sql.knows(&s.source, &field("source")),
-            Check::Command(c) => {
-                command::resolve(&self.commands, &c.command, &field("command")).map(drop)
-            }
+            Check::Command(c) => command::resolve(&self.commands, c, prefix).map(drop),
         }
     }
 

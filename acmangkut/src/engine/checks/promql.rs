@@ -19,15 +19,18 @@ pub(super) struct Prometheus {
 }
 
 impl Prometheus {
-    pub(super) fn new(sources: &BTreeMap<String, PrometheusSource>) -> Self {
-        let http = reqwest::Client::builder()
+    pub(super) fn new(
+        sources: &BTreeMap<String, PrometheusSource>,
+        outbound: &shared::outbound::Outbound,
+    ) -> Result<Self, reqwest::Error> {
+        let http = outbound
+            .client()
             .connect_timeout(Duration::from_secs(3))
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
-        Self {
+            .build()?;
+        Ok(Self {
             sources: sources.clone(),
             http,
-        }
+        })
     }
 
     pub(super) fn knows(&self, name: &str, field: &str) -> Result<(), Error> {

@@ -56,11 +56,12 @@ impl Inspector {
         metrics: Metrics,
         owner: String,
         public_url: String,
+        sender: Sender,
     ) -> Self {
         Self {
             store,
             checker,
-            sender: Sender::new(),
+            sender,
             config,
             metrics,
             owner,

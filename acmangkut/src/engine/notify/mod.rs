@@ -36,24 +36,15 @@ pub struct Sender {
     http: reqwest::Client,
 }
 
-impl Default for Sender {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Sender {
-    pub fn new() -> Self {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("has-acmangkut/", env!("CARGO_PKG_VERSION")))
+    /// Webhooks and robots go out through `outbound`'s client: marked, never to acmangkut itself.
+    pub fn new(outbound: &shared::outbound::Outbound) -> Result<Self, reqwest::Error> {
+        let http = outbound
+            .client()
             // A redirect is a failure: a signed body is never re-sent somewhere else.
             .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "notify: default HTTP client settings used");
-                reqwest::Client::new()
-            });
-        Self { http }
+            .build()?;
+        Ok(Self { http })
     }
 
     /// Makes one attempt to deliver `msg` over `spec`, bounded by `timeout` as a whole.

@@ -209,18 +209,10 @@ pub async fn sign_out(
         .finish())
 }
 
-fn redirect_uri(state: &AppState, req: &HttpRequest) -> String {
-    let base = if state.iam.config().public_url.is_empty() {
-        let info = req.connection_info();
-        format!("{}://{}", info.scheme(), info.host())
-    } else {
-        state
-            .iam
-            .config()
-            .public_url
-            .trim_end_matches('/')
-            .to_string()
-    };
+/// `<iam.public_url>/auth/oidc/callback`: never from the request (`Host`, `X-Forwarded-*`),
+/// which its sender chooses; startup refuses OIDC without `iam.public_url`.
+fn redirect_uri(state: &AppState) -> String {
+    let base = state.iam.config().public_url.trim_end_matches('/');
     format!("{base}/auth/oidc/callback")
 }
 
@@ -246,7 +238,7 @@ pub async fn oidc_start(
         ));
     }
     let next = safe_next(q.next.as_deref());
-    let (url, login) = match provider.start(&redirect_uri(&state, &req), &next).await {
+    let (url, login) = match provider.start(&redirect_uri(&state), &next).await {
         Ok(v) => v,
         Err(_) => {
             return Ok(page(
@@ -318,10 +310,7 @@ pub async fn oidc_callback(
             "",
         ));
     };
-    let claims = match provider
-        .finish(&code, &redirect_uri(&state, &req), &login)
-        .await
-    {
+    let claims = match provider.finish(&code, &redirect_uri(&state), &login).await {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e.detail, "OIDC sign-in refused");

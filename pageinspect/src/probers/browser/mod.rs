@@ -547,6 +547,11 @@ impl Session {
         // Sent together: the page answers the renderer-side ones only once it runs.
         let mut commands = vec![
             ("Network.enable", json!({})),
+            // Every request of the page is marked as HAS's (acmangkut's IAM switch refuses it).
+            (
+                "Network.setExtraHTTPHeaders",
+                json!({ "headers": { shared::outbound::ORIGIN_HEADER: "pageinspect" } }),
+            ),
             ("Page.enable", json!({})),
             ("Runtime.enable", json!({})),
         ];
