@@ -5,8 +5,9 @@
 //! short (`scheduler.lease_seconds`) and renewed by its owner while the probe is out, so a
 //! replica that dies leaves leases that expire within seconds; another replica then claims
 //! those monitors, logs the takeover and counts it (`has_scheduler_lease_takeovers_total`).
-//! Failures to reach pageinspect are recorded as `executor_unavailable` (never as the page being down) and counted in
-//! `has_controllermanager_failure_total`; a 429 from pageinspect defers the batch instead.
+//! Failures to reach pageinspect are recorded as `executor_unavailable` (never as the page
+//! being down) and counted in `has_controllermanager_failure_total`; a 429 from pageinspect
+//! defers the batch instead.
 
 use crate::config::DEFAULT_LOCATION;
 use crate::config::SchedulerConfig;
