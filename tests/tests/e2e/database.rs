@@ -15,7 +15,7 @@ async fn a_lost_database_answers_503_problem_json() {
     app.create_monitor(json!({"name": "m", "probe": {"kind": "tcp", "target": "127.0.0.1:9"}}))
         .await;
 
-    let name = db.url.rsplit('/').next().expect("db name").to_string();
+    let name = url::Url::parse(&db.url).expect("a URL").path()[1..].to_string();
     tokio::task::spawn_blocking(move || {
         let mut admin = PgConnection::establish(&base).expect("admin connection");
         diesel::sql_query(format!("DROP DATABASE {name} WITH (FORCE)"))

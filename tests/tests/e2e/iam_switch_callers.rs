@@ -40,19 +40,20 @@ async fn refusals(app: &TestApp) -> Vec<Value> {
 }
 
 /// acmangkut with the inspection engine and pageinspect; the scheduler as `scheduler` says.
-async fn app_with_pageinspect(scheduler: bool) -> (TestApp, actix_web::dev::ServerHandle) {
+/// The database lives as long as the returned `TestDb` (a PostgreSQL one is dropped with it).
+async fn app_with_pageinspect(scheduler: bool) -> (TestApp, actix_web::dev::ServerHandle, TestDb) {
     let (pi, handle) = spawn_pageinspect(None).await;
     let db = TestDb::new();
     let mut c = inspection_config(&db, &pi);
     c.scheduler.enabled = scheduler;
     c.inspection.notify.max_attempts = 1;
     c.inspection.notify.timeout_ms = 3_000;
-    (spawn_acmangkut(c).await, handle)
+    (spawn_acmangkut(c).await, handle, db)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_channel_at_the_switch_url_never_reaches_it() {
-    let (app, _pi) = app_with_pageinspect(false).await;
+    let (app, _pi, _db) = app_with_pageinspect(false).await;
     create(
         &app,
         "channels",
@@ -94,7 +95,7 @@ async fn a_webhook_channel_at_the_switch_url_never_reaches_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_http_monitor_at_the_switch_url_is_refused_by_it() {
-    let (app, _pi) = app_with_pageinspect(true).await;
+    let (app, _pi, _db) = app_with_pageinspect(true).await;
     let monitor = app
         .create_monitor(json!({"name": "switch", "interval_seconds": 3600,
             "probe": {"kind": "http", "target": switch_url(&app), "timeout_ms": 3000}}))
@@ -117,7 +118,7 @@ async fn an_http_monitor_at_the_switch_url_is_refused_by_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_inspection_probe_at_the_switch_url_is_refused_by_it() {
-    let (app, _pi) = app_with_pageinspect(false).await;
+    let (app, _pi, _db) = app_with_pageinspect(false).await;
     create(
         &app,
         "rules",
@@ -189,7 +190,7 @@ async fn what_a_browser_sends_for_a_web_page_or_has_sends_is_refused_with_the_re
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_probes_of_a_page_with_the_switch_as_an_image_or_of_the_switch_are_refused() {
-    let (app, _pi) = app_with_pageinspect(true).await;
+    let (app, _pi, _db) = app_with_pageinspect(true).await;
     let targets = Targets::start().await;
     let page = targets.url(&format!("/page/image?src={}", switch_url(&app)));
     let browser = |name: &str, target: String| {
