@@ -79,25 +79,7 @@ pub fn test_config(db: &TestDb, pageinspect_url: &str) -> Config {
 
 pub async fn spawn_acmangkut(config: Config) -> TestApp {
     shared::telemetry::init_for_tests();
-    let app = acmangkut::Application::build(config.clone())
-        .await
-        .expect("acmangkut starts");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let handle = app.handle();
-    tokio::spawn(app.run_until_stopped());
-    let http = bearer_client(BOOTSTRAP_TOKEN);
-    let anonymous = reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    TestApp {
-        address,
-        http,
-        anonymous,
-        handle,
-        config,
-    }
+    crate::logged::start_like_main(config).await
 }
 
 impl TestApp {

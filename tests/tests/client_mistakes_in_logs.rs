@@ -4,23 +4,12 @@
 //! for the reason given in `has_tests::logged`.
 
 use has_tests::TestDb;
-use has_tests::logged::start_like_main;
-use has_tests::spawn::test_config;
-use shared::telemetry::LogFormat;
+use has_tests::logged::start_logging_to_files;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_bad_requests_writes_no_error_line() {
-    let logs = tempfile::tempdir().expect("temp dir");
     let db = TestDb::new();
-    let mut config = test_config(&db, "http://127.0.0.1:9");
-    config.scheduler.enabled = false;
-    config.server.max_body_bytes = 4096;
-    config.log.dir = logs.path().to_path_buf();
-    config.log.level = "debug".into();
-    config.log.format = LogFormat::Text;
-    config.log.stdout = false;
-    let guard = shared::telemetry::init(&config.log).expect("telemetry starts");
-    let app = start_like_main(config).await;
+    let (logs, guard, app) = start_logging_to_files(&db, |c| c.server.max_body_bytes = 4096).await;
 
     let long_query = "x".repeat(20_000);
     let mut statuses = std::collections::BTreeSet::new();

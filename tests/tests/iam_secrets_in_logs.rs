@@ -12,11 +12,10 @@
 
 mod iam_secrets_in_logs {
     use has_tests::TestDb;
-    use has_tests::logged::start_like_main;
-    use has_tests::spawn::{BOOTSTRAP_TOKEN, TestApp, bearer_client, cookie_value, test_config};
+    use has_tests::logged::start_logging_to_files;
+    use has_tests::spawn::{BOOTSTRAP_TOKEN, TestApp, bearer_client, cookie_value};
     use reqwest::Method;
     use serde_json::{Value, json};
-    use shared::telemetry::LogFormat;
 
     const FIRST_PASSWORD: &str = "first-Password-4f9c2a";
     const SECOND_PASSWORD: &str = "second-Password-8d1e7b";
@@ -72,16 +71,8 @@ mod iam_secrets_in_logs {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn passwords_tokens_and_session_cookies_never_reach_the_log_files() {
         // Arrange: telemetry at debug level into a temp folder, before anything else logs.
-        let logs = tempfile::tempdir().expect("temp dir");
         let db = TestDb::new();
-        let mut config = test_config(&db, "http://127.0.0.1:9");
-        config.scheduler.enabled = false;
-        config.log.dir = logs.path().to_path_buf();
-        config.log.level = "debug".into();
-        config.log.format = LogFormat::Text;
-        config.log.stdout = false;
-        let guard = shared::telemetry::init(&config.log).expect("telemetry starts");
-        let app = start_like_main(config).await;
+        let (logs, guard, app) = start_logging_to_files(&db, |_| {}).await;
         let mut secrets: Vec<(String, &str)> = vec![
             (BOOTSTRAP_TOKEN.into(), "bootstrap token"),
             (FIRST_PASSWORD.into(), "password at creation"),
