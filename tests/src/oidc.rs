@@ -204,12 +204,21 @@ impl OidcProvider {
     /// Returns the `has_session` cookie value. The callback must be allowed
     /// ([`Self::allow_redirect_uri`]).
     pub async fn console_sign_in(&self, acmangkut: &str, username: &str) -> String {
-        let start = self
-            .http
-            .get(format!("{acmangkut}/auth/oidc/start?next=/"))
-            .send()
-            .await
-            .expect("acmangkut answers");
+        // acmangkut answers 503 while its last look at the provider failed (a discovery
+        // request that timed out on a loaded machine): ask again for a while, as a person would.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        let start = loop {
+            let start = self
+                .http
+                .get(format!("{acmangkut}/auth/oidc/start?next=/"))
+                .send()
+                .await
+                .expect("acmangkut answers");
+            if start.status() != 503 || tokio::time::Instant::now() >= deadline {
+                break start;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        };
         let status = start.status();
         let location = start
             .headers()
