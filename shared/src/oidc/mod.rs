@@ -123,15 +123,23 @@ impl OidcClient {
 }
 
 /// GET a JSON document; transport errors and 5xx are `Unreachable`.
+///
+/// A GET that fails in transport (not a timeout) is sent once more after a moment: a
+/// provider that restarted leaves a pooled connection that fails the first request
+/// ("connection closed before message completed"), which must not lock sign-ins out.
 async fn get_json<T: serde::de::DeserializeOwned>(
     http: &reqwest::Client,
     url: &str,
 ) -> Result<T, IamError> {
-    let resp = http
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| IamError::unreachable(&e))?;
+    let resp = match http.get(url).send().await {
+        Err(e) if !e.is_timeout() => {
+            tracing::debug!(error = %e, url, "GET failed in transport; trying once more");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            http.get(url).send().await
+        }
+        other => other,
+    }
+    .map_err(|e| IamError::unreachable(&e))?;
     let status = resp.status();
     if !status.is_success() {
         return Err(IamError::Unreachable(format!("GET {url}: {status}")));
@@ -139,4 +147,40 @@ async fn get_json<T: serde::de::DeserializeOwned>(
     resp.json()
         .await
         .map_err(|e| IamError::Unreachable(format!("GET {url}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A provider that dies mid-request (a restart) is asked once more, on a new connection.
+    #[tokio::test]
+    async fn a_get_whose_connection_closes_unanswered_is_sent_once_more() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let served = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            // First connection: read the request, close without an answer.
+            let (mut s, _) = listener.accept().expect("accept");
+            let _ = s.read(&mut buf).expect("read");
+            drop(s);
+            let (mut s, _) = listener.accept().expect("accept again");
+            let _ = s.read(&mut buf).expect("read");
+            let body = br#"{"ok":true}"#;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+                 connection: close\r\n\r\n",
+                body.len()
+            );
+            s.write_all(head.as_bytes()).expect("head");
+            s.write_all(body).expect("body");
+        });
+        let http = reqwest::Client::new();
+        let v: serde_json::Value = get_json(&http, &format!("http://{addr}/jwks"))
+            .await
+            .expect("the second try is answered");
+        assert_eq!(v["ok"], true);
+        served.join().expect("server");
+    }
 }

@@ -143,9 +143,15 @@ impl OidcClient {
                 Ok(())
             }
             Err(e) => {
-                cache.hold_off(Duration::from_secs(
+                // Without any key every bearer token fails, so look again within a second
+                // (still one request at a time); with keys, the configured pause applies.
+                let pause = match seen {
+                    None => Duration::from_secs(1),
+                    Some(_) => Duration::from_secs(self.inner.config.jwks_min_refresh_seconds),
+                };
+                cache.hold_off(pause.min(Duration::from_secs(
                     self.inner.config.jwks_min_refresh_seconds,
-                ));
+                )));
                 Err(e)
             }
         }
