@@ -17,9 +17,101 @@ pub struct Config {
     pub metric_log: MetricLogConfig,
     pub iam: IamConfig,
     pub inspection: InspectionConfig,
+    /// Where plan and drill actions run: the hosts reachable over SSH.
+    #[serde(default)]
+    pub executor: ExecutorConfig,
     /// HAS's own HTTP clients (webhooks, checks, pageinspect, the identity provider).
     pub outbound: shared::outbound::OutboundConfig,
     pub log: LogConfig,
+}
+
+/// `[executor]`: the hosts `ssh` actions may run on. Local `command` actions use
+/// `inspection.commands`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutorConfig {
+    /// The OpenSSH client; empty: `ssh` from `/usr/bin` or `/usr/local/bin`.
+    #[serde(default)]
+    pub ssh_program: PathBuf,
+    /// Target hosts by name; an `ssh` action names one, never an address.
+    #[serde(default)]
+    pub hosts: std::collections::BTreeMap<String, SshHost>,
+}
+
+/// A host `ssh` actions run on. Its key is pinned: an unknown or changed host key is refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SshHost {
+    pub address: String,
+    #[serde(default = "ssh_port")]
+    pub port: u16,
+    pub user: String,
+    /// The private key acmangkut logs in with (readable by acmangkut only).
+    pub key_file: PathBuf,
+    /// The host's public key as in `known_hosts` or `ssh-keyscan`: `ssh-ed25519 AAAA…`.
+    pub host_key: String,
+    /// Actions running on this host at once; more wait their turn.
+    #[serde(default = "ssh_max_concurrent")]
+    pub max_concurrent: usize,
+    /// What may run there: name → absolute path on the host, or `{path, args}`.
+    #[serde(default)]
+    pub commands: std::collections::BTreeMap<String, AllowedCommand>,
+}
+
+fn ssh_port() -> u16 {
+    22
+}
+
+fn ssh_max_concurrent() -> usize {
+    4
+}
+
+impl ExecutorConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        let bad = |key: &str, msg: &str| Err(anyhow::anyhow!("config key `executor.{key}`: {msg}"));
+        for (name, h) in &self.hosts {
+            let key = |k: &str| format!("hosts.{name}.{k}");
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            {
+                return bad(
+                    &format!("hosts.{name}"),
+                    "names are a-z, 0-9, '-', '_', '.'",
+                );
+            }
+            if h.address.trim().is_empty() || h.address.starts_with('-') {
+                return bad(&key("address"), "must be a host name or address");
+            }
+            if h.user.trim().is_empty() || h.user.starts_with('-') {
+                return bad(&key("user"), "must name the user to log in as");
+            }
+            let mut parts = h.host_key.split_whitespace();
+            let pinned = match (parts.next(), parts.next()) {
+                (Some(kind), Some(key)) => {
+                    (kind.starts_with("ssh-") || kind.starts_with("ecdsa-")) && !key.is_empty()
+                }
+                _ => false,
+            };
+            if !pinned {
+                return bad(
+                    &key("host_key"),
+                    "must be a public key: `ssh-ed25519 AAAA…`",
+                );
+            }
+            if h.max_concurrent == 0 {
+                return bad(&key("max_concurrent"), "must be at least 1");
+            }
+            for (c, command) in &h.commands {
+                if !command.path().is_absolute() {
+                    return bad(&key(&format!("commands.{c}")), "must be an absolute path");
+                }
+                command.patterns(&format!("executor.{}", key(&format!("commands.{c}"))))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -228,15 +320,14 @@ impl AllowedCommand {
     }
 
     /// The argument patterns, compiled (anchored at both ends); `None`: any arguments. Errors
-    /// name the key under `inspection.commands.<name>`.
-    pub fn patterns(&self, name: &str) -> anyhow::Result<Option<Vec<regex::Regex>>> {
+    /// name the entry's config key `key` (`inspection.commands.<name>`).
+    pub fn patterns(&self, key: &str) -> anyhow::Result<Option<Vec<regex::Regex>>> {
         let Self::Restricted(r) = self else {
             return Ok(None);
         };
         let compiled = r.args.iter().enumerate().map(|(i, p)| {
-            regex::Regex::new(&format!("^(?:{p})$")).map_err(|e| {
-                anyhow::anyhow!("config key `inspection.commands.{name}.args[{i}]`: {e}")
-            })
+            regex::Regex::new(&format!("^(?:{p})$"))
+                .map_err(|e| anyhow::anyhow!("config key `{key}.args[{i}]`: {e}"))
         });
         compiled.collect::<anyhow::Result<Vec<_>>>().map(Some)
     }
@@ -343,6 +434,7 @@ impl Default for Config {
                     timeout_ms: 10_000,
                 },
             },
+            executor: Default::default(),
             outbound: Default::default(),
             log: LogConfig::with_dir("logs/acmangkut"),
         }
@@ -429,6 +521,7 @@ impl Config {
         }
         self.iam.check_public_url()?;
         self.inspection.validate()?;
+        self.executor.validate()?;
         if self.metric_log.interval_seconds == 0 {
             return bad("metric_log.interval_seconds", "must be at least 1");
         }
@@ -479,7 +572,7 @@ impl InspectionConfig {
             if !command.path().is_absolute() {
                 return bad(&format!("commands.{name}"), "must be an absolute path");
             }
-            command.patterns(name)?;
+            command.patterns(&format!("inspection.commands.{name}"))?;
         }
         if self.notify.max_attempts == 0 || self.notify.timeout_ms == 0 {
             return bad("notify", "max_attempts and timeout_ms must be at least 1");
@@ -498,6 +591,43 @@ mod tests {
         let c: Config = shared::config::load_with_env(&Config::default(), Some(&path), Vec::new())
             .expect("example loads");
         c.validate().expect("example validates");
+    }
+
+    #[test]
+    fn an_ssh_host_needs_a_pinned_key_and_errors_name_the_key() {
+        let mut c = Config::default();
+        let host = SshHost {
+            address: "10.0.0.11".into(),
+            port: 22,
+            user: "has".into(),
+            key_file: "/etc/has/id".into(),
+            host_key: "ssh-ed25519 AAAAC3Nza".into(),
+            max_concurrent: 4,
+            commands: [("pg_ctl".to_string(), "/usr/bin/pg_ctl".into())].into(),
+        };
+        c.executor.hosts.insert("db-1".into(), host.clone());
+        c.validate().expect("valid");
+        let refused = |h: SshHost| {
+            let mut c = Config::default();
+            c.executor.hosts.insert("db-1".into(), h);
+            c.validate().expect_err("refused").to_string()
+        };
+        let e = refused(SshHost {
+            host_key: String::new(),
+            ..host.clone()
+        });
+        assert!(e.contains("`executor.hosts.db-1.host_key`"), "{e}");
+        let e = refused(SshHost {
+            address: "-oProxyCommand=x".into(),
+            ..host.clone()
+        });
+        assert!(e.contains("`executor.hosts.db-1.address`"), "{e}");
+        let relative = [("pg_ctl".to_string(), "pg_ctl".into())].into();
+        let e = refused(SshHost {
+            commands: relative,
+            ..host
+        });
+        assert!(e.contains("`executor.hosts.db-1.commands.pg_ctl`"), "{e}");
     }
 
     #[test]

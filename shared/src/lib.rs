@@ -9,6 +9,8 @@
 //! - [`probe`], [`monitor`], [`inspection`], [`notify`], [`page`]: API types both sides of the
 //!   wire agree on.
 //! - [`condition`]: the probe condition language (`[STATUS] == 200`) and its results.
+//! - [`action`]: actions (http, command, ssh) that plans and drills run through acmangkut's
+//!   executor.
 //! - [`check`]: checks (probe, PromQL, SQL, command) and their outcomes; [`template`]: `{{ var }}`.
 //! - [`permissions`]: the permission catalog and the built-in roles (acmangkut enforces them,
 //!   hasinit seeds them).
@@ -19,6 +21,7 @@
 //! Features: `actix` (the HTTP server side: `ApiError` as an actix response, the `Json`
 //! extractor; acmangkut and pageinspect, not hasinit).
 
+pub mod action;
 pub mod check;
 pub mod condition;
 pub mod config;

@@ -6,9 +6,11 @@
 //! - [`metric_log`]: mirrors `controllermanager.failure` to the per-day metric log.
 //! - [`inspection`]: inspection runs, their reports, risk events and notifications, built on
 //!   [`checks`] (the one evaluator of checks) and [`notify`] (the channel senders).
+//! - [`executor`]: the one executor of actions (http, command, ssh) for plans and drills.
 
 pub mod checks;
 mod error;
+pub mod executor;
 pub mod inspection;
 pub mod metric_log;
 pub mod monitors;
@@ -20,6 +22,16 @@ pub use error::{Error, Result};
 /// written per failure.
 pub fn chain(e: impl Into<anyhow::Error>) -> String {
     format!("{:#}", e.into())
+}
+
+/// Names for a message: `a, b, c`, or `none` when there are none.
+pub(crate) fn names<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let list: Vec<&str> = names.map(String::as_str).collect();
+    if list.is_empty() {
+        "none".into()
+    } else {
+        list.join(", ")
+    }
 }
 
 /// Flips to `true` once when the process should stop.

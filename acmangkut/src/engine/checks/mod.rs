@@ -12,11 +12,11 @@ mod sql;
 
 use crate::config::InspectionConfig;
 use crate::engine::Error;
+use crate::engine::executor::allowlist::Allowlist;
 use futures::stream::{BoxStream, StreamExt};
 use shared::check::{Check, CheckOutcome};
 use shared::outbound::Outbound;
 use shared::pageinspect_client::PageinspectClient;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,7 +29,7 @@ pub struct Checker {
     probe_batch_size: usize,
     prometheus: promql::Prometheus,
     sql: sql::Sources,
-    commands: BTreeMap<String, command::Allowed>,
+    commands: Allowlist,
 }
 
 impl Checker {
@@ -45,7 +45,7 @@ impl Checker {
             probe_batch_size: config.probe_batch_size.max(1),
             prometheus: promql::Prometheus::new(&config.prometheus, outbound)?,
             sql: sql::Sources::new(&config.datasources),
-            commands: command::compile(&config.commands)?,
+            commands: Allowlist::compile("inspection.commands", &config.commands)?,
         })
     }
 
@@ -58,7 +58,10 @@ impl Checker {
             Check::Probe(_) => Ok(()),
             Check::Promql(p) => self.prometheus.knows(&p.source, &field("source")),
             Check::Sql(s) => self.sql.knows(&s.source, &field("source")),
-            Check::Command(c) => command::resolve(&self.commands, c, prefix).map(drop),
+            Check::Command(c) => {
+                let fields = (prefix, "command", "args");
+                self.commands.resolve(&c.command, &c.args, fields).map(drop)
+            }
         }
     }
 

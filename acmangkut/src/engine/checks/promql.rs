@@ -41,7 +41,7 @@ impl Prometheus {
             field,
             format!(
                 "no Prometheus named `{name}` in inspection.prometheus (configured: {})",
-                names(self.sources.keys())
+                crate::engine::names(self.sources.keys())
             ),
         ))
     }
@@ -263,15 +263,6 @@ fn describe(t: &Threshold) -> String {
         CmpOp::Ge => ">=",
     };
     format!("{op} {}", t.text)
-}
-
-pub(super) fn names<'a>(names: impl Iterator<Item = &'a String>) -> String {
-    let v: Vec<&str> = names.map(String::as_str).collect();
-    if v.is_empty() {
-        "none".into()
-    } else {
-        v.join(", ")
-    }
 }
 
 #[cfg(test)]

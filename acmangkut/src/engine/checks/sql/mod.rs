@@ -68,7 +68,7 @@ impl Sources {
             field,
             format!(
                 "no data source named `{name}` in inspection.datasources (configured: {})",
-                super::promql::names(self.by_name.keys())
+                crate::engine::names(self.by_name.keys())
             ),
         ))
     }

@@ -1,0 +1,116 @@
+//! The one executor of actions ([`shared::action::Action`]): plan steps and their
+//! compensations, drill injections and recoveries hand their actions here; none runs anything
+//! itself. An outcome is a [`CheckOutcome`]: `pass` = done as expected, `fail` = it ran and
+//! answered otherwise (status, exit code, a condition), `error` = it could not run or tell
+//! (not allow-listed, unknown host, refused host key, timeout, connection).
+//!
+//! Templates (`{{ var }}`) are rendered here, just before running, so what is stored is the
+//! template and what ran is in the evidence.
+
+pub(crate) mod allowlist;
+mod http;
+pub(crate) mod process;
+mod ssh;
+
+use crate::config::{ExecutorConfig, InspectionConfig};
+use crate::engine::Error;
+use allowlist::Allowlist;
+use shared::action::Action;
+use shared::check::{CheckOutcome, CheckStatus, MAX_EVIDENCE_BYTES, excerpt};
+use shared::outbound::Outbound;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+pub struct Executor {
+    commands: Allowlist,
+    hosts: ssh::Hosts,
+    http: reqwest::Client,
+}
+
+impl Executor {
+    /// Local commands come from `inspection.commands`, hosts from `executor.hosts`.
+    pub fn new(
+        inspection: &InspectionConfig,
+        config: &ExecutorConfig,
+        outbound: &Outbound,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            commands: Allowlist::compile("inspection.commands", &inspection.commands)?,
+            hosts: ssh::Hosts::new(config)?,
+            http: outbound
+                .client()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+        })
+    }
+
+    /// Validates `action` and that what it names is configured; errors name `{prefix}field`.
+    pub fn validate(&self, action: &Action, prefix: &str) -> Result<(), Error> {
+        action.validate(prefix)?;
+        match action {
+            Action::Http(_) => Ok(()),
+            Action::Command(c) => self
+                .commands
+                .resolve(&c.command, &c.args, (prefix, "command", "args"))
+                .map(drop),
+            Action::Ssh(s) => self.hosts.validate(s, prefix),
+        }
+    }
+
+    /// Renders `action` with `vars`, then runs it; never panics, always ends within the
+    /// action's timeout (plus the time waiting for a host slot).
+    pub async fn run(&self, action: &Action, vars: &BTreeMap<String, String>) -> CheckOutcome {
+        let started = Instant::now();
+        let action = match render(action, vars) {
+            Ok(a) => a,
+            Err(e) => return CheckOutcome::error(e, 0),
+        };
+        let mut outcome = match &action {
+            Action::Http(h) => http::run(&self.http, h).await,
+            Action::Command(c) => {
+                let fields = ("", "command", "args");
+                match self.commands.resolve(&c.command, &c.args, fields) {
+                    Ok(path) => {
+                        let ran = process::run(path, &c.args, &[], c.timeout_ms).await;
+                        judge(ran, c.expect_exit_code)
+                    }
+                    Err(e) => CheckOutcome::error(e.parts().1, 0),
+                }
+            }
+            Action::Ssh(s) => judge(self.hosts.run(s).await, s.expect_exit_code),
+        };
+        outcome.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        outcome
+    }
+}
+
+/// The action with every template rendered; an error names the field and the variable.
+fn render(action: &Action, vars: &BTreeMap<String, String>) -> Result<Action, String> {
+    let value = serde_json::to_value(action).map_err(|e| e.to_string())?;
+    let rendered = shared::template::render_json(&value, vars)
+        .map_err(|(field, e)| format!("{field}: {e}"))?;
+    serde_json::from_value(rendered).map_err(|e| format!("the rendered action: {e}"))
+}
+
+/// A process that ran: `pass` on the expected exit code, `fail` otherwise, with its output.
+fn judge(ran: Result<process::Output, String>, expected: i32) -> CheckOutcome {
+    let out = match ran {
+        Ok(out) => out,
+        Err(e) => return CheckOutcome::error(excerpt(&e), 0),
+    };
+    let ok = out.code == Some(expected);
+    let lead = match ok {
+        true => process::ending(&out),
+        false => format!("{}, expected exit code {expected}", process::ending(&out)),
+    };
+    CheckOutcome {
+        status: if ok {
+            CheckStatus::Pass
+        } else {
+            CheckStatus::Fail
+        },
+        value: out.code.map(|c| c.to_string()),
+        evidence: excerpt(&process::evidence(&out, &lead, MAX_EVIDENCE_BYTES)),
+        duration_ms: 0,
+    }
+}
