@@ -317,3 +317,71 @@ async fn an_ssh_action_runs_on_the_host_with_its_pinned_key_and_a_changed_key_is
         unlisted.evidence
     );
 }
+
+/// Each attempt is an intent committed before the action and an outcome after; an attempt a
+/// crash left open is found, and re-run only when its action is idempotent. On the suite's
+/// backend (`has_test_db`).
+#[tokio::test]
+async fn every_attempt_is_an_intent_before_and_an_outcome_after() {
+    use acmangkut::engine::executor::{Interrupted, after_crash};
+    use acmangkut::store::{Store, actions};
+    let db = has_test_db::TestDb::new();
+    let store = Store::open(&db.url, 2, 5_000).expect("store");
+    let ex = executor(BTreeMap::new());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let marker = dir.path().join("ran");
+    // A side effect the test can see: the command leaves a file.
+    let fence = action(serde_json::json!({"action": "command", "command": "sh",
+        "args": ["-c", "touch \"$0\"", marker.to_string_lossy()]}));
+    let subject = "plan-execution:1/step:fence";
+    let (intent, outcome) = ex
+        .run_recorded(&store, (subject, "replica-a"), &fence, &BTreeMap::new())
+        .await
+        .expect("recorded");
+    assert_eq!(outcome.status, CheckStatus::Pass, "{}", outcome.evidence);
+    assert!(marker.exists());
+    assert_eq!((intent.attempt, intent.finished_at), (1, None));
+    let (second, _) = ex
+        .run_recorded(&store, (subject, "replica-a"), &fence, &BTreeMap::new())
+        .await
+        .expect("recorded");
+    assert_eq!(second.attempt, 2);
+    let rows = store
+        .run(move |c| actions::attempts(c, subject))
+        .await
+        .expect("read");
+    assert_eq!(rows.len(), 2);
+    for row in &rows {
+        assert_eq!(row.status.as_deref(), Some("pass"));
+        assert!(row.finished_at.is_some_and(|f| f >= row.started_at));
+        assert_eq!(row.owner, "replica-a");
+        assert!(row.summary.starts_with("sh -c"), "{}", row.summary);
+    }
+    // Two intents with no outcome, as a replica killed mid-action leaves them.
+    let open = store
+        .run(|c| {
+            actions::intend(
+                c,
+                "plan-execution:2/step:promote",
+                "pg_ctl promote",
+                false,
+                "b",
+            )?;
+            actions::intend(c, "plan-execution:2/step:check", "GET /health", true, "b")?;
+            actions::intend(c, "plan-execution:20/step:x", "other execution", true, "b")?;
+            actions::unfinished(c, "plan-execution:2/")
+        })
+        .await
+        .expect("intents");
+    let seen: Vec<(&str, Interrupted)> = open
+        .iter()
+        .map(|r| (r.subject.as_str(), after_crash(r)))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("plan-execution:2/step:promote", Interrupted::Ask),
+            ("plan-execution:2/step:check", Interrupted::Rerun),
+        ]
+    );
+}

@@ -27,6 +27,7 @@ const STEPS: &[Step] = steps!(
     "2026-11-27-000002_locations_attempts_screenshots",
     "2026-11-28-000003_iam",
     "2026-11-29-000004_inspection",
+    "2026-12-07-000005_executor",
 );
 
 /// PostgreSQL's words and SQLite's for the same column.
@@ -143,6 +144,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn every_migration_folder_is_a_step() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/migrations");
+        let mut folders: Vec<String> = std::fs::read_dir(dir)
+            .expect("migrations folder")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        folders.sort();
+        let steps: Vec<&str> = STEPS.iter().map(|s| s.name).collect();
+        assert_eq!(folders, steps, "add the new folder to STEPS, oldest first");
     }
 
     #[test]

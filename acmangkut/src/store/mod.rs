@@ -5,6 +5,7 @@
 //! create a file the operator did not ask for. Queries are written once and compiled for each
 //! backend through [`db!`], so backend-specific SQL (upserts, leases) stays explicit.
 
+pub mod actions;
 pub mod audit;
 mod error;
 pub mod iam;

@@ -363,6 +363,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    action_runs (id) {
+        id -> BigInt,
+        subject -> Text,
+        attempt -> Integer,
+        summary -> Text,
+        idempotent -> Bool,
+        owner -> Text,
+        started_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
+        status -> Nullable<Text>,
+        value -> Nullable<Text>,
+        evidence -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(monitor_labels -> monitors (monitor_id));
 diesel::joinable!(probe_results -> monitors (monitor_id));
 diesel::joinable!(state_changes -> monitors (monitor_id));
@@ -395,4 +411,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     inspection_findings,
     notification_channels,
     notification_deliveries,
+    action_runs,
 );

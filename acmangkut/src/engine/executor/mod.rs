@@ -6,6 +6,10 @@
 //!
 //! Templates (`{{ var }}`) are rendered here, just before running, so what is stored is the
 //! template and what ran is in the evidence.
+//!
+//! [`Executor::run_recorded`] commits an intent row before the side effect and the outcome
+//! after it (`store::actions`), so a replica that restarts, or takes over, knows for each
+//! attempt whether it finished; [`after_crash`] says what to do with one that did not.
 
 pub(crate) mod allowlist;
 mod http;
@@ -14,6 +18,8 @@ mod ssh;
 
 use crate::config::{ExecutorConfig, InspectionConfig};
 use crate::engine::Error;
+use crate::store::actions::{self, ActionRun};
+use crate::store::{Store, StoreError};
 use allowlist::Allowlist;
 use shared::action::Action;
 use shared::check::{CheckOutcome, CheckStatus, MAX_EVIDENCE_BYTES, excerpt};
@@ -81,6 +87,49 @@ impl Executor {
         };
         outcome.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         outcome
+    }
+}
+
+/// What to do with an attempt that has an intent and no outcome (its replica died mid-way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interrupted {
+    /// The action is idempotent: run it again.
+    Rerun,
+    /// It may or may not have happened: the operator decides (retry or skip),
+    /// `outcome_unknown`.
+    Ask,
+}
+
+pub fn after_crash(run: &ActionRun) -> Interrupted {
+    match run.idempotent {
+        true => Interrupted::Rerun,
+        false => Interrupted::Ask,
+    }
+}
+
+impl Executor {
+    /// [`Executor::run`] between an intent committed before it and its outcome after, as the
+    /// next attempt of `subject` by `owner` (the replica). A store error before the action
+    /// means it did not run; after it, the outcome is returned with the error logged by the
+    /// caller, and the intent stays open (a later look treats it as interrupted).
+    pub async fn run_recorded(
+        &self,
+        store: &Store,
+        (subject, owner): (&str, &str),
+        action: &Action,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<(ActionRun, CheckOutcome), StoreError> {
+        let (subject, owner) = (subject.to_string(), owner.to_string());
+        let (summary, idempotent) = (action.summary(), action.idempotent());
+        let intent = store
+            .run(move |c| actions::intend(c, &subject, &summary, idempotent, &owner))
+            .await?;
+        let outcome = self.run(action, vars).await;
+        let (id, recorded) = (intent.id, outcome.clone());
+        store
+            .run(move |c| actions::record(c, id, &recorded))
+            .await?;
+        Ok((intent, outcome))
     }
 }
 
