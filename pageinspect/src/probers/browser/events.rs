@@ -412,8 +412,10 @@ mod tests {
             ),
             ev(
                 "Page.frameNavigated",
-                json!({ "frame": { "id": "F", "loaderId": "L2", "url": "chrome-error://chromewebdata/",
-                        "unreachableUrl": "http://gone/" } }),
+                json!({ "frame": {
+                    "id": "F", "loaderId": "L2", "url": "chrome-error://chromewebdata/",
+                    "unreachableUrl": "http://gone/",
+                } }),
             ),
         ];
         for e in events {
