@@ -45,18 +45,13 @@ make_workdir browser shared
 
 # --- nginx -----------------------------------------------------------------------------------
 NGINX_PORT=$(free_port 18389)
-mkdir -p "$WORK/nginx/www" "$WORK/nginx/tmp"
-cat >"$WORK/nginx/www/index.html" <<'HTML'
-<!doctype html><html><head><title>Bench shop</title><style>body{font:16px sans-serif}</style></head>
-<body><div id="app">starting</div>
-<script>document.getElementById('app').innerHTML = '<h1 class="ready">Ready</h1>';</script>
-</body></html>
-HTML
-start_nginx "$NGINX_PORT" 1024
+serve_shop_page "$NGINX_PORT"
 
 # --- driver ----------------------------------------------------------------------------------
 cat >"$WORK/driver.py" <<'PY'
 import json, os, sys, threading, time, urllib.request
+sys.path.insert(0, os.environ["BENCH_DIR"])
+from proctree import CpuMeter, pct, tree_pss_bytes
 
 pi_port, nginx_port, duration, target = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
 pi_pid = sys.argv[5]
@@ -82,113 +77,6 @@ def metric(name):
         if line.startswith(name + " "):
             return float(line.split()[1])
     return 0.0
-
-def proc_table():
-    """pid -> (ppid, own CPU s, exited children's CPU s, Chromium process type) of pageinspect
-    and its descendants (type from `--type=`; none: the browser process)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    stats = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    rest = f.read().rsplit(")", 1)[1].split()
-                stats[int(d)] = (int(rest[1]), (int(rest[11]) + int(rest[12])) / tick,
-                                 (int(rest[13]) + int(rest[14])) / tick)
-            except (OSError, IndexError):
-                pass
-    root = int(pi_pid)
-    tree, grew = {root}, True
-    while grew:
-        grew = False
-        for pid, (ppid, _, _) in stats.items():
-            if ppid in tree and pid not in tree:
-                tree.add(pid)
-                grew = True
-    table = {}
-    for pid in tree:
-        try:
-            with open(f"/proc/{pid}/cmdline") as f:
-                args = f.read().replace("\0", " ").split()
-        except OSError:
-            continue
-        kind = "pageinspect" if pid == root else \
-            next((a[7:] for a in args if a.startswith("--type=")), "browser")
-        table[pid] = stats[pid] + (kind,)
-    return table
-
-class CpuMeter:
-    """CPU seconds of pageinspect and of its browsers over a level, sampled so that browsers
-    replaced meanwhile (recycle_after) are counted: a process that exited is counted through
-    its parent's cutime when the parent lives on (renderers through their zygote, a replaced
-    browser through pageinspect), else (the orphans of a killed browser) by its last sample."""
-
-    def __init__(self):
-        self.first, self.last = {}, {}
-        self.sample(born_before=True)
-
-    def sample(self, born_before=False):
-        table = proc_table()
-        for pid, (ppid, own, children, kind) in table.items():
-            if pid not in self.first:
-                self.first[pid] = (own, children) if born_before else (0.0, 0.0)
-            self.last[pid] = (ppid, own, children, kind)
-        return table
-
-    def finish(self):
-        """(pageinspect's own CPU s, the browsers' CPU s, {process type: CPU s})."""
-        alive = self.sample()
-        root = int(pi_pid)
-        by_type = {}
-        def add(key, v):
-            by_type[key] = by_type.get(key, 0.0) + v
-        def exited(kind):
-            if kind == "pageinspect":
-                return "browser (replaced, exited)"
-            if kind == "zygote":
-                return "zygote (exited renderers)"
-            return f"{kind} (exited children)"
-        for pid, (ppid, own, children, kind) in self.last.items():
-            f_own, f_children = self.first[pid]
-            if pid not in alive and ppid in alive:
-                # All of its life is in the parent's cutime: take back what came before.
-                add(exited(alive[ppid][3]), -f_own - f_children)
-            else:
-                add(kind, own - f_own)
-                add(exited(kind), children - f_children)
-        own_pi = by_type.pop("pageinspect", 0.0)
-        by_type = {k: v for k, v in by_type.items() if abs(v) >= 0.0005}
-        return own_pi, sum(by_type.values()), by_type
-
-def tree_pss_bytes():
-    """Proportional set size of pageinspect's descendants (the browsers): shared pages split."""
-    root, total = int(pi_pid), 0
-    parents = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    parents[int(d)] = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                pass
-    tree, grew = {root}, True
-    while grew:
-        grew = False
-        for pid, ppid in parents.items():
-            if ppid in tree and pid not in tree:
-                tree.add(pid)
-                grew = True
-    for pid in tree - {root}:
-        try:
-            with open(f"/proc/{pid}/smaps_rollup") as f:
-                total += next((int(l.split()[1]) * 1024 for l in f if l.startswith("Pss:")), 0)
-        except OSError:
-            pass
-    return total
-
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
 
 # Warm up: start the browsers.
 for _ in range(4):
@@ -226,14 +114,14 @@ for level in levels:
             try:
                 meter.sample()
                 peak_mem[0] = max(peak_mem[0], metric("has_browser_memory_bytes"))
-                peak_pss[0] = max(peak_pss[0], tree_pss_bytes())
+                peak_pss[0] = max(peak_pss[0], tree_pss_bytes(int(pi_pid)))
             except Exception:
                 pass
             time.sleep(1)
 
     started = time.monotonic()
     load_before = os.getloadavg()[0]
-    meter = CpuMeter()
+    meter = CpuMeter(int(pi_pid))
     threads = [threading.Thread(target=worker) for _ in range(level)] + [threading.Thread(target=sampler)]
     for t in threads:
         t.start()
@@ -292,7 +180,7 @@ bench_build() {
     log "$label: nginx :$NGINX_PORT, pageinspect pid $PI_PID :$PI_PORT, pool $POOL x $PAGES pages"
     echo
     echo "### $label ($bin)"
-    python3 "$WORK/driver.py" "$PI_PORT" "$NGINX_PORT" "$DURATION" "$TARGET_RATE" "$PI_PID" \
+    BENCH_DIR="$BENCH_DIR" python3 "$WORK/driver.py" "$PI_PORT" "$NGINX_PORT" "$DURATION" "$TARGET_RATE" "$PI_PID" \
         $LEVELS
     kill -TERM "$PI_PID" 2>/dev/null || true
     wait "$PI_PID" 2>/dev/null || true

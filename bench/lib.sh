@@ -193,6 +193,18 @@ CONF
     wait_http "http://127.0.0.1:$port/" 10 "$NGINX_PID"
 }
 
+# nginx on port $1 serving the browser benchmarks' page: a script writes its `h1` ("Ready").
+serve_shop_page() {
+    mkdir -p "$WORK/nginx/www"
+    cat >"$WORK/nginx/www/index.html" <<'HTML'
+<!doctype html><html><head><title>Bench shop</title><style>body{font:16px sans-serif}</style></head>
+<body><div id="app">starting</div>
+<script>document.getElementById('app').innerHTML = '<h1 class="ready">Ready</h1>';</script>
+</body></html>
+HTML
+    start_nginx "$1" 1024
+}
+
 # nginx on port $1 serving one small page.
 serve_ok_page() {
     mkdir -p "$WORK/nginx/www"

@@ -2,8 +2,8 @@
 //! one, so tests starting several applications in one process do not collide).
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 use shared::probe::{ProbeKind, ProbeResult};
 
@@ -18,6 +18,7 @@ pub struct Metrics {
     browser_restarts_total: IntCounterVec,
     browser_pages_in_flight: IntGauge,
     browser_memory_bytes: IntGauge,
+    browser_load_fallbacks_total: IntCounter,
     probe_attempts_total: IntCounterVec,
 }
 
@@ -87,6 +88,11 @@ impl Metrics {
         registry.register(Box::new(browser_restarts_total.clone()))?;
         registry.register(Box::new(browser_pages_in_flight.clone()))?;
         registry.register(Box::new(browser_memory_bytes.clone()))?;
+        let browser_load_fallbacks_total = IntCounter::new(
+            "has_browser_load_fallbacks_total",
+            "Page loads taken from the page's own state after 1 s without a DevTools load event.",
+        )?;
+        registry.register(Box::new(browser_load_fallbacks_total.clone()))?;
         for reason in ["crashed", "hung", "recycled"] {
             browser_restarts_total.with_label_values(&[reason]);
         }
@@ -108,6 +114,7 @@ impl Metrics {
             browser_restarts_total,
             browser_pages_in_flight,
             browser_memory_bytes,
+            browser_load_fallbacks_total,
             probe_attempts_total,
         })
     }
@@ -159,6 +166,11 @@ impl Metrics {
 
     pub fn browser_page_finished(&self) {
         self.browser_pages_in_flight.dec();
+    }
+
+    /// `n` loads of a probe's page were taken from the page after waiting for their event.
+    pub fn browser_load_fallbacks(&self, n: u64) {
+        self.browser_load_fallbacks_total.inc_by(n);
     }
 
     pub fn set_browser_memory_bytes(&self, bytes: i64) {

@@ -46,6 +46,9 @@ pub struct Event {
 pub struct Attached {
     pub session: String,
     pub target: String,
+    /// The page's URL when attached: empty while it waits for its first navigation; the full
+    /// `chromium` has already started navigating (see the probe's `Session::open`).
+    pub url: String,
     pub events: mpsc::UnboundedReceiver<Event>,
 }
 
@@ -277,9 +280,11 @@ impl Connection {
                 state.sessions.insert(session.clone(), tx);
                 drop(state);
                 let target = info["targetId"].as_str().unwrap_or_default().to_string();
+                let url = info["url"].as_str().unwrap_or_default().to_string();
                 if let Err(unwanted) = waiter.send(Attached {
                     session: session.clone(),
                     target,
+                    url,
                     events,
                 }) {
                     // The probe gave up meanwhile; its context is disposed with the page.

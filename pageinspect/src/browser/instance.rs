@@ -7,7 +7,7 @@ use serde_json::json;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::process::{Child, Command};
 
@@ -94,6 +94,9 @@ pub struct Instance {
     served: AtomicU64,
     /// Set when the connection closed or a call hung; the slot then starts a new browser.
     broken: std::sync::Arc<Mutex<Option<Restart>>>,
+    /// Whether pages are opened on `about:blank` and then navigated: for a browser that does
+    /// not hold a new page before its first navigation (see [`Instance::opens_on_blank`]).
+    opens_on_blank: AtomicBool,
 }
 
 impl Instance {
@@ -158,6 +161,7 @@ impl Instance {
             user_data_dir,
             served: AtomicU64::new(0),
             broken,
+            opens_on_blank: AtomicBool::new(false),
         };
         // Every new page is attached and held before it loads anything (see `cdp`). The first
         // answer also tells the browser is up.
@@ -167,7 +171,19 @@ impl Instance {
             None,
         );
         match tokio::time::timeout(LAUNCH_TIMEOUT, ready).await {
-            Ok(Ok(_)) => Ok(instance),
+            Ok(Ok(_)) => {
+                // chromium-headless-shell ("HeadlessChrome/…") holds a page created on its URL
+                // until it is let run; the full `chromium` starts navigating first.
+                let version = instance
+                    .conn
+                    .call("Browser.getVersion", json!({}), None)
+                    .await;
+                let product = version.as_ref().ok().and_then(|v| v["product"].as_str());
+                if !product.is_some_and(|p| p.starts_with("HeadlessChrome/")) {
+                    instance.open_on_blank();
+                }
+                Ok(instance)
+            }
             Ok(Err(e)) => Err(LaunchError::new(format!(
                 "cannot start {}: {e}",
                 exe.display()
@@ -191,6 +207,21 @@ impl Instance {
 
     pub fn served(&self) {
         self.served.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Whether a probe opens its page on `about:blank` and navigates once its events are
+    /// switched on, rather than creating it on the target (which costs the browser less, but
+    /// only a browser that holds a new page before its first request lets every event of that
+    /// request be seen: chromium-headless-shell does, the full `chromium` does not).
+    pub fn opens_on_blank(&self) -> bool {
+        self.opens_on_blank.load(Ordering::Relaxed)
+    }
+
+    /// From now on, pages are opened on `about:blank` (a page was seen navigating unheld).
+    pub fn open_on_blank(&self) {
+        if !self.opens_on_blank.swap(true, Ordering::Relaxed) {
+            tracing::info!(pid = self.pid, "this browser opens pages on about:blank");
+        }
     }
 
     pub fn probes_served(&self) -> u64 {

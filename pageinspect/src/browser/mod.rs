@@ -139,6 +139,10 @@ impl BrowserPool {
         &self.config
     }
 
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// A proxy for one probe's browser context, checking with the pool's guard.
     pub fn probe_proxy(&self) -> std::io::Result<proxy::Proxy> {
         proxy::Proxy::start(self.guard.clone())

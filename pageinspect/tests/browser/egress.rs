@@ -5,7 +5,7 @@
 //! or private address); the pages luring the browser there are served on 127.0.0.1, and a DNS
 //! server on loopback answers the names.
 
-use crate::helpers::{TestApp, spawn_app_with};
+use crate::helpers::{Chromium, TestApp, spawn_app_with};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use hickory_server::proto::op::Message;
 use hickory_server::proto::rr::rdata::A;
@@ -160,10 +160,16 @@ async fn spawn_dns() -> SocketAddr {
     addr
 }
 
-/// pageinspect denying 127.0.0.2/32 (besides the defaults), resolving with `dns`.
-async fn guarded_app(dns: Option<SocketAddr>) -> (TestApp, tempfile::TempDir) {
+each_chromium!(
+    a_redirect_to_a_denied_address_fails_the_probe,
+    a_script_navigating_to_a_denied_address_fails_the_probe,
+);
+
+/// pageinspect on `chromium` denying 127.0.0.2/32 (besides the defaults), resolving with `dns`.
+async fn guarded_app(chromium: Chromium, dns: Option<SocketAddr>) -> (TestApp, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let app = spawn_app_with(dir.path(), |c| {
+        c.browser.executable = chromium.executable().into();
         c.egress.deny_cidrs.push("127.0.0.2/32".into());
         c.resolver.servers = dns.iter().map(ToString::to_string).collect();
     })
@@ -200,36 +206,34 @@ fn assert_denied(r: &ProbeResult, host: &str, denied: &DeniedSite) {
 }
 
 /// A probe of the lure page at `path` is denied, naming 127.0.0.2, and reads nothing.
-async fn assert_lure_denied(path: &str) {
+async fn assert_lure_denied(chromium: Chromium, path: &str) {
     let denied = spawn_denied_site();
     let lure = spawn_lure_site(denied.url("/latest/meta-data"));
-    let (app, _dir) = guarded_app(None).await;
+    let (app, _dir) = guarded_app(chromium, None).await;
 
     let r = probe(&app, &format!("http://{lure}{path}")).await;
 
     assert_denied(&r, "127.0.0.2", &denied);
 }
 
-#[tokio::test]
-async fn a_redirect_to_a_denied_address_fails_the_probe() {
-    assert_lure_denied("/redirect").await;
+async fn a_redirect_to_a_denied_address_fails_the_probe(chromium: Chromium) {
+    assert_lure_denied(chromium, "/redirect").await;
 }
 
 #[tokio::test]
 async fn a_denied_sub_resource_fails_the_probe() {
-    assert_lure_denied("/subresource").await;
+    assert_lure_denied(Chromium::HeadlessShell, "/subresource").await;
 }
 
-#[tokio::test]
-async fn a_script_navigating_to_a_denied_address_fails_the_probe() {
-    assert_lure_denied("/script-navigation").await;
+async fn a_script_navigating_to_a_denied_address_fails_the_probe(chromium: Chromium) {
+    assert_lure_denied(chromium, "/script-navigation").await;
 }
 
 #[tokio::test]
 async fn a_name_resolving_to_a_denied_address_fails_the_probe_also_after_a_first_good_answer() {
     let denied = spawn_denied_site();
     let dns = spawn_dns().await;
-    let (app, _dir) = guarded_app(Some(dns)).await;
+    let (app, _dir) = guarded_app(Chromium::HeadlessShell, Some(dns)).await;
     let port = denied.addr.port();
 
     let r = probe(&app, &format!("http://denied.test:{port}/")).await;

@@ -19,9 +19,35 @@ pub struct TestApp {
     pub client: reqwest::Client,
 }
 
+/// The Chromium binaries pageinspect supports, as Debian installs them (scripts/test does).
+#[derive(Debug, Clone, Copy)]
+pub enum Chromium {
+    /// `chromium-headless-shell`, pageinspect's default.
+    HeadlessShell,
+    /// The full `chromium`, in its headless mode.
+    Full,
+}
+
+impl Chromium {
+    pub fn executable(self) -> &'static str {
+        match self {
+            Self::HeadlessShell => "/usr/lib/chromium/chromium-headless-shell",
+            Self::Full => "/usr/bin/chromium",
+        }
+    }
+}
+
 /// pageinspect with one browser (tests run in parallel on a small machine) and `secrets_dir`.
 pub async fn spawn_app(secrets_dir: &Path) -> TestApp {
     spawn_app_with(secrets_dir, |_| {}).await
+}
+
+/// [`spawn_app`] on the binary `chromium`.
+pub async fn spawn_app_on(chromium: Chromium, secrets_dir: &Path) -> TestApp {
+    spawn_app_with(secrets_dir, |c| {
+        c.browser.executable = chromium.executable().into();
+    })
+    .await
 }
 
 /// [`spawn_app`] with the configuration changed by `change` first.

@@ -30,18 +30,31 @@ pub struct Facts {
     pub last_network_activity: Instant,
     /// id → (method, URL) of every request, to describe failures.
     requests: HashMap<String, (String, String)>,
+    /// Request ids of the main frame's documents (a navigation's request id is its loader id).
     main_documents: std::collections::HashSet<String>,
+    /// The main-frame document last counted in `documents`, by request (loader) id.
+    counted_document: Option<String>,
     /// Why the last main-frame navigation failed (`net::ERR_…`), if it did.
     pub navigation_error: Option<String>,
     pub js_errors: Vec<String>,
     pub console_errors: Vec<String>,
     /// Failed sub-requests: (URL, description); filtered by origin at the end.
     pub failed_requests: Vec<(String, String)>,
+    /// Loads taken from the page itself because their DevTools events did not arrive
+    /// (`has_browser_load_fallbacks_total`).
+    pub load_fallbacks: u64,
 }
 
 impl Facts {
     pub fn in_flight(&self) -> usize {
         self.in_flight.len()
+    }
+
+    /// A main-frame navigation to a new document started at `now`.
+    fn new_navigation(&mut self, now: Instant) {
+        self.navigation_started = now;
+        self.load_fired = None;
+        self.navigation_error = None;
     }
 
     /// A loaded page's main document is done even when its `loadingFinished` event was lost
@@ -89,10 +102,12 @@ impl Collector {
                 last_network_activity: now,
                 requests: HashMap::new(),
                 main_documents: Default::default(),
+                counted_document: None,
                 navigation_error: None,
                 js_errors: Vec::new(),
                 console_errors: Vec::new(),
                 failed_requests: Vec::new(),
+                load_fallbacks: 0,
             })),
             changed: Arc::new(Notify::new()),
         };
@@ -121,6 +136,7 @@ impl Collector {
         };
         f.loaded_document = f.documents;
         f.load_fired = Some(Instant::now());
+        f.load_fallbacks += 1;
         f.main_documents_done();
         drop(f);
         self.changed.notify_waiters();
@@ -128,24 +144,59 @@ impl Collector {
     }
 
     /// Records one event; false when it was of no interest.
+    ///
+    /// The full `chromium` may start a page's first navigation before the page is attached,
+    /// so that its `requestWillBeSent` (and sometimes its `responseReceived`) never arrive: the
+    /// navigation is then known from `Page.frameStartedNavigating`, its document from
+    /// `Page.frameNavigated` (its status is read from the page with the checks).
     fn apply(&self, ev: &Event) -> bool {
         let p = &ev.params;
         let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
         let mut f = self.facts();
         let now = Instant::now();
         match ev.method.as_str() {
+            "Page.frameStartedNavigating" => {
+                let same_document = matches!(
+                    p["navigationType"].as_str(),
+                    Some("sameDocument" | "historySameDocument")
+                );
+                if p["frameId"].as_str() != Some(&f.main_frame) || same_document {
+                    return false;
+                }
+                let id = text(&p["loaderId"]);
+                if f.main_documents.insert(id.clone()) {
+                    f.new_navigation(now);
+                    f.requests.insert(id, ("GET".into(), text(&p["url"])));
+                }
+            }
+            "Page.frameNavigated" => {
+                let frame = &p["frame"];
+                let id = text(&frame["loaderId"]);
+                let counted = f.counted_document.as_deref() == Some(id.as_str());
+                // An error page (`unreachableUrl`) is no document of the site: the
+                // navigation's `loadingFailed` tells why. Nor is a page's first `about:blank`.
+                if frame["id"].as_str() != Some(&f.main_frame)
+                    || counted
+                    || !frame["unreachableUrl"].is_null()
+                    || frame["url"] == "about:blank"
+                {
+                    return false;
+                }
+                f.documents += 1;
+                f.document_status = None;
+                f.document_url = Some(text(&frame["url"]));
+                f.counted_document = Some(id);
+            }
             "Network.requestWillBeSent" => {
                 let id = text(&p["requestId"]);
                 let url = text(&p["request"]["url"]);
                 let is_main_document =
                     p["type"] == "Document" && p["frameId"].as_str() == Some(&f.main_frame);
                 if is_main_document {
-                    f.main_documents.insert(id.clone());
-                    if p["redirectResponse"].is_null() {
-                        // A new navigation (a redirect continues the same one).
-                        f.navigation_started = now;
-                        f.load_fired = None;
-                        f.navigation_error = None;
+                    // A new navigation (a redirect continues the same one, and a navigation
+                    // seen starting already began).
+                    if f.main_documents.insert(id.clone()) && p["redirectResponse"].is_null() {
+                        f.new_navigation(now);
                     }
                 }
                 f.requests
@@ -163,6 +214,7 @@ impl Collector {
                     f.documents += 1;
                     f.document_status = status;
                     f.document_url = Some(url);
+                    f.counted_document = Some(id.to_string());
                 } else if let Some(s) = status.filter(|s| *s >= 400) {
                     let method = f.requests.get(id).map(|r| r.0.clone()).unwrap_or_default();
                     let what = format!("{method} {url} -> {s}");
@@ -324,6 +376,69 @@ mod tests {
         assert_eq!(f.js_errors, ["Uncaught Error: boom"]);
         assert_eq!(f.console_errors, ["bad null 3"]);
         assert!(f.navigation_error.is_none());
+    }
+
+    /// The full `chromium` may start the first navigation before the page is attached: its
+    /// document is then known from the Page events, an error page and about:blank are not.
+    #[tokio::test]
+    async fn a_document_whose_request_events_were_missed_is_counted_from_its_commit() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (c, _task) = Collector::start(rx, "F".into());
+        let events = [
+            ev(
+                "Page.frameNavigated",
+                json!({ "frame": { "id": "F", "loaderId": "L0", "url": "about:blank" } }),
+            ),
+            ev(
+                "Page.frameStartedNavigating",
+                json!({ "frameId": "F", "loaderId": "L1", "url": "http://shop/",
+                        "navigationType": "differentDocument" }),
+            ),
+            ev(
+                "Page.frameNavigated",
+                json!({ "frame": { "id": "F", "loaderId": "L1", "url": "http://shop/" } }),
+            ),
+            ev("Network.loadingFinished", json!({ "requestId": "L1" })),
+            ev("Page.loadEventFired", json!({ "timestamp": 1.0 })),
+            // A second navigation fails: its error page is no document.
+            ev(
+                "Page.frameStartedNavigating",
+                json!({ "frameId": "F", "loaderId": "L2", "url": "http://gone/",
+                        "navigationType": "differentDocument" }),
+            ),
+            ev(
+                "Network.loadingFailed",
+                json!({ "requestId": "L2", "errorText": "net::ERR_CONNECTION_REFUSED" }),
+            ),
+            ev(
+                "Page.frameNavigated",
+                json!({ "frame": {
+                    "id": "F", "loaderId": "L2", "url": "chrome-error://chromewebdata/",
+                    "unreachableUrl": "http://gone/",
+                } }),
+            ),
+        ];
+        for e in events {
+            tx.send(e).expect("collector runs");
+        }
+        for _ in 0..100 {
+            if c.facts().navigation_error.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let f = c.facts();
+        assert_eq!((f.documents, f.loaded_document), (1, 1));
+        assert_eq!(f.document_url.as_deref(), Some("http://shop/"));
+        assert_eq!(
+            f.document_status, None,
+            "read from the page with the checks"
+        );
+        assert_eq!(
+            f.navigation_error.as_deref(),
+            Some("net::ERR_CONNECTION_REFUSED")
+        );
     }
 
     #[tokio::test]

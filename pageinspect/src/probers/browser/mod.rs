@@ -83,8 +83,10 @@ pub async fn probe(
     .await?;
     mark = Instant::now();
     let page = session.page.clone();
+    let navigate = session.navigate;
 
     let mut report = BrowserReport::default();
+    let mut page_status = None;
     let mut failure = drive(
         spec,
         pool,
@@ -92,6 +94,7 @@ pub async fn probe(
         &page,
         &events,
         &target,
+        navigate,
         deadline,
         out,
         &mut report,
@@ -115,6 +118,7 @@ pub async fn probe(
         Ok(Ok(c)) => {
             report.title = Some(c.title);
             report.load_time_ms = c.load;
+            page_status = c.status;
             out.dom = c.dom;
         }
         Ok(Err(e)) => {
@@ -138,13 +142,17 @@ pub async fn probe(
     }
     {
         let f = events.facts();
-        out.status = f.document_status;
+        // The page's own word when the response event was missed (see `events`).
+        out.status = f
+            .document_status
+            .or(page_status.filter(|_| f.documents > 0));
         if report.load_time_ms.is_none()
             && let Some(at) = f.load_fired
             && f.loaded_document > 0
         {
             report.load_time_ms = Some(ms(at.duration_since(f.navigation_started)));
         }
+        pool.metrics().browser_load_fallbacks(f.load_fallbacks);
         report.js_errors = f.js_errors.clone();
         report.console_errors = f
             .console_errors
@@ -257,22 +265,26 @@ async fn drive(
     page: &Page,
     events: &Collector,
     target: &Url,
+    navigate: bool,
     deadline: Instant,
     out: &mut Outcome,
     report: &mut BrowserReport,
 ) -> Result<(), Failure> {
     out.stage = "loading the page";
-    steps::first_load(page, events, target.as_str(), deadline)
-        .await
-        .map_err(|e| {
-            let reason = e.reason;
-            let message = if reason == FailureReason::Timeout {
-                format!("timed out after {} ms: {}", spec.timeout_ms, e.message)
-            } else {
-                e.message
-            };
-            Failure::new(reason, message)
-        })?;
+    let loaded = if navigate {
+        steps::goto(page, events, target.as_str(), deadline).await
+    } else {
+        steps::first_load(page, events, target.as_str(), deadline).await
+    };
+    loaded.map_err(|e| {
+        let reason = e.reason;
+        let message = if reason == FailureReason::Timeout {
+            format!("timed out after {} ms: {}", spec.timeout_ms, e.message)
+        } else {
+            e.message
+        };
+        Failure::new(reason, message)
+    })?;
     let mut documents_before_previous = events.facts().documents;
     for (i, step) in spec.steps.iter().enumerate() {
         out.stage = "the steps";
@@ -363,6 +375,8 @@ async fn wait_network_idle(events: &Collector, quiet: Duration, deadline: Instan
 struct Checks {
     title: String,
     load: Option<f64>,
+    /// The main document's status as the page knows it (navigation timing).
+    status: Option<u16>,
     dom: Vec<DomFacts>,
 }
 
@@ -386,6 +400,7 @@ async fn check(page: &Page, selectors: &[String]) -> Result<Checks, String> {
   return {{
     title: document.title,
     load: nav && nav.loadEventStart > 0 ? nav.loadEventStart : null,
+    status: nav && nav.responseStatus ? nav.responseStatus : null,
     dom,
   }};
 }})()"#
@@ -401,6 +416,7 @@ async fn check(page: &Page, selectors: &[String]) -> Result<Checks, String> {
 struct ChecksWire {
     title: String,
     load: Option<f64>,
+    status: Option<u16>,
     dom: Vec<DomWire>,
 }
 
@@ -417,6 +433,7 @@ impl From<ChecksWire> for Checks {
         Self {
             title: w.title,
             load: w.load,
+            status: w.status,
             dom: w
                 .dom
                 .into_iter()
@@ -492,6 +509,8 @@ struct Session {
     page: Page,
     session: String,
     collector: Option<tokio::task::JoinHandle<()>>,
+    /// The page is still to be navigated to the target (it was opened on `about:blank`).
+    navigate: bool,
 }
 
 impl Session {
@@ -499,7 +518,9 @@ impl Session {
     /// (a `socks5://` URL), and starts collecting its events. The
     /// page is created directly on the target (no `about:blank` first: that cost a fifth of
     /// the browser's CPU per probe) and held by the browser until the events it needs are
-    /// switched on, so none of its main document's events is missed. Certificate errors fail
+    /// switched on, so none of its main document's events is missed. A browser that does not
+    /// hold new pages (the full `chromium`, see `Instance::opens_on_blank`) gets
+    /// them on `about:blank`, and the probe navigates (`navigate`). Certificate errors fail
     /// the load unless `insecure` (the spec's `insecure_skip_verify`).
     async fn open(
         lease: Lease,
@@ -520,6 +541,7 @@ impl Session {
             Err(e) => return Err(fail_browser(&lease, e)),
         };
         phases.context = lap(&mut mark);
+        let blank = lease.browser.opens_on_blank();
         // From here on, dropping `cleanup` disposes the context.
         let mut cleanup = Cleanup {
             lease: Some(lease),
@@ -527,10 +549,11 @@ impl Session {
             session: None,
         };
         let attached = conn.expect_page(&context);
+        let first_url = if blank { "about:blank" } else { url };
         let created = conn
             .call(
                 "Target.createTarget",
-                json!({ "url": url, "browserContextId": context }),
+                json!({ "url": first_url, "browserContextId": context }),
                 None,
             )
             .await;
@@ -543,6 +566,12 @@ impl Session {
             Err(_) => return Err(cleanup.fail(CdpError::Timeout("Target.attachedToTarget"))),
         };
         cleanup.session = Some(attached.session.clone());
+        // A page already navigating when attached: its request's events are lost, so it is
+        // navigated again once they are on, and this browser's next pages open on about:blank.
+        let navigate = blank || !(attached.url.is_empty() || attached.url == "about:blank");
+        if let Some(lease) = cleanup.lease.as_ref().filter(|_| navigate && !blank) {
+            lease.browser.open_on_blank();
+        }
         let page = Page::new(conn.clone(), attached.session.clone());
         // Sent together: the page answers the renderer-side ones only once it runs.
         let mut commands = vec![
@@ -586,6 +615,7 @@ impl Session {
                 page,
                 session: attached.session,
                 collector: Some(collector),
+                navigate,
             },
             events,
         ))
