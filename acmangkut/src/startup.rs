@@ -10,7 +10,7 @@ use crate::state::AppState;
 use crate::store::Store;
 use crate::ui;
 use actix_web::dev::{Server, ServerHandle, Service};
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 use futures::FutureExt;
 use shared::outbound::Outbound;
 use shared::pageinspect_client::PageinspectClient;
@@ -238,7 +238,8 @@ fn http_server(listener: TcpListener, state: AppState, config: &Config) -> std::
     let iam = state.iam.clone();
     let data = web::Data::new(state);
     let limit = config.server.max_body_bytes;
-    let mut server = HttpServer::new(move || {
+    let workers = Some(config.server.workers);
+    shared::serve::serve(listener, workers, Duration::from_secs(10), move || {
         App::new()
             .wrap_fn(|req, srv| {
                 let (method, path) = (req.method().clone(), req.path().to_string());
@@ -266,9 +267,4 @@ fn http_server(listener: TcpListener, state: AppState, config: &Config) -> std::
             .configure(ui::configure)
             .default_service(web::to(api::not_found))
     })
-    .shutdown_timeout(10);
-    if config.server.workers > 0 {
-        server = server.workers(config.server.workers);
-    }
-    Ok(server.listen(listener)?.run())
 }

@@ -7,11 +7,11 @@ use crate::state::AppState;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Next, from_fn};
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 use anyhow::Context;
 use shared::extract::JsonLimit;
 use std::net::{SocketAddr, TcpListener};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A bound, not yet running, pageinspect server.
 pub struct Application {
@@ -55,18 +55,21 @@ impl Application {
         let accepts = auth.describe();
         let auth = web::Data::new(auth);
         let limit = JsonLimit(config.server.max_request_bytes);
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .wrap(from_fn(access_log))
-                .app_data(state.clone())
-                .app_data(auth.clone())
-                .app_data(limit)
-                .configure(routes::configure)
-        })
-        .listen(listener)?;
-        if let Some(workers) = config.server.workers {
-            server = server.workers(workers);
-        }
+        // actix's default shutdown timeout (30 s), with over-long request heads answered as
+        // problem+json (`shared::serve`).
+        let server = shared::serve::serve(
+            listener,
+            config.server.workers,
+            Duration::from_secs(30),
+            move || {
+                App::new()
+                    .wrap(from_fn(access_log))
+                    .app_data(state.clone())
+                    .app_data(auth.clone())
+                    .app_data(limit)
+                    .configure(routes::configure)
+            },
+        )?;
         tracing::info!(
             listen = %local_addr,
             location = %config.location,
@@ -77,7 +80,7 @@ impl Application {
         );
         Ok(Self {
             local_addr,
-            server: server.run(),
+            server,
             browser,
         })
     }

@@ -67,6 +67,13 @@ impl Level {
     }
 }
 
+/// [`validate_name`] as a JSON Schema `pattern` (with `maxLength` [`MAX_NAME_LEN`]), for the
+/// OpenAPI document: no control character, no white space at either end.
+pub const NAME_PATTERN: &str = concat!(
+    r"^[^\s\x00-\x1f\x7f-\x9f]",
+    r"([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"
+);
+
 /// Names: 1-100 characters, no control characters, not blank.
 pub fn validate_name(name: &str, field: &str) -> Result<(), ApiError> {
     if name.trim().is_empty() || name.chars().count() > MAX_NAME_LEN {
@@ -120,6 +127,7 @@ fn validate_labels(labels: &BTreeMap<String, String>) -> Result<(), ApiError> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PluginInput {
+    /// 1-100 characters, no control characters, no spaces at either end ([`NAME_PATTERN`]).
     pub name: String,
     pub kind: PluginKind,
     #[serde(default)]
@@ -168,6 +176,7 @@ pub struct Plugin {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleInput {
+    /// 1-100 characters, no control characters, no spaces at either end ([`NAME_PATTERN`]).
     pub name: String,
     /// The plugin's name.
     pub plugin: String,
@@ -225,6 +234,7 @@ pub struct RuleVersion {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
+    /// 1-100 characters, no control characters, no spaces at either end ([`NAME_PATTERN`]).
     pub name: String,
     #[serde(default)]
     pub vars: BTreeMap<String, String>,
@@ -289,6 +299,7 @@ pub const MAX_CONCURRENCY: usize = 256;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskInput {
+    /// 1-100 characters, no control characters, no spaces at either end ([`NAME_PATTERN`]).
     pub name: String,
     #[serde(default)]
     pub description: String,
@@ -485,7 +496,9 @@ pub struct LevelCounts {
     pub errors: i64,
 }
 
+/// A queued or running run has none yet: its stored summary is `{}`, which reads as all zeros.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
 pub struct RunSummary {
     pub high: LevelCounts,
     pub medium: LevelCounts,
@@ -650,7 +663,8 @@ pub struct RiskEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RiskAction {
-    /// Required: what was done or why.
+    /// Required: what was done or why (at most 4000 characters).
+    #[schema(min_length = 1, max_length = 4000, pattern = "\\S")]
     pub comment: String,
 }
 
@@ -666,6 +680,13 @@ impl RiskAction {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stored_summary_of_a_queued_run_reads_as_zeros() {
+        // `inspection_runs.summary` defaults to `{}` until the run ends.
+        let s: RunSummary = serde_json::from_str("{}").expect("an empty summary reads");
+        assert_eq!(s, RunSummary::default());
+    }
 
     fn task() -> TaskInput {
         serde_json::from_value(serde_json::json!({"name": "daily", "rules": ["a"]})).expect("ok")

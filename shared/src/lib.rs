@@ -19,7 +19,7 @@
 //! - [`outbound`]: the one builder of HTTP clients: marks HAS's requests, never calls itself.
 //!
 //! Features: `actix` (the HTTP server side: `ApiError` as an actix response, the `Json`
-//! extractor; acmangkut and pageinspect, not hasinit).
+//! extractor, [`serve`]; acmangkut and pageinspect, not hasinit).
 
 pub mod action;
 pub mod check;
@@ -37,6 +37,8 @@ pub mod permissions;
 pub mod probe;
 pub mod problem;
 pub mod secret;
+#[cfg(feature = "actix")]
+pub mod serve;
 pub mod telemetry;
 pub mod template;
 

@@ -8,8 +8,10 @@ pub const MAX_PER_PAGE: i64 = 500;
 #[derive(Debug, Clone, Copy, Deserialize, utoipa::IntoParams)]
 pub struct PageQuery {
     /// 1-based page number.
+    #[param(minimum = 1, maximum = 1_000_000)]
     pub page: Option<i64>,
     /// Items per page (1..=500, default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub per_page: Option<i64>,
 }
 
@@ -22,7 +24,7 @@ impl PageQuery {
             return Err(ApiError::field(
                 ErrorCode::InvalidQuery,
                 "page",
-                "must be at least 1",
+                "must be between 1 and 1000000",
             ));
         }
         if !(1..=MAX_PER_PAGE).contains(&per_page) {

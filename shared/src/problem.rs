@@ -33,11 +33,14 @@ error_codes! {
     Unauthorized => (401, "unauthorized", "Authentication is required"),
     Forbidden => (403, "forbidden", "Permission denied"),
     NotFound => (404, "not-found", "Resource not found"),
+    MethodNotAllowed => (405, "method-not-allowed", "The method is not allowed here"),
     Conflict => (409, "conflict", "The resource already exists"),
     PayloadTooLarge => (413, "payload-too-large", "The request body is too large"),
+    UriTooLong => (414, "uri-too-long", "The request URI is too long"),
     UnsupportedMediaType => (
         415, "unsupported-media-type", "The request body must be application/json"
     ),
+    HeadersTooLarge => (431, "headers-too-large", "The request headers are too large"),
     TooManyRequests => (429, "too-many-requests", "Too many requests"),
     Unavailable => (503, "unavailable", "A dependency is unavailable"),
     Internal => (500, "internal", "Internal error"),

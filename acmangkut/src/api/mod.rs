@@ -81,11 +81,26 @@ pub fn created(location: String, body: &impl serde::Serialize) -> HttpResponse {
         .json(body)
 }
 
-/// Unknown routes answer 404 problem+json, not an empty body.
+/// Unknown routes answer 404 problem+json, not an empty body; a method the API does not serve
+/// on one of its paths 405, with the methods it does serve there in `Allow`.
 pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found(format!(
-        "no route for {} {}",
-        req.method(),
-        req.path()
-    )))
+    let allowed = routes::methods_at(req.path());
+    if allowed.is_empty() {
+        return Err(ApiError::not_found(format!(
+            "no route for {} {}",
+            req.method(),
+            req.path()
+        )));
+    }
+    let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
+    let allow = allow.join(", ");
+    let refused = ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        format!("{} {} is not served; use {allow}", req.method(), req.path()),
+    );
+    let mut resp = actix_web::ResponseError::error_response(&refused);
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&allow) {
+        resp.headers_mut().insert(actix_web::http::header::ALLOW, v);
+    }
+    Ok(resp)
 }

@@ -10,10 +10,11 @@
 //! `public` handlers take no `Authorized` and have no security requirement; `undocumented`
 //! routes are registered but not in the document (the document itself, the loopback switch).
 
-use actix_web::dev::Handler;
+use actix_web::dev::{Handler, ResourceDef};
 use actix_web::http::Method;
 use actix_web::{FromRequest, Resource, Responder, guard, web};
 use shared::permissions::Permission;
+use std::sync::OnceLock;
 use utoipa::openapi::path::{HttpMethod, Paths};
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{OpenApi, RefOr, schema::Schema};
@@ -32,6 +33,8 @@ pub fn bearer(needs: Option<Permission>) -> Option<Vec<SecurityRequirement>> {
 /// What [`api_routes!`] builds: the resources, in the table's order, and the document's paths.
 #[derive(Default)]
 pub struct Table {
+    /// Every route's full path and method, for [`methods_at`].
+    routes: Vec<(ResourceDef, Method)>,
     top: Vec<Resource>,
     v1: Vec<Resource>,
     paths: Paths,
@@ -61,6 +64,8 @@ impl Table {
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
+        self.routes
+            .extend(methods.iter().map(|m| (ResourceDef::new(path), m.clone())));
         let (list, path) = match path.strip_prefix(V1) {
             Some(rest) => (&mut self.v1, rest),
             None => (&mut self.top, path),
@@ -94,6 +99,7 @@ impl Table {
         let mut op = P::operation();
         op.tags.get_or_insert_with(Vec::new).push(tag.to_string());
         op.security = security;
+        super::openapi::with_problems(&mut op, &path);
         self.paths.add_path_operation(&path, methods, op);
         // The schemas the operation refers to, as the `OpenApi` derive collects them.
         P::schemas(&mut self.schemas);
@@ -116,7 +122,22 @@ impl Table {
         api.paths = self.paths;
         let components = api.components.get_or_insert_with(Default::default);
         components.schemas.extend(self.schemas);
+        // Every error answer's body (see `openapi::with_problems`).
+        let problem = <shared::problem::Problem as utoipa::PartialSchema>::schema();
+        components.schemas.insert("Problem".into(), problem);
     }
+}
+
+/// The methods the API serves at the request path `path` (none: no route there), for the
+/// `Allow` of a 405.
+pub fn methods_at(path: &str) -> Vec<Method> {
+    static ROUTES: OnceLock<Vec<(ResourceDef, Method)>> = OnceLock::new();
+    let routes = ROUTES.get_or_init(|| super::table().routes);
+    routes
+        .iter()
+        .filter(|(def, _)| def.is_match(path))
+        .map(|(_, m)| m.clone())
+        .collect()
 }
 
 /// The security requirement of a table entry, by its kind.

@@ -171,9 +171,9 @@ pub struct AuditEvent {
     pub resource_id: Option<String>,
     pub outcome: String,
     pub peer: String,
-    #[schema(value_type = Option<Object>)]
+    /// The resource before the change: any JSON (an object, a string, a list), or null.
     pub before: Option<serde_json::Value>,
-    #[schema(value_type = Option<Object>)]
+    /// The resource after the change, as `before`.
     pub after: Option<serde_json::Value>,
     pub detail: Option<String>,
 }

@@ -4,6 +4,7 @@
 mod bad_input;
 mod browser;
 mod browser_probe;
+mod conformance;
 mod crashes;
 mod database;
 mod executor;
@@ -18,6 +19,7 @@ mod inspection_api;
 mod inspection_checks;
 mod inspection_config;
 mod inspection_runs;
+mod long_heads;
 mod monitors;
 mod notify_channels;
 mod oidc_signin;

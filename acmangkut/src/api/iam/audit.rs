@@ -5,8 +5,8 @@ use crate::iam::perm;
 use crate::state::Authorized;
 use crate::store::audit::{self, AuditEvent};
 use actix_web::{HttpResponse, web};
-use shared::page::{Page, PageQuery};
-use shared::{ApiError, ErrorCode};
+use shared::ApiError;
+use shared::page::Page;
 
 /// Rows in one export, newest first.
 const EXPORT_LIMIT: i64 = 100_000;
@@ -22,11 +22,8 @@ pub async fn list(
     q: web::Query<AuditQuery>,
 ) -> Result<web::Json<Page<AuditEvent>>, ApiError> {
     let filter = q.filter()?;
-    let lo = PageQuery {
-        page: q.page,
-        per_page: q.per_page,
-    }
-    .limit_offset()?;
+    q.format()?;
+    let lo = q.page()?;
     let (items, total) = auth
         .store
         .run(move |c| audit::list(c, &filter, lo.0, lo.1))
@@ -46,14 +43,9 @@ pub async fn export(
     q: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = q.filter()?;
-    let format = q.format.clone().unwrap_or_else(|| "csv".into());
-    if format != "csv" && format != "json" {
-        return Err(ApiError::field(
-            ErrorCode::InvalidQuery,
-            "format",
-            "must be csv or json",
-        ));
-    }
+    // An export is one file, not a page; the paging parameters are still checked as listed.
+    q.page()?;
+    let format = q.format()?.to_string();
     let (items, _) = auth
         .store
         .run(move |c| audit::list(c, &filter, EXPORT_LIMIT, 0))

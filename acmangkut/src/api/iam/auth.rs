@@ -10,6 +10,7 @@ use shared::{ApiError, ErrorCode};
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignInInput {
+    #[schema(min_length = 1, pattern = "\\S")]
     pub username: String,
     pub password: String,
 }
@@ -28,13 +29,19 @@ pub struct Me {
     pub csrf_token: Option<String>,
 }
 
+/// The answer to a sign-in: who is signed in (the rest is in `/auth/me`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SignedIn {
+    pub username: String,
+}
+
 /// Signs in a built-in account; the session cookie comes back in `Set-Cookie`.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/login",
     request_body = SignInInput,
     responses(
-        (status = 200, body = Me),
+        (status = 200, body = SignedIn),
         (status = 401, body = shared::problem::Problem),
         (status = 429, body = shared::problem::Problem)
     )
@@ -54,9 +61,9 @@ pub async fn login(
     }
     let started =
         accounts::sign_in(&state.iam, &req, input.username.trim(), &input.password).await?;
-    Ok(HttpResponse::Ok()
-        .cookie(started.cookie)
-        .json(serde_json::json!({"username": started.username})))
+    Ok(HttpResponse::Ok().cookie(started.cookie).json(SignedIn {
+        username: started.username,
+    }))
 }
 
 /// Ends this session server-side.

@@ -11,7 +11,7 @@ use shared::ApiError;
 #[utoipa::path(
     get,
     path = "/api/v1/inspection/config",
-    responses((status = 200, content_type = "application/yaml", body = String))
+    responses((status = 200, content_type = "application/yaml", body = code::Document))
 )]
 pub async fn export(state: Authorized<perm::InspectionsRead>) -> Result<HttpResponse, ApiError> {
     let doc = state.store.run(code::export).await?;
@@ -34,7 +34,11 @@ pub struct ApplyQuery {
     post,
     path = "/api/v1/inspection/config:apply",
     params(ApplyQuery),
-    request_body(content = String, content_type = "application/yaml"),
+    request_body(
+        content = Option<code::Document>,
+        content_type = "application/yaml",
+        description = "The export's format; an empty body applies nothing"
+    ),
     responses(
         (status = 200, body = ApplyResult),
         (status = 400, body = shared::problem::Problem, content_type = "application/problem+json")

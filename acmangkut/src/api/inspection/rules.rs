@@ -17,6 +17,7 @@ pub struct RuleQuery {
     /// Plugin name.
     pub plugin: Option<String>,
     /// `high`, `medium` or `low`.
+    #[param(pattern = "^(high|medium|low)?$")]
     pub level: Option<String>,
     /// Substring of the name.
     pub q: Option<String>,

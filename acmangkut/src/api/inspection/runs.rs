@@ -16,7 +16,9 @@ use shared::{ApiError, ErrorCode};
 #[serde(deny_unknown_fields)]
 pub struct RunQuery {
     pub task_id: Option<i64>,
+    #[param(minimum = 1, maximum = 1_000_000)]
     pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     pub per_page: Option<i64>,
 }
 
@@ -53,6 +55,7 @@ read_by_id!(
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     /// `json` (default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
     pub format: Option<String>,
 }
 

@@ -15,11 +15,15 @@ use shared::{ApiError, ErrorCode};
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    #[param(minimum = 1, maximum = 1_000_000)]
     pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     pub per_page: Option<i64>,
     /// Label selector: `env=prod,team=web` (all must match).
+    #[param(pattern = "^([^,]*=[^,]*(,[^,]*=[^,]*)*)?$")]
     pub label: Option<String>,
     /// `pending`, `up`, `down` or `paused`.
+    #[param(pattern = "^(pending|up|down|paused)?$")]
     pub state: Option<String>,
     /// Substring of the name or target.
     pub q: Option<String>,

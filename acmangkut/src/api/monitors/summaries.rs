@@ -69,6 +69,7 @@ pub async fn overview(
 pub struct ChangesQuery {
     pub monitor_id: Option<i64>,
     /// At most 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 

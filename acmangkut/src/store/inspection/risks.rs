@@ -223,11 +223,17 @@ pub struct RiskFilter {
 #[serde(deny_unknown_fields)]
 pub struct RiskQuery {
     /// Comma-separated states (`open,acknowledged`, the default; `resolved`; `all`).
+    #[param(pattern = "^(all|((open|acknowledged|resolved)(,(open|acknowledged|resolved))*))?$")]
     pub state: Option<String>,
+    /// `high`, `medium` or `low`.
+    #[param(pattern = "^(high|medium|low)?$")]
     pub level: Option<String>,
     /// `inspection` or `monitor`.
+    #[param(pattern = "^(inspection|monitor)?$")]
     pub source: Option<String>,
+    #[param(minimum = 1, maximum = 1_000_000)]
     pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     pub per_page: Option<i64>,
 }
 
