@@ -63,7 +63,7 @@ async fn schemathesis_finds_no_server_error_nor_any_mismatch_with_the_document()
     let elapsed = started.elapsed();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}\n{stderr}\nschemathesis ran {elapsed:.1?} (seed {seed})");
+    eprintln!("{stdout}\n{stderr}\nschemathesis ran {elapsed:.1?} (seed {seed})");
     app.handle.stop().await;
     assert!(
         out.status.success(),
