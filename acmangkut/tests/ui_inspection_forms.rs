@@ -367,6 +367,16 @@ async fn definitions_are_created_edited_and_deleted_through_the_forms() {
 async fn a_refused_form_shows_the_apis_message_beside_its_field() {
     let app = app().await;
     let b = app.signed_in("ada").await;
+    let rule = json!({"name": "hi", "plugin": "command", "level": "low",
+                      "params": {"command": "echo"}});
+    let r = app
+        .api
+        .post(format!("{}/api/v1/inspection/rules", app.base))
+        .json(&rule)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::CREATED);
     let cases: [(&str, &str, Value, Vec<(&str, &str)>); 4] = [
         (
             "/inspection/rules",
@@ -396,8 +406,13 @@ async fn a_refused_form_shows_the_apis_message_beside_its_field() {
         (
             "/inspection/tasks",
             "schedule",
-            json!({"name": "t", "rules": [], "schedule": "0 8 * *"}),
-            vec![("name", "t"), ("schedule", "0 8 * *"), ("timezone", "UTC")],
+            json!({"name": "t", "rules": ["hi"], "schedule": "0 8 * *"}),
+            vec![
+                ("name", "t"),
+                ("rules", "hi"),
+                ("schedule", "0 8 * *"),
+                ("timezone", "UTC"),
+            ],
         ),
         (
             "/inspection/channels",
