@@ -363,6 +363,14 @@ async fn definitions_are_created_edited_and_deleted_through_the_forms() {
     }
 }
 
+/// API path, the field it names, the API's body, the form's fields.
+type Case = (
+    &'static str,
+    &'static str,
+    Value,
+    Vec<(&'static str, &'static str)>,
+);
+
 #[tokio::test]
 async fn a_refused_form_shows_the_apis_message_beside_its_field() {
     let app = app().await;
@@ -377,7 +385,7 @@ async fn a_refused_form_shows_the_apis_message_beside_its_field() {
         .await
         .expect("request");
     assert_eq!(r.status(), StatusCode::CREATED);
-    let cases: [(&str, &str, Value, Vec<(&str, &str)>); 4] = [
+    let cases: [Case; 4] = [
         (
             "/inspection/rules",
             "params.command",

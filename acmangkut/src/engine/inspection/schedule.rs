@@ -143,7 +143,10 @@ mod tests {
     fn the_next_slots_follow_each_other_in_the_schedules_zone() {
         let s = Schedule::parse("30 8 * * 1-5", "Asia/Shanghai").expect("valid");
         // Friday 2026-11-27 12:00 UTC: next are Monday to Friday at 08:30 in Shanghai.
-        let base = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
+        let base = Utc
+            .with_ymd_and_hms(2026, 11, 27, 12, 0, 0)
+            .single()
+            .expect("a time");
         let slots: Vec<String> = s
             .next_slots(base.timestamp_millis(), 5)
             .iter()

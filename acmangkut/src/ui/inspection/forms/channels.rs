@@ -148,7 +148,7 @@ mod tests {
             "name": "ops",
             "spec": {"kind": "slack", "url": "https://h/x", "host": "smtp", "to": []}
         });
-        Channels::to_api(&mut body).unwrap();
+        Channels::to_api(&mut body).expect("a slack spec");
         assert_eq!(
             body["spec"],
             serde_json::json!({"kind": "slack", "url": "https://h/x"})

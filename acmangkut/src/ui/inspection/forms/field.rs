@@ -380,7 +380,7 @@ mod tests {
             field("enabled", Kind::Check, ""),
             field("timeout", Kind::Number, "soon"),
         ];
-        let body = to_body(&mut fields).unwrap();
+        let body = to_body(&mut fields).expect("every field converts");
         assert_eq!(
             body,
             serde_json::json!({

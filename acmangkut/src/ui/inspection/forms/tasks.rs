@@ -214,7 +214,7 @@ mod tests {
     #[test]
     fn target_and_notify_lines_become_the_apis_objects() {
         let mut body = json!({"targets": "web port=443 url=https://a\n\ndb", "notify": "ops low"});
-        Tasks::to_api(&mut body).unwrap();
+        Tasks::to_api(&mut body).expect("lines parse");
         assert_eq!(
             body,
             json!({
@@ -230,7 +230,7 @@ mod tests {
         assert_eq!(body["notify"], "ops low");
         let mut bad = json!({"targets": "web url"});
         assert_eq!(
-            Tasks::to_api(&mut bad).unwrap_err(),
+            Tasks::to_api(&mut bad).expect_err("a var without ="),
             (
                 "targets".to_string(),
                 "line 1: `url` is not key=value".to_string()
