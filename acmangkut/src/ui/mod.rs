@@ -18,6 +18,9 @@ pub mod refusals;
 mod routes;
 mod views;
 
+/// The definition forms' kinds, as the route table names them.
+use inspection::forms::{channels::Channels, plugins::Plugins, rules::Rules, tasks::Tasks};
+
 use crate::iam::{Principal, Via};
 use crate::state::AppState;
 use actix_web::dev::Payload;
@@ -75,11 +78,59 @@ routes::console_routes! {
     "/inspection/risks" { GET InspectionsRead => inspection::risks::show }
     "/inspection/risks/{id}/acknowledge" { POST InspectionsRun => inspection::risks::acknowledge }
     "/inspection/risks/{id}/resolve" { POST InspectionsRun => inspection::risks::resolve }
+    "/inspection/tasks/new" {
+        GET InspectionsWrite => inspection::forms::new_form::<Tasks>,
+        POST InspectionsWrite => inspection::forms::create::<Tasks>,
+    }
+    "/inspection/tasks/{id}/edit" {
+        GET InspectionsWrite => inspection::forms::edit_form::<Tasks>,
+        POST InspectionsWrite => inspection::forms::update::<Tasks>,
+    }
+    "/inspection/tasks/{id}/delete" {
+        GET InspectionsWrite => inspection::forms::confirm_delete::<Tasks>,
+        POST InspectionsWrite => inspection::forms::delete::<Tasks>,
+    }
     "/inspection/tasks/{id}" { GET InspectionsRead => inspection::tasks::show }
     "/inspection/tasks/{id}/run" { POST InspectionsRun => inspection::tasks::run_now }
     "/inspection/runs/{id}" { GET InspectionsRead => inspection::report::show }
     "/inspection/runs/{id}/print" { GET InspectionsRead => inspection::report::print }
     "/inspection/rules" { GET InspectionsRead => inspection::catalog::rules }
+    "/inspection/rules/new" {
+        GET InspectionsWrite => inspection::forms::new_form::<Rules>,
+        POST InspectionsWrite => inspection::forms::create::<Rules>,
+    }
+    "/inspection/rules/{id}/edit" {
+        GET InspectionsWrite => inspection::forms::edit_form::<Rules>,
+        POST InspectionsWrite => inspection::forms::update::<Rules>,
+    }
+    "/inspection/rules/{id}/delete" {
+        GET InspectionsWrite => inspection::forms::confirm_delete::<Rules>,
+        POST InspectionsWrite => inspection::forms::delete::<Rules>,
+    }
+    "/inspection/plugins/new" {
+        GET InspectionsWrite => inspection::forms::new_form::<Plugins>,
+        POST InspectionsWrite => inspection::forms::create::<Plugins>,
+    }
+    "/inspection/plugins/{id}/edit" {
+        GET InspectionsWrite => inspection::forms::edit_form::<Plugins>,
+        POST InspectionsWrite => inspection::forms::update::<Plugins>,
+    }
+    "/inspection/plugins/{id}/delete" {
+        GET InspectionsWrite => inspection::forms::confirm_delete::<Plugins>,
+        POST InspectionsWrite => inspection::forms::delete::<Plugins>,
+    }
+    "/inspection/channels/new" {
+        GET InspectionsWrite => inspection::forms::new_form::<Channels>,
+        POST InspectionsWrite => inspection::forms::create::<Channels>,
+    }
+    "/inspection/channels/{id}/edit" {
+        GET InspectionsWrite => inspection::forms::edit_form::<Channels>,
+        POST InspectionsWrite => inspection::forms::update::<Channels>,
+    }
+    "/inspection/channels/{id}/delete" {
+        GET InspectionsWrite => inspection::forms::confirm_delete::<Channels>,
+        POST InspectionsWrite => inspection::forms::delete::<Channels>,
+    }
     "/inspection/rules/{id}" { GET InspectionsRead => inspection::catalog::rule }
     "/inspection/plugins" { GET InspectionsRead => inspection::catalog::plugins }
     "/inspection/channels" { GET InspectionsRead => inspection::catalog::channels }

@@ -18,6 +18,7 @@ mod iam_tokens;
 mod inspection_api;
 mod inspection_checks;
 mod inspection_config;
+mod inspection_forms;
 mod inspection_runs;
 mod long_heads;
 mod monitors;

@@ -1,7 +1,8 @@
 //! Notification channels (secrets are write-only) and their delivery history.
 
 use crate::api::standard::{create, delete_by_id, read_by_id, update_by_id};
-use crate::engine::inspection::define::{self, Channel, ChannelInput};
+use crate::engine::inspection::define::{Channel, ChannelInput};
+use crate::engine::inspection::save;
 use crate::iam::perm;
 use crate::state::Authorized;
 use crate::store::inspection::channels::{self as store, Delivery};
@@ -32,36 +33,15 @@ read_by_id!(
 create!(
     /// Create a channel: webhook (signed), Slack, DingTalk, Feishu or email.
     create: "/api/v1/inspection/channels", InspectionsWrite, (ChannelInput) => (Channel),
-    |state, mut input| {
-        define::channel(&mut input, None)?;
-        let actor = state.actor();
-        state
-            .store
-            .run(move |c| {
-                let def = serde_json::to_string(&input.spec).map_err(ApiError::internal)?;
-                let (kind, redacted) = (input.spec.kind_str(), input.spec.redacted());
-                let row = store::create(c, &actor, &input.name, kind, &def, &redacted)?;
-                Channel::from_row(&row)
-            })
-            .await?
-    }
+    |state, input| state.run_as(move |c, actor| save::channel(c, actor, None, input)).await?
 );
 
 update_by_id!(
     /// Change a channel; a secret or password left empty keeps the stored one.
     update: "/api/v1/inspection/channels/{id}", InspectionsWrite, 404, (ChannelInput) => (Channel),
-    |state, id, mut input| {
-        let actor = state.actor();
+    |state, id, input| {
         state
-            .store
-            .run(move |c| {
-                let old = store::row(c, id)?;
-                define::channel(&mut input, Some(&old))?;
-                let def = serde_json::to_string(&input.spec).map_err(ApiError::internal)?;
-                let (kind, redacted) = (input.spec.kind_str(), input.spec.redacted());
-                let row = store::update(c, &actor, id, &input.name, kind, &def, &redacted)?;
-                Channel::from_row(&row)
-            })
+            .run_as(move |c, actor| save::channel(c, actor, Some(id), input))
             .await?
     }
 );

@@ -1,7 +1,7 @@
 //! Plugins: the built-in kinds of check, and custom presets of them.
 
 use crate::api::standard::{create, delete_by_id, list_all, read_by_id, update_by_id};
-use crate::engine::inspection::define;
+use crate::engine::inspection::save;
 use crate::store::inspection::plugins as store;
 use shared::inspection::{Plugin, PluginInput};
 
@@ -15,21 +15,15 @@ read_by_id!(
 create!(
     /// Create a custom plugin: a kind of check with default parameters for its rules.
     create: "/api/v1/inspection/plugins", InspectionsWrite, (PluginInput) => (Plugin),
-    |state, input| {
-        define::plugin(&input)?;
-        state
-            .run_as(move |c, actor| store::create(c, actor, &input))
-            .await?
-    }
+    |state, input| state.run_as(move |c, actor| save::plugin(c, actor, None, &input)).await?
 );
 
 update_by_id!(
     /// Change a custom plugin (built-in ones are read-only).
     update: "/api/v1/inspection/plugins/{id}", InspectionsWrite, 409, (PluginInput) => (Plugin),
     |state, id, input| {
-        define::plugin(&input)?;
         state
-            .run_as(move |c, actor| store::update(c, actor, id, &input))
+            .run_as(move |c, actor| save::plugin(c, actor, Some(id), &input))
             .await?
     }
 );

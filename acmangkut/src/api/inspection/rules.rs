@@ -1,7 +1,7 @@
 //! Rules: a plugin with parameters, a level and a governance suggestion; versioned.
 
 use crate::api::standard::{create, delete_by_id, read_by_id, update_by_id};
-use crate::engine::inspection::define;
+use crate::engine::inspection::save;
 use crate::iam::perm;
 use crate::state::Authorized;
 use crate::store::inspection::plugins;
@@ -80,13 +80,9 @@ create!(
     /// Create a rule; its parameters are checked against the plugin's schema and the config.
     create: "/api/v1/inspection/rules", InspectionsWrite, (RuleInput) => (Rule),
     |state, input| {
-        let (actor, checker) = (state.actor(), state.checker.clone());
+        let checker = state.checker.clone();
         state
-            .store
-            .run(move |c| {
-                let plugin_id = define::rule(c, &checker, &input)?;
-                Ok::<_, ApiError>(store::create(c, &actor, &input, plugin_id)?)
-            })
+            .run_as(move |c, actor| save::rule(c, &checker, actor, None, &input))
             .await?
     }
 );
@@ -95,14 +91,9 @@ update_by_id!(
     /// Change a rule; a change adds a version.
     update: "/api/v1/inspection/rules/{id}", InspectionsWrite, 404, (RuleInput) => (Rule),
     |state, id, input| {
-        let (actor, checker) = (state.actor(), state.checker.clone());
+        let checker = state.checker.clone();
         state
-            .store
-            .run(move |c| {
-                store::row(c, id)?;
-                let plugin_id = define::rule(c, &checker, &input)?;
-                Ok::<_, ApiError>(store::update(c, &actor, id, &input, plugin_id)?.0)
-            })
+            .run_as(move |c, actor| save::rule(c, &checker, actor, Some(id), &input))
             .await?
     }
 );

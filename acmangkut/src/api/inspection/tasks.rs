@@ -1,7 +1,7 @@
 //! Tasks: rules × targets on a schedule; run now.
 
 use crate::api::standard::{create, delete_by_id, list_all, read_by_id, update_by_id};
-use crate::engine::inspection::define;
+use crate::engine::inspection::save;
 use crate::iam::perm;
 use crate::state::Authorized;
 use crate::store::inspection::{runs, tasks as store};
@@ -20,13 +20,9 @@ create!(
     /// Create a task; every rule is rendered for every target and checked before it is stored.
     create: "/api/v1/inspection/tasks", InspectionsWrite, (TaskInput) => (Task),
     |state, input| {
-        let (actor, checker) = (state.actor(), state.checker.clone());
+        let checker = state.checker.clone();
         state
-            .store
-            .run(move |c| {
-                let (rule_ids, next) = define::task(c, &checker, &input)?;
-                Ok::<_, ApiError>(store::create(c, &actor, &input, &rule_ids, next)?)
-            })
+            .run_as(move |c, actor| save::task(c, &checker, actor, None, &input))
             .await?
     }
 );
@@ -34,14 +30,9 @@ create!(
 update_by_id!(
     update: "/api/v1/inspection/tasks/{id}", InspectionsWrite, 404, (TaskInput) => (Task),
     |state, id, input| {
-        let (actor, checker) = (state.actor(), state.checker.clone());
+        let checker = state.checker.clone();
         state
-            .store
-            .run(move |c| {
-                store::row(c, id)?;
-                let (rule_ids, next) = define::task(c, &checker, &input)?;
-                Ok::<_, ApiError>(store::update(c, &actor, id, &input, &rule_ids, next)?.0)
-            })
+            .run_as(move |c, actor| save::task(c, &checker, actor, Some(id), &input))
             .await?
     }
 );

@@ -11,6 +11,7 @@ pub mod apply;
 pub mod define;
 pub mod plan;
 pub mod report;
+pub mod save;
 pub mod schedule;
 
 use super::checks::Checker;

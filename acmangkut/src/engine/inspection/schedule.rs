@@ -56,6 +56,26 @@ impl Schedule {
     }
 }
 
+impl Schedule {
+    /// The next `n` slots after `after_ms`, as wall-clock times in the schedule's zone (what a
+    /// form previews).
+    pub fn next_slots(&self, after_ms: i64, n: usize) -> Vec<chrono::DateTime<Tz>> {
+        let mut at = after_ms;
+        let mut slots = Vec::with_capacity(n);
+        while slots.len() < n {
+            let Some(next) = self.next_after(at) else {
+                break;
+            };
+            let Some(t) = Utc.timestamp_millis_opt(next).single() else {
+                break;
+            };
+            slots.push(t.with_timezone(&self.tz));
+            at = next;
+        }
+        slots
+    }
+}
+
 /// The next slot of a task after `after_ms`: `None` when it has no schedule, is disabled, or the
 /// stored schedule no longer parses (it was validated when saved).
 pub fn next_slot(task: &shared::inspection::TaskInput, after_ms: i64) -> Option<i64> {
@@ -116,6 +136,31 @@ mod tests {
                 .err()
                 .map(|e| e.0),
             Some("timezone")
+        );
+    }
+
+    #[test]
+    fn the_next_slots_follow_each_other_in_the_schedules_zone() {
+        let s = Schedule::parse("30 8 * * 1-5", "Asia/Shanghai").expect("valid");
+        // Friday 2026-11-27 12:00 UTC: next are Monday to Friday at 08:30 in Shanghai.
+        let base = Utc
+            .with_ymd_and_hms(2026, 11, 27, 12, 0, 0)
+            .single()
+            .expect("a time");
+        let slots: Vec<String> = s
+            .next_slots(base.timestamp_millis(), 5)
+            .iter()
+            .map(|t| t.format("%a %d %H:%M %Z").to_string())
+            .collect();
+        assert_eq!(
+            slots,
+            [
+                "Mon 30 08:30 CST",
+                "Tue 01 08:30 CST",
+                "Wed 02 08:30 CST",
+                "Thu 03 08:30 CST",
+                "Fri 04 08:30 CST"
+            ]
         );
     }
 

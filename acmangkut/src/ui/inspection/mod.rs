@@ -1,7 +1,7 @@
 //! The inspection center (巡检中心) in the console: the overview, risk events, tasks and their
 //! runs, run reports (with a printable view), the catalog (rules, plugins, channels) and config
-//! as code. Definitions are read here; they are written through YAML (`/inspection/config`)
-//! or the API, not by per-object forms.
+//! as code. Definitions are written by forms ([`forms`]), by YAML (`/inspection/config`) or
+//! through the API, all three through the same engine functions.
 //!
 //! - [`overview`]: `/inspection`, tasks, the score chart, open risk events by level.
 //! - [`risks`]: `/inspection/risks`, filters, acknowledge and resolve.
@@ -9,10 +9,12 @@
 //! - [`report`]: `/inspection/runs/{id}` and its printable view.
 //! - [`catalog`]: rules, a rule's versions, plugins, channels.
 //! - [`config`]: the exported YAML, and applying a pasted document.
+//! - [`forms`]: create, edit and delete plugins, rules, tasks and channels.
 
 pub mod catalog;
 pub mod chart;
 pub mod config;
+pub mod forms;
 pub mod overview;
 pub mod report;
 pub mod risks;
