@@ -20,6 +20,7 @@ mod inspection_checks;
 mod inspection_config;
 mod inspection_runs;
 mod long_heads;
+mod monitor_list;
 mod monitors;
 mod notify_channels;
 mod oidc_signin;

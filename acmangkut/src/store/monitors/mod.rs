@@ -3,6 +3,7 @@
 pub mod health;
 pub mod models;
 mod pg_page;
+pub mod recent;
 pub mod results;
 pub mod rollups;
 
