@@ -12,6 +12,7 @@ use crate::ui::i18n::Tr;
 use crate::ui::views::Opt;
 use crate::ui::{Ui, UiError, interval, when};
 use actix_web::HttpResponse;
+use chrono::{Datelike, Timelike};
 use shared::monitor::{Monitor, MonitorState};
 use shared::probe::FailureReason;
 use std::fmt::Write as _;
@@ -163,25 +164,42 @@ fn beats(t: &Tr, m: &Monitor, recent: &Recent) -> (Vec<Beat>, String) {
             .into_iter()
             .take(BAR_CHECKS)
             .collect();
-    let mut out: Vec<Beat> = (checks.len()..BAR_CHECKS)
-        .map(|_| Beat {
-            class: "b-none",
-            title: t.get("detail.no_data").into(),
-        })
-        .collect();
+    let no_data = t.get("detail.no_data");
+    let mut out: Vec<Beat> = Vec::with_capacity(BAR_CHECKS);
+    out.extend((checks.len()..BAR_CHECKS).map(|_| Beat {
+        class: "b-none",
+        title: no_data.into(),
+    }));
     let mut counts: Vec<(&'static str, usize)> = Vec::new();
+    // Looked up once per row, not per beat: 750 beats make a page.
+    let unit = t.get("unit.ms");
+    let mut labels: Vec<(&'static str, &'static str)> = Vec::new();
     for r in checks.iter().rev() {
         let (class, key) = outcome(m, r);
-        let label = t.get(key);
+        let label = match labels.iter().find(|(k, _)| *k == key) {
+            Some((_, l)) => *l,
+            None => {
+                labels.push((key, t.get(key)));
+                t.get(key)
+            }
+        };
         match counts.iter_mut().find(|(l, _)| *l == label) {
             Some((_, n)) => *n += 1,
             None => counts.push((label, 1)),
         }
-        let mut title = format!(
-            "{} · {label} · {:.0} {}",
-            to_datetime(r.started_at).format("%Y-%m-%d %H:%M:%S UTC"),
+        // Written field by field: chrono's `format` parses its pattern on every call.
+        let at = to_datetime(r.started_at);
+        let mut title = String::with_capacity(80);
+        let _ = write!(
+            title,
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC · {label} · {:.0} {unit}",
+            at.year(),
+            at.month(),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second(),
             r.duration_seconds * 1000.0,
-            t.get("unit.ms")
         );
         if let Some(code) = r.status_code {
             let _ = write!(title, " · {code}");
