@@ -100,7 +100,7 @@ pub fn for_monitors(
     for recent in out.values_mut() {
         recent
             .results
-            .sort_unstable_by(|a, b| (b.started_at, b.id).cmp(&(a.started_at, a.id)));
+            .sort_unstable_by_key(|r| std::cmp::Reverse((r.started_at, r.id)));
     }
     for (id, checks, successes) in hours {
         let e = out.entry(id).or_default();
