@@ -21,6 +21,7 @@ mod inspection_config;
 mod inspection_forms;
 mod inspection_runs;
 mod long_heads;
+mod monitor_list;
 mod monitors;
 mod notify_channels;
 mod oidc_signin;

@@ -2,6 +2,8 @@
 
 pub mod health;
 pub mod models;
+mod pg_page;
+pub mod recent;
 pub mod results;
 pub mod rollups;
 
@@ -226,30 +228,33 @@ fn page_rows(
     })
 }
 
-/// The unfiltered page, the common case, in three statements of fixed shape that diesel keeps
-/// prepared (boxed queries and `IN (?, ?, …)` lists are prepared anew on every call). The page
-/// is every monitor from its first id to its last, so its labels are those of that id range.
+/// The unfiltered page, the common case, in statements of fixed shape that diesel keeps
+/// prepared (boxed queries and `IN (?, ?, …)` lists are prepared anew on every call): one on
+/// PostgreSQL ([`pg_page`]), three on SQLite. The page is every monitor from its first id to
+/// its last, so its labels are those of that id range.
 fn page_rows_all(conn: &mut DbConn, limit: i64, offset: i64) -> QueryResult<PageRows> {
-    db!(conn, |c| {
-        let total = monitors::table.count().get_result(c)?;
-        let rows: Vec<MonitorApiRow> = monitors::table
-            .order(monitors::id.asc())
-            .limit(limit)
-            .offset(offset)
-            .select(MonitorApiRow::as_select())
-            .load(c)?;
-        let labels = match (rows.first(), rows.last()) {
-            (Some(first), Some(last)) => monitor_labels::table
-                .filter(monitor_labels::monitor_id.between(first.id, last.id))
-                .select(LabelRow::as_select())
-                .load(c)?,
-            _ => Vec::new(),
-        };
-        QueryResult::Ok(PageRows {
-            rows,
-            labels,
-            total,
-        })
+    let c = match conn {
+        DbConn::Pg(c) => return pg_page::page_rows(c, limit, offset),
+        DbConn::Sqlite(c) => c,
+    };
+    let total = monitors::table.count().get_result(c)?;
+    let rows: Vec<MonitorApiRow> = monitors::table
+        .order(monitors::id.asc())
+        .limit(limit)
+        .offset(offset)
+        .select(MonitorApiRow::as_select())
+        .load(c)?;
+    let labels = match (rows.first(), rows.last()) {
+        (Some(first), Some(last)) => monitor_labels::table
+            .filter(monitor_labels::monitor_id.between(first.id, last.id))
+            .select(LabelRow::as_select())
+            .load(c)?,
+        _ => Vec::new(),
+    };
+    Ok(PageRows {
+        rows,
+        labels,
+        total,
     })
 }
 
@@ -483,6 +488,21 @@ mod tests {
                     "{filter:?} limit {limit} offset {offset}"
                 );
             }
+        }
+        // The unfiltered page (one statement on PostgreSQL) is what the general path gives
+        // for a filter that matches every monitor.
+        let everything = MonitorFilter {
+            search: Some(String::new()),
+            ..Default::default()
+        };
+        for (limit, offset) in [(50, 0), (1, 0), (4, 4), (7, 14), (5, 500)] {
+            let all = list_json(&mut conn, &MonitorFilter::default(), limit, offset).expect("all");
+            let general = list_json(&mut conn, &everything, limit, offset).expect("general");
+            assert_eq!(
+                String::from_utf8_lossy(&all),
+                String::from_utf8_lossy(&general),
+                "limit {limit} offset {offset}"
+            );
         }
         // And each listed monitor is what reading it alone gives.
         let (items, total) = list(&mut conn, &MonitorFilter::default(), 500, 0).expect("list");

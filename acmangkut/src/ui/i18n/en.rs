@@ -62,6 +62,9 @@ pub const EN: &[(&str, &str)] = &[
     ("list.prev", "Previous"),
     ("list.next", "Next"),
     ("list.pages", "Pages"),
+    ("list.recent", "Recent checks"),
+    ("list.uptime", "Uptime (24 h)"),
+    ("list.beat_unknown", "Unknown (executor unavailable)"),
     (
         "list.bad_label",
         "The label selector must be key=value pairs separated by commas.",

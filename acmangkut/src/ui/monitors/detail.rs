@@ -5,7 +5,7 @@ use super::views::{
     ScreenshotView, StepView, WindowView,
 };
 use super::{Read, Write};
-use super::{change_views, monitor_id, state_label};
+use super::{change_views, final_attempts, monitor_id, state_label};
 use crate::config::DEFAULT_LOCATION;
 use crate::engine::monitors::summary;
 use crate::store::monitors as store;
@@ -154,12 +154,6 @@ fn result_view(ui: &Ui, r: &MonitorResult) -> ResultView {
     }
 }
 
-/// Whether `rows[i]` (one location's results, newest first) was retried: the next newer row
-/// is the following attempt of the same run. Such rows are not counted as checks.
-fn retried(rows: &[&MonitorResult], i: usize) -> bool {
-    i > 0 && rows[i - 1].attempt > 1 && rows[i - 1].attempt == rows[i].attempt + 1
-}
-
 /// The monitor's locations (or `default`), then any other location found in the results,
 /// each with its newest result and its availability over the loaded results.
 fn location_views(ui: &Ui, m: &Monitor, results: &[MonitorResult]) -> Vec<LocationView> {
@@ -177,10 +171,11 @@ fn location_views(ui: &Ui, m: &Monitor, results: &[MonitorResult]) -> Vec<Locati
         .into_iter()
         .map(|name| {
             let rows: Vec<&MonitorResult> = results.iter().filter(|r| r.location == name).collect();
-            let finals: Vec<&MonitorResult> = (0..rows.len())
-                .filter(|&i| !retried(&rows, i))
-                .map(|i| rows[i])
-                .collect();
+            let finals: Vec<&MonitorResult> =
+                final_attempts(&rows, |r| (r.location.as_str(), r.attempt))
+                    .into_iter()
+                    .copied()
+                    .collect();
             let ok = finals.iter().filter(|r| r.success).count();
             let availability =
                 (!finals.is_empty()).then(|| ok as f64 * 100.0 / finals.len() as f64);

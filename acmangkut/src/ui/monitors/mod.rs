@@ -34,6 +34,20 @@ pub fn state_label(ui: &Ui, s: shared::monitor::MonitorState) -> (&'static str, 
     (s.as_str(), ui.lang.t(key))
 }
 
+/// The final attempts among `rows` (stored results, newest first, of any locations): a row
+/// whose next newer row at its location is the following attempt of the same run was retried,
+/// and is no check of its own. `key` gives a row's location and attempt number.
+pub fn final_attempts<'a, T>(rows: &'a [T], key: impl Fn(&'a T) -> (&'a str, i32)) -> Vec<&'a T> {
+    let mut newer: std::collections::HashMap<&str, i32> = std::collections::HashMap::new();
+    rows.iter()
+        .filter(|r| {
+            let (location, attempt) = key(*r);
+            let next = newer.insert(location, attempt);
+            !next.is_some_and(|n| n > 1 && n == attempt + 1)
+        })
+        .collect()
+}
+
 pub fn change_views(ui: &Ui, changes: &[shared::monitor::StateChange]) -> Vec<views::ChangeView> {
     changes
         .iter()

@@ -49,6 +49,21 @@ pub struct RowView {
     pub state_label: &'static str,
     pub last_check: String,
     pub interval: String,
+    /// The newest checks, oldest first, padded on the left with empty beats to a fixed width.
+    pub beats: Vec<Beat>,
+    /// "Up 28, Degraded 1, Down 1" for screen readers.
+    pub beats_text: String,
+    /// Availability over the last 24 hours ("–" without checks), and its colour class.
+    pub uptime: String,
+    pub uptime_class: &'static str,
+}
+
+/// One check in the list's bar of recent checks.
+pub struct Beat {
+    /// `b-up`, `b-degraded`, `b-down`, `b-unknown` (the executor could not say), `b-none`.
+    pub class: &'static str,
+    /// Time, outcome, latency, failure and location, as a tooltip.
+    pub title: String,
 }
 
 #[derive(Template)]
