@@ -6,7 +6,7 @@ set -euo pipefail
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH_DIR/.." && pwd)"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-ACMANGKUT="$TARGET_DIR/release/acmangkut"
+ACMANGKUT="${BENCH_ACMANGKUT:-$TARGET_DIR/release/acmangkut}"
 PAGEINSPECT="$TARGET_DIR/release/pageinspect"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -159,11 +159,14 @@ start_acmangkut() {
 }
 
 # start_nginx PORT [WORKER_CONNECTIONS]: nginx serving "$WORK/nginx/www" (the caller fills it)
-# on 127.0.0.1:PORT with its own config in "$WORK/nginx": one worker, no access log. Sets
-# NGINX_PID and adds it to PIDS; returns once it answers.
+# on 127.0.0.1:PORT with its own config in "$WORK/nginx": one worker, no access log unless
+# NGINX_ACCESS_LOG names a file (then one line per request: arrival time `$msec` and the query
+# argument `m`). Sets NGINX_PID and adds it to PIDS; returns once it answers.
 start_nginx() {
     local port=$1 connections=${2:-4096}
-    local nginx
+    local nginx access="access_log off;"
+    [[ -n "${NGINX_ACCESS_LOG:-}" ]] &&
+        access="log_format arrival '\$msec \$arg_m'; access_log $NGINX_ACCESS_LOG arrival buffer=64k flush=1s;"
     nginx=$(command -v nginx || echo /usr/sbin/nginx)
     mkdir -p "$WORK/nginx/www" "$WORK/nginx/tmp"
     chmod -R a+rX "$WORK/nginx"
@@ -174,7 +177,7 @@ pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/error.log warn;
 events { worker_connections $connections; }
 http {
-    access_log off;
+    $access
     client_body_temp_path $WORK/nginx/tmp/body;
     proxy_temp_path $WORK/nginx/tmp/proxy;
     fastcgi_temp_path $WORK/nginx/tmp/fastcgi;

@@ -2,12 +2,16 @@
 """Creates monitors through acmangkut's API with a few concurrent keep-alive connections.
 
 Usage: seed.py BASE_URL COUNT TARGET_URL [--interval S] [--concurrency N] [--prefix P]
-               [--deadline SECONDS]
+               [--deadline SECONDS] [--due-file OUT]
 Prints one JSON line: {"created": n, "errors": n, "seconds": s, "min_id": a, "max_id": b}.
+`{i}` in TARGET_URL becomes the monitor's number (0…COUNT-1); --due-file writes
+{"<number>": first due time in ms since the epoch} from each created monitor's `next_run_at`
+(its runs are due on that time's grid: + k × interval).
 Standard library only; bounded by --deadline.
 """
 
 import argparse
+import datetime
 import http.client
 import json
 import sys
@@ -15,6 +19,11 @@ import threading
 import time
 import os
 import urllib.parse
+
+
+def due_ms(stamp: str) -> int:
+    """Milliseconds since the epoch of an RFC 3339 time (`…Z` or with an offset)."""
+    return round(datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def main() -> int:
@@ -26,11 +35,12 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--prefix", default="bench")
     ap.add_argument("--deadline", type=float, default=600.0)
+    ap.add_argument("--due-file")
     args = ap.parse_args()
 
     url = urllib.parse.urlsplit(args.base)
     lock = threading.Lock()
-    state = {"next": 0, "created": 0, "errors": 0, "ids": []}
+    state = {"next": 0, "created": 0, "errors": 0, "ids": [], "due": {}}
     start = time.monotonic()
     stop_at = start + args.deadline
 
@@ -43,13 +53,17 @@ def main() -> int:
 
     def worker() -> None:
         conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
-        ids = []
+        ids, due = [], {}
         while (i := take()) is not None:
             body = json.dumps(
                 {
                     "name": f"{args.prefix}-{i:06d}",
                     "interval_seconds": args.interval,
-                    "probe": {"kind": "http", "target": args.target, "timeout_ms": 2000},
+                    "probe": {
+                        "kind": "http",
+                        "target": args.target.replace("{i}", str(i)),
+                        "timeout_ms": 2000,
+                    },
                 }
             )
             try:
@@ -66,7 +80,9 @@ def main() -> int:
                 resp = conn.getresponse()
                 data = resp.read()
                 if resp.status == 201:
-                    ids.append(json.loads(data)["id"])
+                    created = json.loads(data)
+                    ids.append(created["id"])
+                    due[i] = due_ms(created["next_run_at"])
                 else:
                     with lock:
                         state["errors"] += 1
@@ -81,6 +97,7 @@ def main() -> int:
         conn.close()
         with lock:
             state["ids"].extend(ids)
+            state["due"].update(due)
             state["created"] += len(ids)
 
     threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
@@ -89,6 +106,9 @@ def main() -> int:
     for t in threads:
         t.join()
     ids = state["ids"]
+    if args.due_file:
+        with open(args.due_file, "w") as f:
+            json.dump(state["due"], f)
     print(
         json.dumps(
             {
