@@ -4,6 +4,13 @@ use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
 };
 
+/// Edges of `has_scheduler_lag_seconds`: fine below 1 s, so a p99 under the 1 s target is read
+/// from an edge close to it rather than interpolated across a wide bucket.
+pub const SCHEDULER_LAG_BUCKETS: [f64; 22] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.75, 0.9, 1.0, 1.5, 2.0,
+    3.0, 5.0, 10.0, 30.0, 60.0,
+];
+
 #[derive(Clone)]
 pub struct Metrics {
     pub registry: Registry,
@@ -46,9 +53,9 @@ impl Metrics {
         let scheduler_lag = Histogram::with_opts(
             HistogramOpts::new(
                 "has_scheduler_lag_seconds",
-                "Delay between a probe being due and being claimed.",
+                "Delay between a probe being due and the probe starting.",
             )
-            .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]),
+            .buckets(SCHEDULER_LAG_BUCKETS.to_vec()),
         )
         .expect("valid metric");
         let dispatch_duration = Histogram::with_opts(
@@ -148,5 +155,43 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Below the 1 s target the lag buckets are at most 0.15 s wide, and each edge is exported.
+    #[test]
+    fn scheduler_lag_has_fine_buckets_below_one_second() {
+        let m = Metrics::new();
+        let below: Vec<f64> = SCHEDULER_LAG_BUCKETS
+            .iter()
+            .copied()
+            .filter(|&e| e <= 1.0)
+            .collect();
+        assert!(below.len() >= 14, "{below:?}");
+        assert_eq!(below.last(), Some(&1.0));
+        for pair in below.windows(2) {
+            assert!(pair[1] - pair[0] <= 0.15 + 1e-9, "{pair:?}");
+        }
+        m.scheduler_lag.observe(0.33);
+        let text = m.render();
+        for le in [
+            "0.005", "0.25", "0.3", "0.4", "0.5", "0.6", "0.75", "0.9", "1", "1.5",
+        ] {
+            let line = format!("has_scheduler_lag_seconds_bucket{{le=\"{le}\"}}");
+            assert!(text.contains(&line), "{line} missing from\n{text}");
+        }
+        // A lag of 0.33 s is counted from the 0.4 s edge on, not only from 0.5 s.
+        assert!(
+            text.contains("has_scheduler_lag_seconds_bucket{le=\"0.3\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("has_scheduler_lag_seconds_bucket{le=\"0.4\"} 1\n"),
+            "{text}"
+        );
     }
 }

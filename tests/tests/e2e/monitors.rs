@@ -328,3 +328,46 @@ async fn body_of(app: &has_tests::TestApp, path: &str) -> String {
     assert_eq!(r.status(), 200, "GET {path}");
     r.text().await.expect("body")
 }
+
+/// `has_scheduler_lag_seconds` counts from when a run was due to when its probe started, not
+/// to when the monitor was claimed: a probe that waits for pageinspect's only probe slot
+/// behind a slow one is late by that wait, though it was claimed at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lag_is_measured_when_the_probe_starts_not_when_it_is_claimed() {
+    let targets = Targets::start().await;
+    let (pi, _h) =
+        has_tests::spawn::spawn_pageinspect_with(None, |c| c.probe.max_concurrency = 1).await;
+    let db = TestDb::new();
+    // Both monitors are created before any scheduler runs, so one claim takes both into one
+    // batch, the slow one first (it was due first).
+    let mut quiet = test_config(&db, &pi);
+    quiet.scheduler.enabled = false;
+    let setup = spawn_acmangkut(quiet).await;
+    let slow = json!({"timeout_ms": 1500});
+    let mut first = http_monitor("slow", targets.url("/slow"), slow);
+    let mut second = http_monitor("behind", targets.url("/healthy"), json!({}));
+    for m in [&mut first, &mut second] {
+        m["interval_seconds"] = json!(3600);
+    }
+    setup.create_monitor(first).await;
+    let behind = setup.create_monitor(second).await;
+    setup.handle.stop().await;
+
+    let app = spawn_acmangkut(test_config(&db, &pi)).await;
+    let id = behind["id"].as_i64().expect("id");
+    let r = eventually(Duration::from_secs(15), "a result", || async {
+        app.results(id).await.into_iter().next()
+    })
+    .await;
+    assert_eq!(r["success"], true, "{r}");
+    let text = app.get("/metrics").await.text().await.expect("metrics");
+    let lag = |s: &str| has_tests::spawn::metric_sum(&text, s);
+    assert_eq!(lag("has_scheduler_lag_seconds_count"), 2.0, "{text}");
+    assert_eq!(
+        lag("has_scheduler_lag_seconds_bucket{le=\"1\"}"),
+        1.0,
+        "the probe behind the slow one started over 1.5 s after it was due:\n{text}"
+    );
+    assert!(lag("has_scheduler_lag_seconds_sum") >= 1.5, "{text}");
+    app.handle.stop().await;
+}

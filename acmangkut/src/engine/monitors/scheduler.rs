@@ -175,13 +175,7 @@ impl Scheduler {
                 if let Ok(mut l) = self.leased.lock() {
                     l.extend(claimed.iter().map(|c| c.monitor.id));
                 }
-                let rows: Vec<MonitorRow> = claimed.into_iter().map(|c| c.monitor).collect();
-                for r in &rows {
-                    self.metrics
-                        .scheduler_lag
-                        .observe((now - r.next_run_at).max(0) as f64 / 1000.0);
-                }
-                rows
+                claimed.into_iter().map(|c| c.monitor).collect()
             }
             Err(e) => {
                 self.metrics.controllermanager_failure.inc();
@@ -233,17 +227,18 @@ impl Scheduler {
         let calls = plan.iter().map(|(location, idx)| {
             let batch: Vec<_> = idx.iter().map(|&i| specs[i].clone()).collect();
             async move {
+                let sent_at = now_ms();
                 let answer = match self.clients.get(location) {
                     Some(client) => client.batch(&batch).await,
                     None => Err(ClientError::Unreachable(format!(
                         "no pageinspect is configured for location `{location}`"
                     ))),
                 };
-                (location, idx, batch, answer)
+                (location, idx, batch, sent_at, answer)
             }
         });
         let answers = futures::future::join_all(calls).await;
-        if let Some(after) = answers.iter().find_map(|(_, _, _, a)| match a {
+        if let Some(after) = answers.iter().find_map(|(_, _, _, _, a)| match a {
             Err(ClientError::Busy(after)) => Some(*after),
             _ => None,
         }) {
@@ -251,7 +246,16 @@ impl Scheduler {
             return;
         }
         let mut per_row: Vec<Vec<ProbeResult>> = vec![Vec::new(); rows.len()];
-        for (location, idx, batch, answer) in answers {
+        for (location, idx, batch, sent_at, answer) in answers {
+            if let Ok(results) = &answer {
+                for (&i, r) in idx.iter().zip(results) {
+                    self.observe_lag(rows[i].next_run_at, sent_at, r);
+                }
+            } else {
+                for &i in idx {
+                    self.observe_lag_ms(sent_at - rows[i].next_run_at);
+                }
+            }
             let results = match answer {
                 Ok(results) => results,
                 Err(e) => {
@@ -336,6 +340,21 @@ impl Scheduler {
             }
         }
         timer.observe_duration();
+    }
+
+    /// Observes how late a probe started after it was due: at the later of the moment its batch
+    /// was sent and the moment pageinspect started its first attempt, so waiting for a batch
+    /// slot here and for a probe slot in pageinspect both count (a pageinspect clock behind
+    /// ours cannot hide the first).
+    fn observe_lag(&self, due_ms: i64, sent_ms: i64, result: &ProbeResult) {
+        let first = result.previous_attempts.first().unwrap_or(result);
+        self.observe_lag_ms(sent_ms.max(first.started_at.timestamp_millis()) - due_ms);
+    }
+
+    fn observe_lag_ms(&self, lag_ms: i64) {
+        self.metrics
+            .scheduler_lag
+            .observe(lag_ms.max(0) as f64 / 1000.0);
     }
 
     /// pageinspect is at its limit: give the batch back, due again after `after`. Not a
