@@ -146,9 +146,9 @@ measure() {
         -v p99="$(latency_ms "$out" 99%)" \
         -v cpu="$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN {printf "%.2f", b - a}')" \
         -v req="$requests" -v bad="${non2xx:-0}" -v rss="$(peak_rss_mib "$pid")" \
-        -v failed="$failed" -v answered="$answered" -v load="$load0" \
+        -v failed="$failed" -v answered="$answered" -v ld="$load0" \
         'BEGIN {printf "%s\t%s\t%.0f\t%s\t%s\t%.3f\t%s\t%s\t%s / %s\t%s\n",
-            r, n, rps, p50, p99, cpu * 1000 / req, rss, bad, failed, answered, load}'
+            r, n, rps, p50, p99, cpu * 1000 / req, rss, bad, failed, answered, ld}'
 }
 
 log "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
