@@ -7,7 +7,7 @@ BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH_DIR/.." && pwd)"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 ACMANGKUT="${BENCH_ACMANGKUT:-$TARGET_DIR/release/acmangkut}"
-PAGEINSPECT="$TARGET_DIR/release/pageinspect"
+PAGEINSPECT="${BENCH_PAGEINSPECT:-$TARGET_DIR/release/pageinspect}"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() {
