@@ -4,7 +4,7 @@
 //! refused input showing the API's own message beside its field, deletes, and the Chinese form.
 
 use chromiumoxide::page::Page;
-use has_tests::browser::{TestBrowser, click, dom, sign_in, type_into};
+use has_tests::browser::{TestBrowser, click, sign_in, type_into};
 use has_tests::{TestDb, eventually, spawn::test_config, spawn_acmangkut};
 use serde_json::{Value, json};
 use std::time::Duration;
