@@ -275,7 +275,7 @@ async fn an_ssh_action_runs_on_the_host_with_its_pinned_key_and_a_changed_key_is
     let done = ex
         .run(
             &action(serde_json::json!({"action": "ssh", "host": "db-1",
-                "argv": ["sh", "-c", "printf '%s|' \"$@\"; echo; exit 4", "x",
+                "command": "sh", "args": ["-c", "printf '%s|' \"$@\"; echo; exit 4", "x",
                          "{{ arg }}", "it's"], "expect_exit_code": 4})),
             &vars(&[("arg", "two words")]),
         )
@@ -289,7 +289,7 @@ async fn an_ssh_action_runs_on_the_host_with_its_pinned_key_and_a_changed_key_is
     let refused = ex
         .run(
             &action(serde_json::json!({"action": "ssh", "host": "db-1-changed",
-                "argv": ["echo", "should not run"]})),
+                "command": "echo", "args": ["should not run"]})),
             &BTreeMap::new(),
         )
         .await;
@@ -304,7 +304,7 @@ async fn an_ssh_action_runs_on_the_host_with_its_pinned_key_and_a_changed_key_is
     assert!(!refused.evidence.contains("should not run"));
     let unlisted = ex
         .run(
-            &action(serde_json::json!({"action": "ssh", "host": "db-1", "argv": ["rm", "-rf"]})),
+            &action(serde_json::json!({"action": "ssh", "host": "db-1", "command": "rm", "args": ["-rf"]})),
             &BTreeMap::new(),
         )
         .await;

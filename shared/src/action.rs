@@ -6,8 +6,8 @@
 //! - `http`: a request (method, URL, headers, body), an expected status and optional conditions
 //!   on the answer in the probe condition language;
 //! - `command`: an executable allow-listed in acmangkut's config, run with its argv and no shell;
-//! - `ssh`: the same argv run on a host named in acmangkut's config (address, user, key, pinned
-//!   host key), never on an address given here.
+//! - `ssh`: the same, on a host named in acmangkut's config (address, user, key, pinned host
+//!   key; the host lists what may run there), never on an address given here.
 //!
 //! Strings are templates (`{{ var }}`, [`crate::template`]); secrets are referenced by name
 //! (`{{ secret.NAME }}`) and resolved by the executor, so no credential is stored with an action.
@@ -31,7 +31,8 @@ pub const METHODS: [&str; 6] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 pub enum Action {
     Http(HttpAction),
     Command(CommandAction),
-    Ssh(SshAction),
+    /// A [`CommandAction`] with its `host`.
+    Ssh(CommandAction),
 }
 
 /// An HTTP request that must answer `expect_status` and satisfy `conditions`.
@@ -57,31 +58,19 @@ pub struct HttpAction {
     pub idempotent: bool,
 }
 
-/// An allow-listed executable run by acmangkut itself.
+/// An allow-listed executable with its arguments, run without a shell: by acmangkut itself
+/// (`command`) or on `host` over SSH (`ssh`, where the argv is quoted for the remote shell).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommandAction {
-    /// A name listed in acmangkut's `inspection.commands`.
+    /// `ssh` only: a name listed in acmangkut's `executor.hosts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// A name listed in `inspection.commands` (`command`) or in the host's `commands` (`ssh`).
     pub command: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
     /// The exit code that counts as done (default 0).
-    #[serde(default)]
-    pub expect_exit_code: i32,
-    #[serde(default = "default_timeout")]
-    pub timeout_ms: u64,
-    #[serde(default)]
-    pub idempotent: bool,
-}
-
-/// An argv run on a configured host over SSH (the remote login shell gets it quoted).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SshAction {
-    /// A name listed in acmangkut's `executor.hosts`.
-    pub host: String,
-    /// The program and its arguments.
-    pub argv: Vec<String>,
     #[serde(default)]
     pub expect_exit_code: i32,
     #[serde(default = "default_timeout")]
@@ -143,21 +132,19 @@ impl Action {
                 crate::condition::parse_all(&h.conditions, &f("conditions"))?;
                 timeout(h.timeout_ms, &f("timeout_ms"))
             }
-            Self::Command(c) => {
+            Self::Command(c) | Self::Ssh(c) => {
+                match (self, &c.host) {
+                    (Self::Ssh(_), Some(h)) => name(h, &f("host"), "a host in executor.hosts")?,
+                    (Self::Ssh(_), None) => name("", &f("host"), "a host in executor.hosts")?,
+                    (_, Some(_)) => {
+                        let why = "is for `ssh` actions; a `command` runs on acmangkut's host";
+                        return Err(ApiError::invalid(f("host"), why));
+                    }
+                    (_, None) => {}
+                }
                 name(&c.command, &f("command"), "an allow-listed executable")?;
                 argv(&c.args, &f("args"))?;
                 timeout(c.timeout_ms, &f("timeout_ms"))
-            }
-            Self::Ssh(s) => {
-                name(&s.host, &f("host"), "a host listed in executor.hosts")?;
-                if s.argv.is_empty() || s.argv[0].trim().is_empty() {
-                    return Err(ApiError::invalid(
-                        f("argv"),
-                        "must name the program to run first",
-                    ));
-                }
-                argv(&s.argv, &f("argv"))?;
-                timeout(s.timeout_ms, &f("timeout_ms"))
             }
         }
     }
@@ -165,16 +152,14 @@ impl Action {
     pub fn idempotent(&self) -> bool {
         match self {
             Self::Http(h) => h.idempotent,
-            Self::Command(c) => c.idempotent,
-            Self::Ssh(s) => s.idempotent,
+            Self::Command(c) | Self::Ssh(c) => c.idempotent,
         }
     }
 
     pub fn timeout_ms(&self) -> u64 {
         match self {
             Self::Http(h) => h.timeout_ms,
-            Self::Command(c) => c.timeout_ms,
-            Self::Ssh(s) => s.timeout_ms,
+            Self::Command(c) | Self::Ssh(c) => c.timeout_ms,
         }
     }
 
@@ -182,11 +167,15 @@ impl Action {
     pub fn summary(&self) -> String {
         match self {
             Self::Http(h) => format!("{} {}", h.method, h.url),
-            Self::Command(c) => std::iter::once(c.command.as_str())
-                .chain(c.args.iter().map(String::as_str))
-                .collect::<Vec<_>>()
-                .join(" "),
-            Self::Ssh(s) => format!("{}: {}", s.host, s.argv.join(" ")),
+            Self::Command(c) | Self::Ssh(c) => {
+                let argv =
+                    std::iter::once(c.command.as_str()).chain(c.args.iter().map(String::as_str));
+                let line = argv.collect::<Vec<_>>().join(" ");
+                match &c.host {
+                    Some(host) => format!("{host}: {line}"),
+                    None => line,
+                }
+            }
         }
     }
 
@@ -272,7 +261,7 @@ mod tests {
         assert_eq!((h.method.as_str(), h.timeout_ms), ("GET", 30_000));
         assert!(!a.idempotent());
         let a = parse(serde_json::json!({"action": "ssh", "host": "db2",
-            "argv": ["pg_ctl", "promote"], "idempotent": true}));
+            "command": "pg_ctl", "args": ["promote"], "idempotent": true}));
         assert!(a.idempotent());
         assert_eq!(a.summary(), "db2: pg_ctl promote");
         a.validate("do.").expect("valid");
@@ -315,12 +304,17 @@ mod tests {
                 "do.timeout_ms",
             ),
             (
-                serde_json::json!({"action": "ssh", "host": "db", "argv": []}),
-                "do.argv",
+                serde_json::json!({"action": "ssh", "command": "pg_ctl"}),
+                "do.host",
             ),
             (
-                serde_json::json!({"action": "ssh", "host": "db", "argv": ["a", "b\u{0}"]}),
-                "do.argv[1]",
+                serde_json::json!({"action": "command", "host": "db", "command": "x"}),
+                "do.host",
+            ),
+            (
+                serde_json::json!({"action": "ssh", "host": "db", "command": "a",
+                "args": ["a", "b\u{0}"]}),
+                "do.args[1]",
             ),
         ];
         for (json, field) in cases {
@@ -351,15 +345,15 @@ mod tests {
             idempotent in any::<bool>(),
         ) {
             let mut v = serde_json::json!({"action": kind, "url": text, "command": text,
-                "host": text, "argv": args, "idempotent": idempotent});
+                "host": text, "args": args, "idempotent": idempotent});
             if let Some(t) = timeout {
                 v["timeout_ms"] = t.into();
             }
             // Drop the fields a kind does not have, as a client writing that kind would.
             let keep: &[&str] = match kind {
                 "http" => &["action", "url", "timeout_ms", "idempotent"],
-                "command" => &["action", "command", "timeout_ms", "idempotent"],
-                _ => &["action", "host", "argv", "timeout_ms", "idempotent"],
+                "command" => &["action", "command", "args", "timeout_ms", "idempotent"],
+                _ => &["action", "host", "command", "args", "timeout_ms", "idempotent"],
             };
             if let Some(o) = v.as_object_mut() {
                 o.retain(|k, _| keep.contains(&k.as_str()));

@@ -24,6 +24,20 @@ pub async fn create(app: &TestApp, what: &str, body: &Value) -> Value {
     json
 }
 
+/// A `page_probe` rule of `level` on the target's `url` variable that passes on status 200,
+/// with a suggestion naming it.
+pub async fn page_rule(app: &TestApp, name: &str, level: &str, timeout_ms: u64) -> Value {
+    create(
+        app,
+        "rules",
+        &serde_json::json!({"name": name, "plugin": "page_probe", "level": level,
+                "params": {"target": "{{url}}", "timeout_ms": timeout_ms,
+                           "conditions": ["[STATUS] == 200"]},
+                "suggestion": format!("look at {name}")}),
+    )
+    .await
+}
+
 /// `PUT /api/v1/inspection/{what}/{id}` that must answer 200; returns the object.
 pub async fn update(app: &TestApp, what: &str, id: i64, body: &Value) -> Value {
     let r = app

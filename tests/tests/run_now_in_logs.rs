@@ -2,7 +2,7 @@
 //! reads as zeros, not as an unreadable stored value. A test binary of its own for the reason
 //! given in `has_tests::logged`.
 
-use has_tests::inspection::{create, id, run_now, wait_run};
+use has_tests::inspection::{create, id, page_rule, run_now, wait_run};
 use has_tests::logged::start_logging_to_files;
 use has_tests::{Targets, TestDb, spawn_pageinspect};
 use serde_json::json;
@@ -18,14 +18,7 @@ async fn run_now_logs_no_error() {
         c.inspection.tick_ms = 100;
     })
     .await;
-    create(
-        &app,
-        "rules",
-        &json!({"name": "up", "plugin": "page_probe", "level": "low",
-                "params": {"target": "{{url}}", "timeout_ms": 2000,
-                           "conditions": ["[STATUS] == 200"]}}),
-    )
-    .await;
+    page_rule(&app, "up", "low", 2000).await;
     let task = create(
         &app,
         "tasks",

@@ -80,13 +80,6 @@ impl IamError {
     }
 
     pub(crate) fn unreachable(e: &dyn std::error::Error) -> Self {
-        let mut s = e.to_string();
-        let mut cur = e.source();
-        while let Some(inner) = cur {
-            s.push_str(": ");
-            s.push_str(&inner.to_string());
-            cur = inner.source();
-        }
-        Self::Unreachable(s)
+        Self::Unreachable(crate::pageinspect_client::error_chain(e))
     }
 }

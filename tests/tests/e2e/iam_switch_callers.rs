@@ -6,7 +6,8 @@
 //! closes it.
 
 use has_tests::inspection::{
-    create, deliveries, finding, id, inspection_config, run_and_report, run_now, wait_run,
+    create, deliveries, finding, id, inspection_config, page_rule, run_and_report, run_now,
+    wait_run,
 };
 use has_tests::spawn::test_config;
 use has_tests::{Targets, TestApp, TestDb, eventually, spawn_acmangkut, spawn_pageinspect};
@@ -60,14 +61,7 @@ async fn a_webhook_channel_at_the_switch_url_never_reaches_it() {
         &json!({"name": "self", "spec": {"kind": "webhook", "url": switch_url(&app)}}),
     )
     .await;
-    create(
-        &app,
-        "rules",
-        &json!({"name": "page", "plugin": "page_probe", "level": "high",
-                "params": {"target": "{{url}}", "timeout_ms": 2000,
-                           "conditions": ["[STATUS] == 200"]}}),
-    )
-    .await;
+    page_rule(&app, "page", "high", 2000).await;
     let task = create(
         &app,
         "tasks",

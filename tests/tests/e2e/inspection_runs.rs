@@ -4,8 +4,8 @@
 //! what a run found when the replica running it dies.
 
 use has_tests::inspection::{
-    create, deliveries, finding, id, inspection_config, report, risks, run_and_report, run_now,
-    update, wait_run,
+    create, deliveries, finding, id, inspection_config, page_rule, report, risks, run_and_report,
+    run_now, update, wait_run,
 };
 use has_tests::prometheus::TestPrometheus;
 use has_tests::smtp::SmtpSink;
@@ -42,19 +42,6 @@ async fn env(tweak: impl FnOnce(&mut acmangkut::Config)) -> Env {
     }
 }
 
-/// A page rule of `level` whose URL comes from the target's `url` variable.
-async fn page_rule(app: &TestApp, name: &str, level: &str) -> Value {
-    create(
-        app,
-        "rules",
-        &json!({"name": name, "plugin": "page_probe", "level": level,
-                "params": {"target": "{{url}}", "timeout_ms": 1000,
-                           "conditions": ["[STATUS] == 200"]},
-                "suggestion": format!("look at {name}")}),
-    )
-    .await
-}
-
 fn target(name: &str, url: String) -> Value {
     json!({"name": name, "vars": {"url": url}})
 }
@@ -77,7 +64,7 @@ fn statuses(report: &Value) -> Vec<(String, String, String)> {
 async fn a_task_s_concurrency_bounds_the_requests_its_page_probes_send_at_once() {
     let e = env(|_| {}).await;
     let (app, t) = (&e.app, &e.targets);
-    page_rule(app, "held", "low").await;
+    page_rule(app, "held", "low", 1000).await;
     let targets: Vec<Value> = (0..24)
         .map(|i| target(&format!("t{i}"), t.url(&format!("/held?i={i}"))))
         .collect();
@@ -124,7 +111,7 @@ async fn inspection_runs_report_every_rule_on_every_target_with_evidence_values_
     })
     .await;
     let (app, t) = (&e.app, &e.targets);
-    page_rule(app, "page-ok", "high").await;
+    page_rule(app, "page-ok", "high", 1000).await;
     create(
         app,
         "rules",
@@ -297,7 +284,7 @@ async fn inspection_runs_report_every_rule_on_every_target_with_evidence_values_
 async fn inspection_runs_a_second_run_shows_what_is_new_fixed_and_still_failing() {
     let e = env(|_| {}).await;
     let (app, t) = (&e.app, &e.targets);
-    page_rule(app, "page-ok", "medium").await;
+    page_rule(app, "page-ok", "medium", 1000).await;
     let refused = format!("http://127.0.0.1:{}/", e.targets.refused_port);
     let body = |shop: &str, blog: &str| {
         json!({"name": "pages", "rules": ["page-ok"], "targets": [
@@ -349,7 +336,7 @@ async fn inspection_runs_a_second_run_shows_what_is_new_fixed_and_still_failing(
 async fn inspection_runs_a_scheduled_task_runs_by_itself_every_second_in_its_time_zone() {
     let e = env(|_| {}).await;
     let app = &e.app;
-    page_rule(app, "page-ok", "low").await;
+    page_rule(app, "page-ok", "low", 1000).await;
     let mut body = json!({"name": "every-second", "rules": ["page-ok"],
         "targets": [target("home", e.targets.url("/healthy"))],
         "schedule": "*/1 * * * * *", "timezone": "Asia/Shanghai"});
@@ -404,7 +391,7 @@ async fn inspection_runs_a_run_past_its_timeout_is_timed_out_with_errors_for_wha
                 "params": {"target": "{{url}}", "timeout_ms": 8000}}),
     )
     .await;
-    page_rule(app, "fast-page", "low").await;
+    page_rule(app, "fast-page", "low", 1000).await;
     let task = create(
         app,
         "tasks",
@@ -455,8 +442,8 @@ async fn inspection_runs_a_run_past_its_timeout_is_timed_out_with_errors_for_wha
 async fn inspection_runs_a_failing_high_finding_opens_one_risk_people_or_the_next_pass_resolve() {
     let e = env(|_| {}).await;
     let (app, t) = (&e.app, &e.targets);
-    let rule = page_rule(app, "page-ok", "high").await;
-    page_rule(app, "page-low", "low").await;
+    let rule = page_rule(app, "page-ok", "high", 1000).await;
+    page_rule(app, "page-low", "low", 1000).await;
     let body = |shop: &str| {
         json!({"name": "shops", "rules": ["page-ok", "page-low"],
                "targets": [target("shop", t.url(shop)), target("blog", t.url("/500"))]})
@@ -637,7 +624,7 @@ async fn inspection_runs_notify_a_signed_webhook_once_and_retry_a_failing_one_un
         &json!({"name": "broken-hook", "spec": {"kind": "webhook", "url": bad.url("/has")}}),
     )
     .await;
-    page_rule(app, "page-ok", "low").await;
+    page_rule(app, "page-ok", "low", 1000).await;
     let task = create(
         app,
         "tasks",
@@ -731,7 +718,7 @@ async fn inspection_runs_notify_by_email_through_a_real_smtp_server() {
                          "from": "HAS <has@example.com>", "to": ["ops@example.com"]}}),
     )
     .await;
-    page_rule(app, "page-ok", "high").await;
+    page_rule(app, "page-ok", "high", 1000).await;
     let task = create(
         app,
         "tasks",

@@ -2,7 +2,9 @@
 //! what needs attention first (high before medium before low, oldest first), with filters.
 
 use acmangkut::store::inspection::risks::{Raise, raise};
-use has_tests::inspection::{create, id, inspection_config, risks, run_and_report, update};
+use has_tests::inspection::{
+    create, id, inspection_config, page_rule, risks, run_and_report, update,
+};
 use has_tests::{Targets, TestApp, TestDb, eventually, spawn_acmangkut};
 use serde_json::{Value, json};
 use shared::inspection::Level;
@@ -150,14 +152,7 @@ async fn risk_events_list_what_needs_attention_first_and_filter_by_state_level_a
     // Oldest first: a low event, two high findings of one run, a medium event, a monitor.
     raise_event(&app, "test:disk", Level::Low, "disk filling").await;
     tick().await;
-    create(
-        &app,
-        "rules",
-        &json!({"name": "page-ok", "plugin": "page_probe", "level": "high",
-                "params": {"target": "{{url}}", "conditions": ["[STATUS] == 200"],
-                           "timeout_ms": 1000}}),
-    )
-    .await;
+    page_rule(&app, "page-ok", "high", 1000).await;
     let task = create(
         &app,
         "tasks",

@@ -67,6 +67,12 @@ impl Executor {
     /// action's timeout (plus the time waiting for a host slot).
     pub async fn run(&self, action: &Action, vars: &BTreeMap<String, String>) -> CheckOutcome {
         let started = Instant::now();
+        if let Err(e) = action.validate("") {
+            return CheckOutcome::error(
+                format!("{}: {}", e.field.unwrap_or_default(), e.detail),
+                0,
+            );
+        }
         let action = match render(action, vars) {
             Ok(a) => a,
             Err(e) => return CheckOutcome::error(e, 0),

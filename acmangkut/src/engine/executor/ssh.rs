@@ -9,7 +9,7 @@ use super::allowlist::Allowlist;
 use super::process::{self, Output};
 use crate::config::{ExecutorConfig, SshHost};
 use crate::engine::Error;
-use shared::action::SshAction;
+use shared::action::CommandAction;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -68,39 +68,34 @@ impl Hosts {
         })
     }
 
-    /// The host and the remote path of the action's program; errors name `{prefix}host` or
-    /// `{prefix}argv[i]`.
-    fn resolve(&self, action: &SshAction, prefix: &str) -> Result<(&Host, PathBuf), Error> {
-        let host = self.hosts.get(&action.host).ok_or_else(|| {
+    /// The host and the remote path of the action's program; errors name `{prefix}host`,
+    /// `{prefix}command` or `{prefix}args[i]`.
+    fn resolve(&self, action: &CommandAction, prefix: &str) -> Result<(&Host, PathBuf), Error> {
+        let name = action.host.as_deref().unwrap_or_default();
+        let host = self.hosts.get(name).ok_or_else(|| {
             Error::invalid(
                 format!("{prefix}host"),
                 format!(
-                    "`{}` is not in executor.hosts (configured: {})",
-                    action.host,
+                    "`{name}` is not in executor.hosts (configured: {})",
                     crate::engine::names(self.hosts.keys())
                 ),
             )
         })?;
-        let (program, args) = action.argv.split_first().ok_or_else(|| {
-            Error::invalid(
-                format!("{prefix}argv"),
-                "must name the program to run first",
-            )
-        })?;
+        let fields = (prefix, "command", "args");
         let path = host
             .commands
-            .resolve(program, args, (prefix, "argv[0]", "argv[1..]"))?;
+            .resolve(&action.command, &action.args, fields)?;
         Ok((host, path.to_path_buf()))
     }
 
     /// Checks what the action names against the config, without connecting.
-    pub(crate) fn validate(&self, action: &SshAction, prefix: &str) -> Result<(), Error> {
+    pub(crate) fn validate(&self, action: &CommandAction, prefix: &str) -> Result<(), Error> {
         self.resolve(action, prefix).map(drop)
     }
 
     /// Runs the action, waiting for a slot on its host first. `Err` when it could not run or
     /// OpenSSH itself failed (connection, login, host key); `Ok` with the remote exit code.
-    pub(crate) async fn run(&self, action: &SshAction) -> Result<Output, String> {
+    pub(crate) async fn run(&self, action: &CommandAction) -> Result<Output, String> {
         let (host, path) = self.resolve(action, "").map_err(|e| e.parts().1)?;
         let _slot = host
             .slots
@@ -108,10 +103,11 @@ impl Hosts {
             .await
             .map_err(|_| "the host's slots are closed".to_string())?;
         let mut remote = vec![path.to_string_lossy().into_owned()];
-        remote.extend(action.argv.iter().skip(1).cloned());
+        remote.extend(action.args.iter().cloned());
         let line = shlex::try_join(remote.iter().map(String::as_str))
             .map_err(|e| format!("the argv cannot be sent: {e}"))?;
-        let args = self.client_args(&action.host, host, action.timeout_ms, line);
+        let name = action.host.as_deref().unwrap_or_default();
+        let args = self.client_args(name, host, action.timeout_ms, line);
         let home = self.dir.path().to_string_lossy().into_owned();
         let out = process::run(&self.program, &args, &[("HOME", &home)], action.timeout_ms).await?;
         if out.code == Some(SSH_FAILED) {
@@ -122,7 +118,7 @@ impl Hosts {
                 format!(
                     "{} did not present the pinned host key (executor.hosts.{}.host_key): \
                      refused",
-                    host.config.address, action.host
+                    host.config.address, name
                 )
             } else {
                 "ssh could not run the command there".to_string()
@@ -201,10 +197,11 @@ mod tests {
         }
     }
 
-    fn action(host: &str, argv: &[&str]) -> SshAction {
-        SshAction {
-            host: host.into(),
-            argv: argv.iter().map(|s| s.to_string()).collect(),
+    fn action(host: &str, argv: &[&str]) -> CommandAction {
+        CommandAction {
+            host: Some(host.into()),
+            command: argv[0].into(),
+            args: argv[1..].iter().map(|s| s.to_string()).collect(),
             expect_exit_code: 0,
             timeout_ms: 5_000,
             idempotent: false,
@@ -238,12 +235,12 @@ mod tests {
     #[test]
     fn only_configured_hosts_and_listed_programs_run() {
         let hosts = Hosts::new(&config()).expect("hosts");
-        let field = |a: SshAction| {
+        let field = |a: CommandAction| {
             let e = hosts.validate(&a, "do.").expect_err("refused");
             shared::ApiError::from(e).field.unwrap_or_default()
         };
         assert_eq!(field(action("db-9", &["echo"])), "do.host");
-        assert_eq!(field(action("db-1", &["rm", "-rf", "/"])), "do.argv[0]");
+        assert_eq!(field(action("db-1", &["rm", "-rf", "/"])), "do.command");
         hosts
             .validate(&action("db-1", &["pg_ctl", "promote"]), "do.")
             .expect("listed");
