@@ -17,6 +17,11 @@ fn action(v: serde_json::Value) -> Action {
     serde_json::from_value(v).expect("an action")
 }
 
+/// Runs the action written as `json`, with no variables.
+async fn run(ex: &Executor, json: serde_json::Value) -> shared::check::CheckOutcome {
+    ex.run(&action(json), &BTreeMap::new()).await
+}
+
 fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
         .iter()
@@ -51,13 +56,12 @@ async fn a_command_runs_rendered_and_its_exit_code_decides() {
         .await;
     assert_eq!(done.status, CheckStatus::Pass, "{}", done.evidence);
     assert!(done.evidence.contains("promote db-2"), "{}", done.evidence);
-    let failed = ex
-        .run(
-            &action(serde_json::json!({"action": "command", "command": "sh",
-                "args": ["-c", "echo no >&2; exit 3"]})),
-            &BTreeMap::new(),
-        )
-        .await;
+    let failed = run(
+        &ex,
+        serde_json::json!({"action": "command", "command": "sh",
+                "args": ["-c", "echo no >&2; exit 3"]}),
+    )
+    .await;
     assert_eq!(
         (failed.status, failed.value.as_deref()),
         (CheckStatus::Fail, Some("3"))
@@ -72,21 +76,19 @@ async fn a_command_runs_rendered_and_its_exit_code_decides() {
         "{}",
         failed.evidence
     );
-    let unknown = ex
-        .run(
-            &action(serde_json::json!({"action": "command", "command": "rm", "args": ["-rf"]})),
-            &BTreeMap::new(),
-        )
-        .await;
+    let unknown = run(
+        &ex,
+        serde_json::json!({"action": "command", "command": "rm", "args": ["-rf"]}),
+    )
+    .await;
     assert_eq!(unknown.status, CheckStatus::Error);
     assert!(unknown.evidence.contains("not in inspection.commands"));
-    let unset = ex
-        .run(
-            &action(serde_json::json!({"action": "command", "command": "echo",
-                "args": ["{{ missing }}"]})),
-            &BTreeMap::new(),
-        )
-        .await;
+    let unset = run(
+        &ex,
+        serde_json::json!({"action": "command", "command": "echo",
+                "args": ["{{ missing }}"]}),
+    )
+    .await;
     assert_eq!(unset.status, CheckStatus::Error);
     assert!(unset.evidence.contains("args[0]"), "{}", unset.evidence);
 }
@@ -148,13 +150,12 @@ async fn an_http_action_sends_what_it_says_and_judges_status_and_conditions() {
         "{sent}"
     );
     assert!(sent.ends_with(r#"{"node":"db-2"}"#), "{sent}");
-    let refused = ex
-        .run(
-            &action(serde_json::json!({"action": "http", "method": "POST",
-                "url": format!("{url}/fence"), "conditions": ["[BODY].state == fenced"]})),
-            &BTreeMap::new(),
-        )
-        .await;
+    let refused = run(
+        &ex,
+        serde_json::json!({"action": "http", "method": "POST",
+                "url": format!("{url}/fence"), "conditions": ["[BODY].state == fenced"]}),
+    )
+    .await;
     assert_eq!(
         (refused.status, refused.value.as_deref()),
         (CheckStatus::Fail, Some("503"))
@@ -286,13 +287,12 @@ async fn an_ssh_action_runs_on_the_host_with_its_pinned_key_and_a_changed_key_is
         "{}",
         done.evidence
     );
-    let refused = ex
-        .run(
-            &action(serde_json::json!({"action": "ssh", "host": "db-1-changed",
-                "command": "echo", "args": ["should not run"]})),
-            &BTreeMap::new(),
-        )
-        .await;
+    let refused = run(
+        &ex,
+        serde_json::json!({"action": "ssh", "host": "db-1-changed",
+                "command": "echo", "args": ["should not run"]}),
+    )
+    .await;
     assert_eq!(refused.status, CheckStatus::Error, "{}", refused.evidence);
     assert!(
         refused
@@ -302,12 +302,11 @@ async fn an_ssh_action_runs_on_the_host_with_its_pinned_key_and_a_changed_key_is
         refused.evidence
     );
     assert!(!refused.evidence.contains("should not run"));
-    let unlisted = ex
-        .run(
-            &action(serde_json::json!({"action": "ssh", "host": "db-1", "command": "rm", "args": ["-rf"]})),
-            &BTreeMap::new(),
-        )
-        .await;
+    let unlisted = run(
+        &ex,
+        serde_json::json!({"action": "ssh", "host": "db-1", "command": "rm", "args": ["-rf"]}),
+    )
+    .await;
     assert_eq!(unlisted.status, CheckStatus::Error);
     assert!(
         unlisted

@@ -42,15 +42,7 @@ tasks:
 
 #[tokio::test]
 async fn the_inspection_console_applies_yaml_runs_tasks_shows_reports_and_acts_on_risks() {
-    let app = spawn_app_with(|c| {
-        c.inspection.tick_ms = 200;
-        c.inspection
-            .commands
-            .insert("echo".into(), "/bin/echo".into());
-    })
-    .await;
-    app.user("ada", &["admin"]).await;
-    app.user("vic", &["viewer"]).await;
+    let app = inspection_app(|c| c.inspection.tick_ms = 200).await;
     let b = app.signed_in("ada").await;
 
     let (s, html) = b.get("/inspection?lang=en").await;

@@ -12,15 +12,7 @@ use reqwest::header::LOCATION;
 use serde_json::{Value, json};
 
 async fn app() -> TestApp {
-    let app = spawn_app_with(|c| {
-        c.inspection
-            .commands
-            .insert("echo".into(), "/bin/echo".into());
-    })
-    .await;
-    app.user("ada", &["admin"]).await;
-    app.user("vic", &["viewer"]).await;
-    app
+    inspection_app(|_| {}).await
 }
 
 /// Posts a form from its page (with the page's CSRF token).
@@ -36,6 +28,19 @@ fn location(r: &reqwest::Response) -> String {
 }
 
 /// The id in a `Location` like `/inspection/rules/7?notice=created`.
+/// A form that saved answers 303; where to.
+async fn redirected(r: reqwest::Response) -> String {
+    let to = location(&r);
+    let status = r.status();
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+    to
+}
+
 fn id_in(location: &str, prefix: &str) -> i64 {
     location
         .strip_prefix(prefix)
@@ -101,13 +106,7 @@ async fn definitions_are_created_edited_and_deleted_through_the_forms() {
         ],
     )
     .await;
-    assert_eq!(
-        r.status(),
-        StatusCode::SEE_OTHER,
-        "{}",
-        r.text().await.unwrap_or_default()
-    );
-    let plugin = location(&r);
+    let plugin = redirected(r).await;
     assert!(
         plugin.starts_with("/inspection/plugins?notice=created#plugin-"),
         "{plugin}"
@@ -165,13 +164,7 @@ async fn definitions_are_created_edited_and_deleted_through_the_forms() {
         ],
     )
     .await;
-    assert_eq!(
-        r.status(),
-        StatusCode::SEE_OTHER,
-        "{}",
-        r.text().await.unwrap_or_default()
-    );
-    let rule_id = id_in(&location(&r), "/inspection/rules/");
+    let rule_id = id_in(&redirected(r).await, "/inspection/rules/");
     let rule = app.api_get(&format!("/inspection/rules/{rule_id}")).await;
     assert_eq!(
         rule["params"],
@@ -198,13 +191,8 @@ async fn definitions_are_created_edited_and_deleted_through_the_forms() {
         ],
     )
     .await;
-    assert_eq!(
-        r.status(),
-        StatusCode::SEE_OTHER,
-        "{}",
-        r.text().await.unwrap_or_default()
-    );
-    let channel_id: i64 = location(&r)
+    let channel_id: i64 = redirected(r)
+        .await
         .rsplit('-')
         .next()
         .and_then(|s| s.parse().ok())
@@ -266,13 +254,7 @@ async fn definitions_are_created_edited_and_deleted_through_the_forms() {
     );
 
     let r = submit(&b, "/inspection/tasks/new", &task_fields).await;
-    assert_eq!(
-        r.status(),
-        StatusCode::SEE_OTHER,
-        "{}",
-        r.text().await.unwrap_or_default()
-    );
-    let task_id = id_in(&location(&r), "/inspection/tasks/");
+    let task_id = id_in(&redirected(r).await, "/inspection/tasks/");
     let task = app.api_get(&format!("/inspection/tasks/{task_id}")).await;
     assert_eq!(
         task["targets"],

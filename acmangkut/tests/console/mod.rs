@@ -1,6 +1,7 @@
-//! The console test harness shared by `ui_iam.rs` and `ui_inspection.rs`: the real application
-//! on port 0 with a fresh database (`has_test_db`: SQLite, or PostgreSQL per
-//! `HAS_TEST_DATABASE_URL`), an API client holding the bootstrap token, and a
+//! The console test harness shared by `ui_iam.rs`, `ui_inspection.rs` and
+//! `ui_inspection_forms.rs`: the real application on port 0 with a fresh database
+//! (`has_test_db`: SQLite, or PostgreSQL per `HAS_TEST_DATABASE_URL`), an API client holding
+//! the bootstrap token, and a
 //! "browser": a client that keeps cookies, signs in through the form and posts forms with the
 //! CSRF token it finds on the page. Each test binary uses part of it.
 #![allow(dead_code)]
@@ -25,6 +26,21 @@ pub struct TestApp {
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
+}
+
+/// The inspection console's app: `echo` allow-listed for command checks, `ada` (admin) and
+/// `vic` (viewer); `adjust` applied to the config first.
+pub async fn inspection_app(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let app = spawn_app_with(|c| {
+        c.inspection
+            .commands
+            .insert("echo".into(), "/bin/echo".into());
+        adjust(c);
+    })
+    .await;
+    app.user("ada", &["admin"]).await;
+    app.user("vic", &["viewer"]).await;
+    app
 }
 
 /// [`spawn_app`] with `adjust` applied to the config first.

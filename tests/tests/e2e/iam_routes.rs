@@ -393,11 +393,12 @@ async fn walk(app: &TestApp, ops: &[Operation], callers: &[Caller], ids: &Ids) -
     deviations
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_api_route_answers_401_403_or_serves_as_its_declared_permission_says() {
+/// Every operation of `ops` as every caller, and no deviation anywhere in the matrix; `what`
+/// names the walk, `at_least` is how many operations the table must have.
+async fn walk_all(what: &str, at_least: usize, ops: impl FnOnce(&Value) -> Vec<Operation>) {
     // Arrange: the route table, the callers and things for the path parameters to point at.
     let (app, _db, callers, ids) = arrange().await;
-    let ops = api_operations(&app.get_json("/api/openapi.json").await);
+    let ops = ops(&app.get_json("/api/openapi.json").await);
 
     // Act: every operation, as every caller.
     let deviations = walk(&app, &ops, &callers, &ids).await;
@@ -405,11 +406,11 @@ async fn every_api_route_answers_401_403_or_serves_as_its_declared_permission_sa
     // Assert: no deviation anywhere in the matrix.
     let n = ops.len() * callers.len();
     eprintln!(
-        "API walk: {} operations x {} callers = {n} requests",
+        "{what} walk: {} operations x {} callers = {n} requests",
         ops.len(),
         callers.len()
     );
-    assert!(ops.len() >= 40, "the document lists every API route");
+    assert!(ops.len() >= at_least, "the {what} table lists every route");
     assert!(
         deviations.is_empty(),
         "{} deviations:\n{}",
@@ -420,26 +421,13 @@ async fn every_api_route_answers_401_403_or_serves_as_its_declared_permission_sa
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_api_route_answers_401_403_or_serves_as_its_declared_permission_says() {
+    walk_all("API", 40, api_operations).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_console_route_answers_401_403_or_serves_as_its_permission_says() {
-    let (app, _db, callers, ids) = arrange().await;
-    let ops = console_operations();
-
-    let deviations = walk(&app, &ops, &callers, &ids).await;
-
-    let n = ops.len() * callers.len();
-    eprintln!(
-        "console walk: {} routes x {} callers = {n} requests",
-        ops.len(),
-        callers.len()
-    );
-    assert!(ops.len() >= 20, "ROUTES lists the console");
-    assert!(
-        deviations.is_empty(),
-        "{} deviations:\n{}",
-        deviations.len(),
-        deviations.join("\n")
-    );
-    app.handle.stop().await;
+    walk_all("console", 20, |_| console_operations()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
