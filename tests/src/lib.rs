@@ -16,7 +16,7 @@ pub mod targets;
 pub mod webhook;
 
 pub use has_test_db::{self as db, TestDb};
-pub use spawn::{TestApp, spawn_acmangkut, spawn_pageinspect, spawn_pageinspect_with};
+pub use spawn::{TestApp, probing, spawn_acmangkut, spawn_pageinspect, spawn_pageinspect_with};
 pub use targets::Targets;
 
 use std::time::Duration;

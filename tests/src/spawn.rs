@@ -77,6 +77,21 @@ pub fn test_config(db: &TestDb, pageinspect_url: &str) -> Config {
     c
 }
 
+/// The usual monitor test bed: local targets, a pageinspect, and an acmangkut on a fresh
+/// database (`test_config`) that probes through it. Keep every part alive for the test.
+pub async fn probing() -> (
+    crate::Targets,
+    (String, actix_web::dev::ServerHandle),
+    TestDb,
+    TestApp,
+) {
+    let targets = crate::Targets::start().await;
+    let (pi, handle) = spawn_pageinspect(None).await;
+    let db = TestDb::new();
+    let app = spawn_acmangkut(test_config(&db, &pi)).await;
+    (targets, (pi, handle), db, app)
+}
+
 pub async fn spawn_acmangkut(config: Config) -> TestApp {
     shared::telemetry::init_for_tests();
     crate::logged::start_like_main(config).await

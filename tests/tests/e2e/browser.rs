@@ -2,18 +2,13 @@
 //! `scripts/test`) loads a monitor's page; its latency chart and availability bar are drawn.
 
 use has_tests::browser::{TestBrowser, dom, sign_in};
-use has_tests::{
-    Targets, TestDb, eventually, spawn::test_config, spawn_acmangkut, spawn_pageinspect,
-};
+use has_tests::eventually;
 use serde_json::json;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_monitor_page_renders_its_chart_in_headless_chromium() {
-    let targets = Targets::start().await;
-    let (pi, _h) = spawn_pageinspect(None).await;
-    let db = TestDb::new();
-    let app = spawn_acmangkut(test_config(&db, &pi)).await;
+    let (targets, (_pi, _h), _db, app) = has_tests::probing().await;
     let m = app
         .create_monitor(json!({"name": "shop front", "interval_seconds": 1,
                                "probe": {"kind": "http", "target": targets.url("/healthy")}}))

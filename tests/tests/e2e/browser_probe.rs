@@ -1,18 +1,13 @@
 //! Browser probes end to end: acmangkut schedules them, pageinspect drives Chromium, a page
 //! that answers 200 but throws in JavaScript is down, and its failure screenshot is served.
 
-use has_tests::{
-    Targets, TestDb, eventually, spawn::test_config, spawn_acmangkut, spawn_pageinspect,
-};
+use has_tests::eventually;
 use serde_json::{Value, json};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_broken_by_javascript_is_down_with_a_screenshot() {
-    let targets = Targets::start().await;
-    let (pi, _h) = spawn_pageinspect(None).await;
-    let db = TestDb::new();
-    let app = spawn_acmangkut(test_config(&db, &pi)).await;
+    let (targets, (_pi, _h), _db, app) = has_tests::probing().await;
     let monitor = |name: &str, path: &str| {
         json!({"name": name, "interval_seconds": 3600,
                "probe": {"kind": "browser", "target": targets.url(path), "timeout_ms": 20000,

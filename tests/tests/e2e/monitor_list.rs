@@ -2,10 +2,7 @@
 //! and its uptime over 24 hours; a monitor page's results table stays inside its card.
 
 use has_tests::browser::{TestBrowser, dom, sign_in};
-use has_tests::{
-    Targets, TestDb, eventually, spawn::TestApp, spawn::test_config, spawn_acmangkut,
-    spawn_pageinspect,
-};
+use has_tests::{eventually, spawn::TestApp};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -57,10 +54,7 @@ fn uptime(row: &str) -> &str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_monitor_list_shows_each_monitors_recent_checks_and_24h_uptime() {
-    let targets = Targets::start().await;
-    let (pi, _h) = spawn_pageinspect(None).await;
-    let db = TestDb::new();
-    let app = spawn_acmangkut(test_config(&db, &pi)).await;
+    let (targets, (_pi, _h), _db, app) = has_tests::probing().await;
     let up = checked(
         &app,
         monitor("steady", targets.url("/healthy"), json!({})),
@@ -148,10 +142,7 @@ async fn the_monitor_list_shows_each_monitors_recent_checks_and_24h_uptime() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_results_table_of_a_monitor_page_stays_inside_its_card_at_800px() {
-    let targets = Targets::start().await;
-    let (pi, _h) = spawn_pageinspect(None).await;
-    let db = TestDb::new();
-    let app = spawn_acmangkut(test_config(&db, &pi)).await;
+    let (targets, (_pi, _h), _db, app) = has_tests::probing().await;
     // The failure message quotes the condition: a long word that cannot wrap at a space.
     let long = format!("[BODY] == {}", "x".repeat(300));
     let id = checked(

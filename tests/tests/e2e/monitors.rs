@@ -19,10 +19,7 @@ fn http_monitor(name: &str, target: String, extra: Value) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monitors_are_probed_and_their_state_follows_the_target() {
-    let targets = Targets::start().await;
-    let (pi, _pi_handle) = spawn_pageinspect(None).await;
-    let db = TestDb::new();
-    let app = spawn_acmangkut(test_config(&db, &pi)).await;
+    let (targets, (_pi, _pi_handle), _db, app) = has_tests::probing().await;
 
     let healthy = app
         .create_monitor(http_monitor(
@@ -104,10 +101,7 @@ async fn monitors_are_probed_and_their_state_follows_the_target() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_target_times_out_without_holding_the_scheduler() {
-    let targets = Targets::start().await;
-    let (pi, _h) = spawn_pageinspect(None).await;
-    let db = TestDb::new();
-    let app = spawn_acmangkut(test_config(&db, &pi)).await;
+    let (targets, (_pi, _h), _db, app) = has_tests::probing().await;
     let slow = app
         .create_monitor(http_monitor(
             "slow",
@@ -144,10 +138,7 @@ async fn a_slow_target_times_out_without_holding_the_scheduler() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_resume_run_now_update_and_delete() {
-    let targets = Targets::start().await;
-    let (pi, _h) = spawn_pageinspect(None).await;
-    let db = TestDb::new();
-    let app = spawn_acmangkut(test_config(&db, &pi)).await;
+    let (targets, (_pi, _h), _db, app) = has_tests::probing().await;
     let mut body = http_monitor("web", targets.url("/healthy"), json!({}));
     body["interval_seconds"] = json!(3600);
     body["degraded_threshold_ms"] = json!(5000);
@@ -257,10 +248,7 @@ async fn listing_paginates() {
 /// straight from the rows, a monitor alone through serde.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_list_page_shows_each_monitor_as_reading_it_alone_does() {
-    let targets = Targets::start().await;
-    let (pi, _h) = spawn_pageinspect(None).await;
-    let db = TestDb::new();
-    let app = spawn_acmangkut(test_config(&db, &pi)).await;
+    let (targets, (_pi, _h), _db, app) = has_tests::probing().await;
     let odd = "quote \" backslash \\ tab \t newline \n ünï 巡检 😀 </script>";
     // Label keys that bytewise order and a PostgreSQL collation order differently.
     let labels = json!({"ab": odd, "a-z": "1", "a.b/c": "", "env": "prod"});

@@ -2,8 +2,7 @@
 //! when pageinspect is at its limit instead of counting the page as down.
 
 use has_tests::{
-    Targets, TestDb, eventually, spawn::test_config, spawn_acmangkut, spawn_pageinspect,
-    spawn_pageinspect_with,
+    Targets, TestDb, eventually, spawn::test_config, spawn_acmangkut, spawn_pageinspect_with,
 };
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -65,10 +64,7 @@ async fn a_monitor_is_down_only_when_k_of_its_n_locations_fail() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_pass_is_degraded_and_recorded_as_a_success() {
-    let targets = Targets::start().await;
-    let (pi, _h) = spawn_pageinspect(None).await;
-    let db = TestDb::new();
-    let app = spawn_acmangkut(test_config(&db, &pi)).await;
+    let (targets, (_pi, _h), _db, app) = has_tests::probing().await;
     let id = app
         .create_monitor(
             json!({"name": "slowish", "interval_seconds": 1, "degraded_threshold_ms": 100,
@@ -124,10 +120,7 @@ async fn a_busy_executor_makes_acmangkut_back_off_not_fail() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_attempt_of_a_retried_probe_is_recorded() {
-    let targets = Targets::start().await;
-    let (pi, _h) = spawn_pageinspect(None).await;
-    let db = TestDb::new();
-    let app = spawn_acmangkut(test_config(&db, &pi)).await;
+    let (targets, (_pi, _h), _db, app) = has_tests::probing().await;
     let monitor = |name: &str, path: &str| {
         json!({"name": name, "interval_seconds": 3600,
                "probe": {"kind": "http", "target": targets.url(path), "retries": 2,
