@@ -260,6 +260,7 @@ fn http_server(listener: TcpListener, state: AppState, config: &Config) -> std::
                 crate::iam::authn::middleware,
             ))
             .wrap(actix_web::middleware::from_fn(ui::refusals::middleware))
+            .wrap(actix_web::middleware::from_fn(api::refuse_nul))
             .app_data(data.clone())
             .app_data(iam.clone())
             .app_data(shared::extract::JsonLimit(limit))

@@ -435,7 +435,7 @@ async fn a_refused_form_shows_the_apis_message_beside_its_field() {
 }
 
 #[tokio::test]
-async fn forms_posted_from_another_site_or_by_a_viewer_are_refused() {
+async fn forms_posted_from_another_site_by_a_viewer_or_with_a_nul_are_refused() {
     let app = app().await;
     let ada = app.signed_in("ada").await;
     let vic = app.signed_in("vic").await;
@@ -475,6 +475,18 @@ async fn forms_posted_from_another_site_or_by_a_viewer_are_refused() {
         assert_eq!(s, StatusCode::FORBIDDEN, "a viewer opens {path}");
         let r = vic.post(path, fields).await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "a viewer posts {path}");
+        // A NUL character is refused before anything is stored (PostgreSQL's text cannot
+        // hold one: it was a server error there).
+        let mut nul = fields.clone();
+        nul[0] = ("name", "a\u{0}b");
+        let r = ada.post_from(path, path, &nul).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::BAD_REQUEST,
+            "a NUL posted to {path}"
+        );
+        let problem: Value = r.json().await.expect("problem+json");
+        assert_eq!(problem["field"], "name", "{problem}");
     }
     let (_, html) = vic.get("/inspection/plugins").await;
     assert!(

@@ -89,8 +89,25 @@ mod extractor {
     }
 }
 
-/// Parses a JSON body into `T`, naming the offending field on failure.
+/// Why a value with a NUL character is refused: PostgreSQL's text cannot hold one (the write
+/// would fail as a server error), and no field of ours means one.
+pub const NUL_DETAIL: &str = "must not contain the NUL character (U+0000)";
+
+/// Parses a JSON body into `T`, naming the offending field on failure. A string (or key) with
+/// a NUL character (`\u0000`) is refused naming its field.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    // JSON can only carry a NUL as the escape `\u0000`: look closer only when it is there.
+    if body.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000"))
+        && let Ok(v) = serde_json::from_slice::<serde_json::Value>(body)
+        && let Some(field) = nul_in_json(&v, String::new())
+    {
+        let field = if field.is_empty() {
+            "body".into()
+        } else {
+            field
+        };
+        return Err(ApiError::invalid(field, NUL_DETAIL));
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -106,6 +123,42 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             Some(field) => ApiError::field(code, field, detail),
         }
     })
+}
+
+/// The path (as serde names it: `a.b[0]`) of the first string or key holding a NUL.
+fn nul_in_json(v: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => s.contains('\0').then_some(path),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_in_json(item, format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, item)| {
+            let key = k.replace('\0', "\\0");
+            let at = if path.is_empty() {
+                key
+            } else {
+                format!("{path}.{key}")
+            };
+            match k.contains('\0') {
+                true => Some(at),
+                false => nul_in_json(item, at),
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// The first parameter of an `application/x-www-form-urlencoded` text (a query string or a
+/// form body) whose name or value decodes to a NUL character (`%00`), by name.
+pub fn nul_in_urlencoded(text: &[u8]) -> Option<String> {
+    if !text.windows(3).any(|w| w == b"%00") && !text.contains(&0) {
+        return None;
+    }
+    url::form_urlencoded::parse(text)
+        .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        .map(|(k, _)| k.replace('\0', "\\0"))
 }
 
 /// The field a deserialization error is about: serde's path (`.` at the top), extended by the
@@ -126,7 +179,60 @@ pub fn field_path(path: &str, detail: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde::Deserialize;
+
+    #[test]
+    fn a_nul_anywhere_in_a_body_is_refused_naming_its_field() {
+        let field = |body: &str| {
+            parse::<serde_json::Value>(body.as_bytes())
+                .expect_err("refused")
+                .field
+                .unwrap_or_default()
+        };
+        assert_eq!(field(r#"{"username": "a\u0000b"}"#), "username");
+        assert_eq!(
+            field(r#"{"spec": {"headers": ["x", "\u0000"]}}"#),
+            "spec.headers[1]"
+        );
+        assert_eq!(field(r#"{"labels": {"k\u0000": "v"}}"#), "labels.k\\0");
+        assert_eq!(field(r#""\u0000""#), "body");
+        // An escaped backslash followed by `u0000` is text, not a NUL.
+        let ok: serde_json::Value = parse(br#"{"a": "\\u0000"}"#).expect("no NUL");
+        assert_eq!(ok["a"], "\\u0000");
+    }
+
+    #[test]
+    fn a_nul_in_a_query_or_form_names_its_parameter() {
+        assert_eq!(
+            nul_in_urlencoded(b"a=1&action=x%00y"),
+            Some("action".into())
+        );
+        assert_eq!(nul_in_urlencoded(b"k%00=1"), Some("k\\0".into()));
+        assert_eq!(nul_in_urlencoded(b"a=%2500&b=1"), None);
+        assert_eq!(nul_in_urlencoded(b""), None);
+    }
+
+    proptest! {
+        /// Whatever the text, the answer is a parameter that really holds a NUL, or none when
+        /// no parameter does; nothing panics.
+        #[test]
+        fn the_nul_finder_agrees_with_the_decoder(text in proptest::collection::vec(
+            prop_oneof![Just(b'%'), Just(b'0'), Just(b'='), Just(b'&'), any::<u8>()], 0..40)) {
+            let any_nul = url::form_urlencoded::parse(&text)
+                .any(|(k, v)| k.contains('\0') || v.contains('\0'));
+            prop_assert_eq!(nul_in_urlencoded(&text).is_some(), any_nul);
+        }
+
+        /// A JSON string with NULs at random places is refused, and only then.
+        #[test]
+        fn any_nul_in_a_json_string_is_found(text in "\\PC{0,8}", nul in any::<bool>()) {
+            let value = if nul { format!("{text}\0") } else { text };
+            let body = serde_json::to_vec(&serde_json::json!({"f": [value]})).expect("json");
+            let parsed = parse::<serde_json::Value>(&body);
+            prop_assert_eq!(parsed.is_err(), nul);
+        }
+    }
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]

@@ -9,8 +9,26 @@ pub mod openapi;
 pub mod routes;
 pub mod standard;
 
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
 use shared::{ApiError, ErrorCode};
+
+/// Refuses a request whose path or query decodes to a NUL character (`%00`) before any
+/// handler (400 naming the parameter, or `path`): no field of ours means one, and PostgreSQL
+/// cannot store or compare it, so it would surface as a server error.
+pub async fn refuse_nul(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let field = shared::extract::nul_in_urlencoded(req.query_string().as_bytes())
+        .or_else(|| req.uri().path().contains("%00").then(|| "path".to_string()));
+    if let Some(field) = field {
+        return Err(ApiError::invalid(field, shared::extract::NUL_DETAIL).into());
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
 
 /// Registers the API routes (the table below) and the problem+json error handlers of actix's
 /// extractors.

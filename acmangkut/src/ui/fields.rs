@@ -7,7 +7,8 @@ use actix_web::{FromRequest, HttpRequest, web};
 use futures::future::LocalBoxFuture;
 
 /// A console form post from the console itself, with its body: extracting one refuses a
-/// cross-site post (403) first, so no POST handler can forget the check.
+/// cross-site post (403) first, so no POST handler can forget the check, and a body with a
+/// NUL character (400 naming the field).
 pub struct Form {
     pub ui: Ui,
     pub body: web::Bytes,
@@ -23,10 +24,13 @@ impl FromRequest for Form {
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             checked.map_err(actix_web::Error::from)?;
-            Ok(Self {
-                ui,
-                body: body.await?,
-            })
+            let body = body.await?;
+            // As for the API's URLs: a NUL is refused before it reaches the store.
+            if let Some(field) = shared::extract::nul_in_urlencoded(&body) {
+                let refused = shared::ApiError::invalid(field, shared::extract::NUL_DETAIL);
+                return Err(refused.into());
+            }
+            Ok(Self { ui, body })
         })
     }
 }
