@@ -52,8 +52,11 @@ async fn schemathesis_finds_no_server_error_nor_any_mismatch_with_the_document()
             MAX_EXAMPLES,
             "--seed",
             &seed,
+            // One worker: with two, hypothesis's lambda-source parsing raced in CPython
+            // 3.11's `ast` once ("AST constructor recursion depth mismatch", a CPython bug
+            // with threads), an error of the tool rather than of the API.
             "--workers",
-            "2",
+            "1",
         ])
         .args(["--generation-database", "none"]);
     let out = tokio::task::spawn_blocking(move || cmd.output())
