@@ -25,6 +25,7 @@ pub mod action;
 pub mod check;
 pub mod condition;
 pub mod config;
+mod error_chain;
 pub mod extract;
 pub mod inspection;
 pub mod monitor;

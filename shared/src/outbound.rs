@@ -224,7 +224,7 @@ mod tests {
             .send()
             .await
             .expect_err("refused");
-        let chain = crate::pageinspect_client::error_chain(&e);
+        let chain = crate::error_chain::error_chain(&e);
         assert!(chain.contains("own listen address"), "{chain}");
         listener.set_nonblocking(true).expect("nonblocking");
         let r = client

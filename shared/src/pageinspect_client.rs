@@ -233,7 +233,7 @@ impl PageinspectClient {
         let resp = req
             .send()
             .await
-            .map_err(|e| ClientError::Unreachable(error_chain(&e)))?;
+            .map_err(|e| ClientError::Unreachable(crate::error_chain::error_chain(&e)))?;
         let status = resp.status();
         if status.as_u16() == 429 {
             let secs = resp
@@ -258,7 +258,7 @@ impl PageinspectClient {
         let body: BatchResponse = resp
             .json()
             .await
-            .map_err(|e| ClientError::Unreachable(error_chain(&e)))?;
+            .map_err(|e| ClientError::Unreachable(crate::error_chain::error_chain(&e)))?;
         if body.results.len() != probes.len() {
             return Err(ClientError::Mismatch {
                 expected: probes.len(),
@@ -267,17 +267,6 @@ impl PageinspectClient {
         }
         Ok(body.results)
     }
-}
-
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(inner) = cur {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        cur = inner.source();
-    }
-    s
 }
 
 #[cfg(test)]

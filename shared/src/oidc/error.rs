@@ -80,6 +80,6 @@ impl IamError {
     }
 
     pub(crate) fn unreachable(e: &dyn std::error::Error) -> Self {
-        Self::Unreachable(crate::pageinspect_client::error_chain(e))
+        Self::Unreachable(crate::error_chain::error_chain(e))
     }
 }
