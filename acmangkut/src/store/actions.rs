@@ -1,4 +1,4 @@
-//! The executor's intents and outcomes ([`crate::engine::executor`]): one row per attempt of an
+//! Intents and outcomes of actions (written by the engine's executor): one row per attempt of an
 //! action, inserted (committed) before the side effect and completed after it.
 
 use super::schema::action_runs;
