@@ -145,13 +145,12 @@ impl OidcClient {
             Err(e) => {
                 // Without any key every bearer token fails, so look again within a second
                 // (still one request at a time); with keys, the configured pause applies.
+                let configured = Duration::from_secs(self.inner.config.jwks_min_refresh_seconds);
                 let pause = match seen {
-                    None => Duration::from_secs(1),
-                    Some(_) => Duration::from_secs(self.inner.config.jwks_min_refresh_seconds),
+                    None => configured.min(Duration::from_secs(1)),
+                    Some(_) => configured,
                 };
-                cache.hold_off(pause.min(Duration::from_secs(
-                    self.inner.config.jwks_min_refresh_seconds,
-                )));
+                cache.hold_off(pause);
                 Err(e)
             }
         }
