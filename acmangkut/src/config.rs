@@ -184,6 +184,10 @@ pub struct SchedulerConfig {
     pub batch_size: usize,
     /// Batches in flight to pageinspect at once.
     pub max_in_flight: usize,
+    /// Probes out at once to one location's pageinspect: a batch waits here for room rather
+    /// than send what pageinspect would refuse with 429 (keep it at or below pageinspect's
+    /// `probe.max_concurrency`, shared by every replica that uses it).
+    pub max_probes_in_flight: usize,
     /// A claimed monitor's lease; its owner renews it every third of this while the probe is
     /// out, so it expires only when the owner is gone: then another replica takes it over.
     pub lease_seconds: u64,
@@ -394,6 +398,7 @@ impl Default for Config {
                 claim_limit: 1_000,
                 batch_size: 100,
                 max_in_flight: 16,
+                max_probes_in_flight: 512,
                 lease_seconds: 6,
             },
             retention: RetentionConfig {
@@ -496,10 +501,11 @@ impl Config {
         if self.scheduler.tick_ms == 0
             || self.scheduler.batch_size == 0
             || self.scheduler.max_in_flight == 0
+            || self.scheduler.max_probes_in_flight == 0
         {
             return bad(
                 "scheduler",
-                "tick_ms, batch_size and max_in_flight must be at least 1",
+                "tick_ms, batch_size, max_in_flight and max_probes_in_flight must be at least 1",
             );
         }
         if self.scheduler.lease_seconds < 2 {

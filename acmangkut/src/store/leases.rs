@@ -109,9 +109,9 @@ pub fn renew_monitors(
     .execute(c))
 }
 
-/// Gives claimed rows back without a result (pageinspect asked us to back off): they become
-/// due again at `retry_at`.
-pub fn release(conn: &mut DbConn, owner: &str, ids: &[i64], retry_at: i64) -> QueryResult<usize> {
+/// Gives claimed rows back without a result, still due at the time they were due: a run
+/// given back stays on its monitor's interval grid (so do the runs after it).
+pub fn release(conn: &mut DbConn, owner: &str, ids: &[i64]) -> QueryResult<usize> {
     crate::db!(conn, |c| diesel::update(
         monitors::table
             .filter(monitors::id.eq_any(ids))
@@ -119,8 +119,7 @@ pub fn release(conn: &mut DbConn, owner: &str, ids: &[i64], retry_at: i64) -> Qu
     )
     .set((
         monitors::lease_owner.eq(None::<String>),
-        monitors::lease_expires_at.eq(None::<i64>),
-        monitors::next_run_at.eq(retry_at),
+        monitors::lease_expires_at.eq(None::<i64>)
     ))
     .execute(c))
 }

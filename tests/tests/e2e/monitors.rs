@@ -365,3 +365,88 @@ async fn lag_is_measured_when_the_probe_starts_not_when_it_is_claimed() {
     );
     app.handle.stop().await;
 }
+
+/// A run pageinspect refuses with 429 (its probe slots taken, as by another replica sharing
+/// it) is sent again while its lease is held, so it is late by the wait, counted as lag from
+/// when it was due, and its monitor stays on its interval grid. Giving it back due "after the
+/// Retry-After" moved that run and every later one, and the lag metric then hid the delay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_refused_as_busy_is_sent_again_and_stays_on_its_schedule() {
+    // Room for more probes than pageinspect takes: the second batch reaches it while the slow
+    // probe holds its only slot.
+    let text = two_runs_for_one_probe_slot(4).await;
+    assert!(
+        metric_sum(&text, "has_scheduler_backoffs_total") >= 1.0,
+        "{text}"
+    );
+}
+
+/// With `max_probes_in_flight` matching pageinspect's slots, the batch waits in acmangkut for
+/// room instead of being refused: no 429 at all, and the wait still counts as lag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_waits_for_room_at_pageinspect_instead_of_being_refused() {
+    let text = two_runs_for_one_probe_slot(1).await;
+    assert_eq!(
+        metric_sum(&text, "has_scheduler_backoffs_total"),
+        0.0,
+        "{text}"
+    );
+}
+
+fn metric_sum(text: &str, name: &str) -> f64 {
+    has_tests::spawn::metric_sum(text, name)
+}
+
+/// Two monitors due at once whose probes each take 1.5 s, one probe per batch, against a
+/// pageinspect with one probe slot. Asserts that both ran once, whichever came second after
+/// waiting for the other's slot (lag),
+/// and both stay on their interval grid; returns acmangkut's metrics.
+async fn two_runs_for_one_probe_slot(max_probes_in_flight: usize) -> String {
+    let targets = Targets::start().await;
+    let (pi, _h) =
+        has_tests::spawn::spawn_pageinspect_with(None, |c| c.probe.max_concurrency = 1).await;
+    let db = TestDb::new();
+    let mut quiet = test_config(&db, &pi);
+    quiet.scheduler.enabled = false;
+    let setup = spawn_acmangkut(quiet).await;
+    let mut created = Vec::new();
+    for name in ["slow", "also slow"] {
+        let mut m = http_monitor(name, targets.url("/slow"), json!({"timeout_ms": 1500}));
+        m["interval_seconds"] = json!(3600);
+        created.push(setup.create_monitor(m).await);
+    }
+    setup.handle.stop().await;
+    let due = |m: &Value| {
+        let at = m["next_run_at"].as_str().expect("next_run_at");
+        chrono::DateTime::parse_from_rfc3339(at).expect("a time")
+    };
+
+    let mut config = test_config(&db, &pi);
+    config.scheduler.batch_size = 1;
+    config.scheduler.max_probes_in_flight = max_probes_in_flight;
+    let app = spawn_acmangkut(config).await;
+    for m in &created {
+        let id = m["id"].as_i64().expect("id");
+        let results = eventually(Duration::from_secs(15), "a result", || async {
+            Some(app.results(id).await).filter(|r| !r.is_empty())
+        })
+        .await;
+        assert_eq!(results.len(), 1, "run once: {results:?}");
+    }
+    let text = app.get("/metrics").await.text().await.expect("metrics");
+    assert!(
+        metric_sum(&text, "has_scheduler_lag_seconds_sum") >= 1.0,
+        "one run waited for the other's slot, counted from when it was due:\n{text}"
+    );
+    for m in &created {
+        let now = app.get(&format!("/api/v1/monitors/{}", m["id"])).await;
+        let now: Value = now.json().await.expect("monitor");
+        assert_eq!(
+            due(&now) - due(m),
+            chrono::TimeDelta::seconds(3600),
+            "the next run is one interval after the one that was due: {now}"
+        );
+    }
+    app.handle.stop().await;
+    text
+}

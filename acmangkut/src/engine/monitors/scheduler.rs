@@ -6,8 +6,14 @@
 //! replica that dies leaves leases that expire within seconds; another replica then claims
 //! those monitors, logs the takeover and counts it (`has_scheduler_lease_takeovers_total`).
 //! Failures to reach pageinspect are recorded as `executor_unavailable` (never as the page
-//! being down) and counted in `has_controllermanager_failure_total`; a 429 from pageinspect
-//! defers the batch instead.
+//! being down) and counted in `has_controllermanager_failure_total`.
+//!
+//! A batch waits here for room among the probes out to its location's pageinspect
+//! (`scheduler.max_probes_in_flight`) rather than send what pageinspect would refuse. A 429
+//! that still comes (another replica shares that pageinspect) is retried after about its
+//! Retry-After while the leases are held and renewed, so a run is late by the wait, counted as
+//! lag from when it was due, and never moved off its monitor's interval grid: moving it would
+//! shift every later run of that monitor too, and hide the delay from the lag metric.
 
 use crate::config::DEFAULT_LOCATION;
 use crate::config::SchedulerConfig;
@@ -35,7 +41,13 @@ pub struct Scheduler {
     owner: String,
     /// Monitors claimed and not yet recorded or given back: the leases to renew.
     leased: Mutex<HashSet<i64>>,
+    /// Room for probes out to each location's pageinspect.
+    room: BTreeMap<String, Arc<Semaphore>>,
 }
+
+/// How often a batch pageinspect answers 429 is sent again before its monitors are given back
+/// (still due, on their grid).
+const BUSY_RETRIES: u32 = 5;
 
 impl Scheduler {
     pub fn new(
@@ -45,6 +57,15 @@ impl Scheduler {
         config: SchedulerConfig,
         owner: String,
     ) -> Self {
+        let room = clients
+            .keys()
+            .map(|l| {
+                (
+                    l.clone(),
+                    Arc::new(Semaphore::new(config.max_probes_in_flight)),
+                )
+            })
+            .collect();
         Self {
             store,
             clients,
@@ -52,6 +73,7 @@ impl Scheduler {
             config,
             owner,
             leased: Mutex::new(HashSet::new()),
+            room,
         }
     }
 
@@ -227,22 +249,16 @@ impl Scheduler {
         let calls = plan.iter().map(|(location, idx)| {
             let batch: Vec<_> = idx.iter().map(|&i| specs[i].clone()).collect();
             async move {
-                let sent_at = now_ms();
-                let answer = match self.clients.get(location) {
-                    Some(client) => client.batch(&batch).await,
-                    None => Err(ClientError::Unreachable(format!(
-                        "no pageinspect is configured for location `{location}`"
-                    ))),
-                };
+                let (sent_at, answer) = self.send(location, &batch).await;
                 (location, idx, batch, sent_at, answer)
             }
         });
         let answers = futures::future::join_all(calls).await;
-        if let Some(after) = answers.iter().find_map(|(_, _, _, _, a)| match a {
-            Err(ClientError::Busy(after)) => Some(*after),
-            _ => None,
-        }) {
-            self.defer(&rows, after).await;
+        if answers
+            .iter()
+            .any(|(_, _, _, _, a)| matches!(a, Err(ClientError::Busy(_))))
+        {
+            self.defer(&rows).await;
             return;
         }
         let mut per_row: Vec<Vec<ProbeResult>> = vec![Vec::new(); rows.len()];
@@ -329,7 +345,7 @@ impl Scheduler {
                 let owner = self.owner.clone();
                 if let Err(e) = self
                     .store
-                    .run(move |c| leases::release(c, &owner, &ids, now_ms()))
+                    .run(move |c| leases::release(c, &owner, &ids))
                     .await
                 {
                     tracing::error!(
@@ -340,6 +356,44 @@ impl Scheduler {
             }
         }
         timer.observe_duration();
+    }
+
+    /// Sends one location's share of a batch once there is room for it, again after each 429
+    /// (up to [`BUSY_RETRIES`]). Returns when the answered request was sent, and the answer.
+    async fn send(
+        &self,
+        location: &str,
+        batch: &[shared::probe::ProbeSpec],
+    ) -> (i64, Result<Vec<ProbeResult>, ClientError>) {
+        let (Some(client), Some(room)) = (self.clients.get(location), self.room.get(location))
+        else {
+            let why = format!("no pageinspect is configured for location `{location}`");
+            return (now_ms(), Err(ClientError::Unreachable(why)));
+        };
+        let wanted = batch.len().clamp(1, self.config.max_probes_in_flight);
+        let _room = room
+            .clone()
+            .acquire_many_owned(u32::try_from(wanted).unwrap_or(u32::MAX))
+            .await;
+        let mut retries = 0;
+        loop {
+            let sent_at = now_ms();
+            match client.batch(batch).await {
+                Err(ClientError::Busy(after)) if retries < BUSY_RETRIES => {
+                    retries += 1;
+                    self.metrics.backoffs.inc();
+                    tracing::warn!(
+                        location,
+                        retry_after_ms = after.as_millis() as u64,
+                        "pageinspect busy; sending the batch again after its Retry-After"
+                    );
+                    // Spread over half to one and a half Retry-Afters: batches refused together
+                    // would otherwise come back together and be refused together again.
+                    tokio::time::sleep(after.mul_f64(rand::random_range(0.5..1.5))).await;
+                }
+                answer => return (sent_at, answer),
+            }
+        }
     }
 
     /// Observes how late a probe started after it was due: at the later of the moment its batch
@@ -357,20 +411,19 @@ impl Scheduler {
             .observe(lag_ms.max(0) as f64 / 1000.0);
     }
 
-    /// pageinspect is at its limit: give the batch back, due again after `after`. Not a
-    /// failure of the page, nor of the dispatch.
-    async fn defer(&self, rows: &[MonitorRow], after: std::time::Duration) {
-        self.metrics.backoffs.inc();
+    /// pageinspect stayed at its limit through every retry: give the batch back, still due at
+    /// the time it was due, so the next claim takes it again. Not a failure of the page, nor of
+    /// the dispatch.
+    async fn defer(&self, rows: &[MonitorRow]) {
         tracing::warn!(
-            retry_after_ms = after.as_millis() as u64,
-            "pageinspect busy; deferring batch"
+            monitors = rows.len(),
+            "pageinspect still busy after {BUSY_RETRIES} retries; giving the batch back"
         );
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let owner = self.owner.clone();
-        let retry_at = now_ms() + i64::try_from(after.as_millis()).unwrap_or(1_000);
         if let Err(e) = self
             .store
-            .run(move |c| leases::release(c, &owner, &ids, retry_at))
+            .run(move |c| leases::release(c, &owner, &ids))
             .await
         {
             self.metrics.controllermanager_failure.inc();
