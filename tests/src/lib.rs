@@ -1,18 +1,22 @@
 //! Test support for the end-to-end suite: start the real pageinspect and acmangkut on port 0,
 //! local probe targets, and a fresh database (SQLite file, or a new PostgreSQL database when
-//! `HAS_TEST_DATABASE_URL` is set), and a real OpenID Connect provider ([`oidc`]).
+//! `HAS_TEST_DATABASE_URL` is set), a real OpenID Connect provider ([`oidc`]), and the
+//! systems a failover is proven on ([`failover`]: a PostgreSQL pair behind nginx).
 
 pub mod browser;
+pub mod failover;
 pub mod inspection;
 pub mod logged;
 pub mod netns;
 pub mod oidc;
+pub mod pg_pair;
 pub mod problems;
 pub mod process;
 pub mod prometheus;
 pub mod smtp;
 pub mod spawn;
 pub mod targets;
+pub mod tcp_proxy;
 pub mod webhook;
 
 pub use has_test_db::{self as db, TestDb};

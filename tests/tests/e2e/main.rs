@@ -8,6 +8,7 @@ mod conformance;
 mod crashes;
 mod database;
 mod executor;
+mod failover_fixture;
 mod hasinit;
 mod iam_accounts;
 mod iam_audit;
