@@ -4,11 +4,14 @@
 //! Gate on the standby's lag (an SQL check by acmangkut's checker), fence the primary, promote
 //! the standby, switch the proxy; a write through the proxy then lands on the new primary.
 //! And the way back while it still exists: before the promote, undoing the fence serves the
-//! old primary again.
+//! old primary again. Each action runs as a plan step will: between an intent and an outcome
+//! recorded in acmangkut's store.
 
 use acmangkut::config::{DataSource, InspectionConfig};
 use acmangkut::engine::checks::Checker;
 use acmangkut::engine::executor::Executor;
+use acmangkut::store::{Store, actions};
+use has_tests::TestDb;
 use has_tests::failover::{Operation, Writer, allowed_commands, operations};
 use has_tests::pg_pair::{LAG_SQL, PgPair};
 use has_tests::tcp_proxy::TcpProxy;
@@ -34,6 +37,8 @@ struct Fixture {
     checker: Checker,
     operations: BTreeMap<String, Operation>,
     http: reqwest::Client,
+    store: Store,
+    _db: TestDb,
 }
 
 impl Fixture {
@@ -56,6 +61,8 @@ impl Fixture {
         let nowhere = format!("http://127.0.0.1:{}", has_tests::pg_pair::free_port());
         let pageinspect = PageinspectClient::new(&nowhere, None, &outbound).expect("client");
         let checker = Checker::new(&inspection, pageinspect, &outbound).expect("checker");
+        let db = TestDb::new();
+        let store = Store::open(&db.url, 2, 5_000).expect("open the store");
         Self {
             pair,
             proxy,
@@ -64,6 +71,8 @@ impl Fixture {
             checker,
             operations: operations(),
             http: reqwest::Client::new(),
+            store,
+            _db: db,
         }
     }
 
@@ -73,10 +82,15 @@ impl Fixture {
             .unwrap_or_else(|| panic!("operations.json has no {code}"))
     }
 
-    /// Runs `action` with `vars` through the executor, which renders the templates and checks
-    /// the result against the allow-list.
+    /// Runs `action` with `vars` through the executor, which renders the templates, checks the
+    /// result against the allow-list, and records the attempt as subject `failover/{what}`.
     async fn run(&self, what: &str, action: &Action, vars: &[(&str, String)]) -> CheckOutcome {
-        let outcome = self.executor.run(action, &var_map(vars)).await;
+        let subject = format!("failover/{what}");
+        let (_, outcome) = self
+            .executor
+            .run_recorded(&self.store, (&subject, "test"), action, &var_map(vars))
+            .await
+            .expect("recorded");
         eprintln!(
             "{what}: {:?} in {} ms: {}",
             outcome.status, outcome.duration_ms, outcome.evidence
@@ -94,6 +108,18 @@ impl Fixture {
             outcome.evidence,
             self.proxy.errors()
         );
+    }
+
+    /// The statuses of the recorded attempts of step `what`, oldest first.
+    async fn attempts(&self, what: &str) -> Vec<Option<String>> {
+        let subject = format!("failover/{what}");
+        let runs = self
+            .store
+            .run(move |c| actions::attempts(c, &subject))
+            .await
+            .expect("attempts");
+        assert!(runs.iter().all(|r| r.idempotent), "{runs:?}");
+        runs.into_iter().map(|r| r.status).collect()
     }
 
     /// The gate before a failover: the standby's lag (acmangkut's SQL check on it).
@@ -214,15 +240,27 @@ async fn failover_fixture_fence_promote_switch_moves_writes_to_the_standby() {
     );
 
     // Each step is idempotent: run again, each is already done and says so.
-    f.done("fence again", &fence.act, &primary_vars).await;
-    let again = f.run("promote again", &promote.act, &standby_vars).await;
+    f.done("fence", &fence.act, &primary_vars).await;
+    let again = f.run("promote", &promote.act, &standby_vars).await;
     assert!(
         again.evidence.contains("already a primary"),
         "{}",
         again.evidence
     );
-    f.done("switch again", &switch.act, &switch_vars).await;
+    f.done("switch", &switch.act, &switch_vars).await;
+    for step in ["fence", "promote", "switch"] {
+        let pass = Some("pass".to_string());
+        assert_eq!(f.attempts(step).await, [pass.clone(), pass], "{step}");
+    }
     assert_eq!(f.first_write(Duration::from_secs(5)).await, standby.port);
+
+    // The switch's undo points the proxy back; after a promote that leads to the fenced old
+    // primary (why a plan does not roll back past the promote), so no write is taken.
+    let back = switch.undo.as_ref().expect("the switch has an undo");
+    assert_allowed(&f.executor, back, &switch_vars);
+    f.done("switch back", back, &switch_vars).await;
+    let refused = f.writer.write(&f.http).await;
+    assert!(refused.is_err(), "back to the fenced primary: {refused:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -272,5 +310,11 @@ async fn failover_fixture_undoing_the_fence_before_the_promote_serves_the_primar
     assert_eq!(port, primary.port, "the old primary serves again");
     assert_eq!(f.pair.in_recovery(primary), Ok(false));
     // Undone twice is still undone.
-    f.done("undo the fence again", undo, &primary_vars).await;
+    f.done("undo the fence", undo, &primary_vars).await;
+    let statuses = |s: &[&str]| s.iter().map(|s| Some(s.to_string())).collect::<Vec<_>>();
+    assert_eq!(f.attempts("promote").await, statuses(&["fail"]));
+    assert_eq!(
+        f.attempts("undo the fence").await,
+        statuses(&["pass", "pass"])
+    );
 }
