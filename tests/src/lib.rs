@@ -49,3 +49,12 @@ where
 pub fn outbound() -> shared::outbound::Outbound {
     shared::outbound::Outbound::new("acmangkut", &Default::default())
 }
+
+/// A port nothing listens on right now (bound and released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}

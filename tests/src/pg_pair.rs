@@ -6,6 +6,7 @@
 //! PostgreSQL refuses to run as root: when the tests do, the servers run as the `postgres`
 //! user (the server package makes it), through `runuser`.
 
+use crate::free_port;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -49,15 +50,6 @@ pub struct PgPair {
     /// `Some(user)` when the servers run as another user than the tests.
     user: Option<String>,
     dir: tempfile::TempDir,
-}
-
-/// A port nothing listens on right now (bound and released).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 fn pg_bin() -> PathBuf {

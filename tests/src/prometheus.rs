@@ -7,6 +7,7 @@
 //! prom.wait_for("disk_usage").await;
 //! ```
 
+use crate::free_port;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
@@ -152,13 +153,4 @@ async fn metrics(gauges: web::Data<Mutex<BTreeMap<String, f64>>>) -> HttpRespons
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(body)
-}
-
-/// A port nothing listens on right now (bound and released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }

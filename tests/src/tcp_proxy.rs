@@ -5,7 +5,7 @@
 //!
 //! Debian: `nginx-light` and `libnginx-mod-stream` (scripts/test installs them).
 
-use crate::pg_pair::free_port;
+use crate::free_port;
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;

@@ -58,7 +58,7 @@ impl Fixture {
         let executor =
             Executor::new(&inspection, &Default::default(), &outbound).expect("executor");
         // The lag gate is an SQL check: pageinspect is never asked.
-        let nowhere = format!("http://127.0.0.1:{}", has_tests::pg_pair::free_port());
+        let nowhere = format!("http://127.0.0.1:{}", has_tests::free_port());
         let pageinspect = PageinspectClient::new(&nowhere, None, &outbound).expect("client");
         let checker = Checker::new(&inspection, pageinspect, &outbound).expect("checker");
         let db = TestDb::new();
