@@ -11,6 +11,8 @@
 //! - [`condition`]: the probe condition language (`[STATUS] == 200`) and its results.
 //! - [`action`]: actions (http, command, ssh) that plans and drills run through acmangkut's
 //!   executor.
+//! - [`operation`]: atomic operations (原子操作): typed parameters, `do`/`undo` actions, the
+//!   lifecycle draft → published → deprecated.
 //! - [`check`]: checks (probe, PromQL, SQL, command) and their outcomes; [`template`]: `{{ var }}`.
 //! - [`permissions`]: the permission catalog and the built-in roles (acmangkut enforces them,
 //!   hasinit seeds them).
@@ -31,6 +33,7 @@ pub mod inspection;
 pub mod monitor;
 pub mod notify;
 pub mod oidc;
+pub mod operation;
 pub mod outbound;
 pub mod page;
 pub mod pageinspect_client;
