@@ -25,9 +25,9 @@ pub struct Config {
     pub log: LogConfig,
 }
 
-/// `[executor]`: the hosts `ssh` actions may run on. Local `command` actions use
-/// `inspection.commands`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// `[executor]`: the hosts `ssh` actions may run on, and the secrets actions name. Local
+/// `command` actions use `inspection.commands`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExecutorConfig {
     /// The OpenSSH client; empty: `ssh` from `/usr/bin` or `/usr/local/bin`.
@@ -36,6 +36,30 @@ pub struct ExecutorConfig {
     /// Target hosts by name; an `ssh` action names one, never an address.
     #[serde(default)]
     pub hosts: std::collections::BTreeMap<String, SshHost>,
+    /// `{{ secret.NAME }}` reads `<secrets_dir>/NAME` (trailing newline trimmed), at each run.
+    #[serde(default = "executor_secrets_dir")]
+    pub secrets_dir: PathBuf,
+    /// Secrets given in config (or `HAS_EXECUTOR__SECRETS__NAME`); a name here wins over
+    /// a file of that name.
+    #[serde(default)]
+    pub secrets: std::collections::BTreeMap<String, Secret>,
+}
+
+impl Default for ExecutorConfig {
+    fn default() -> Self {
+        Self {
+            ssh_program: PathBuf::new(),
+            hosts: Default::default(),
+            secrets_dir: executor_secrets_dir(),
+            secrets: Default::default(),
+        }
+    }
+}
+
+/// Not pageinspect's `/run/secrets/has`: its secrets are bound to the origins a browser may
+/// type them on, and an action may send a secret to any URL.
+fn executor_secrets_dir() -> PathBuf {
+    "/run/secrets/acmangkut".into()
 }
 
 /// A host `ssh` actions run on. Its key is pinned: an unknown or changed host key is refused.
@@ -69,6 +93,11 @@ fn ssh_max_concurrent() -> usize {
 impl ExecutorConfig {
     fn validate(&self) -> anyhow::Result<()> {
         let bad = |key: &str, msg: &str| Err(anyhow::anyhow!("config key `executor.{key}`: {msg}"));
+        for name in self.secrets.keys() {
+            if !shared::probe::valid_secret_name(name) {
+                return bad(&format!("secrets.{name}"), shared::probe::SECRET_NAME_RULE);
+            }
+        }
         for (name, h) in &self.hosts {
             let key = |k: &str| format!("hosts.{name}.{k}");
             if name.is_empty()

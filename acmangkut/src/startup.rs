@@ -82,6 +82,13 @@ impl Application {
         )?;
         let config = Arc::new(config);
         let credential = pageinspect_credential(&config, &iam);
+        // The one executor: plan and drill actions and command checks, so each host's slots
+        // are shared by all of them.
+        let executor = Arc::new(crate::engine::executor::Executor::new(
+            &config.inspection,
+            &config.executor,
+            &outbound,
+        )?);
         let checker = Arc::new(crate::engine::checks::Checker::new(
             &config.inspection,
             PageinspectClient::with_credential(
@@ -90,6 +97,7 @@ impl Application {
                 &outbound,
             )?,
             &outbound,
+            executor,
         )?);
         store
             .run(crate::store::inspection::plugins::seed_builtins)

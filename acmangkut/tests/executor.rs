@@ -1,17 +1,18 @@
-//! The executor runs real actions: commands on this machine, requests to a local HTTP server,
-//! and argv on a host over SSH (a real OpenSSH server this test starts on a loopback port with
-//! keys it makes), with the host key pinned.
+//! The executor runs real actions: commands on this machine and requests to a local HTTP
+//! server, with secrets read by name and never shown or stored. (`ssh` actions, against a real
+//! OpenSSH server in a network namespace: the e2e suite's `executor_ssh`.)
 
-use acmangkut::config::{AllowedCommand, ExecutorConfig, SshHost};
+use acmangkut::config::{AllowedCommand, ExecutorConfig};
 use acmangkut::engine::executor::Executor;
+use acmangkut::store::{Store, actions};
+use shared::Secret;
 use shared::action::Action;
 use shared::check::CheckStatus;
 use shared::outbound::{Outbound, OutboundConfig};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 fn action(v: serde_json::Value) -> Action {
     serde_json::from_value(v).expect("an action")
@@ -29,24 +30,20 @@ fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn executor(hosts: BTreeMap<String, SshHost>) -> Executor {
+fn executor(config: ExecutorConfig) -> Executor {
     let mut inspection = acmangkut::Config::default().inspection;
     inspection.commands = [
         ("echo".to_string(), AllowedCommand::from("/bin/echo")),
         ("sh".to_string(), AllowedCommand::from("/bin/sh")),
     ]
     .into();
-    let config = ExecutorConfig {
-        ssh_program: PathBuf::new(),
-        hosts,
-    };
     let outbound = Outbound::new("acmangkut", &OutboundConfig::default());
     Executor::new(&inspection, &config, &outbound).expect("executor")
 }
 
 #[tokio::test]
 async fn a_command_runs_rendered_and_its_exit_code_decides() {
-    let ex = executor(BTreeMap::new());
+    let ex = executor(ExecutorConfig::default());
     let done = ex
         .run(
             &action(serde_json::json!({"action": "command", "command": "echo",
@@ -93,10 +90,18 @@ async fn a_command_runs_rendered_and_its_exit_code_decides() {
     assert!(unset.evidence.contains("args[0]"), "{}", unset.evidence);
 }
 
-/// Serves one request per connection: the answer for each path, and records the requests.
+fn now_ms() -> i64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Serves one request per connection: the answer for each path (the query left out), and
+/// records each request with the time it arrived (Unix ms).
 fn http_server(
     answers: Vec<(&'static str, u16, &'static str)>,
-) -> (String, std::sync::mpsc::Receiver<String>) {
+) -> (String, std::sync::mpsc::Receiver<(String, i64)>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let (tx, rx) = std::sync::mpsc::channel();
@@ -106,13 +111,14 @@ fn http_server(
             let mut buf = vec![0u8; 65536];
             let n = s.read(&mut buf).unwrap_or(0);
             let request = String::from_utf8_lossy(&buf[..n]).to_string();
-            let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
+            let target = request.split_whitespace().nth(1).unwrap_or("");
+            let path = target.split('?').next().unwrap_or("").to_string();
             let (status, body) = answers
                 .iter()
                 .find(|(p, _, _)| *p == path)
                 .map(|(_, s, b)| (*s, *b))
                 .unwrap_or((404, "{}"));
-            let _ = tx.send(request);
+            let _ = tx.send((request, now_ms()));
             let _ = write!(
                 s,
                 "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
@@ -130,7 +136,7 @@ async fn an_http_action_sends_what_it_says_and_judges_status_and_conditions() {
         ("/promote", 200, r#"{"state":"promoted"}"#),
         ("/fence", 503, r#"{"state":"busy"}"#),
     ]);
-    let ex = executor(BTreeMap::new());
+    let ex = executor(ExecutorConfig::default());
     let done = ex
         .run(
             &action(serde_json::json!({"action": "http", "method": "POST",
@@ -140,7 +146,7 @@ async fn an_http_action_sends_what_it_says_and_judges_status_and_conditions() {
         )
         .await;
     assert_eq!(done.status, CheckStatus::Pass, "{}", done.evidence);
-    let sent = requests
+    let (sent, _) = requests
         .recv_timeout(Duration::from_secs(5))
         .expect("a request");
     assert!(sent.starts_with("POST /promote HTTP/1.1"), "{sent}");
@@ -169,164 +175,15 @@ async fn an_http_action_sends_what_it_says_and_judges_status_and_conditions() {
     );
 }
 
-/// An OpenSSH server on a free loopback port, with its own host key and one authorized key.
-struct Sshd {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn keygen(path: &Path) -> String {
-    let ok = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "has-test", "-f"])
-        .arg(path)
-        .status()
-        .expect("ssh-keygen runs");
-    assert!(ok.success());
-    let public = std::fs::read_to_string(path.with_extension("pub")).expect("public key");
-    // `ssh-ed25519 AAAA… comment` → the key without its comment.
-    public
-        .split_whitespace()
-        .take(2)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn sshd() -> Sshd {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let d = dir.path();
-    keygen(&d.join("host_key"));
-    let client_public = keygen(&d.join("client_key"));
-    std::fs::write(d.join("authorized_keys"), format!("{client_public}\n")).expect("keys");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let config = format!(
-        "ListenAddress 127.0.0.1\nPort {port}\nHostKey {d}/host_key\n\
-         AuthorizedKeysFile {d}/authorized_keys\nPidFile {d}/sshd.pid\nUsePAM no\n\
-         StrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-         PermitRootLogin prohibit-password\n",
-        d = d.display()
-    );
-    std::fs::write(d.join("sshd_config"), config).expect("config");
-    let child = Command::new("/usr/sbin/sshd")
-        .args(["-D", "-e", "-f"])
-        .arg(d.join("sshd_config"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sshd starts (scripts/test installs openssh-server)");
-    // Owned at once, so that a panic below still kills it.
-    let server = Sshd { child, port, dir };
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return server;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("sshd did not listen on {port} (scripts/test makes /run/sshd, which it needs)");
-}
-
-fn host(server: &Sshd, host_key: String) -> SshHost {
-    let user = std::env::var("USER")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "root".into());
-    SshHost {
-        address: "127.0.0.1".into(),
-        port: server.port,
-        user,
-        key_file: server.dir.path().join("client_key"),
-        host_key,
-        max_concurrent: 2,
-        commands: [
-            ("echo".to_string(), AllowedCommand::from("/bin/echo")),
-            ("sh".to_string(), AllowedCommand::from("/bin/sh")),
-        ]
-        .into(),
-    }
-}
-
-#[tokio::test]
-async fn an_ssh_action_runs_on_the_host_with_its_pinned_key_and_a_changed_key_is_refused() {
-    let server = sshd();
-    let pinned = std::fs::read_to_string(server.dir.path().join("host_key.pub"))
-        .expect("host key")
-        .split_whitespace()
-        .take(2)
-        .collect::<Vec<_>>()
-        .join(" ");
-    let other = keygen(&server.dir.path().join("other_key"));
-    let ex = executor(
-        [
-            ("db-1".to_string(), host(&server, pinned)),
-            ("db-1-changed".to_string(), host(&server, other)),
-        ]
-        .into(),
-    );
-    // An argument with spaces and quotes reaches the remote program as one argument.
-    let done = ex
-        .run(
-            &action(serde_json::json!({"action": "ssh", "host": "db-1",
-                "command": "sh", "args": ["-c", "printf '%s|' \"$@\"; echo; exit 4", "x",
-                         "{{ arg }}", "it's"], "expect_exit_code": 4})),
-            &vars(&[("arg", "two words")]),
-        )
-        .await;
-    assert_eq!(done.status, CheckStatus::Pass, "{}", done.evidence);
-    assert!(
-        done.evidence.contains("two words|it's|"),
-        "{}",
-        done.evidence
-    );
-    let refused = run(
-        &ex,
-        serde_json::json!({"action": "ssh", "host": "db-1-changed",
-                "command": "echo", "args": ["should not run"]}),
-    )
-    .await;
-    assert_eq!(refused.status, CheckStatus::Error, "{}", refused.evidence);
-    assert!(
-        refused
-            .evidence
-            .contains("did not present the pinned host key"),
-        "{}",
-        refused.evidence
-    );
-    assert!(!refused.evidence.contains("should not run"));
-    let unlisted = run(
-        &ex,
-        serde_json::json!({"action": "ssh", "host": "db-1", "command": "rm", "args": ["-rf"]}),
-    )
-    .await;
-    assert_eq!(unlisted.status, CheckStatus::Error);
-    assert!(
-        unlisted
-            .evidence
-            .contains("not in executor.hosts.db-1.commands"),
-        "{}",
-        unlisted.evidence
-    );
-}
-
 /// Each attempt is an intent committed before the action and an outcome after; an attempt a
 /// crash left open is found, and re-run only when its action is idempotent. On the suite's
 /// backend (`has_test_db`).
 #[tokio::test]
 async fn every_attempt_is_an_intent_before_and_an_outcome_after() {
     use acmangkut::engine::executor::{Interrupted, after_crash};
-    use acmangkut::store::{Store, actions};
     let db = has_test_db::TestDb::new();
     let store = Store::open(&db.url, 2, 5_000).expect("store");
-    let ex = executor(BTreeMap::new());
+    let ex = executor(ExecutorConfig::default());
     let dir = tempfile::tempdir().expect("temp dir");
     let marker = dir.path().join("ran");
     // A side effect the test can see: the command leaves a file.
@@ -383,4 +240,180 @@ async fn every_attempt_is_an_intent_before_and_an_outcome_after() {
             ("plan-execution:2/step:check", Interrupted::Rerun),
         ]
     );
+}
+
+const PASSWORD: &str = "pa ss/w0rd!";
+const TOKEN: &str = "cfg-T0ken";
+
+/// An executor with secret `api-token` in config and whatever files `dir` holds.
+fn with_secrets(dir: &Path) -> Executor {
+    executor(ExecutorConfig {
+        secrets_dir: dir.to_path_buf(),
+        secrets: [("api-token".to_string(), Secret::new(TOKEN))].into(),
+        ..Default::default()
+    })
+}
+
+/// A login whose URL, header and body carry secrets, answered 401 by a server that echoes
+/// them back: the kind of evidence that would show them.
+fn login(base: &str) -> Action {
+    action(serde_json::json!({"action": "http", "method": "POST",
+        "url": format!("{base}/login?key={{{{ secret.db-password }}}}"),
+        "headers": {"Authorization": "Bearer {{ secret.api-token }}"},
+        "body": "{\"password\": \"{{ secret.db-password }}\"}"}))
+}
+
+#[track_caller]
+fn shows_no_secret(text: &str) {
+    for value in [PASSWORD, "pa%20ss", "pa+ss", TOKEN, "n3w-pass"] {
+        assert!(!text.contains(value), "{value} shown in: {text}");
+    }
+}
+
+#[tokio::test]
+async fn secrets_are_sent_by_name_and_never_shown() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("db-password"), format!("{PASSWORD}\n")).expect("secret");
+    let (url, requests) = http_server(vec![(
+        "/login",
+        401,
+        r#"{"error": "bad password pa ss/w0rd! for cfg-T0ken"}"#,
+    )]);
+    let ex = with_secrets(dir.path());
+
+    // A caller's variable named like a secret does not stand in for it.
+    let forged = vars(&[("secret.api-token", "forged")]);
+    let refused = ex.run(&login(&url), &forged).await;
+    let (sent, _) = requests.recv_timeout(Duration::from_secs(5)).expect("sent");
+
+    assert!(sent.contains("/login?key=pa%20ss/w0rd!"), "{sent}");
+    assert!(sent.contains(&format!("Bearer {TOKEN}")), "{sent}");
+    assert!(
+        sent.ends_with(&format!(r#"{{"password": "{PASSWORD}"}}"#)),
+        "{sent}"
+    );
+    assert_eq!(refused.status, CheckStatus::Fail, "{}", refused.evidence);
+    assert!(
+        refused.evidence.contains("bad password ****** for ******"),
+        "{}",
+        refused.evidence
+    );
+    shows_no_secret(&refused.evidence);
+
+    // A file is read at each run: a rotated secret is used from the next run on.
+    std::fs::write(dir.path().join("db-password"), "n3w-pass").expect("rotate");
+    ex.run(&login(&url), &BTreeMap::new()).await;
+    let (sent, _) = requests.recv_timeout(Duration::from_secs(5)).expect("sent");
+    assert!(sent.contains("/login?key=n3w-pass"), "{sent}");
+
+    // Unreachable: the client's error names the URL, secret and all.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a port");
+    let down = ex
+        .run(&login(&format!("http://{closed}")), &BTreeMap::new())
+        .await;
+    assert_eq!(down.status, CheckStatus::Error, "{}", down.evidence);
+    assert!(
+        down.evidence.contains("/login?key=******"),
+        "{}",
+        down.evidence
+    );
+    shows_no_secret(&down.evidence);
+}
+
+#[tokio::test]
+async fn a_missing_secret_is_named_and_nothing_is_sent() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (url, requests) = http_server(vec![("/login", 200, "{}")]);
+    let ex = with_secrets(dir.path());
+    let a = action(serde_json::json!({"action": "http",
+        "url": format!("{url}/login?key={{{{ secret.db-password }}}}"),
+        "headers": {"Authorization": "Bearer {{ secret.api-token }}"}}));
+
+    let checked = ex.check_secrets(&a, "stages[0].steps[1].do.");
+    let missing = ex.run(&a, &BTreeMap::new()).await;
+
+    let e = shared::ApiError::from(checked.expect_err("db-password is missing"));
+    assert_eq!(e.field.as_deref(), Some("stages[0].steps[1].do.url"));
+    assert!(
+        e.detail.starts_with("secret `db-password` is missing"),
+        "{}",
+        e.detail
+    );
+    assert_eq!(missing.status, CheckStatus::Error);
+    assert!(
+        missing
+            .evidence
+            .starts_with("url: secret `db-password` is missing"),
+        "{}",
+        missing.evidence
+    );
+    assert!(
+        requests.recv_timeout(Duration::from_millis(300)).is_err(),
+        "nothing sent"
+    );
+    std::fs::write(dir.path().join("db-password"), PASSWORD).expect("secret");
+    ex.check_secrets(&a, "do.").expect("present now");
+
+    // Never in an argv, where every user of the host can read it.
+    let argv = action(serde_json::json!({"action": "command", "command": "echo",
+        "args": ["{{ secret.api-token }}"]}));
+    let e = shared::ApiError::from(ex.validate(&argv, "do.").expect_err("refused"));
+    assert_eq!(e.field.as_deref(), Some("do.args[0]"));
+    let refused = ex.run(&argv, &BTreeMap::new()).await;
+    assert_eq!(refused.status, CheckStatus::Error);
+    assert!(
+        refused.evidence.contains("never passed in an argv"),
+        "{}",
+        refused.evidence
+    );
+}
+
+/// An `http` action through [`Executor::run_recorded`]: its intent is committed before the
+/// request arrives and its outcome after; the rows keep the template, never a secret.
+#[tokio::test]
+async fn an_http_action_is_an_intent_before_and_an_outcome_after_without_its_secrets() {
+    let db = has_test_db::TestDb::new();
+    let store = Store::open(&db.url, 2, 5_000).expect("store");
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("db-password"), PASSWORD).expect("secret");
+    let (url, requests) = http_server(vec![("/login", 200, r#"{"welcome": "cfg-T0ken"}"#)]);
+    let ex = with_secrets(dir.path());
+    let subject = "plan-execution:3/step:switch";
+
+    let (intent, outcome) = ex
+        .run_recorded(
+            &store,
+            (subject, "replica-a"),
+            &login(&url),
+            &BTreeMap::new(),
+        )
+        .await
+        .expect("recorded");
+    let (_, arrived) = requests.recv_timeout(Duration::from_secs(5)).expect("sent");
+
+    assert_eq!(outcome.status, CheckStatus::Pass, "{}", outcome.evidence);
+    let rows = store
+        .run(move |c| actions::attempts(c, subject))
+        .await
+        .expect("read");
+    let [row] = &rows[..] else {
+        panic!("one attempt: {rows:?}")
+    };
+    assert_eq!(row.id, intent.id);
+    assert_eq!(
+        row.summary,
+        format!("POST {url}/login?key={{{{ secret.db-password }}}}")
+    );
+    assert_eq!(row.status.as_deref(), Some("pass"));
+    let finished = row.finished_at.expect("an outcome");
+    assert!(
+        row.started_at <= arrived && arrived <= finished,
+        "intent {} <= request {arrived} <= outcome {finished}",
+        row.started_at
+    );
+    let evidence = row.evidence.as_deref().unwrap_or_default();
+    assert!(evidence.contains(r#"{"welcome": "******"}"#), "{evidence}");
+    shows_no_secret(&format!("{row:?}"));
 }

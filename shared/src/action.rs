@@ -25,6 +25,8 @@ pub const MAX_HEADERS: usize = 32;
 pub const MAX_ARGS: usize = crate::check::MAX_ARGS;
 pub const MAX_ARG_LEN: usize = 4096;
 pub const METHODS: [&str; 6] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
+/// Template variables that name a secret: `{{ secret.NAME }}`.
+pub const SECRET_PREFIX: &str = "secret.";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "action", rename_all = "snake_case")]
@@ -83,6 +85,7 @@ impl Action {
     /// Checks what serde cannot; `prefix` names the field (`steps[2].do.`).
     pub fn validate(&self, prefix: &str) -> Result<(), ApiError> {
         let f = |name: &str| format!("{prefix}{name}");
+        self.validate_secrets(prefix)?;
         match self {
             Self::Http(h) => {
                 if !METHODS.contains(&h.method.as_str()) {
@@ -177,6 +180,58 @@ impl Action {
                 }
             }
         }
+    }
+
+    /// Each use of a secret, as `(field path, secret name)`: `("headers.Authorization",
+    /// "pg-token")` for `{{ secret.pg-token }}` in that header.
+    pub fn secrets(
+        &self,
+    ) -> Result<Vec<(String, String)>, (String, crate::template::TemplateError)> {
+        let value = serde_json::to_value(self).unwrap_or_default();
+        let uses = crate::template::json_uses(&value)?;
+        Ok(uses
+            .into_iter()
+            .filter_map(|(path, var)| {
+                let name = var.strip_prefix(SECRET_PREFIX)?.to_string();
+                Some((path, name))
+            })
+            .collect())
+    }
+
+    /// Secrets are named well and used only where they stay between acmangkut and the peer:
+    /// an `http` action's URL, headers and body. Never in an argv: every user of the machine
+    /// it runs on can read a process's arguments (`ps`, `/proc/PID/cmdline`), and `ssh` sends
+    /// them as the remote command line, which the remote host logs and shows the same way.
+    fn validate_secrets(&self, prefix: &str) -> Result<(), ApiError> {
+        let uses = self
+            .secrets()
+            .map_err(|(path, e)| ApiError::invalid(format!("{prefix}{path}"), e.to_string()))?;
+        for (path, name) in uses {
+            let field = format!("{prefix}{path}");
+            if !crate::probe::valid_secret_name(&name) {
+                return Err(ApiError::invalid(
+                    field,
+                    format!(
+                        "`{SECRET_PREFIX}{name}`: {}",
+                        crate::probe::SECRET_NAME_RULE
+                    ),
+                ));
+            }
+            let why = match self {
+                Self::Http(_)
+                    if path == "url" || path == "body" || path.starts_with("headers.") =>
+                {
+                    continue;
+                }
+                Self::Http(_) => "secrets may be used in the url, headers and body only",
+                Self::Command(_) | Self::Ssh(_) => {
+                    "secrets are never passed in an argv, which every user of the host can \
+                     read (ps); let the program read its secret itself, or use an http action"
+                }
+            };
+            return Err(ApiError::invalid(field, why));
+        }
+        Ok(())
     }
 
     /// Every `{{ var }}` the action's strings use, in order of first use, without repeats.
@@ -331,6 +386,56 @@ mod tests {
         let mut vars = a.variables().expect("well formed");
         vars.sort();
         assert_eq!(vars, ["base", "node", "secret.tok"]);
+    }
+
+    #[test]
+    fn secrets_are_named_well_and_only_where_they_stay_with_the_peer() {
+        let a = parse(serde_json::json!({"action": "http", "method": "POST",
+            "url": "https://x/{{ secret.path }}", "headers": {"Authorization": "{{ secret.tok }}"},
+            "body": "{{ secret.tok }}"}));
+        a.validate("do.")
+            .expect("url, headers and body may use secrets");
+        let mut uses = a.secrets().expect("well formed");
+        uses.sort();
+        let at = |p: &str, n: &str| (p.to_string(), n.to_string());
+        assert_eq!(
+            uses,
+            [
+                at("body", "tok"),
+                at("headers.Authorization", "tok"),
+                at("url", "path")
+            ]
+        );
+        let cases = [
+            (
+                serde_json::json!({"action": "command", "command": "psql",
+                    "args": ["-c", "{{ secret.pw }}"]}),
+                "do.args[1]",
+                "never passed in an argv",
+            ),
+            (
+                serde_json::json!({"action": "ssh", "host": "db", "command": "x",
+                    "args": ["{{ secret.pw }}"]}),
+                "do.args[0]",
+                "never passed in an argv",
+            ),
+            (
+                serde_json::json!({"action": "http", "url": "http://x",
+                    "conditions": ["[BODY].t == {{ secret.pw }}"]}),
+                "do.conditions[0]",
+                "url, headers and body only",
+            ),
+            (
+                serde_json::json!({"action": "http", "url": "http://x/{{ secret... }}"}),
+                "do.url",
+                "secret names are",
+            ),
+        ];
+        for (json, field, why) in cases {
+            let e = parse(json.clone()).validate("do.").expect_err("refused");
+            assert_eq!(e.field.as_deref(), Some(field), "{json}: {}", e.detail);
+            assert!(e.detail.contains(why), "{json}: {}", e.detail);
+        }
     }
 
     proptest! {

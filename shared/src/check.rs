@@ -49,6 +49,15 @@ impl Check {
                 Ok(())
             }
             Self::Command(c) => {
+                if c.host
+                    .as_ref()
+                    .is_some_and(|h| h.trim().is_empty() || h.len() > 256)
+                {
+                    return Err(ApiError::invalid(
+                        f("host"),
+                        "must name a host in executor.hosts (or be left out: run here)",
+                    ));
+                }
                 if c.command.trim().is_empty() || c.command.len() > 256 {
                     return Err(ApiError::invalid(
                         f("command"),
@@ -77,10 +86,7 @@ impl Check {
             Self::Probe(p) => format!("{} {}", p.kind.as_str(), p.target),
             Self::Promql(p) => format!("promql[{}] {}", p.source, p.query),
             Self::Sql(s) => format!("sql[{}] {}", s.source, s.query),
-            Self::Command(c) => std::iter::once(c.command.as_str())
-                .chain(c.args.iter().map(String::as_str))
-                .collect::<Vec<_>>()
-                .join(" "),
+            Self::Command(c) => crate::action::Action::Command(c.action()).summary(),
         }
     }
 
@@ -189,11 +195,15 @@ pub enum OnEmpty {
     Error,
 }
 
-/// An allow-listed executable run by acmangkut (never through a shell).
+/// An allow-listed executable run by acmangkut (never through a shell), here or on `host`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommandCheck {
-    /// A name listed in `inspection.commands`.
+    /// Run on this host over SSH (a name in `executor.hosts`, which lists what may run there);
+    /// left out: run by acmangkut itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// A name listed in `inspection.commands`, or in the host's `commands`.
     pub command: String,
     #[serde(default)]
     pub args: Vec<String>,
@@ -211,6 +221,21 @@ pub struct CommandCheck {
     /// `OP VALUE` applied to the trimmed stdout (a number, or text for `==`/`!=`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_condition: Option<String>,
+}
+
+impl CommandCheck {
+    /// The same argv as an action, for the executor: `ssh` on its host, else `command`. A
+    /// check only looks, so running it again is harmless (`idempotent`).
+    pub fn action(&self) -> crate::action::CommandAction {
+        crate::action::CommandAction {
+            host: self.host.clone(),
+            command: self.command.clone(),
+            args: self.args.clone(),
+            expect_exit_code: self.expect_exit_code,
+            timeout_ms: self.timeout_ms,
+            idempotent: true,
+        }
+    }
 }
 
 /// pass / fail / error: `fail` means the thing inspected is wrong, `error` that the check could
@@ -525,7 +550,26 @@ mod tests {
             .expect("ok");
         let v = serde_json::to_value(&c).expect("ser");
         assert_eq!(v["check"], "command");
+        assert_eq!(
+            v.get("host"),
+            None,
+            "no host: runs here, and says nothing about it"
+        );
         assert_eq!(serde_json::from_value::<Check>(v).expect("de"), c);
+        let c = PluginKind::Command
+            .check(
+                &json!({"host": "db-1", "command": "df", "args": ["-h"]}),
+                "",
+            )
+            .expect("ok");
+        assert_eq!(c.subject(), "db-1: df -h");
+        let v = serde_json::to_value(&c).expect("ser");
+        assert_eq!(serde_json::from_value::<Check>(v).expect("de"), c);
+        let c = PluginKind::Command
+            .check(&json!({"host": " ", "command": "df"}), "params.")
+            .expect("structure ok");
+        let e = c.validate("params.").expect_err("blank host");
+        assert_eq!(e.field.as_deref(), Some("params.host"));
     }
 
     #[test]

@@ -193,7 +193,7 @@ impl BrowserStep {
                     (None, Some(name)) if valid_secret_name(name) => Ok(()),
                     (None, Some(_)) => Err(ApiError::invalid(
                         format!("{field}.secret"),
-                        "secret names are 1-64 characters of a-z, A-Z, 0-9, '-', '_', '.'",
+                        SECRET_NAME_RULE,
                     )),
                     _ => Err(ApiError::invalid(
                         field,
@@ -209,6 +209,11 @@ impl BrowserStep {
     }
 }
 
+/// What [`valid_secret_name`] accepts, for messages.
+pub const SECRET_NAME_RULE: &str =
+    "secret names are 1-64 characters of a-z, A-Z, 0-9, '-', '_', '.', not starting with '.'";
+
+/// A name of a file in a secrets directory (never a path: no '/', no leading '.').
 pub fn valid_secret_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64

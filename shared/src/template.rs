@@ -146,22 +146,32 @@ pub fn render_json(
 
 /// Every variable used anywhere in a JSON value; the error carries the path at fault.
 pub fn json_variables(v: &Value) -> Result<Vec<String>, (String, TemplateError)> {
+    let mut names: Vec<String> = Vec::new();
+    for (_, n) in json_uses(v)? {
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    Ok(names)
+}
+
+/// Each use of a variable in a JSON value, as `(path of the string, name)`, in document order
+/// (`headers.Authorization`, `secret.token`); the error carries the path at fault.
+pub fn json_uses(v: &Value) -> Result<Vec<(String, String)>, (String, TemplateError)> {
     fn collect(
         v: &Value,
         path: String,
-        names: &mut Vec<String>,
+        uses: &mut Vec<(String, String)>,
     ) -> Result<(), (String, TemplateError)> {
         match v {
             Value::String(s) => {
-                for n in variables(s).map_err(|e| (path, e))? {
-                    if !names.contains(&n) {
-                        names.push(n);
-                    }
+                for n in variables(s).map_err(|e| (path.clone(), e))? {
+                    uses.push((path.clone(), n));
                 }
             }
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    collect(item, format!("{path}[{i}]"), names)?;
+                    collect(item, format!("{path}[{i}]"), uses)?;
                 }
             }
             Value::Object(map) => {
@@ -171,16 +181,16 @@ pub fn json_variables(v: &Value) -> Result<Vec<String>, (String, TemplateError)>
                     } else {
                         format!("{path}.{k}")
                     };
-                    collect(item, p, names)?;
+                    collect(item, p, uses)?;
                 }
             }
             _ => {}
         }
         Ok(())
     }
-    let mut names = Vec::new();
-    collect(v, String::new(), &mut names)?;
-    Ok(names)
+    let mut uses = Vec::new();
+    collect(v, String::new(), &mut uses)?;
+    Ok(uses)
 }
 
 #[cfg(test)]
@@ -235,6 +245,10 @@ mod tests {
         let mut names = json_variables(&params).expect("ok");
         names.sort();
         assert_eq!(names, vec!["host".to_string(), "port".to_string()]);
+        let mut uses = json_uses(&params).expect("ok");
+        uses.sort();
+        let at = |p: &str, n: &str| (p.to_string(), n.to_string());
+        assert_eq!(uses, vec![at("args[1]", "port"), at("target", "host")]);
     }
 
     proptest::proptest! {

@@ -15,6 +15,7 @@ pub mod process;
 pub mod prometheus;
 pub mod smtp;
 pub mod spawn;
+pub mod sshd;
 pub mod targets;
 pub mod tcp_proxy;
 pub mod webhook;

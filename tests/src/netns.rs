@@ -33,21 +33,24 @@ fn ip(args: &[&str]) -> Result<(), String> {
 }
 
 impl NetNs {
-    /// Makes the namespace and the pair (a /30 of 198.18.0.0/15 chosen by this process's id).
+    /// Makes the namespace and the pair (a /30 of 198.18.0.0/15 chosen by this process's id
+    /// and a count of the namespaces it made, so tests in one process each get their own).
     /// Panics, saying why, when it cannot.
     pub fn create() -> Self {
+        static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 8;
         let pid = std::process::id();
-        let block = (pid % 16_384) * 4;
+        let block = ((pid % 2_048) * 8 + n) * 4;
         let (third, fourth) = ((block / 256) as u8, (block % 256) as u8);
         let host = Ipv4Addr::new(198, 18 + third / 128, third % 128, fourth + 1);
         let peer = Ipv4Addr::new(198, 18 + third / 128, third % 128, fourth + 2);
         let ns = Self {
-            name: format!("has-t-{pid}"),
+            name: format!("has-t-{pid}-{n}"),
             host,
             peer,
-            host_link: format!("hv{pid}"),
+            host_link: format!("hv{pid}-{n}"),
         };
-        let inner = format!("nv{pid}");
+        let inner = format!("nv{pid}-{n}");
         let (h, p) = (format!("{host}/30"), format!("{peer}/30"));
         let steps: [&[&str]; 7] = [
             &["netns", "add", &ns.name],

@@ -20,6 +20,7 @@ use shared::action::Action;
 use shared::check::{Check, CheckOutcome, CheckStatus, OnEmpty, SqlCheck, SqlSubject};
 use shared::pageinspect_client::PageinspectClient;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The lag the gate allows, in seconds.
@@ -33,7 +34,7 @@ struct Fixture {
     pair: PgPair,
     proxy: TcpProxy,
     writer: Writer,
-    executor: Executor,
+    executor: Arc<Executor>,
     checker: Checker,
     operations: BTreeMap<String, Operation>,
     http: reqwest::Client,
@@ -57,10 +58,12 @@ impl Fixture {
         let outbound = has_tests::outbound();
         let executor =
             Executor::new(&inspection, &Default::default(), &outbound).expect("executor");
+        let executor = Arc::new(executor);
         // The lag gate is an SQL check: pageinspect is never asked.
         let nowhere = format!("http://127.0.0.1:{}", has_tests::free_port());
         let pageinspect = PageinspectClient::new(&nowhere, None, &outbound).expect("client");
-        let checker = Checker::new(&inspection, pageinspect, &outbound).expect("checker");
+        let checker =
+            Checker::new(&inspection, pageinspect, &outbound, executor.clone()).expect("checker");
         let db = TestDb::new();
         let store = Store::open(&db.url, 2, 5_000).expect("open the store");
         Self {

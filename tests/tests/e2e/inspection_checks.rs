@@ -3,9 +3,11 @@
 //! executables. `fail` is about the thing inspected; `error` says the check could not tell.
 
 use acmangkut::config::{
-    AllowedCommand, DataSource, InspectionConfig, PrometheusSource, RestrictedCommand,
+    AllowedCommand, DataSource, ExecutorConfig, InspectionConfig, PrometheusSource,
+    RestrictedCommand,
 };
 use acmangkut::engine::checks::Checker;
+use acmangkut::engine::executor::Executor;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use futures::StreamExt;
 use has_tests::prometheus::TestPrometheus;
@@ -28,6 +30,21 @@ const TOKEN: &str = "checks-service-token";
 
 fn config() -> InspectionConfig {
     acmangkut::Config::default().inspection
+}
+
+/// The checker with an executor of its own on `c`'s commands and no host.
+fn checker(c: &InspectionConfig, pageinspect: PageinspectClient) -> Checker {
+    checker_with_hosts(c, &ExecutorConfig::default(), pageinspect)
+}
+
+fn checker_with_hosts(
+    c: &InspectionConfig,
+    hosts: &ExecutorConfig,
+    pageinspect: PageinspectClient,
+) -> Checker {
+    let outbound = has_tests::outbound();
+    let executor = Executor::new(c, hosts, &outbound).expect("executor");
+    Checker::new(c, pageinspect, &outbound, Arc::new(executor)).expect("checker")
 }
 
 /// A pageinspect client for checks that never reach it.
@@ -71,6 +88,7 @@ fn sql(query: &str, condition: &str) -> SqlCheck {
 
 fn command(name: &str, args: &[&str]) -> CommandCheck {
     CommandCheck {
+        host: None,
         command: name.into(),
         args: args.iter().map(|a| a.to_string()).collect(),
         timeout_ms: 5_000,
@@ -102,7 +120,7 @@ async fn inspection_checks_probes_pass_for_a_healthy_page_and_fail_for_a_broken_
     c.commands = BTreeMap::from([("echo".to_string(), AllowedCommand::Path("/bin/echo".into()))]);
     let client = PageinspectClient::new(&pi, Some(Secret::new(TOKEN)), &has_tests::outbound())
         .expect("client");
-    let checker = Arc::new(Checker::new(&c, client, &has_tests::outbound()).expect("client"));
+    let checker = Arc::new(checker(&c, client));
     let http = |path: &str| Check::Probe(ProbeSpec::new(ProbeKind::Http, targets.url(path)));
     let refused = format!("127.0.0.1:{}", targets.refused_port);
     let checks = vec![
@@ -140,9 +158,7 @@ async fn inspection_checks_probes_pass_for_a_healthy_page_and_fail_for_a_broken_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inspection_checks_an_unreachable_executor_is_an_error_not_a_failure() {
     let targets = Targets::start().await;
-    let checker = Arc::new(
-        Checker::new(&config(), no_pageinspect(), &has_tests::outbound()).expect("client"),
-    );
+    let checker = Arc::new(checker(&config(), no_pageinspect()));
     let probe = Check::Probe(ProbeSpec::new(ProbeKind::Http, targets.url("/healthy")));
 
     let one = checker.evaluate(&probe).await;
@@ -171,7 +187,7 @@ async fn inspection_checks_a_rejected_token_is_an_error_not_a_failure() {
         &has_tests::outbound(),
     )
     .expect("client");
-    let checker = Checker::new(&config(), wrong, &has_tests::outbound()).expect("client");
+    let checker = checker(&config(), wrong);
 
     let o = checker
         .evaluate(&Check::Probe(ProbeSpec::new(
@@ -201,7 +217,7 @@ async fn inspection_checks_promql_holds_every_sample_to_the_condition() {
             bearer_token: None,
         },
     )]);
-    let checker = Checker::new(&c, no_pageinspect(), &has_tests::outbound()).expect("client");
+    let checker = checker(&c, no_pageinspect());
 
     let all = checker
         .evaluate(&promql(
@@ -277,7 +293,7 @@ async fn inspection_checks_promql_empty_results_and_bad_queries() {
             },
         ),
     ]);
-    let checker = Checker::new(&c, no_pageinspect(), &has_tests::outbound()).expect("client");
+    let checker = checker(&c, no_pageinspect());
 
     for (on_empty, status) in [
         (OnEmpty::Pass, CheckStatus::Pass),
@@ -313,8 +329,7 @@ async fn inspection_checks_promql_empty_results_and_bad_queries() {
 
 #[tokio::test]
 async fn inspection_checks_an_unknown_source_is_refused_naming_the_parameter() {
-    let checker =
-        Checker::new(&config(), no_pageinspect(), &has_tests::outbound()).expect("client");
+    let checker = checker(&config(), no_pageinspect());
     let cases = [
         promql("nowhere", "up", "> 0", OnEmpty::Fail),
         Check::Sql(SqlCheck {
@@ -390,7 +405,7 @@ impl PgDb {
                 max_rows,
             },
         )]);
-        Checker::new(&c, no_pageinspect(), &has_tests::outbound()).expect("client")
+        checker(&c, no_pageinspect())
     }
 }
 
@@ -608,7 +623,7 @@ impl MariaDb {
                 max_rows,
             },
         )]);
-        Checker::new(&c, no_pageinspect(), &has_tests::outbound()).expect("client")
+        checker(&c, no_pageinspect())
     }
 }
 
@@ -706,7 +721,7 @@ async fn inspection_checks_sql_an_unreachable_database_is_an_error() {
             },
         ),
     ]);
-    let checker = Checker::new(&c, no_pageinspect(), &has_tests::outbound()).expect("client");
+    let checker = checker(&c, no_pageinspect());
     for source in ["pg", "my"] {
         let o = checker
             .evaluate(&Check::Sql(SqlCheck {
@@ -737,7 +752,7 @@ fn allowed() -> BTreeMap<String, AllowedCommand> {
 fn command_checker(commands: BTreeMap<String, AllowedCommand>) -> Checker {
     let mut c = config();
     c.commands = commands;
-    Checker::new(&c, no_pageinspect(), &has_tests::outbound()).expect("client")
+    checker(&c, no_pageinspect())
 }
 
 #[tokio::test]
@@ -920,4 +935,59 @@ async fn inspection_checks_a_command_restricted_to_argument_patterns_runs_only_w
         "{}",
         not_run.evidence
     );
+}
+
+/// A command check with `host` runs its script on that machine (a real sshd in a network
+/// namespace, `has_tests::sshd`), through the executor: the host's commands, not
+/// `inspection.commands`, say what may run there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspection_checks_a_command_with_a_host_runs_on_that_host() {
+    let server = has_tests::sshd::TestSshd::start();
+    let hosts = ExecutorConfig {
+        hosts: [("db-1".to_string(), server.host(&server.host_key, 1))].into(),
+        ..Default::default()
+    };
+    let checker = checker_with_hosts(&config(), &hosts, no_pageinspect());
+    let on = |host: &str, c: CommandCheck| {
+        Check::Command(CommandCheck {
+            host: Some(host.into()),
+            ..c
+        })
+    };
+    // The address the server was reached on: its end of the pair.
+    let there = on(
+        "db-1",
+        CommandCheck {
+            output_condition: Some(format!("== '{}'", server.ns.peer)),
+            ..command("sh", &["-c", "set -- $SSH_CONNECTION; echo $3"])
+        },
+    );
+
+    let o = checker.evaluate(&there).await;
+
+    assert_outcome(&o, CheckStatus::Pass, Some("0"));
+    let answer = |c: &Check| shared::ApiError::from(checker.validate(c, "params.").expect_err(""));
+    let cases = [
+        (
+            on("db-9", command("echo", &[])),
+            "params.host",
+            "`db-9` is not in executor.hosts",
+        ),
+        (
+            on("db-1", command("rm", &["-rf"])),
+            "params.command",
+            "not in executor.hosts.db-1.commands",
+        ),
+        (
+            Check::Command(command("sh", &[])),
+            "params.command",
+            "inspection.commands lists no executables",
+        ),
+    ];
+    for (check, field, why) in cases {
+        let e = answer(&check);
+        assert_eq!(e.field.as_deref(), Some(field), "{}", e.detail);
+        assert!(e.detail.contains(why), "{}", e.detail);
+        assert_outcome(&checker.evaluate(&check).await, CheckStatus::Error, None);
+    }
 }

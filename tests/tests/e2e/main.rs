@@ -8,6 +8,7 @@ mod conformance;
 mod crashes;
 mod database;
 mod executor;
+mod executor_ssh;
 mod failover_fixture;
 mod hasinit;
 mod iam_accounts;

@@ -1,15 +1,13 @@
 //! Command checks: an allow-listed executable, run directly (never through a shell), with a
-//! timeout, a clean environment and capped output (the executor's process runner).
+//! timeout, a clean environment and capped output: here, or with `host` on that host over SSH.
+//! Both through the one executor ([`Executor::run_argv`]), so a check waits for the host's
+//! slots like every other action there, and its host key is pinned the same way.
 
-use crate::engine::executor::allowlist::Allowlist;
+use crate::engine::executor::Executor;
 use crate::engine::executor::process::{self, Output};
 use shared::check::{CheckOutcome, CheckStatus, CommandCheck, Threshold, excerpt};
 
-pub(super) async fn evaluate(commands: &Allowlist, check: &CommandCheck) -> CheckOutcome {
-    let program = match commands.resolve(&check.command, &check.args, ("", "command", "args")) {
-        Ok(p) => p,
-        Err(e) => return CheckOutcome::error(e.parts().1, 0),
-    };
+pub(super) async fn evaluate(executor: &Executor, check: &CommandCheck) -> CheckOutcome {
     let condition = match check
         .output_condition
         .as_deref()
@@ -19,7 +17,7 @@ pub(super) async fn evaluate(commands: &Allowlist, check: &CommandCheck) -> Chec
         Ok(c) => c,
         Err(e) => return CheckOutcome::error(e, 0),
     };
-    match process::run(program, &check.args, &[], check.timeout_ms).await {
+    match executor.run_argv(&check.action()).await {
         Ok(out) => judge(check, condition.as_ref(), &out),
         Err(e) => CheckOutcome::error(e, 0),
     }
@@ -74,10 +72,12 @@ fn judge(check: &CommandCheck, condition: Option<&Threshold>, out: &Output) -> C
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::executor::allowlist::Allowlist;
     use crate::engine::executor::process::Captured;
 
     fn check() -> CommandCheck {
         CommandCheck {
+            host: None,
             command: "x".into(),
             args: vec![],
             timeout_ms: 1000,

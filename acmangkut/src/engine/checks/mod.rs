@@ -12,7 +12,7 @@ mod sql;
 
 use crate::config::InspectionConfig;
 use crate::engine::Error;
-use crate::engine::executor::allowlist::Allowlist;
+use crate::engine::executor::Executor;
 use futures::stream::{BoxStream, StreamExt};
 use shared::check::{Check, CheckOutcome};
 use shared::outbound::Outbound;
@@ -29,23 +29,26 @@ pub struct Checker {
     probe_batch_size: usize,
     prometheus: promql::Prometheus,
     sql: sql::Sources,
-    commands: Allowlist,
+    /// Runs command checks, here or on their host: the process's one executor.
+    executor: Arc<Executor>,
 }
 
 impl Checker {
-    /// `outbound` builds the clients of the checks that call out themselves (PromQL). Fails
-    /// on a command argument pattern that does not compile (naming its config key).
+    /// `outbound` builds the clients of the checks that call out themselves (PromQL);
+    /// `executor` runs the command checks (its allow-lists are `inspection.commands` and each
+    /// host's `commands`).
     pub fn new(
         config: &InspectionConfig,
         pageinspect: PageinspectClient,
         outbound: &Outbound,
+        executor: Arc<Executor>,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             pageinspect,
             probe_batch_size: config.probe_batch_size.max(1),
             prometheus: promql::Prometheus::new(&config.prometheus, outbound)?,
             sql: sql::Sources::new(&config.datasources),
-            commands: Allowlist::compile("inspection.commands", &config.commands)?,
+            executor,
         })
     }
 
@@ -58,10 +61,7 @@ impl Checker {
             Check::Probe(_) => Ok(()),
             Check::Promql(p) => self.prometheus.knows(&p.source, &field("source")),
             Check::Sql(s) => self.sql.knows(&s.source, &field("source")),
-            Check::Command(c) => {
-                let fields = (prefix, "command", "args");
-                self.commands.resolve(&c.command, &c.args, fields).map(drop)
-            }
+            Check::Command(c) => self.executor.validate_argv(&c.action(), prefix),
         }
     }
 
@@ -147,7 +147,7 @@ impl Checker {
                 }
                 Check::Promql(p) => self.prometheus.evaluate(p).await,
                 Check::Sql(s) => self.sql.evaluate(s).await,
-                Check::Command(c) => command::evaluate(&self.commands, c).await,
+                Check::Command(c) => command::evaluate(&self.executor, c).await,
             }
         };
         let mut out = match tokio::time::timeout(limit, work).await {

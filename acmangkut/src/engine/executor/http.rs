@@ -1,7 +1,9 @@
 //! `http` actions: one request through HAS's outbound client (marked, never to acmangkut
 //! itself), no redirects followed (a redirect is an answer), the body read up to a cap, then
-//! the expected status and the conditions judged.
+//! the expected status and the conditions judged. Secrets are hidden in the evidence before it
+//! is cut to an excerpt, so a cut never leaves part of one.
 
+use super::secrets::Resolved;
 use shared::action::HttpAction;
 use shared::check::{CheckOutcome, CheckStatus, excerpt};
 use shared::condition::{self, Observation};
@@ -10,7 +12,11 @@ use std::time::{Duration, Instant};
 /// Body bytes read for conditions and evidence.
 const MAX_BODY: usize = 1024 * 1024;
 
-pub(crate) async fn run(client: &reqwest::Client, action: &HttpAction) -> CheckOutcome {
+pub(crate) async fn run(
+    client: &reqwest::Client,
+    action: &HttpAction,
+    secrets: &Resolved,
+) -> CheckOutcome {
     let started = Instant::now();
     let elapsed = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let conditions = match condition::parse_all(&action.conditions, "conditions") {
@@ -106,7 +112,7 @@ pub(crate) async fn run(client: &reqwest::Client, action: &HttpAction) -> CheckO
             false => CheckStatus::Fail,
         },
         value: Some(status.to_string()),
-        evidence: excerpt(&format!("{lead}\nbody:\n{}", text.trim_end())),
+        evidence: excerpt(&secrets.redact(&format!("{lead}\nbody:\n{}", text.trim_end()))),
         duration_ms,
     }
 }

@@ -5,7 +5,8 @@
 //! (not allow-listed, unknown host, refused host key, timeout, connection).
 //!
 //! Templates (`{{ var }}`) are rendered here, just before running, so what is stored is the
-//! template and what ran is in the evidence.
+//! template and what ran is in the evidence. Secrets (`{{ secret.NAME }}`) are read here too,
+//! at each run, and hidden again in what the run returns ([`secrets`]).
 //!
 //! [`Executor::run_recorded`] commits an intent row before the side effect and the outcome
 //! after it (`store::actions`), so a replica that restarts, or takes over, knows for each
@@ -14,6 +15,7 @@
 pub(crate) mod allowlist;
 mod http;
 pub(crate) mod process;
+mod secrets;
 mod ssh;
 
 use crate::config::{ExecutorConfig, InspectionConfig};
@@ -21,7 +23,7 @@ use crate::engine::Error;
 use crate::store::actions::{self, ActionRun};
 use crate::store::{Store, StoreError};
 use allowlist::Allowlist;
-use shared::action::Action;
+use shared::action::{Action, CommandAction, SECRET_PREFIX};
 use shared::check::{CheckOutcome, CheckStatus, MAX_EVIDENCE_BYTES, excerpt};
 use shared::outbound::Outbound;
 use std::collections::BTreeMap;
@@ -31,6 +33,7 @@ pub struct Executor {
     commands: Allowlist,
     hosts: ssh::Hosts,
     http: reqwest::Client,
+    secrets: secrets::Secrets,
 }
 
 impl Executor {
@@ -47,19 +50,54 @@ impl Executor {
                 .client()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()?,
+            secrets: secrets::Secrets::new(config),
         })
     }
 
-    /// Validates `action` and that what it names is configured; errors name `{prefix}field`.
+    /// Validates `action` and that what it names is configured (executables, hosts); errors
+    /// name `{prefix}field`. Secrets are checked apart ([`Executor::check_secrets`]): one may
+    /// be provisioned after the action is written.
     pub fn validate(&self, action: &Action, prefix: &str) -> Result<(), Error> {
         action.validate(prefix)?;
         match action {
             Action::Http(_) => Ok(()),
-            Action::Command(c) => self
+            Action::Command(c) | Action::Ssh(c) => self.validate_argv(c, prefix),
+        }
+    }
+
+    /// Every secret `action` names can be read now (from `executor.secrets` or
+    /// `executor.secrets_dir`); the error names the field using the first missing one and
+    /// the secret (`{prefix}headers.Authorization`: "secret `pg-token` is missing: …").
+    pub fn check_secrets(&self, action: &Action, prefix: &str) -> Result<(), Error> {
+        self.secrets.check(action, prefix)
+    }
+
+    /// Checks an argv against the config: `inspection.commands` without a host, else the
+    /// host and its `commands`; errors name `{prefix}host`, `{prefix}command`,
+    /// `{prefix}args[i]`.
+    pub(crate) fn validate_argv(&self, c: &CommandAction, prefix: &str) -> Result<(), Error> {
+        match &c.host {
+            None => self
                 .commands
                 .resolve(&c.command, &c.args, (prefix, "command", "args"))
                 .map(drop),
-            Action::Ssh(s) => self.hosts.validate(s, prefix),
+            Some(_) => self.hosts.validate(c, prefix),
+        }
+    }
+
+    /// Runs an allow-listed argv here, or on its host (after waiting for a slot there), and
+    /// returns what it printed, for callers that judge it themselves (command checks). `Err`:
+    /// it could not run, timed out, or ssh failed (connection, login, host key).
+    pub(crate) async fn run_argv(&self, c: &CommandAction) -> Result<process::Output, String> {
+        match &c.host {
+            None => {
+                let path = self
+                    .commands
+                    .resolve(&c.command, &c.args, ("", "command", "args"))
+                    .map_err(|e| e.parts().1)?;
+                process::run(path, &c.args, &[], c.timeout_ms).await
+            }
+            Some(_) => self.hosts.run(c).await,
         }
     }
 
@@ -73,24 +111,22 @@ impl Executor {
                 0,
             );
         }
-        let action = match render(action, vars) {
-            Ok(a) => a,
+        let secrets = match self.secrets.resolve(action).await {
+            Ok(s) => s,
             Err(e) => return CheckOutcome::error(e, 0),
         };
-        let mut outcome = match &action {
-            Action::Http(h) => http::run(&self.http, h).await,
-            Action::Command(c) => {
-                let fields = ("", "command", "args");
-                match self.commands.resolve(&c.command, &c.args, fields) {
-                    Ok(path) => {
-                        let ran = process::run(path, &c.args, &[], c.timeout_ms).await;
-                        judge(ran, c.expect_exit_code)
-                    }
-                    Err(e) => CheckOutcome::error(e.parts().1, 0),
-                }
+        // A caller's variable never stands in for a secret.
+        let mut vars = vars.clone();
+        vars.retain(|k, _| !k.starts_with(SECRET_PREFIX));
+        vars.extend(secrets.vars());
+        let outcome = match render(action, &vars) {
+            Err(e) => CheckOutcome::error(e, 0),
+            Ok(Action::Http(h)) => http::run(&self.http, &h, &secrets).await,
+            Ok(Action::Command(c) | Action::Ssh(c)) => {
+                judge(self.run_argv(&c).await, c.expect_exit_code)
             }
-            Action::Ssh(s) => judge(self.hosts.run(s).await, s.expect_exit_code),
         };
+        let mut outcome = secrets.redact_outcome(outcome);
         outcome.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         outcome
     }

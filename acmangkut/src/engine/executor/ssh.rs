@@ -192,8 +192,8 @@ mod tests {
             .into(),
         };
         ExecutorConfig {
-            ssh_program: PathBuf::new(),
             hosts: [("db-1".to_string(), host)].into(),
+            ..Default::default()
         }
     }
 

@@ -187,3 +187,35 @@ impl Definition for Rules {
         format!("/inspection/rules/{id}?notice={notice}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::i18n::Lang;
+    use shared::check::PluginKind;
+
+    #[test]
+    fn a_command_rule_may_name_the_host_its_script_runs_on() {
+        let kind = PluginKind::Command;
+        let plugin = Plugin {
+            id: 1,
+            name: "command".into(),
+            kind,
+            description: String::new(),
+            defaults: serde_json::json!({}),
+            builtin: true,
+            schema: serde_json::to_value(kind.schema()).expect("a schema"),
+            rules: 0,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        };
+        let fields = params(Tr(Lang::En), &plugin);
+        let host = fields
+            .iter()
+            .find(|f| f.name == "params.host")
+            .expect("a host field");
+        assert_eq!(host.kind, Kind::Text);
+        assert!(host.optional, "left empty: runs on acmangkut's host");
+        assert!(host.help.contains("executor.hosts"), "{}", host.help);
+    }
+}
