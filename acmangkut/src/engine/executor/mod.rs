@@ -1,7 +1,8 @@
 //! The one executor of actions ([`shared::action::Action`]): plan steps and their
-//! compensations, drill injections and recoveries hand their actions here; none runs anything
-//! itself. An outcome is a [`CheckOutcome`]: `pass` = done as expected, `fail` = it ran and
-//! answered otherwise (status, exit code, a condition), `error` = it could not run or tell
+//! compensations, drill injections and recoveries hand their actions here, and command checks
+//! their argv ([`Executor::run_argv`], here or on their `host`); none runs anything itself.
+//! An outcome is a [`CheckOutcome`]: `pass` = done as expected, `fail` = it ran and answered
+//! otherwise (status, exit code, a condition), `error` = it could not run or tell
 //! (not allow-listed, unknown host, refused host key, timeout, connection).
 //!
 //! Templates (`{{ var }}`) are rendered here, just before running, so what is stored is the
