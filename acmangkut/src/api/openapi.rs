@@ -79,7 +79,13 @@ impl Modify for Routes {
 }
 
 /// The inputs whose `name` `shared::inspection::validate_name` checks.
-const NAMED: [&str; 4] = ["PluginInput", "RuleInput", "Target", "TaskInput"];
+const NAMED: [&str; 5] = [
+    "PluginInput",
+    "RuleInput",
+    "Target",
+    "TaskInput",
+    "OperationInput",
+];
 
 /// Declares what `validate_name` enforces on each of [`NAMED`]'s `name`, from its constants.
 fn name_limits(api: &mut utoipa::openapi::OpenApi) {
