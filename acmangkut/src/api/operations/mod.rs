@@ -1,6 +1,9 @@
 //! `/api/v1/operations/…`: the atomic operations catalog (原子操作), addressed by code. Reading
 //! needs `plans:read`; creating, changing, publishing, deprecating and deleting `plans:write`
 //! (plans are what operations serve; drills will read `kind: fault` ones the same way).
+//!
+//! Each OpenAPI operation has an id of its own (`get_operation`, not the handler's name `get`,
+//! which other resources' handlers have too): clients and tools resolve links by it.
 
 use crate::engine::operations as engine;
 use crate::iam::perm;
@@ -66,6 +69,7 @@ impl OperationQuery {
 
 /// The catalog, newest first, with each operation's status and reference count.
 #[utoipa::path(
+    operation_id = "list_operations",
     get,
     path = "/api/v1/operations",
     params(OperationQuery),
@@ -83,6 +87,7 @@ pub async fn list(
 
 /// Create an operation: a draft at version 1.
 #[utoipa::path(
+    operation_id = "create_operation",
     post,
     path = "/api/v1/operations",
     request_body = OperationInput,
@@ -105,6 +110,7 @@ pub async fn create(
 }
 
 #[utoipa::path(
+    operation_id = "get_operation",
     get,
     path = "/api/v1/operations/{code}",
     params(("code" = String, Path, description = "The operation's code")),
@@ -123,6 +129,7 @@ pub async fn get(state: Read, code: web::Path<String>) -> Result<web::Json<Opera
 /// Change an operation: a change adds a version (plan versions keep the one they pinned); a
 /// deprecated operation no longer changes (409). The code cannot change.
 #[utoipa::path(
+    operation_id = "update_operation",
     put,
     path = "/api/v1/operations/{code}",
     params(("code" = String, Path, description = "The operation's code")),
@@ -149,6 +156,7 @@ pub async fn update(
 
 /// Delete an operation and its versions; 409 naming the plans while any plan version pins it.
 #[utoipa::path(
+    operation_id = "delete_operation",
     delete,
     path = "/api/v1/operations/{code}",
     params(("code" = String, Path, description = "The operation's code")),
@@ -182,6 +190,7 @@ async fn set_status(
 
 /// Publish a draft: new plan versions may then pin it. 409 unless it is a draft.
 #[utoipa::path(
+    operation_id = "publish_operation",
     post,
     path = "/api/v1/operations/{code}/publish",
     params(("code" = String, Path, description = "The operation's code")),
@@ -201,6 +210,7 @@ pub async fn publish(
 /// Deprecate a published operation: no new references, no changes; plan versions that pin it
 /// keep it. 409 unless it is published.
 #[utoipa::path(
+    operation_id = "deprecate_operation",
     post,
     path = "/api/v1/operations/{code}/deprecate",
     params(("code" = String, Path, description = "The operation's code")),
@@ -219,6 +229,7 @@ pub async fn deprecate(
 
 /// Every version of an operation, newest first.
 #[utoipa::path(
+    operation_id = "list_operation_versions",
     get,
     path = "/api/v1/operations/{code}/versions",
     params(("code" = String, Path, description = "The operation's code")),
@@ -239,6 +250,7 @@ pub async fn versions(
 
 /// One version of an operation, whatever its status now.
 #[utoipa::path(
+    operation_id = "get_operation_version",
     get,
     path = "/api/v1/operations/{code}/versions/{version}",
     params(
@@ -265,6 +277,7 @@ pub async fn version(
 
 /// The plan versions that pin a version of the operation.
 #[utoipa::path(
+    operation_id = "list_operation_references",
     get,
     path = "/api/v1/operations/{code}/references",
     params(("code" = String, Path, description = "The operation's code")),
