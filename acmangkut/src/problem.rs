@@ -98,6 +98,7 @@ fn taken(message: &str, table: Option<&str>, details: Option<&str>) -> Option<(S
         "iam_roles" => "a role",
         "iam_bindings" => "a binding",
         "iam_api_tokens" => "a token",
+        "operations" => "an operation",
         _ => "a resource",
     };
     let column = column.trim();

@@ -6,6 +6,7 @@ pub mod iam;
 pub mod inspection;
 pub mod monitors;
 pub mod openapi;
+pub mod operations;
 pub mod routes;
 pub mod standard;
 
@@ -90,6 +91,9 @@ routes::api_routes! {
         list, get, create, update, delete, deliveries
     }
     guarded "super::inspection::config" inspection::config { export, apply }
+    guarded "super::operations" operations {
+        list, create, get, update, delete, publish, deprecate, versions, version, references
+    }
 }
 
 /// 201 Created: the new resource as the body, and where it lives in `Location`.

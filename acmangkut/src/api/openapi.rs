@@ -75,11 +75,19 @@ impl Modify for Routes {
     fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
         super::table().document(api);
         name_limits(api);
+        action_tags(api);
+        open_flattened_inputs(api);
     }
 }
 
 /// The inputs whose `name` `shared::inspection::validate_name` checks.
-const NAMED: [&str; 4] = ["PluginInput", "RuleInput", "Target", "TaskInput"];
+const NAMED: [&str; 5] = [
+    "PluginInput",
+    "RuleInput",
+    "Target",
+    "TaskInput",
+    "OperationInput",
+];
 
 /// Declares what `validate_name` enforces on each of [`NAMED`]'s `name`, from its constants.
 fn name_limits(api: &mut utoipa::openapi::OpenApi) {
@@ -94,6 +102,56 @@ fn name_limits(api: &mut utoipa::openapi::OpenApi) {
             name.min_length = Some(1);
             name.max_length = Some(MAX_NAME_LEN);
             name.pattern = Some(NAME_PATTERN.into());
+        }
+    }
+}
+
+/// `shared::action::Action` is tagged by `action` around structs that refuse unknown fields:
+/// the generated `allOf` of each branch (the struct, and an object with `action`) would allow no
+/// body at all, since the struct's `additionalProperties: false` forbids `action`. The tag is
+/// declared on the structs themselves, with the values each takes.
+fn action_tags(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let Some(components) = api.components.as_mut() else {
+        return;
+    };
+    for (name, tags) in [
+        ("HttpAction", &["http"][..]),
+        ("CommandAction", &["command", "ssh"][..]),
+    ] {
+        if let Some(RefOr::T(Schema::Object(o))) = components.schemas.get_mut(name) {
+            let tag = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(tags.iter().copied()));
+            o.properties.insert("action".into(), tag.build().into());
+        }
+    }
+}
+
+/// Answers that flatten an input (`Operation` holds an `OperationInput` and more): the input
+/// refuses unknown fields (`additionalProperties: false`), which in the answer's `allOf` would
+/// forbid the answer's own fields. There, the input is a copy that allows them.
+fn open_flattened_inputs(api: &mut utoipa::openapi::OpenApi) {
+    let Some(components) = api.components.as_mut() else {
+        return;
+    };
+    for (answer, input) in [
+        ("Operation", "OperationInput"),
+        ("Rule", "RuleInput"),
+        ("Task", "TaskInput"),
+    ] {
+        let Some(RefOr::T(Schema::Object(open))) = components.schemas.get(input) else {
+            continue;
+        };
+        let mut open = open.clone();
+        open.additional_properties = None;
+        let location = format!("#/components/schemas/{input}");
+        if let Some(RefOr::T(Schema::AllOf(all))) = components.schemas.get_mut(answer) {
+            for item in &mut all.items {
+                if matches!(item, RefOr::Ref(r) if r.ref_location == location) {
+                    *item = RefOr::T(Schema::Object(open.clone()));
+                }
+            }
         }
     }
 }

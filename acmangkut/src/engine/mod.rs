@@ -7,6 +7,8 @@
 //! - [`inspection`]: inspection runs, their reports, risk events and notifications, built on
 //!   [`checks`] (the one evaluator of checks) and [`notify`] (the channel senders).
 //! - [`executor`]: the one executor of actions (http, command, ssh) for plans and drills.
+//! - [`operations`]: the atomic operations catalog's rules: checked documents, the lifecycle,
+//!   what a plan version may pin.
 
 pub mod checks;
 mod error;
@@ -15,6 +17,7 @@ pub mod inspection;
 pub mod metric_log;
 pub mod monitors;
 pub mod notify;
+pub mod operations;
 
 pub use error::{Error, Result};
 
@@ -32,6 +35,27 @@ pub(crate) fn names<'a>(names: impl Iterator<Item = &'a String>) -> String {
     } else {
         list.join(", ")
     }
+}
+
+/// Reads a YAML document as `T`; an error names the field (`rules[2].level`) and the line.
+pub fn from_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
+    let de = serde_yaml_ng::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let at = inner
+            .location()
+            .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
+            .unwrap_or_default();
+        let detail = format!("{inner}{at}");
+        match shared::extract::field_path(&path, &detail) {
+            None => Error::Invalid {
+                field: None,
+                detail,
+            },
+            Some(field) => Error::invalid(field, detail),
+        }
+    })
 }
 
 /// Flips to `true` once when the process should stop.

@@ -28,6 +28,7 @@ const STEPS: &[Step] = steps!(
     "2026-11-28-000003_iam",
     "2026-11-29-000004_inspection",
     "2026-12-07-000005_executor",
+    "2026-12-08-000006_operations",
 );
 
 /// PostgreSQL's words and SQLite's for the same column.

@@ -13,6 +13,7 @@ pub mod inspection;
 pub mod leases;
 mod migrate;
 pub mod monitors;
+pub mod operations;
 pub mod schema;
 pub mod settings;
 

@@ -379,6 +379,44 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    operations (id) {
+        id -> BigInt,
+        code -> Text,
+        name -> Text,
+        kind -> Text,
+        status -> Text,
+        version -> Integer,
+        definition -> Text,
+        created_at -> BigInt,
+        created_by -> Text,
+        updated_at -> BigInt,
+        published_at -> Nullable<BigInt>,
+        published_by -> Nullable<Text>,
+        deprecated_at -> Nullable<BigInt>,
+        deprecated_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    operation_versions (operation_id, version) {
+        operation_id -> BigInt,
+        version -> Integer,
+        definition -> Text,
+        created_at -> BigInt,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    plan_operation_refs (plan_name, plan_version, operation_code, operation_version) {
+        plan_name -> Text,
+        plan_version -> Integer,
+        operation_code -> Text,
+        operation_version -> Integer,
+    }
+}
+
 diesel::joinable!(monitor_labels -> monitors (monitor_id));
 diesel::joinable!(probe_results -> monitors (monitor_id));
 diesel::joinable!(state_changes -> monitors (monitor_id));
@@ -389,6 +427,7 @@ diesel::joinable!(inspection_task_rules -> inspection_rules (rule_id));
 diesel::joinable!(inspection_task_rules -> inspection_tasks (task_id));
 diesel::joinable!(inspection_findings -> inspection_runs (run_id));
 diesel::joinable!(notification_deliveries -> notification_channels (channel_id));
+diesel::joinable!(operation_versions -> operations (operation_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     monitors,
@@ -412,4 +451,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     notification_channels,
     notification_deliveries,
     action_runs,
+    operations,
+    operation_versions,
+    plan_operation_refs,
 );

@@ -14,6 +14,7 @@ pub mod i18n;
 pub mod iam;
 mod inspection;
 pub mod monitors;
+mod operations;
 pub mod refusals;
 mod routes;
 mod views;
@@ -138,6 +139,19 @@ routes::console_routes! {
         GET InspectionsRead => inspection::config::show,
         POST InspectionsWrite => inspection::config::apply,
     }
+    "/operations" { GET PlansRead => operations::list }
+    "/operations/new" {
+        GET PlansWrite => operations::forms::new_form,
+        POST PlansWrite => operations::forms::create,
+    }
+    "/operations/{code}" { GET PlansRead => operations::show }
+    "/operations/{code}/edit" {
+        GET PlansWrite => operations::forms::edit_form,
+        POST PlansWrite => operations::forms::update,
+    }
+    "/operations/{code}/publish" { POST PlansWrite => operations::forms::publish }
+    "/operations/{code}/deprecate" { POST PlansWrite => operations::forms::deprecate }
+    "/operations/{code}/delete" { POST PlansWrite => operations::forms::delete }
 }
 
 /// The public pages (sign-in, the identity provider's redirect, the stylesheet), then
@@ -167,12 +181,13 @@ pub fn page_permission(path: &str) -> Option<Option<Permission>> {
 
 /// The navigation: `(active key, href, message key)`; an entry is shown only to callers
 /// holding the permission [`ROUTES`] gives its page.
-const NAV: [(&str, &str, &str); 9] = [
+const NAV: [(&str, &str, &str); 10] = [
     ("dashboard", "/", "nav.dashboard"),
     ("monitors", "/monitors", "nav.monitors"),
     ("new", "/monitors/new", "nav.new"),
     ("inspection", "/inspection", "nav.inspection"),
     ("risks", "/inspection/risks", "nav.risks"),
+    ("operations", "/operations", "nav.operations"),
     ("audit", "/audit", "nav.audit"),
     ("tokens", "/tokens", "nav.tokens"),
     ("users", "/admin/users", "nav.users"),
@@ -408,7 +423,7 @@ impl Ui {
 }
 
 /// Messages that may be shown through `?notice=`; anything else is ignored.
-const NOTICES: [&str; 14] = [
+const NOTICES: [&str; 16] = [
     "notice.run_queued",
     "notice.paused_no_run",
     "notice.saved",
@@ -423,6 +438,8 @@ const NOTICES: [&str; 14] = [
     "notice.inspection_queued",
     "notice.risk_acknowledged",
     "notice.risk_resolved",
+    "notice.operation_published",
+    "notice.operation_deprecated",
 ];
 
 /// The signed-in caller as the layout shows them.

@@ -29,6 +29,7 @@ mod notify_channels;
 mod oidc_signin;
 mod oidc_tokens;
 mod openapi;
+mod operations_api;
 mod pageinspect_auth;
 mod policy;
 mod problem_snapshots;

@@ -65,23 +65,7 @@ pub fn parse(yaml: &[u8]) -> Result<Document, Error> {
     if text.trim().is_empty() {
         return Ok(Document::default());
     }
-    let de = serde_yaml_ng::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let at = inner
-            .location()
-            .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
-            .unwrap_or_default();
-        let detail = format!("{inner}{at}");
-        match shared::extract::field_path(&path, &detail) {
-            None => Error::Invalid {
-                field: None,
-                detail,
-            },
-            Some(field) => Error::invalid(field, detail),
-        }
-    })
+    crate::engine::from_yaml(text)
 }
 
 pub fn render(doc: &Document) -> Result<String, Error> {
