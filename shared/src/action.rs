@@ -22,7 +22,7 @@ pub const DEFAULT_ACTION_TIMEOUT_MS: u64 = 30_000;
 pub const MAX_URL_LEN: usize = 8192;
 pub const MAX_BODY_LEN: usize = 256 * 1024;
 pub const MAX_HEADERS: usize = 32;
-pub const MAX_ARGS: usize = crate::check::MAX_ARGS;
+pub const MAX_ARGS: usize = 64;
 pub const MAX_ARG_LEN: usize = 4096;
 pub const METHODS: [&str; 6] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
 /// Template variables that name a secret: `{{ secret.NAME }}`.

@@ -12,7 +12,7 @@ use crate::problem::ApiError;
 use serde::{Deserialize, Serialize};
 
 pub const MAX_QUERY_LEN: usize = 8192;
-pub const MAX_ARGS: usize = 64;
+pub const MAX_ARGS: usize = crate::action::MAX_ARGS;
 pub const MAX_CHECK_TIMEOUT_MS: u64 = 300_000;
 pub const DEFAULT_CHECK_TIMEOUT_MS: u64 = 10_000;
 /// Evidence kept per finding (query output excerpt, command output).
