@@ -125,6 +125,25 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// Parses a YAML document (JSON is YAML too) into `T`, naming the offending field and its
+/// line on failure.
+pub fn parse_yaml<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
+    let de = serde_yaml_ng::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let at = inner
+            .location()
+            .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
+            .unwrap_or_default();
+        let detail = format!("{inner}{at}");
+        match field_path(&path, &detail) {
+            None => ApiError::new(ErrorCode::InvalidField, detail),
+            Some(field) => ApiError::invalid(field, detail),
+        }
+    })
+}
+
 /// The path (as serde names it: `a.b[0]`) of the first string or key holding a NUL.
 fn nul_in_json(v: &serde_json::Value, path: String) -> Option<String> {
     use serde_json::Value;

@@ -368,7 +368,7 @@ impl TaskInput {
                 ));
             }
             for (k, v) in &t.vars {
-                if k == "target" || !valid_var_name(k) {
+                if k == "target" || !crate::template::valid_name(k) {
                     return Err(ApiError::invalid(
                         format!("targets[{i}].vars.{k}"),
                         "variable names are 1-64 characters of a-z, A-Z, 0-9, '_', '-', '.' (and \
@@ -400,13 +400,6 @@ impl TaskInput {
         }
         Ok(())
     }
-}
-
-fn valid_var_name(k: &str) -> bool {
-    !k.is_empty()
-        && k.len() <= crate::template::MAX_VAR_NAME
-        && k.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -13,6 +13,7 @@
 //!   executor.
 //! - [`operation`]: atomic operations (原子操作): typed parameters, `do`/`undo` actions, the
 //!   lifecycle draft → published → deprecated.
+//! - [`plan`]: disaster-recovery plan documents (stages, steps, parameters, targets).
 //! - [`check`]: checks (probe, PromQL, SQL, command) and their outcomes; [`template`]: `{{ var }}`.
 //! - [`permissions`]: the permission catalog and the built-in roles (acmangkut enforces them,
 //!   hasinit seeds them).
@@ -38,6 +39,7 @@ pub mod outbound;
 pub mod page;
 pub mod pageinspect_client;
 pub mod permissions;
+pub mod plan;
 pub mod probe;
 pub mod problem;
 pub mod secret;

@@ -29,7 +29,8 @@ impl std::fmt::Display for TemplateError {
     }
 }
 
-fn valid_name(n: &str) -> bool {
+/// A variable name: 1-64 characters of a-z, A-Z, 0-9, '_', '-', '.'.
+pub fn valid_name(n: &str) -> bool {
     !n.is_empty()
         && n.len() <= MAX_VAR_NAME
         && n.bytes()

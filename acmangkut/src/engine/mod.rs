@@ -39,23 +39,7 @@ pub(crate) fn names<'a>(names: impl Iterator<Item = &'a String>) -> String {
 
 /// Reads a YAML document as `T`; an error names the field (`rules[2].level`) and the line.
 pub fn from_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
-    let de = serde_yaml_ng::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let at = inner
-            .location()
-            .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
-            .unwrap_or_default();
-        let detail = format!("{inner}{at}");
-        match shared::extract::field_path(&path, &detail) {
-            None => Error::Invalid {
-                field: None,
-                detail,
-            },
-            Some(field) => Error::invalid(field, detail),
-        }
-    })
+    Ok(shared::extract::parse_yaml(text)?)
 }
 
 /// Flips to `true` once when the process should stop.
