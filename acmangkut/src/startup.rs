@@ -99,6 +99,11 @@ impl Application {
             &outbound,
             executor,
         )?);
+        let executor = Arc::new(crate::engine::executor::Executor::new(
+            &config.inspection,
+            &config.executor,
+            &outbound,
+        )?);
         store
             .run(crate::store::inspection::plugins::seed_builtins)
             .await
@@ -109,6 +114,7 @@ impl Application {
             config: config.clone(),
             iam: iam.clone(),
             checker: checker.clone(),
+            executor,
         };
         let server = http_server(listener, state.clone(), &config)?;
 

@@ -11,8 +11,8 @@
 //! engine checks the rest (operations published, executables allow-listed, hosts known).
 
 use crate::check::Check;
-use crate::operation::{Param, validate_code};
 use crate::inspection::{MAX_TEXT_LEN, Target, validate_name};
+use crate::operation::{Param, validate_code};
 use crate::problem::ApiError;
 use crate::template::{self, TemplateError};
 use chrono::{DateTime, Utc};
@@ -66,7 +66,9 @@ impl Duration {
         if let Ok(secs) = t.parse::<u64>() {
             return secs.checked_mul(1000).map(Self).ok_or_else(bad);
         }
-        crate::operation::parse_duration(t).map(Self).ok_or_else(bad)
+        crate::operation::parse_duration(t)
+            .map(Self)
+            .ok_or_else(bad)
     }
 }
 
@@ -235,7 +237,8 @@ pub enum StepKind {
     Operation(OperationStep),
     Wait(Duration),
     Approval(ApprovalStep),
-    Check(CheckStep),
+    /// Boxed: a check is larger than every other kind.
+    Check(Box<CheckStep>),
     Batches(BatchesStep),
     Plan(SubPlanStep),
     Notify(NotifyStep),
@@ -299,12 +302,15 @@ impl TryFrom<StepDocument> for Step {
         kinds.extend(d.operation.map(StepKind::Operation));
         kinds.extend(d.wait.map(StepKind::Wait));
         kinds.extend(d.approval.map(StepKind::Approval));
-        kinds.extend(d.check.map(StepKind::Check));
+        kinds.extend(d.check.map(|c| StepKind::Check(Box::new(c))));
         kinds.extend(d.batches.map(StepKind::Batches));
         kinds.extend(d.plan.map(StepKind::Plan));
         kinds.extend(d.notify.map(StepKind::Notify));
         if kinds.len() != 1 {
-            return Err(format!("step `{}` must have exactly one of {KINDS}", d.name));
+            return Err(format!(
+                "step `{}` must have exactly one of {KINDS}",
+                d.name
+            ));
         }
         Ok(Self {
             name: d.name,
@@ -337,7 +343,7 @@ impl From<Step> for StepDocument {
             StepKind::Operation(o) => d.operation = Some(o),
             StepKind::Wait(w) => d.wait = Some(w),
             StepKind::Approval(a) => d.approval = Some(a),
-            StepKind::Check(c) => d.check = Some(c),
+            StepKind::Check(c) => d.check = Some(*c),
             StepKind::Batches(b) => d.batches = Some(b),
             StepKind::Plan(p) => d.plan = Some(p),
             StepKind::Notify(n) => d.notify = Some(n),
@@ -497,7 +503,10 @@ impl PlanDocument {
             let at = format!("stages[{i}]");
             validate_name(&stage.name, &format!("{at}.name"))?;
             if stage.steps.is_empty() {
-                return Err(ApiError::invalid(format!("{at}.steps"), "list 1 step or more"));
+                return Err(ApiError::invalid(
+                    format!("{at}.steps"),
+                    "list 1 step or more",
+                ));
             }
             if let Some(n) = stage.max_parallelism
                 && (n == 0 || n > MAX_PARALLELISM)
@@ -623,9 +632,21 @@ impl PlanDocument {
                 }
             }
             StepKind::Check(c) => {
-                c.gate.validate(&format!("{kind}.gate."))?;
-                within(c.retry_interval, MAX_STEP_MS, &format!("{kind}.retry_interval"))?;
                 let gate = serde_json::to_value(&c.gate).unwrap_or_default();
+                let prefix = format!("{kind}.gate.");
+                // A templated field is judged once rendered, for each target (by acmangkut).
+                if let Err(e) = c.gate.validate(&prefix) {
+                    let path = e.field.as_deref().and_then(|f| f.strip_prefix(&prefix));
+                    let value = path.and_then(|p| template::value_at(&gate, p));
+                    if !value.is_some_and(|v| v.as_str().is_some_and(|s| s.contains("{{"))) {
+                        return Err(e);
+                    }
+                }
+                within(
+                    c.retry_interval,
+                    MAX_STEP_MS,
+                    &format!("{kind}.retry_interval"),
+                )?;
                 templates(&gate, &names, &format!("{kind}.gate"))
             }
             StepKind::Batches(b) => {
@@ -671,7 +692,7 @@ impl PlanDocument {
     }
 
     /// The target group a step runs over, if any.
-    pub fn step_group(&self, step: &Step) -> Option<&str> {
+    pub fn step_group<'a>(&self, step: &'a Step) -> Option<&'a str> {
         match &step.kind {
             StepKind::Operation(o) => o.targets.as_deref(),
             StepKind::Check(c) => c.targets.as_deref(),
@@ -917,7 +938,9 @@ pub struct Evaluation {
     pub operations: Vec<OperationPin>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 pub struct OperationPin {
     pub code: String,
     pub version: i32,

@@ -145,6 +145,21 @@ pub fn render_json(
     walk(v, vars, &mut String::new())
 }
 
+/// The value at `path` of a JSON value, `path` as [`render_json`] names them (`host`,
+/// `args[1]`, `headers.X-Token`).
+pub fn value_at<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(v, |at, part| {
+        let (key, indices) = part.split_once('[').unwrap_or((part, ""));
+        let at = if key.is_empty() { at } else { at.get(key)? };
+        indices
+            .split('[')
+            .filter(|s| !s.is_empty())
+            .try_fold(at, |at, i| {
+                at.get(i.trim_end_matches(']').parse::<usize>().ok()?)
+            })
+    })
+}
+
 /// Every variable used anywhere in a JSON value; the error carries the path at fault.
 pub fn json_variables(v: &Value) -> Result<Vec<String>, (String, TemplateError)> {
     let mut names: Vec<String> = Vec::new();
@@ -243,6 +258,9 @@ mod tests {
         let ok = render_json(&json!({"target": "{{host}}:1", "n": 3}), &v).expect("ok");
         assert_eq!(ok, json!({"target": "h:1", "n": 3}));
         // In the map's key order, which serde_json features decide: compare as a set.
+        assert_eq!(value_at(&params, "args[1]"), Some(&json!("{{port}}")));
+        assert_eq!(value_at(&params, "target"), Some(&json!("{{host}}:1")));
+        assert_eq!(value_at(&params, "args[5]"), None);
         let mut names = json_variables(&params).expect("ok");
         names.sort();
         assert_eq!(names, vec!["host".to_string(), "port".to_string()]);

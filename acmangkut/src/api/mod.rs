@@ -7,6 +7,7 @@ pub mod inspection;
 pub mod monitors;
 pub mod openapi;
 pub mod operations;
+pub mod plans;
 pub mod routes;
 pub mod standard;
 
@@ -93,6 +94,10 @@ routes::api_routes! {
     guarded "super::inspection::config" inspection::config { export, apply }
     guarded "super::operations" operations {
         list, create, get, update, delete, publish, deprecate, versions, version, references
+    }
+    guarded "super::plans" plans {
+        list, evaluate_document, create, get, update, delete, versions, version, diff,
+        evaluate_saved, preview
     }
 }
 

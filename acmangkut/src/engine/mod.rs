@@ -9,6 +9,7 @@
 //! - [`executor`]: the one executor of actions (http, command, ssh) for plans and drills.
 //! - [`operations`]: the atomic operations catalog's rules: checked documents, the lifecycle,
 //!   what a plan version may pin.
+//! - [`plans`]: disaster-recovery plans: evaluation, saving versions, previews, diffs.
 
 pub mod checks;
 mod error;
@@ -18,6 +19,7 @@ pub mod metric_log;
 pub mod monitors;
 pub mod notify;
 pub mod operations;
+pub mod plans;
 
 pub use error::{Error, Result};
 

@@ -19,4 +19,16 @@ pub struct AppState {
     pub iam: crate::iam::Iam,
     /// Validates and evaluates inspection checks (sources, commands, pageinspect).
     pub checker: Arc<crate::engine::checks::Checker>,
+    /// Runs actions; plans ask it whether what they would run is allowed.
+    pub executor: Arc<crate::engine::executor::Executor>,
+}
+
+impl AppState {
+    /// What plan evaluation and previews consult besides the database.
+    pub fn plan_context(&self) -> crate::engine::plans::Context {
+        crate::engine::plans::Context {
+            executor: self.executor.clone(),
+            checker: self.checker.clone(),
+        }
+    }
 }

@@ -29,6 +29,7 @@ const STEPS: &[Step] = steps!(
     "2026-11-29-000004_inspection",
     "2026-12-07-000005_executor",
     "2026-12-08-000006_operations",
+    "2026-12-08-000007_plans",
 );
 
 /// PostgreSQL's words and SQLite's for the same column.

@@ -14,6 +14,7 @@ pub mod leases;
 mod migrate;
 pub mod monitors;
 pub mod operations;
+pub mod plans;
 pub mod schema;
 pub mod settings;
 

@@ -417,6 +417,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    plans (id) {
+        id -> BigInt,
+        name -> Text,
+        description -> Text,
+        version -> Integer,
+        definition -> Text,
+        created_at -> BigInt,
+        created_by -> Text,
+        updated_at -> BigInt,
+        updated_by -> Text,
+    }
+}
+
+diesel::table! {
+    plan_versions (plan_id, version) {
+        plan_id -> BigInt,
+        version -> Integer,
+        definition -> Text,
+        created_at -> BigInt,
+        created_by -> Text,
+    }
+}
+
 diesel::joinable!(monitor_labels -> monitors (monitor_id));
 diesel::joinable!(probe_results -> monitors (monitor_id));
 diesel::joinable!(state_changes -> monitors (monitor_id));
@@ -428,6 +452,7 @@ diesel::joinable!(inspection_task_rules -> inspection_tasks (task_id));
 diesel::joinable!(inspection_findings -> inspection_runs (run_id));
 diesel::joinable!(notification_deliveries -> notification_channels (channel_id));
 diesel::joinable!(operation_versions -> operations (operation_id));
+diesel::joinable!(plan_versions -> plans (plan_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     monitors,
@@ -454,4 +479,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     operations,
     operation_versions,
     plan_operation_refs,
+    plans,
+    plan_versions,
 );

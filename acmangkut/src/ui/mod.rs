@@ -15,6 +15,7 @@ pub mod iam;
 mod inspection;
 pub mod monitors;
 mod operations;
+mod plans;
 pub mod refusals;
 mod routes;
 mod views;
@@ -152,6 +153,20 @@ routes::console_routes! {
     "/operations/{code}/publish" { POST PlansWrite => operations::forms::publish }
     "/operations/{code}/deprecate" { POST PlansWrite => operations::forms::deprecate }
     "/operations/{code}/delete" { POST PlansWrite => operations::forms::delete }
+    "/plans" { GET PlansRead => plans::list }
+    "/plans/new" {
+        GET PlansWrite => plans::new_form,
+        POST PlansWrite => plans::create,
+    }
+    "/plans/{id}" { GET PlansRead => plans::show }
+    "/plans/{id}/edit" {
+        GET PlansWrite => plans::edit_form,
+        POST PlansWrite => plans::update,
+    }
+    "/plans/{id}/preview" {
+        GET PlansRead => plans::preview,
+        POST PlansRead => plans::preview_post,
+    }
 }
 
 /// The public pages (sign-in, the identity provider's redirect, the stylesheet), then
@@ -181,13 +196,14 @@ pub fn page_permission(path: &str) -> Option<Option<Permission>> {
 
 /// The navigation: `(active key, href, message key)`; an entry is shown only to callers
 /// holding the permission [`ROUTES`] gives its page.
-const NAV: [(&str, &str, &str); 10] = [
+const NAV: [(&str, &str, &str); 11] = [
     ("dashboard", "/", "nav.dashboard"),
     ("monitors", "/monitors", "nav.monitors"),
     ("new", "/monitors/new", "nav.new"),
     ("inspection", "/inspection", "nav.inspection"),
     ("risks", "/inspection/risks", "nav.risks"),
     ("operations", "/operations", "nav.operations"),
+    ("plans", "/plans", "nav.plans"),
     ("audit", "/audit", "nav.audit"),
     ("tokens", "/tokens", "nav.tokens"),
     ("users", "/admin/users", "nav.users"),

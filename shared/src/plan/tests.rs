@@ -26,7 +26,8 @@ stages:
     steps:
       - name: standby lag
         check:
-          gate: {check: sql, source: standby, query: "select 1", condition: "< {{ params.max_lag }}"}
+          gate: {check: sql, source: standby, query: "select 1",
+                 condition: "< {{ params.max_lag }}"}
           retry_interval: 5s
         timeout: 2m
       - name: approve
@@ -68,7 +69,10 @@ fn the_example_reads_validates_and_round_trips_in_yaml_and_json() {
     let back = PlanDocument::from_yaml(&d.to_yaml()).expect("what we write we read");
     assert_eq!(back, d);
     let json = serde_json::to_vec(&d).expect("json");
-    assert_eq!(crate::extract::parse::<PlanDocument>(&json).expect("json reads"), d);
+    assert_eq!(
+        crate::extract::parse::<PlanDocument>(&json).expect("json reads"),
+        d
+    );
 }
 
 #[test]
@@ -93,17 +97,41 @@ fn durations_read_and_write_in_one_form() {
 fn each_mistake_names_its_field() {
     let cases: &[(&str, &str, &str)] = &[
         ("step timeout over a day", "timeout: 2m", "timeout: 2d"),
-        ("zero retries interval", "retry_interval: 5s", "retry_interval: 0s"),
+        (
+            "zero retries interval",
+            "retry_interval: 5s",
+            "retry_interval: 0s",
+        ),
         ("approval with no role", "roles: [dba]", "roles: []"),
-        ("unknown template variable", "why: \"{{ params.reason", "why: \"{{ params.nope"),
-        ("member-only variable", "vars: {url: \"http://10.0.0.1\"}", "vars: {}"),
+        (
+            "unknown template variable",
+            "why: \"{{ params.reason",
+            "why: \"{{ params.nope",
+        ),
+        (
+            "member-only variable",
+            "vars: {url: \"http://10.0.0.1\"}",
+            "vars: {}",
+        ),
         ("unknown target group", "targets: proxies", "targets: nope"),
         ("retries over ten", "retries: 2", "retries: 11"),
         ("default of the wrong type", "default: 10", "default: ten"),
-        ("two kinds in a step", "wait: 30s", "wait: 30s\n        approval: {roles: [x]}"),
+        (
+            "two kinds in a step",
+            "wait: 30s",
+            "wait: 30s\n        approval: {roles: [x]}",
+        ),
         ("batches of zero", "size: 1", "size: 0"),
-        ("parallelism zero", "max_parallelism: 2", "max_parallelism: 0"),
-        ("bad operation code", "code: db.promote-standby", "code: DB.promote"),
+        (
+            "parallelism zero",
+            "max_parallelism: 2",
+            "max_parallelism: 0",
+        ),
+        (
+            "bad operation code",
+            "code: db.promote-standby",
+            "code: DB.promote",
+        ),
         ("unknown field", "retries: 2", "retires: 2"),
     ];
     let expected = [
@@ -119,10 +147,13 @@ fn each_mistake_names_its_field() {
         "stages[1].steps[1].batches.size",
         "stages[1].max_parallelism",
         "stages[1].steps[0].operation.code",
-        "stages[1].steps[0]",
+        "stages[1].steps[0].retires",
     ];
     for ((why, from, to), field) in cases.iter().zip(expected) {
-        assert!(FAILOVER.contains(from), "{why}: `{from}` not in the example");
+        assert!(
+            FAILOVER.contains(from),
+            "{why}: `{from}` not in the example"
+        );
         let text = FAILOVER.replacen(from, to, 1);
         let e = PlanDocument::from_yaml(&text).and_then(|d| d.validate());
         let e = e.expect_err(why);
@@ -142,7 +173,9 @@ fn step_names_are_unique_in_the_plan() {
 fn parameter_values_are_typed_and_defaulted() {
     let d = doc();
     let given = serde_json::json!({"reason": "drill"});
-    let v = d.parameter_values(given.as_object().expect("map")).expect("ok");
+    let v = d
+        .parameter_values(given.as_object().expect("map"))
+        .expect("ok");
     assert_eq!(v["max_lag"], serde_json::json!(10));
     let e = d
         .parameter_values(serde_json::json!({}).as_object().expect("map"))
@@ -159,7 +192,11 @@ fn parameter_values_are_typed_and_defaulted() {
 fn rendering_fills_parameters_and_member_variables_and_keeps_secrets() {
     let d = doc();
     let params = d
-        .parameter_values(serde_json::json!({"reason": "drill"}).as_object().expect("m"))
+        .parameter_values(
+            serde_json::json!({"reason": "drill"})
+                .as_object()
+                .expect("m"),
+        )
         .expect("ok");
     let g = &d.targets[0];
     let vars = d.variables(&params, Some((g, &g.members[1])));
@@ -192,13 +229,15 @@ fn kind() -> impl Strategy<Value = StepKind> {
                 targets: None,
             })
         }),
-        (proptest::collection::vec(name(), 0..3), proptest::option::of(duration())).prop_map(
-            |(roles, expires)| StepKind::Approval(ApprovalStep {
+        (
+            proptest::collection::vec(name(), 0..3),
+            proptest::option::of(duration())
+        )
+            .prop_map(|(roles, expires)| StepKind::Approval(ApprovalStep {
                 roles,
                 instructions: String::new(),
                 expires,
-            })
-        ),
+            })),
         (name(), "\\PC{0,20}").prop_map(|(c, message)| StepKind::Notify(NotifyStep {
             channels: vec![c],
             message,

@@ -31,6 +31,7 @@ mod oidc_tokens;
 mod openapi;
 mod operations_api;
 mod pageinspect_auth;
+mod plans;
 mod policy;
 mod problem_snapshots;
 mod replicas;

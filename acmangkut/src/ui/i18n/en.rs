@@ -866,4 +866,62 @@ pub const EN: &[(&str, &str)] = &[
     ),
     ("ops.form.failed", "Not saved; nothing changed."),
     ("ops.form.empty", "paste the operation document"),
+    ("nav.plans", "Plans"),
+    ("plan.title", "Disaster-recovery plans"),
+    ("plan.list", "Plans"),
+    (
+        "plan.intro",
+        "Versioned runbooks: stages run in order, the steps of a stage in parallel. Each save is \
+        a new version, evaluated first: operations published, commands allow-listed, hosts \
+        known, templates rendered for every target.",
+    ),
+    ("plan.none", "No plan is defined yet."),
+    ("plan.new", "New plan"),
+    ("plan.edit", "Edit plan"),
+    ("plan.col.description", "Description"),
+    ("plan.col.version", "Version"),
+    ("plan.col.steps", "Stages / steps"),
+    ("plan.col.rto", "RTO objective"),
+    ("plan.col.updated", "Updated"),
+    ("plan.col.saved", "Saved"),
+    ("plan.col.by", "By"),
+    ("plan.col.step", "Step"),
+    ("plan.col.kind", "Kind"),
+    ("plan.col.target", "Target"),
+    ("plan.col.operation", "Operation"),
+    ("plan.col.call", "What would be called"),
+    ("plan.evaluation", "Evaluation"),
+    (
+        "plan.evaluation_ok",
+        "No problem found: every operation is published, every command allowed, every template \
+        renders.",
+    ),
+    ("plan.version", "Version"),
+    ("plan.versions", "Versions"),
+    ("plan.diff", "Changes"),
+    ("plan.diff_from", "From"),
+    ("plan.diff_to", "To"),
+    ("plan.compare", "Compare"),
+    ("plan.preview", "Preview"),
+    (
+        "plan.preview_intro",
+        "A dry run: every step with its parameters rendered and what it would call. Nothing is \
+        called.",
+    ),
+    ("plan.params", "Parameters (YAML: name: value)"),
+    ("plan.parallelism", "at most in parallel:"),
+    ("plan.batch", "Batch"),
+    (
+        "plan.editor_intro",
+        "Write the plan in YAML. Saving adds a version after evaluating it; a refused document \
+        is not saved and names the field at fault.",
+    ),
+    ("plan.not_saved", "The plan was not saved."),
+    ("plan.document", "Plan (YAML)"),
+    (
+        "plan.document_help",
+        "name, description, rto_objective, parameters, targets, stages[].steps[] with one of \
+        operation, wait, approval, check, batches, plan, notify.",
+    ),
+    ("plan.save", "Save"),
 ];

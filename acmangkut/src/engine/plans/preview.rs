@@ -1,0 +1,195 @@
+//! The dry run: every step of a plan version resolved with its parameters rendered, and what it
+//! would call (method + URL, host + argv, the check and its source), for every member of its
+//! target group, batch by batch. Nothing is called and nothing is written.
+
+use super::catalog::{self, Found};
+use super::evaluate::{Member, for_member, members, render_action};
+use crate::engine::Error;
+use crate::store::DbConn;
+use serde_json::Value;
+use shared::ApiError;
+use shared::check::Check;
+use shared::plan::{
+    self as plan, PlanDocument, Preview, PreviewCall, PreviewStage, PreviewStep, Step, StepKind,
+};
+use std::collections::BTreeMap;
+
+/// The preview of `doc` (version `version` of plan `plan_id`) run with `given` parameters;
+/// the first problem met is the error, naming its field.
+pub fn preview(
+    conn: &mut DbConn,
+    (plan_id, version): (i64, i32),
+    doc: &PlanDocument,
+    given: &serde_json::Map<String, Value>,
+) -> Result<Preview, Error> {
+    let values = doc.parameter_values(given)?;
+    let mut stages = Vec::with_capacity(doc.stages.len());
+    for (i, stage) in doc.stages.iter().enumerate() {
+        let mut steps = Vec::with_capacity(stage.steps.len());
+        for (j, step) in stage.steps.iter().enumerate() {
+            let at = plan::step_path(i, j);
+            steps.push(preview_step(conn, doc, &values, &at, step)?);
+        }
+        stages.push(PreviewStage {
+            name: stage.name.clone(),
+            max_parallelism: stage.max_parallelism,
+            steps,
+        });
+    }
+    Ok(Preview {
+        plan_id,
+        name: doc.name.clone(),
+        version,
+        params: values,
+        stages,
+    })
+}
+
+fn preview_step(
+    conn: &mut DbConn,
+    doc: &PlanDocument,
+    values: &BTreeMap<String, Value>,
+    at: &str,
+    step: &Step,
+) -> Result<PreviewStep, Error> {
+    let k = format!("{at}.{}", step.kind.as_str());
+    let mut detail = String::new();
+    let mut calls = Vec::new();
+    match &step.kind {
+        StepKind::Operation(o) => {
+            for m in members(doc, step) {
+                let call = (o.code.as_str(), o.version, &o.params);
+                calls.push(operation_call(conn, doc, values, &k, call, m)?);
+            }
+        }
+        StepKind::Batches(b) => {
+            let ms = members(doc, step);
+            let count = ms.len().div_ceil(b.size);
+            let pause = serde_json::to_value(b.pause).unwrap_or_default();
+            let pause = pause.as_str().unwrap_or_default();
+            detail = format!("{count} batch(es) of up to {}; pause: {pause}", b.size);
+            for (n, batch) in ms.chunks(b.size).enumerate() {
+                for m in batch {
+                    let call = (b.code.as_str(), b.version, &b.params);
+                    let mut c = operation_call(conn, doc, values, &k, call, *m)?;
+                    c.batch = Some(n + 1);
+                    calls.push(c);
+                }
+            }
+        }
+        StepKind::Check(c) => {
+            let gate = serde_json::to_value(&c.gate).unwrap_or_default();
+            detail = format!("must pass; tried every {}", c.retry_interval);
+            for m in members(doc, step) {
+                let vars = doc.variables(values, m);
+                let rendered = plan::render(&gate, &vars, &format!("{k}.gate"))?;
+                let check: Check = serde_json::from_value(rendered.clone())
+                    .map_err(|e| Error::invalid(format!("{k}.gate"), e.to_string()))?;
+                calls.push(PreviewCall {
+                    target: m.map(|(_, t)| t.name.clone()),
+                    batch: None,
+                    operation: None,
+                    params: Value::Null,
+                    call: check.subject(),
+                    spec: Some(rendered),
+                });
+            }
+        }
+        StepKind::Plan(p) => {
+            let vars = doc.variables(values, None);
+            let params = plan::render(
+                &Value::Object(p.params.clone()),
+                &vars,
+                &format!("{k}.params"),
+            )?;
+            let version = p.version.map_or("latest".into(), |v| v.to_string());
+            calls.push(PreviewCall {
+                target: None,
+                batch: None,
+                operation: Some(format!("{}@{version}", p.name)),
+                params,
+                call: format!("plan {}", p.name),
+                spec: None,
+            });
+        }
+        StepKind::Notify(n) => {
+            let vars = doc.variables(values, None);
+            let message = Value::String(n.message.clone());
+            let message = plan::render(&message, &vars, &format!("{k}.message"))?;
+            for c in &n.channels {
+                calls.push(PreviewCall {
+                    target: None,
+                    batch: None,
+                    operation: None,
+                    params: Value::Null,
+                    call: format!("notify {c}"),
+                    spec: Some(serde_json::json!({"channel": c, "message": message})),
+                });
+            }
+        }
+        StepKind::Approval(a) => {
+            detail = format!("approval by {}", a.roles.join(", "));
+            if let Some(e) = a.expires {
+                detail.push_str(&format!("; expires after {e}"));
+            }
+        }
+        StepKind::Wait(d) => detail = format!("wait {d}"),
+    }
+    Ok(PreviewStep {
+        field: at.to_string(),
+        name: step.name.clone(),
+        kind: step.kind.as_str().into(),
+        timeout: step.timeout,
+        retries: step.retries,
+        on_failure: step.on_failure,
+        detail,
+        calls,
+    })
+}
+
+/// What an operation step does for one member: its `do` action, rendered.
+fn operation_call(
+    conn: &mut DbConn,
+    doc: &PlanDocument,
+    values: &BTreeMap<String, Value>,
+    k: &str,
+    (code, version, params): (&str, Option<i32>, &serde_json::Map<String, Value>),
+    m: Member<'_>,
+) -> Result<PreviewCall, Error> {
+    let op = match catalog::find(conn, code, version)? {
+        Found::Operation(op) => op,
+        Found::NoCode | Found::NoVersion { .. } => {
+            return Err(Error::invalid(
+                format!("{k}.code"),
+                format!("no operation `{code}` at that version in the catalog"),
+            ));
+        }
+    };
+    let vars = doc.variables(values, m);
+    let rendered = plan::render(
+        &Value::Object(params.clone()),
+        &vars,
+        &format!("{k}.params"),
+    )?;
+    let within = |e: ApiError| {
+        Error::invalid(
+            e.field.unwrap_or_else(|| k.to_string()),
+            format!("{}{}", for_member(m), e.detail),
+        )
+    };
+    let map = rendered.as_object().cloned().unwrap_or_default();
+    let checked = op
+        .input
+        .check_values(&map, &format!("{k}.params."))
+        .map_err(within)?;
+    let action =
+        render_action(&op, &op.input.do_action, &checked, &format!("{k}.code")).map_err(within)?;
+    Ok(PreviewCall {
+        target: m.map(|(_, t)| t.name.clone()),
+        batch: None,
+        operation: Some(format!("{code}@{}", op.version)),
+        params: serde_json::to_value(&checked).unwrap_or_default(),
+        call: action.summary(),
+        spec: Some(serde_json::to_value(&action).unwrap_or_default()),
+    })
+}

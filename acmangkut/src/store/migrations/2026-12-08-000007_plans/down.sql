@@ -1,0 +1,2 @@
+DROP TABLE plan_versions;
+DROP TABLE plans;

@@ -1,0 +1,355 @@
+//! Disaster-recovery plans over HTTP: each save a version, the line diff of two versions, the
+//! preview (every step rendered, nothing called), and a table of bad plans each answered with
+//! problem+json naming the field, with nothing written (rows counted before and after).
+
+use acmangkut::config::AllowedCommand;
+use has_tests::inspection::{audit_count, create as create_in_inspection, inspection_config};
+use has_tests::problems::{BadRequest, assert_each_refused};
+use has_tests::{TestApp, TestDb, spawn_acmangkut};
+use serde_json::{Value, json};
+
+/// An app whose allow-list has `touch` (so a preview that ran anything would leave a file).
+async fn app() -> (TestApp, TestDb) {
+    let db = TestDb::new();
+    let mut config = inspection_config(&db, "http://127.0.0.1:9");
+    config.scheduler.enabled = false;
+    config.inspection.enabled = false;
+    config.inspection.commands = [(
+        "touch".to_string(),
+        AllowedCommand::Path("/usr/bin/touch".into()),
+    )]
+    .into();
+    (spawn_acmangkut(config).await, db)
+}
+
+/// `POST /api/v1/plans` that must answer 201.
+async fn create(app: &TestApp, doc: &Value) -> Value {
+    let r = app.post_json("/api/v1/plans", doc).await;
+    let status = r.status();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    assert_eq!(status, 201, "create plan: {body}");
+    body
+}
+
+async fn put(app: &TestApp, id: i64, doc: &Value) -> (u16, Value) {
+    let r = app
+        .http
+        .put(app.url(&format!("/api/v1/plans/{id}")))
+        .json(doc)
+        .send()
+        .await
+        .expect("PUT");
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+fn id(v: &Value) -> i64 {
+    v["id"].as_i64().unwrap_or_else(|| panic!("no id in {v}"))
+}
+
+/// A plan of two stages: an approval and a wait, then a gate over a group of two targets.
+fn plan(name: &str, wait: &str) -> Value {
+    json!({
+        "name": name,
+        "rto_objective": "10m",
+        "parameters": [{"name": "marker", "type": "string", "default": "/tmp/has-never"}],
+        "targets": [{"name": "dbs", "vars": {"dir": "/tmp"},
+                     "members": [{"name": "db1"}, {"name": "db2", "vars": {"dir": "/var/tmp"}}]}],
+        "stages": [
+            {"name": "prepare", "steps": [
+                {"name": "approve", "approval": {"roles": ["operator"], "expires": "30m"}},
+                {"name": "settle", "wait": wait}
+            ]},
+            {"name": "verify", "max_parallelism": 1, "steps": [
+                {"name": "gate", "check": {"targets": "dbs", "retry_interval": "2s",
+                  "gate": {"check": "command", "command": "touch",
+                           "args": ["{{ dir }}/{{ params.marker }}-{{ target }}"]}},
+                 "timeout": "1m", "retries": 2, "retry_backoff": "5s"}
+            ]}
+        ]
+    })
+}
+
+/// Plans, their versions (the latest of each, summed) and audit rows.
+async fn counts(app: &TestApp) -> (usize, i64, i64) {
+    let plans = app.get_json("/api/v1/plans").await;
+    let plans = plans.as_array().cloned().unwrap_or_default();
+    let versions = plans
+        .iter()
+        .map(|p| p["version"].as_i64().unwrap_or(0))
+        .sum();
+    (plans.len(), versions, audit_count(app, "").await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_save_of_a_plan_is_a_version_and_two_versions_diff_line_by_line() {
+    let (app, _db) = app().await;
+
+    let made = create(&app, &plan("failover", "30s")).await;
+    let pid = id(&made);
+    assert_eq!(made["version"], 1);
+    let (status, same) = put(&app, pid, &plan("failover", "30s")).await;
+    assert_eq!(
+        (status, &same["version"]),
+        (200, &json!(1)),
+        "the same document adds none"
+    );
+    let (status, saved) = put(&app, pid, &plan("failover", "1m")).await;
+    assert_eq!((status, &saved["version"]), (200, &json!(2)), "{saved}");
+
+    let versions = app.get_json(&format!("/api/v1/plans/{pid}/versions")).await;
+    let numbers: Vec<&Value> = versions
+        .as_array()
+        .expect("versions")
+        .iter()
+        .map(|v| &v["version"])
+        .collect();
+    assert_eq!(numbers, [&json!(2), &json!(1)], "newest first");
+    assert_eq!(
+        versions[1]["document"]["stages"][0]["steps"][1]["wait"],
+        "30s"
+    );
+    assert_eq!(versions[0]["created_by"], versions[1]["created_by"]);
+
+    let diff = app
+        .get_json(&format!("/api/v1/plans/{pid}/diff?from=1&to=2"))
+        .await;
+    let unified = diff["unified"].as_str().expect("unified");
+    assert!(
+        unified.starts_with("--- version 1\n+++ version 2\n"),
+        "{unified}"
+    );
+    assert!(
+        unified.contains("-    wait: 30s\n+    wait: 1m\n"),
+        "{unified}"
+    );
+    let changed: Vec<&Value> = diff["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .filter(|l| l["tag"] != "equal")
+        .collect();
+    assert_eq!(changed.len(), 2, "one line out, one in: {changed:?}");
+    let latest = app.get_json(&format!("/api/v1/plans/{pid}/diff")).await;
+    assert_eq!((&latest["from"], &latest["to"]), (&json!(1), &json!(2)));
+
+    assert_eq!(audit_count(&app, "plan.create").await, 1);
+    assert_eq!(
+        audit_count(&app, "plan.update").await,
+        1,
+        "the unchanged save is not one"
+    );
+    let ev = app
+        .post_json(&format!("/api/v1/plans/{pid}/evaluate"), &Value::Null)
+        .await;
+    let ev: Value = ev.json().await.expect("evaluation");
+    assert_eq!(ev["ok"], true, "{ev}");
+    app.handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_renders_every_step_for_every_target_and_runs_nothing() {
+    let (app, _db) = app().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut doc = plan("drill", "30s");
+    doc["targets"][0]["vars"]["dir"] = json!(dir.path());
+    doc["targets"][0]["members"][1]["vars"]["dir"] = json!(dir.path());
+    let pid = id(&create(&app, &doc).await);
+
+    let r = app
+        .post_json(
+            &format!("/api/v1/plans/{pid}/preview"),
+            &json!({"params": {"marker": "touched"}}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let p: Value = r.json().await.expect("preview");
+
+    assert_eq!((&p["name"], &p["version"]), (&json!("drill"), &json!(1)));
+    assert_eq!(p["params"]["marker"], "touched");
+    let prepare = &p["stages"][0]["steps"];
+    assert_eq!(
+        prepare[0]["detail"],
+        "approval by operator; expires after 30m"
+    );
+    assert_eq!(prepare[1]["detail"], "wait 30s");
+    let gate = &p["stages"][1]["steps"][0];
+    assert_eq!(gate["field"], "stages[1].steps[0]");
+    assert_eq!(
+        (&gate["timeout"], &gate["retries"]),
+        (&json!("1m"), &json!(2))
+    );
+    let calls = gate["calls"].as_array().expect("calls");
+    let d = dir.path().display();
+    let expected = [
+        ("db1", format!("touch {d}/touched-db1")),
+        ("db2", format!("touch {d}/touched-db2")),
+    ];
+    for (call, (target, line)) in calls.iter().zip(&expected) {
+        assert_eq!(
+            (&call["target"], &call["call"]),
+            (&json!(target), &json!(line))
+        );
+    }
+    assert_eq!(calls.len(), 2);
+    assert_eq!(
+        std::fs::read_dir(dir.path()).expect("dir").count(),
+        0,
+        "nothing ran: touch made no file"
+    );
+
+    // A parameter of the wrong type, and one the plan does not have.
+    let r = app
+        .post_json(
+            &format!("/api/v1/plans/{pid}/preview"),
+            &json!({"params": {"marker": 3}}),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.expect("problem");
+    assert_eq!(body["field"], "params.marker", "{body}");
+    app.handle.stop().await;
+}
+
+fn bad(
+    why: &'static str,
+    method: &'static str,
+    path: String,
+    body: String,
+    field: &'static str,
+) -> BadRequest {
+    BadRequest {
+        why,
+        method,
+        path,
+        content_type: "application/json",
+        body,
+        status: 400,
+        field: (!field.is_empty()).then_some(field),
+    }
+}
+
+/// The plan with `f` applied to its JSON.
+fn with(f: impl FnOnce(&mut Value)) -> String {
+    let mut doc = plan("bad", "30s");
+    f(&mut doc);
+    doc.to_string()
+}
+
+fn step(doc: &mut Value, stage: usize, step: Value) {
+    doc["stages"][stage]["steps"]
+        .as_array_mut()
+        .expect("steps")
+        .push(step);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_plans_get_problem_json_naming_the_field_and_write_nothing() {
+    let (app, _db) = app().await;
+    create_in_inspection(
+        &app,
+        "channels",
+        &json!({"name": "ops", "spec": {"kind": "webhook", "url": "http://127.0.0.1:9/"}}),
+    )
+    .await;
+    // `leaf` runs no sub-plan; `middle` runs `leaf`.
+    let mut leaf = plan("leaf", "1s");
+    leaf["parameters"] = json!([]);
+    leaf["targets"] = json!([]);
+    leaf["stages"] = json!([{"name": "s", "steps": [{"name": "w", "wait": "1s"}]}]);
+    create(&app, &leaf).await;
+    let mut middle = leaf.clone();
+    middle["name"] = json!("middle");
+    middle["stages"][0]["steps"] = json!([{"name": "run leaf", "plan": {"name": "leaf"}}]);
+    let middle_id = id(&create(&app, &middle).await);
+    let mut solo = leaf.clone();
+    solo["name"] = json!("solo");
+    create(&app, &solo).await;
+    let leaf_id = id(&app.get_json("/api/v1/plans").await[0]);
+    let before = counts(&app).await;
+
+    let post = |why, body, field| bad(why, "POST", "/api/v1/plans".into(), body, field);
+    #[rustfmt::skip]
+    let cases = vec![
+        post("an operation the catalog does not have",
+             with(|d| step(d, 0, json!({"name": "op", "operation": {"code": "db.nope"}}))),
+             "stages[0].steps[2].operation.code"),
+        post("a template naming a variable that is not defined",
+             with(|d| d["stages"][1]["steps"][0]["check"]["gate"]["args"][0] =
+                  json!("{{ params.nope }}")),
+             "stages[1].steps[0].check.gate.args[0]"),
+        post("a template naming a variable only one member defines",
+             with(|d| {
+                 d["targets"][0]["members"][1]["vars"]["only_one"] = json!("x");
+                 d["stages"][1]["steps"][0]["check"]["gate"]["args"][0] = json!("{{ only_one }}");
+             }),
+             "stages[1].steps[0].check.gate.args[0]"),
+        post("a parameter default of the wrong type",
+             with(|d| d["parameters"][0] = json!({"name": "n", "type": "integer",
+                                                  "default": "many"})),
+             "parameters[0].default"),
+        post("a gate running what the allow-list does not have",
+             with(|d| d["stages"][1]["steps"][0]["check"]["gate"]["command"] = json!("rm")),
+             "stages[1].steps[0].check.gate.command"),
+        post("an approval that names no approver role",
+             with(|d| d["stages"][0]["steps"][0]["approval"]["roles"] = json!([])),
+             "stages[0].steps[0].approval.roles"),
+        post("an approval by a role that does not exist",
+             with(|d| d["stages"][0]["steps"][0]["approval"]["roles"] = json!(["nobody"])),
+             "stages[0].steps[0].approval.roles[0]"),
+        post("a sub-plan that does not exist",
+             with(|d| step(d, 0, json!({"name": "sub", "plan": {"name": "ghost"}}))),
+             "stages[0].steps[2].plan.name"),
+        post("a sub-plan that runs a sub-plan: two levels",
+             with(|d| step(d, 0, json!({"name": "sub", "plan": {"name": "middle"}}))),
+             "stages[0].steps[2].plan.name"),
+        post("a plan that runs itself",
+             with(|d| step(d, 0, json!({"name": "sub", "plan": {"name": "bad"}}))),
+             "stages[0].steps[2].plan.name"),
+        post("a sub-plan at a version it never had",
+             with(|d| step(d, 0, json!({"name": "sub", "plan": {"name": "leaf", "version": 7}}))),
+             "stages[0].steps[2].plan.version"),
+        post("a sub-plan given a parameter it does not have",
+             with(|d| step(d, 0, json!({"name": "sub", "plan": {"name": "leaf",
+                                                                  "params": {"x": 1}}}))),
+             "stages[0].steps[2].plan.params.x"),
+        post("a channel that does not exist",
+             with(|d| step(d, 0, json!({"name": "tell", "notify": {"channels": ["ops", "pager"],
+                                                                  "message": "hi"}}))),
+             "stages[0].steps[2].notify.channels[1]"),
+        post("a step timeout over a day",
+             with(|d| d["stages"][1]["steps"][0]["timeout"] = json!("2d")),
+             "stages[1].steps[0].timeout"),
+        post("a step with two kinds",
+             with(|d| d["stages"][0]["steps"][1]["approval"] = json!({"roles": ["operator"]})),
+             "stages[0].steps[1]"),
+        post("a target group that does not exist",
+             with(|d| d["stages"][1]["steps"][0]["check"]["targets"] = json!("webs")),
+             "stages[1].steps[0].check.targets"),
+        post("an unknown field", with(|d| d["stages"][0]["steps"][1]["retires"] = json!(2)),
+             "stages[0].steps[1].retires"),
+        post("a duplicate step name",
+             with(|d| d["stages"][1]["steps"][0]["name"] = json!("settle")),
+             "stages[1].steps[0].name"),
+        bad("a sub-plan (leaf) may not start running sub-plans while middle runs it", "PUT",
+            format!("/api/v1/plans/{leaf_id}"),
+            {
+                let mut l = leaf.clone();
+                l["stages"][0]["steps"] = json!([{"name": "w", "plan": {"name": "solo"}}]);
+                l.to_string()
+            },
+            "stages[0].steps[0].plan.name"),
+        bad("a preview parameter the plan does not have", "POST",
+            format!("/api/v1/plans/{middle_id}/preview"),
+            json!({"params": {"ghost": 1}}).to_string(), "params.ghost"),
+        BadRequest { why: "a body over the size limit", method: "POST",
+                     path: "/api/v1/plans".into(), content_type: "application/json",
+                     body: with(|d| d["description"] = json!("x".repeat(300_000))),
+                     status: 413, field: None },
+        BadRequest { why: "JSON that does not parse", method: "POST",
+                     path: "/api/v1/plans".into(), content_type: "application/json",
+                     body: "{\"name\":".into(), status: 400, field: None },
+    ];
+    assert_each_refused(&app, cases).await;
+    assert_eq!(counts(&app).await, before, "no bad request wrote a row");
+    app.handle.stop().await;
+}
