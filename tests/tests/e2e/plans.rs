@@ -353,3 +353,203 @@ async fn bad_plans_get_problem_json_naming_the_field_and_write_nothing() {
     assert_eq!(counts(&app).await, before, "no bad request wrote a row");
     app.handle.stop().await;
 }
+
+/// An app with `db1` in `executor.hosts` (pinned key; nothing connects to it here).
+async fn app_with_host() -> (TestApp, TestDb) {
+    let db = TestDb::new();
+    let mut config = inspection_config(&db, "http://127.0.0.1:9");
+    config.scheduler.enabled = false;
+    config.inspection.enabled = false;
+    let host = acmangkut::config::SshHost {
+        address: "127.0.0.1".into(),
+        port: 9,
+        user: "has".into(),
+        key_file: "/nonexistent/key".into(),
+        host_key:
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+                .into(),
+        max_concurrent: 1,
+        commands: [(
+            "pg_ctl".to_string(),
+            AllowedCommand::Path("/usr/bin/pg_ctl".into()),
+        )]
+        .into(),
+    };
+    config.executor.hosts = [("db1".to_string(), host)].into();
+    (spawn_acmangkut(config).await, db)
+}
+
+/// Creates operation `body` (201) and, unless `draft`, publishes it.
+async fn operation(app: &TestApp, body: Value, draft: bool) {
+    let r = app.post_json("/api/v1/operations", &body).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+    if !draft {
+        let code = body["code"].as_str().expect("code");
+        let r = app
+            .post_json(&format!("/api/v1/operations/{code}/publish"), &Value::Null)
+            .await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    }
+}
+
+/// `db.promote` (ssh on `{{ standby }}`) and `proxy.switch` (POST `{{ url }}/switch`),
+/// published, and `db.fence`, a draft.
+async fn catalog(app: &TestApp) {
+    let promote = json!({"code": "db.promote", "name": "Promote", "kind": "plan",
+        "parameters": [{"name": "standby", "type": "host", "required": true}],
+        "do": {"action": "ssh", "host": "{{ standby }}", "command": "pg_ctl", "args": ["promote"]}});
+    operation(app, promote, false).await;
+    let switch = json!({"code": "proxy.switch", "name": "Switch", "kind": "plan",
+        "parameters": [{"name": "url", "type": "url", "required": true},
+                       {"name": "to", "type": "string", "default": "db1"}],
+        "do": {"action": "http", "method": "POST", "url": "{{ url }}/switch",
+               "body": "{\"to\": \"{{ to }}\"}", "headers": {"X-Token": "{{ secret.proxy }}"}}});
+    operation(app, switch, false).await;
+    let fence = json!({"code": "db.fence", "name": "Fence", "kind": "plan",
+        "do": {"action": "http", "url": "http://127.0.0.1:9/fence"}});
+    operation(app, fence, true).await;
+}
+
+/// A failover over the catalog: promote on db1, then switch two proxies one at a time.
+fn failover(base: &str) -> Value {
+    json!({
+        "name": "failover",
+        "targets": [{"name": "proxies", "members": [
+            {"name": "a", "vars": {"base": format!("{base}/a")}},
+            {"name": "b", "vars": {"base": format!("{base}/b")}}]}],
+        "stages": [
+            {"name": "promote", "steps": [
+                {"name": "promote", "operation": {"code": "db.promote",
+                                                  "params": {"standby": "db1"}}}]},
+            {"name": "switch", "steps": [
+                {"name": "switch", "batches": {"code": "proxy.switch", "targets": "proxies",
+                 "size": 1, "pause": "after_first", "params": {"url": "{{ base }}"}}}]}
+        ]
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_pins_published_operations_and_its_preview_shows_their_calls_unmade() {
+    let (app, _db) = app_with_host().await;
+    catalog(&app).await;
+    // Where the proxies "are": a listener nobody must connect to.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+
+    let pid = id(&create(&app, &failover(&base)).await);
+    let refs = app
+        .get_json("/api/v1/operations/db.promote/references")
+        .await;
+    assert_eq!(
+        refs,
+        json!([{"plan_name": "failover", "plan_version": 1, "operation_version": 1}])
+    );
+    // A new version of the operation: the saved plan version keeps the one it pinned.
+    let mut changed = app.get_json("/api/v1/operations/db.promote").await;
+    changed["do"]["args"] = json!(["promote", "-w"]);
+    let body = json!({"code": changed["code"], "name": changed["name"], "kind": "plan",
+                      "parameters": changed["parameters"], "do": changed["do"]});
+    let r = app
+        .http
+        .put(app.url("/api/v1/operations/db.promote"))
+        .json(&body)
+        .send()
+        .await
+        .expect("PUT");
+    assert_eq!(r.status(), 200);
+
+    let p: Value = app
+        .post_json(&format!("/api/v1/plans/{pid}/preview"), &json!({}))
+        .await
+        .json()
+        .await
+        .expect("preview");
+    let promote = &p["stages"][0]["steps"][0]["calls"][0];
+    assert_eq!(promote["operation"], "db.promote@1", "{p:#}");
+    assert_eq!(promote["call"], "db1: pg_ctl promote");
+    let switch = p["stages"][1]["steps"][0]["calls"]
+        .as_array()
+        .expect("calls");
+    let seen: Vec<(Value, Value, Value)> = switch
+        .iter()
+        .map(|c| (c["target"].clone(), c["batch"].clone(), c["call"].clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (json!("a"), json!(1), json!(format!("POST {base}/a/switch"))),
+            (json!("b"), json!(2), json!(format!("POST {base}/b/switch"))),
+        ]
+    );
+    assert_eq!(
+        switch[0]["spec"]["body"], "{\"to\": \"db1\"}",
+        "defaults fill in"
+    );
+    assert_eq!(
+        switch[0]["spec"]["headers"]["X-Token"],
+        "{{ secret.proxy }}"
+    );
+    assert!(
+        listener.accept().is_err(),
+        "the preview called nothing: no connection reached the proxies"
+    );
+
+    // What a plan version pins cannot be deleted.
+    let r = app
+        .http
+        .delete(app.url("/api/v1/operations/db.promote"))
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(r.status(), 409);
+    app.handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_operation_steps_get_problem_json_naming_the_field_and_write_nothing() {
+    let (app, _db) = app_with_host().await;
+    catalog(&app).await;
+    let base = "http://127.0.0.1:9";
+    let before = counts(&app).await;
+    let refs = app
+        .get_json("/api/v1/operations/db.promote/references")
+        .await;
+    let doc = |f: &dyn Fn(&mut Value)| {
+        let mut d = failover(base);
+        f(&mut d);
+        d.to_string()
+    };
+    let post = |why, body, field| bad(why, "POST", "/api/v1/plans".into(), body, field);
+    #[rustfmt::skip]
+    let cases = vec![
+        post("an operation that is still a draft",
+             doc(&|d| d["stages"][0]["steps"][0]["operation"]["code"] = json!("db.fence")),
+             "stages[0].steps[0].operation.code"),
+        post("an operation version that does not exist",
+             doc(&|d| d["stages"][0]["steps"][0]["operation"]["version"] = json!(9)),
+             "stages[0].steps[0].operation.version"),
+        post("a host that is not in executor.hosts",
+             doc(&|d| d["stages"][0]["steps"][0]["operation"]["params"]["standby"] =
+                 json!("db9")),
+             "stages[0].steps[0].operation.params.standby"),
+        post("a parameter of the wrong type (not a URL) for one target",
+             doc(&|d| d["targets"][0]["members"][1]["vars"]["base"] = json!("ftp://x")),
+             "stages[1].steps[0].batches.params.url"),
+        post("a parameter the operation does not have",
+             doc(&|d| d["stages"][0]["steps"][0]["operation"]["params"]["speed"] = json!(1)),
+             "stages[0].steps[0].operation.params.speed"),
+        post("a required parameter left out",
+             doc(&|d| d["stages"][0]["steps"][0]["operation"]["params"] = json!({})),
+             "stages[0].steps[0].operation.params.standby"),
+    ];
+    assert_each_refused(&app, cases).await;
+    assert_eq!(counts(&app).await, before, "no bad request wrote a row");
+    assert_eq!(
+        app.get_json("/api/v1/operations/db.promote/references")
+            .await,
+        refs,
+        "no reference was written"
+    );
+    app.handle.stop().await;
+}

@@ -1,8 +1,9 @@
 //! The plan engine's one look into the atomic operations catalog: an operation version by
-//! code (and pinned version, or the latest).
+//! code (and pinned version, or the latest), with the operation's status now.
 
 use crate::engine::Error;
-use crate::store::DbConn;
+use crate::store::operations as store;
+use crate::store::{DbConn, StoreError};
 use shared::operation::{OperationInput, OperationStatus};
 
 /// One version of an operation.
@@ -24,6 +25,18 @@ pub enum Found {
 
 /// The version `version` (none: the latest) of operation `code`.
 pub fn find(conn: &mut DbConn, code: &str, version: Option<i32>) -> Result<Found, Error> {
-    let _ = (conn, code, version);
-    Ok(Found::NoCode)
+    let latest = match store::row(conn, code) {
+        Ok(row) => row.version,
+        Err(StoreError::NotFound(_)) => return Ok(Found::NoCode),
+        Err(e) => return Err(e.into()),
+    };
+    if version.is_some_and(|v| !(1..=latest).contains(&v)) {
+        return Ok(Found::NoVersion { latest });
+    }
+    let (found, status) = store::version(conn, code, version)?;
+    Ok(Found::Operation(Box::new(Pinned {
+        version: found.version,
+        status,
+        input: found.operation,
+    })))
 }

@@ -5,7 +5,7 @@
 use super::catalog::{self, Found};
 use super::evaluate::{Member, for_member, members, render_action};
 use crate::engine::Error;
-use crate::store::DbConn;
+use crate::store::{DbConn, plans};
 use serde_json::Value;
 use shared::ApiError;
 use shared::check::Check;
@@ -23,12 +23,21 @@ pub fn preview(
     given: &serde_json::Map<String, Value>,
 ) -> Result<Preview, Error> {
     let values = doc.parameter_values(given)?;
+    // The operation versions this plan version pinned when it was saved (a step without a
+    // version of its own ran the latest published one then).
+    let name = plans::row(conn, plan_id)?.name;
+    let pins = plans::pins(conn, &name, version)?;
+    let cx = Cx {
+        doc,
+        values: &values,
+        pins: &pins,
+    };
     let mut stages = Vec::with_capacity(doc.stages.len());
     for (i, stage) in doc.stages.iter().enumerate() {
         let mut steps = Vec::with_capacity(stage.steps.len());
         for (j, step) in stage.steps.iter().enumerate() {
             let at = plan::step_path(i, j);
-            steps.push(preview_step(conn, doc, &values, &at, step)?);
+            steps.push(preview_step(conn, &cx, &at, step)?);
         }
         stages.push(PreviewStage {
             name: stage.name.clone(),
@@ -45,21 +54,38 @@ pub fn preview(
     })
 }
 
+/// What every step of one preview looks at.
+struct Cx<'a> {
+    doc: &'a PlanDocument,
+    values: &'a BTreeMap<String, Value>,
+    pins: &'a [(String, i32)],
+}
+
+impl Cx<'_> {
+    /// The version a step runs: its own, else the latest its plan version pinned.
+    fn version(&self, code: &str, own: Option<i32>) -> Option<i32> {
+        own.or_else(|| {
+            let pinned = self.pins.iter().filter(|(c, _)| c == code);
+            pinned.map(|(_, v)| *v).max()
+        })
+    }
+}
+
 fn preview_step(
     conn: &mut DbConn,
-    doc: &PlanDocument,
-    values: &BTreeMap<String, Value>,
+    cx: &Cx<'_>,
     at: &str,
     step: &Step,
 ) -> Result<PreviewStep, Error> {
+    let (doc, values) = (cx.doc, cx.values);
     let k = format!("{at}.{}", step.kind.as_str());
     let mut detail = String::new();
     let mut calls = Vec::new();
     match &step.kind {
         StepKind::Operation(o) => {
             for m in members(doc, step) {
-                let call = (o.code.as_str(), o.version, &o.params);
-                calls.push(operation_call(conn, doc, values, &k, call, m)?);
+                let call = (o.code.as_str(), cx.version(&o.code, o.version), &o.params);
+                calls.push(operation_call(conn, cx, &k, call, m)?);
             }
         }
         StepKind::Batches(b) => {
@@ -70,8 +96,8 @@ fn preview_step(
             detail = format!("{count} batch(es) of up to {}; pause: {pause}", b.size);
             for (n, batch) in ms.chunks(b.size).enumerate() {
                 for m in batch {
-                    let call = (b.code.as_str(), b.version, &b.params);
-                    let mut c = operation_call(conn, doc, values, &k, call, *m)?;
+                    let call = (b.code.as_str(), cx.version(&b.code, b.version), &b.params);
+                    let mut c = operation_call(conn, cx, &k, call, *m)?;
                     c.batch = Some(n + 1);
                     calls.push(c);
                 }
@@ -150,8 +176,7 @@ fn preview_step(
 /// What an operation step does for one member: its `do` action, rendered.
 fn operation_call(
     conn: &mut DbConn,
-    doc: &PlanDocument,
-    values: &BTreeMap<String, Value>,
+    cx: &Cx<'_>,
     k: &str,
     (code, version, params): (&str, Option<i32>, &serde_json::Map<String, Value>),
     m: Member<'_>,
@@ -165,7 +190,7 @@ fn operation_call(
             ));
         }
     };
-    let vars = doc.variables(values, m);
+    let vars = cx.doc.variables(cx.values, m);
     let rendered = plan::render(
         &Value::Object(params.clone()),
         &vars,

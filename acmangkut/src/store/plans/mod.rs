@@ -279,21 +279,49 @@ fn version_api((plan_id, version, def, at, by): VersionTuple) -> Result<PlanVers
 /// counts references from it and refuses to delete what is referenced).
 mod refs {
     use super::*;
+    use crate::store::schema::plan_operation_refs as r;
 
     pub(super) fn record(
-        _conn: &mut DbConn,
-        _plan: &str,
-        _version: i32,
-        _refs: &OperationRefs,
+        conn: &mut DbConn,
+        plan: &str,
+        version: i32,
+        refs: &OperationRefs,
     ) -> Result<(), StoreError> {
+        crate::store::operations::add_references(conn, plan, version, refs)
+    }
+
+    pub(super) fn rename(conn: &mut DbConn, old: &str, new: &str) -> Result<(), StoreError> {
+        db!(conn, |c| diesel::update(
+            r::table.filter(r::plan_name.eq(old))
+        )
+        .set(r::plan_name.eq(new))
+        .execute(c))?;
         Ok(())
     }
 
-    pub(super) fn rename(_conn: &mut DbConn, _old: &str, _new: &str) -> Result<(), StoreError> {
+    pub(super) fn forget(conn: &mut DbConn, plan: &str) -> Result<(), StoreError> {
+        db!(conn, |c| diesel::delete(
+            r::table.filter(r::plan_name.eq(plan))
+        )
+        .execute(c))?;
         Ok(())
     }
 
-    pub(super) fn forget(_conn: &mut DbConn, _plan: &str) -> Result<(), StoreError> {
-        Ok(())
+    /// The operation versions version `version` of plan `plan` pins.
+    pub(super) fn of(
+        conn: &mut DbConn,
+        plan: &str,
+        version: i32,
+    ) -> Result<Vec<(String, i32)>, StoreError> {
+        Ok(db!(conn, |c| r::table
+            .filter(r::plan_name.eq(plan))
+            .filter(r::plan_version.eq(version))
+            .select((r::operation_code, r::operation_version))
+            .load(c))?)
     }
+}
+
+/// The operation versions version `version` of plan `plan` pins: `(code, version)`.
+pub fn pins(conn: &mut DbConn, plan: &str, version: i32) -> Result<Vec<(String, i32)>, StoreError> {
+    refs::of(conn, plan, version)
 }
