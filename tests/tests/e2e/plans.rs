@@ -397,7 +397,8 @@ async fn operation(app: &TestApp, body: Value, draft: bool) {
 async fn catalog(app: &TestApp) {
     let promote = json!({"code": "db.promote", "name": "Promote", "kind": "plan",
         "parameters": [{"name": "standby", "type": "host", "required": true}],
-        "do": {"action": "ssh", "host": "{{ standby }}", "command": "pg_ctl", "args": ["promote"]}});
+        "do": {"action": "ssh", "host": "{{ standby }}", "command": "pg_ctl",
+               "args": ["promote"]}});
     operation(app, promote, false).await;
     let switch = json!({"code": "proxy.switch", "name": "Switch", "kind": "plan",
         "parameters": [{"name": "url", "type": "url", "required": true},
