@@ -97,12 +97,7 @@ impl Application {
                 &outbound,
             )?,
             &outbound,
-            executor,
-        )?);
-        let executor = Arc::new(crate::engine::executor::Executor::new(
-            &config.inspection,
-            &config.executor,
-            &outbound,
+            executor.clone(),
         )?);
         store
             .run(crate::store::inspection::plugins::seed_builtins)
