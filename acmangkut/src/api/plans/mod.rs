@@ -100,7 +100,7 @@ pub async fn diff(
         .run(move |c| {
             let to =
                 q.to.map_or_else(|| store::row(c, id).map(|r| r.version), Ok)?;
-            let from = q.from.unwrap_or((to - 1).max(1));
+            let from = q.from.unwrap_or(to.saturating_sub(1).max(1));
             Ok::<_, crate::store::StoreError>(diff::diff(
                 &store::version(c, id, from)?,
                 &store::version(c, id, to)?,
@@ -140,7 +140,8 @@ pub async fn evaluate_saved(
     Ok(web::Json(ev))
 }
 
-/// Evaluate a document without saving it (the editor's check).
+/// Evaluate a document without saving it (the editor's check): a document that is not a plan
+/// (its shape, names, durations, templates) is a 400 naming the field, as a save would be.
 #[utoipa::path(
     post,
     path = "/api/v1/plans:evaluate",
@@ -155,6 +156,7 @@ pub async fn evaluate_document(
     body: shared::extract::Json<PlanDocument>,
 ) -> Result<web::Json<Evaluation>, ApiError> {
     let (doc, ctx) = (body.into_inner(), state.plan_context());
+    doc.validate()?;
     let ev = state
         .store
         .run(move |c| evaluate::evaluate(c, &ctx, &doc))

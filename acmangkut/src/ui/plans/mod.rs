@@ -138,7 +138,7 @@ pub async fn show(auth: Read, ui: Ui, id: web::Path<String>) -> Result<HttpRespo
             let row = store::row(c, id)?;
             let versions = store::versions(c, id)?;
             let to = to.unwrap_or(row.version);
-            let from = from.unwrap_or((to - 1).max(1));
+            let from = from.unwrap_or(to.saturating_sub(1).max(1));
             let pick = |v: i32| versions.iter().find(|x| x.version == v).cloned();
             let diff = match (pick(from), pick(to)) {
                 (Some(a), Some(b)) if a.version != b.version => Some(engine::diff::diff(&a, &b)),
