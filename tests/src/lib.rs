@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod failover;
+pub mod faults;
 pub mod inspection;
 pub mod logged;
 pub mod netns;

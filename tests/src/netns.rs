@@ -14,6 +14,8 @@ pub struct NetNs {
     /// The namespace's end: the peer address a service on this host sees.
     pub peer: Ipv4Addr,
     host_link: String,
+    /// The namespace's end of the pair: the interface its traffic to this host leaves by.
+    pub peer_link: String,
 }
 
 fn ip(args: &[&str]) -> Result<(), String> {
@@ -49,8 +51,9 @@ impl NetNs {
             host,
             peer,
             host_link: format!("hv{pid}-{n}"),
+            peer_link: format!("nv{pid}-{n}"),
         };
-        let inner = format!("nv{pid}-{n}");
+        let inner = ns.peer_link.clone();
         let (h, p) = (format!("{host}/30"), format!("{peer}/30"));
         let steps: [&[&str]; 7] = [
             &["netns", "add", &ns.name],

@@ -10,6 +10,7 @@ mod database;
 mod executor;
 mod executor_ssh;
 mod failover_fixture;
+mod faults;
 mod hasinit;
 mod iam_accounts;
 mod iam_audit;
