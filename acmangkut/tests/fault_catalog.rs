@@ -28,6 +28,7 @@ fn example(name: &str) -> Value {
         "max_duration" => json!("5m"),
         "dev" => json!("eth0"),
         "latency" => json!("100ms"),
+        "rate" => json!("10mbit"),
         "percent" => json!(2.5),
         "peer" => json!("10.0.0.0/24"),
         "target" => json!("/run/postgresql/15-main.pid"),
@@ -116,5 +117,5 @@ fn every_built_in_fault_validates_and_runs_only_what_its_allow_list_names() {
         let script = c.path().file_name().expect("a file name");
         assert!(dir().join(script).is_file(), "{name}: no script {script:?}");
     }
-    assert!(catalog.len() >= 11, "{} operations", catalog.len());
+    assert!(catalog.len() >= 12, "{} operations", catalog.len());
 }

@@ -78,12 +78,12 @@ pub struct Faults {
 }
 
 impl Faults {
-    /// The test host with the faults' allow-list, and an executor that reaches it (and runs
-    /// the same scripts locally).
+    /// The test host with the faults' allow-list (and the test host's `echo` and `sh`), and
+    /// an executor that reaches it (and runs the same scripts locally).
     pub fn start() -> Self {
         let sshd = TestSshd::start();
         let mut host = sshd.host(&sshd.host_key, 4);
-        host.commands = allowed_commands();
+        host.commands.extend(allowed_commands());
         let config = ExecutorConfig {
             hosts: [(HOST.to_string(), host)].into(),
             ..Default::default()

@@ -176,7 +176,8 @@ guard_run() {
         sleep "$(seconds_of_ms "$left")" &
         wait $!
     fi
-    log "guard: max duration $MAX_DURATION + grace ${GRACE_SECONDS}s reached: recovering"
+    log "guard: max duration $MAX_DURATION + grace ${GRACE_SECONDS}s reached" \
+        "($(($(now_ms) - deadline)) ms after the deadline): recovering"
     exec "$SELF" recover "$FAULT_ID" "$MAX_DURATION" "$@"
 }
 

@@ -1,13 +1,14 @@
 //! Real faults, injected and recovered by acmangkut's executor with the built-in fault
 //! operations (`deploy/operations/faults`): over ssh on a host in a network namespace, or as
-//! local commands. Latency with `tc netem` on that host's interface, SIGSTOP of a real HTTP
+//! local commands. Latency with `tc netem` and a `tbf` bandwidth limit on that host's
+//! interface, SIGSTOP of a real HTTP
 //! server, a `stress-ng` CPU burn, a disk fill and its free-space guard, a kill; and the
 //! target guard: a fault whose recovery never comes ends by itself at max duration + grace
 //! (a pause over a local command, whose process group the executor kills; a partition that
 //! cuts the controller off its own ssh session), and a recovery cancels the guard.
 
 use has_tests::faults::{
-    Faults, HttpServer, Place, Step, alive, fault_id, guard_pid, log, state_dir, stopped,
+    Faults, HOST, HttpServer, Place, Step, alive, fault_id, guard_pid, log, state_dir, stopped,
 };
 use serde_json::json;
 use shared::action::Action;
@@ -152,6 +153,93 @@ async fn faults_netem_latency_on_a_namespaced_host_is_seen_and_gone_after_recove
         GRACE.as_millis()
     );
     assert!(gone >= max, "not before the max duration: {gone:?}");
+    until(Duration::from_secs(2), "the guard's recovery ends", || {
+        guard_pid(&id).is_none() && !state_dir(&id).exists()
+    })
+    .await;
+}
+
+/// The time the test host takes to send `bytes` to the executor over ssh.
+async fn transfer(f: &Faults, bytes: usize) -> Duration {
+    let action: Action = serde_json::from_value(json!({"action": "ssh", "host": HOST,
+        "command": "sh", "args": ["-c", format!("head -c {bytes} /dev/zero")]}))
+    .expect("an action");
+    let started = Instant::now();
+    let done = f.executor.run(&action, &Default::default()).await;
+    passed("transfer", &done);
+    started.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_bandwidth_limit_on_a_namespaced_host_slows_a_transfer_until_recovered() {
+    let f = Faults::start();
+    let id = fault_id("bandwidth");
+    // 256 KiB at 1 Mbit/s: about 2 s (less the bucket's 16 KiB).
+    let bytes = 256 * 1024;
+    let values = |max: &str| {
+        json!({"fault_id": id, "max_duration": max, "dev": f.sshd.ns.peer_link,
+            "rate": "1mbit"})
+    };
+    let before = transfer(&f, bytes).await;
+    passed(
+        "inject",
+        &f.run(
+            "fault.net.bandwidth",
+            Step::Inject,
+            Place::Host,
+            values("1m"),
+        )
+        .await,
+    );
+    assert!(root_qdisc(&f).contains("tbf"), "{}", root_qdisc(&f));
+    let during = transfer(&f, bytes).await;
+    passed(
+        "recover",
+        &f.run(
+            "fault.net.bandwidth",
+            Step::Recover,
+            Place::Host,
+            values("1m"),
+        )
+        .await,
+    );
+    assert!(!root_qdisc(&f).contains("tbf"), "{}", root_qdisc(&f));
+    nothing_left(&id);
+    let after = transfer(&f, bytes).await;
+    eprintln!("bandwidth: 256 KiB in {before:?} before, {during:?} at 1 Mbit/s, {after:?} after");
+    assert!(during >= Duration::from_millis(1_500), "{during:?}");
+    assert!(
+        during >= before + Duration::from_secs(1),
+        "{before:?} -> {during:?}"
+    );
+    assert!(after < during / 2, "{after:?} after {during:?}");
+
+    // The guard: limited for at most 2 s and never recovered, the qdisc goes by itself.
+    let started = Instant::now();
+    passed(
+        "inject 2s",
+        &f.run(
+            "fault.net.bandwidth",
+            Step::Inject,
+            Place::Host,
+            values("2s"),
+        )
+        .await,
+    );
+    let max = Duration::from_secs(2);
+    until(max + GRACE + SLACK, "the guard removes the limit", || {
+        !root_qdisc(&f).contains("tbf")
+    })
+    .await;
+    let gone = started.elapsed();
+    eprintln!(
+        "guard: the tbf qdisc was removed {} ms after the injection started (max 2000 ms + \
+         grace {} ms)\n{}",
+        gone.as_millis(),
+        GRACE.as_millis(),
+        log(&id)
+    );
+    assert!(gone >= max + GRACE, "not before max + grace: {gone:?}");
     until(Duration::from_secs(2), "the guard's recovery ends", || {
         guard_pid(&id).is_none() && !state_dir(&id).exists()
     })
