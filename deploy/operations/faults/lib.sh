@@ -156,8 +156,17 @@ guard_arm() {
     # A background job of a non-interactive shell is not a group leader, so setsid does not
     # fork again: $! is the guard itself.
     setsid "$SELF" guard "$FAULT_ID" "$MAX_DURATION" "$@" </dev/null >/dev/null 2>>"$LOG" 9>&- &
-    echo "$!" >"$DIR/guard.pid"
-    say "guard armed (pid $!): recovers by itself at" \
+    pid=$!
+    echo "$pid" >"$DIR/guard.pid"
+    # Until the child has exec'd, its command line is still this script's: a recovery right
+    # after this would not know it as the guard and leave it to fire later. Return only once
+    # it does.
+    local tries=0
+    until guard_pid >/dev/null; do
+        ((++tries <= 250)) || die "the guard (pid $pid) did not start"
+        sleep 0.02
+    done
+    say "guard armed (pid $pid): recovers by itself at" \
         "$(date -u -d "@$((deadline / 1000))" +%FT%TZ)" \
         "(max duration $MAX_DURATION + grace ${GRACE_SECONDS}s) unless recovered before"
 }
