@@ -91,7 +91,8 @@ pub fn validate_name(name: &str, field: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn validate_text(text: &str, field: &str) -> Result<(), ApiError> {
+/// Fails, naming `field`, when `text` is longer than [`MAX_TEXT_LEN`] characters.
+pub(crate) fn validate_text(text: &str, field: &str) -> Result<(), ApiError> {
     if text.chars().count() > MAX_TEXT_LEN {
         return Err(ApiError::invalid(
             field,

@@ -26,7 +26,7 @@
 //! - `url`: an absolute `http://` or `https://` URL.
 
 use crate::action::{Action, DEFAULT_ACTION_TIMEOUT_MS, MAX_ACTION_TIMEOUT_MS, MAX_URL_LEN};
-use crate::inspection::{MAX_TEXT_LEN, validate_name};
+use crate::inspection::{validate_name, validate_text};
 use crate::problem::{ApiError, ErrorCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -83,16 +83,6 @@ pub fn validate_param_name(name: &str, field: &str) -> Result<(), ApiError> {
                 "must be 1 to {MAX_PARAM_NAME} characters of a-z, A-Z, 0-9, '_', not starting \
                  with a digit"
             ),
-        ));
-    }
-    Ok(())
-}
-
-fn validate_text(text: &str, field: &str) -> Result<(), ApiError> {
-    if text.chars().count() > MAX_TEXT_LEN {
-        return Err(ApiError::invalid(
-            field,
-            format!("must be at most {MAX_TEXT_LEN} characters"),
         ));
     }
     Ok(())

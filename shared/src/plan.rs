@@ -11,7 +11,7 @@
 //! engine checks the rest (operations published, executables allow-listed, hosts known).
 
 use crate::check::Check;
-use crate::inspection::{MAX_TEXT_LEN, Target, validate_name};
+use crate::inspection::{Target, validate_name, validate_text};
 use crate::operation::{Param, validate_code};
 use crate::problem::ApiError;
 use crate::template::{self, TemplateError};
@@ -486,7 +486,7 @@ impl PlanDocument {
     /// Everything the document alone can tell; errors name the field.
     pub fn validate(&self) -> Result<(), ApiError> {
         validate_name(&self.name, "name")?;
-        text(&self.description, "description")?;
+        validate_text(&self.description, "description")?;
         if let Some(d) = self.rto_objective {
             within(d, MAX_LONG_MS, "rto_objective")?;
         }
@@ -625,7 +625,7 @@ impl PlanDocument {
                 for (i, r) in a.roles.iter().enumerate() {
                     validate_name(r, &format!("{kind}.roles[{i}]"))?;
                 }
-                text(&a.instructions, &format!("{kind}.instructions"))?;
+                validate_text(&a.instructions, &format!("{kind}.instructions"))?;
                 match a.expires {
                     Some(d) => within(d, MAX_LONG_MS, &format!("{kind}.expires")),
                     None => Ok(()),
@@ -681,7 +681,7 @@ impl PlanDocument {
                 for (i, c) in n.channels.iter().enumerate() {
                     validate_name(c, &format!("{kind}.channels[{i}]"))?;
                 }
-                text(&n.message, &format!("{kind}.message"))?;
+                validate_text(&n.message, &format!("{kind}.message"))?;
                 templates(
                     &Value::String(n.message.clone()),
                     &names,
@@ -811,16 +811,6 @@ fn version(v: Option<i32>, field: &str) -> Result<(), ApiError> {
         Some(n) if n < 1 => Err(ApiError::invalid(field, "versions start at 1")),
         _ => Ok(()),
     }
-}
-
-fn text(t: &str, field: &str) -> Result<(), ApiError> {
-    if t.chars().count() > MAX_TEXT_LEN {
-        return Err(ApiError::invalid(
-            field,
-            format!("must be at most {MAX_TEXT_LEN} characters"),
-        ));
-    }
-    Ok(())
 }
 
 fn vars(v: &BTreeMap<String, String>, field: &str) -> Result<(), ApiError> {
