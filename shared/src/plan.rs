@@ -544,12 +544,7 @@ impl PlanDocument {
         for (i, p) in self.parameters.iter().enumerate() {
             let at = format!("parameters[{i}]");
             p.validate(&at)?;
-            if self.parameters[..i].iter().any(|o| o.name == p.name) {
-                return Err(ApiError::invalid(
-                    format!("{at}.name"),
-                    format!("`{}` is listed twice", p.name),
-                ));
-            }
+            listed_once(&self.parameters[..i], &p.name, &at, |o| &o.name)?;
         }
         Ok(())
     }
@@ -564,12 +559,7 @@ impl PlanDocument {
         for (i, g) in self.targets.iter().enumerate() {
             let at = format!("targets[{i}]");
             validate_name(&g.name, &format!("{at}.name"))?;
-            if self.targets[..i].iter().any(|o| o.name == g.name) {
-                return Err(ApiError::invalid(
-                    format!("{at}.name"),
-                    format!("`{}` is listed twice", g.name),
-                ));
-            }
+            listed_once(&self.targets[..i], &g.name, &at, |o| &o.name)?;
             vars(&g.vars, &format!("{at}.vars"))?;
             if g.members.is_empty() || g.members.len() > MAX_MEMBERS {
                 return Err(ApiError::invalid(
@@ -580,12 +570,7 @@ impl PlanDocument {
             for (j, m) in g.members.iter().enumerate() {
                 let at = format!("{at}.members[{j}]");
                 validate_name(&m.name, &format!("{at}.name"))?;
-                if g.members[..j].iter().any(|o| o.name == m.name) {
-                    return Err(ApiError::invalid(
-                        format!("{at}.name"),
-                        format!("`{}` is listed twice", m.name),
-                    ));
-                }
+                listed_once(&g.members[..j], &m.name, &at, |o| &o.name)?;
                 vars(&m.vars, &format!("{at}.vars"))?;
             }
         }
@@ -829,6 +814,22 @@ fn vars(v: &BTreeMap<String, String>, field: &str) -> Result<(), ApiError> {
                 "values are at most 2048 bytes",
             ));
         }
+    }
+    Ok(())
+}
+
+/// Fails, naming `{at}.name`, when one of the `earlier` items already has `name`.
+fn listed_once<T>(
+    earlier: &[T],
+    name: &str,
+    at: &str,
+    name_of: impl Fn(&T) -> &str,
+) -> Result<(), ApiError> {
+    if earlier.iter().any(|o| name_of(o) == name) {
+        return Err(ApiError::invalid(
+            format!("{at}.name"),
+            format!("`{name}` is listed twice"),
+        ));
     }
     Ok(())
 }
