@@ -492,12 +492,7 @@ impl PlanDocument {
         }
         self.validate_parameters()?;
         self.validate_targets()?;
-        if self.stages.is_empty() || self.stages.len() > MAX_STAGES {
-            return Err(ApiError::invalid(
-                "stages",
-                format!("list 1 to {MAX_STAGES} stages"),
-            ));
-        }
+        count(self.stages.len(), 1, MAX_STAGES, "stages", "stages")?;
         let mut names: Vec<&str> = Vec::new();
         for (i, stage) in self.stages.iter().enumerate() {
             let at = format!("stages[{i}]");
@@ -535,12 +530,13 @@ impl PlanDocument {
     }
 
     fn validate_parameters(&self) -> Result<(), ApiError> {
-        if self.parameters.len() > MAX_PARAMETERS {
-            return Err(ApiError::invalid(
-                "parameters",
-                format!("at most {MAX_PARAMETERS} parameters"),
-            ));
-        }
+        count(
+            self.parameters.len(),
+            0,
+            MAX_PARAMETERS,
+            "parameters",
+            "parameters",
+        )?;
         for (i, p) in self.parameters.iter().enumerate() {
             let at = format!("parameters[{i}]");
             p.validate(&at)?;
@@ -550,23 +546,14 @@ impl PlanDocument {
     }
 
     fn validate_targets(&self) -> Result<(), ApiError> {
-        if self.targets.len() > MAX_GROUPS {
-            return Err(ApiError::invalid(
-                "targets",
-                format!("at most {MAX_GROUPS} groups"),
-            ));
-        }
+        count(self.targets.len(), 0, MAX_GROUPS, "targets", "groups")?;
         for (i, g) in self.targets.iter().enumerate() {
             let at = format!("targets[{i}]");
             validate_name(&g.name, &format!("{at}.name"))?;
             listed_once(&self.targets[..i], &g.name, &at, |o| &o.name)?;
             vars(&g.vars, &format!("{at}.vars"))?;
-            if g.members.is_empty() || g.members.len() > MAX_MEMBERS {
-                return Err(ApiError::invalid(
-                    format!("{at}.members"),
-                    format!("list 1 to {MAX_MEMBERS} members"),
-                ));
-            }
+            let members = format!("{at}.members");
+            count(g.members.len(), 1, MAX_MEMBERS, &members, "members")?;
             for (j, m) in g.members.iter().enumerate() {
                 let at = format!("{at}.members[{j}]");
                 validate_name(&m.name, &format!("{at}.name"))?;
@@ -814,6 +801,20 @@ fn vars(v: &BTreeMap<String, String>, field: &str) -> Result<(), ApiError> {
                 "values are at most 2048 bytes",
             ));
         }
+    }
+    Ok(())
+}
+
+/// Fails, naming `field`, unless `len` is between `min` (0 or 1) and `max`; the message says
+/// "list 1 to {max} {what}" or "at most {max} {what}".
+fn count(len: usize, min: usize, max: usize, field: &str, what: &str) -> Result<(), ApiError> {
+    if len < min || len > max {
+        let message = if min == 0 {
+            format!("at most {max} {what}")
+        } else {
+            format!("list {min} to {max} {what}")
+        };
+        return Err(ApiError::invalid(field, message));
     }
     Ok(())
 }
