@@ -43,6 +43,14 @@ fn nothing_left(id: &str) {
     assert_eq!(guard_pid(id), None, "{id}: a guard is left\n{}", log(id));
 }
 
+/// The guard of fault `id` ends its recovery: its process is gone, and its state with it.
+async fn guard_finished(id: &str) {
+    until(Duration::from_secs(2), "the guard's recovery ends", || {
+        guard_pid(id).is_none() && !state_dir(id).exists()
+    })
+    .await;
+}
+
 /// One TCP handshake to `addr`: its time, or `None` when it does not complete in `within`.
 fn handshake(addr: SocketAddr, within: Duration) -> Option<Duration> {
     let started = Instant::now();
@@ -153,10 +161,7 @@ async fn faults_netem_latency_on_a_namespaced_host_is_seen_and_gone_after_recove
         GRACE.as_millis()
     );
     assert!(gone >= max, "not before the max duration: {gone:?}");
-    until(Duration::from_secs(2), "the guard's recovery ends", || {
-        guard_pid(&id).is_none() && !state_dir(&id).exists()
-    })
-    .await;
+    guard_finished(&id).await;
 }
 
 /// The time the test host takes to send `bytes` to the executor over ssh.
@@ -240,10 +245,7 @@ async fn faults_bandwidth_limit_on_a_namespaced_host_slows_a_transfer_until_reco
         log(&id)
     );
     assert!(gone >= max + GRACE, "not before max + grace: {gone:?}");
-    until(Duration::from_secs(2), "the guard's recovery ends", || {
-        guard_pid(&id).is_none() && !state_dir(&id).exists()
-    })
-    .await;
+    guard_finished(&id).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -468,10 +470,7 @@ async fn faults_guard_resumes_a_paused_server_by_itself_when_recovery_never_come
         resumed >= max + GRACE,
         "not before max + grace: {resumed:?}"
     );
-    until(Duration::from_secs(2), "the guard's recovery ends", || {
-        guard_pid(&id).is_none() && !state_dir(&id).exists()
-    })
-    .await;
+    guard_finished(&id).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -530,10 +529,7 @@ async fn faults_guard_ends_a_partition_that_cut_the_controller_off() {
         log(&id)
     );
     assert!(healed >= max + GRACE, "{healed:?}");
-    until(Duration::from_secs(2), "the guard's recovery ends", || {
-        guard_pid(&id).is_none() && !state_dir(&id).exists()
-    })
-    .await;
+    guard_finished(&id).await;
     // Recovering after the guard did is harmless: nothing is in place.
     let (action, vars) = f.prepare(
         "fault.net.partition",
