@@ -23,6 +23,12 @@ async fn run(ex: &Executor, json: serde_json::Value) -> shared::check::CheckOutc
     ex.run(&action(json), &BTreeMap::new()).await
 }
 
+/// The action did not run: an error whose evidence says `says`.
+fn not_run(o: &shared::check::CheckOutcome, says: &str) {
+    assert_eq!(o.status, CheckStatus::Error, "{}", o.evidence);
+    assert!(o.evidence.contains(says), "{}", o.evidence);
+}
+
 fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
         .iter()
@@ -78,16 +84,14 @@ async fn a_command_runs_rendered_and_its_exit_code_decides() {
         serde_json::json!({"action": "command", "command": "rm", "args": ["-rf"]}),
     )
     .await;
-    assert_eq!(unknown.status, CheckStatus::Error);
-    assert!(unknown.evidence.contains("not in inspection.commands"));
+    not_run(&unknown, "not in inspection.commands");
     let unset = run(
         &ex,
         serde_json::json!({"action": "command", "command": "echo",
                 "args": ["{{ missing }}"]}),
     )
     .await;
-    assert_eq!(unset.status, CheckStatus::Error);
-    assert!(unset.evidence.contains("args[0]"), "{}", unset.evidence);
+    not_run(&unset, "args[0]");
 }
 
 fn now_ms() -> i64 {
@@ -313,12 +317,7 @@ async fn secrets_are_sent_by_name_and_never_shown() {
     let down = ex
         .run(&login(&format!("http://{closed}")), &BTreeMap::new())
         .await;
-    assert_eq!(down.status, CheckStatus::Error, "{}", down.evidence);
-    assert!(
-        down.evidence.contains("/login?key=******"),
-        "{}",
-        down.evidence
-    );
+    not_run(&down, "/login?key=******");
     shows_no_secret(&down.evidence);
 }
 
@@ -362,12 +361,7 @@ async fn a_missing_secret_is_named_and_nothing_is_sent() {
     let e = shared::ApiError::from(ex.validate(&argv, "do.").expect_err("refused"));
     assert_eq!(e.field.as_deref(), Some("do.args[0]"));
     let refused = ex.run(&argv, &BTreeMap::new()).await;
-    assert_eq!(refused.status, CheckStatus::Error);
-    assert!(
-        refused.evidence.contains("never passed in an argv"),
-        "{}",
-        refused.evidence
-    );
+    not_run(&refused, "never passed in an argv");
 }
 
 /// An `http` action through [`Executor::run_recorded`]: its intent is committed before the

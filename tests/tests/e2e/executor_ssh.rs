@@ -36,6 +36,12 @@ async fn run(ex: &Executor, v: serde_json::Value) -> CheckOutcome {
     ex.run(&action(v), &BTreeMap::new()).await
 }
 
+/// The action did not run: an error whose evidence says `says`.
+fn not_run(o: &CheckOutcome, says: &str) {
+    assert_eq!(o.status, CheckStatus::Error, "{}", o.evidence);
+    assert!(o.evidence.contains(says), "{}", o.evidence);
+}
+
 /// The millisecond stamps (`date +%s%3N`) a remote command printed, in order.
 fn stamps(o: &CheckOutcome) -> Vec<i64> {
     o.evidence
@@ -84,14 +90,7 @@ async fn an_ssh_action_runs_on_the_namespaced_host_and_only_with_its_pinned_key(
                "args": ["should not run"]}),
     )
     .await;
-    assert_eq!(changed.status, CheckStatus::Error, "{}", changed.evidence);
-    assert!(
-        changed
-            .evidence
-            .contains("did not present the pinned host key"),
-        "{}",
-        changed.evidence
-    );
+    not_run(&changed, "did not present the pinned host key");
     assert!(!changed.evidence.contains("should not run"));
 
     let unknown = run(
@@ -99,26 +98,14 @@ async fn an_ssh_action_runs_on_the_namespaced_host_and_only_with_its_pinned_key(
         json!({"action": "ssh", "host": "db-9", "command": "echo", "args": ["x"]}),
     )
     .await;
-    assert_eq!(unknown.status, CheckStatus::Error);
-    assert!(
-        unknown.evidence.contains("`db-9` is not in executor.hosts"),
-        "{}",
-        unknown.evidence
-    );
+    not_run(&unknown, "`db-9` is not in executor.hosts");
 
     let unlisted = run(
         &ex,
         json!({"action": "ssh", "host": "db-1", "command": "rm", "args": ["-rf"]}),
     )
     .await;
-    assert_eq!(unlisted.status, CheckStatus::Error);
-    assert!(
-        unlisted
-            .evidence
-            .contains("not in executor.hosts.db-1.commands"),
-        "{}",
-        unlisted.evidence
-    );
+    not_run(&unlisted, "not in executor.hosts.db-1.commands");
 }
 
 /// Two one-second commands at once on a host that takes one at a time run one after the
