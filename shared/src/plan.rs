@@ -588,15 +588,9 @@ impl PlanDocument {
             }
             StepKind::Wait(d) => within(*d, MAX_STEP_MS, &kind),
             StepKind::Approval(a) => {
-                if a.roles.is_empty() {
-                    return Err(ApiError::invalid(
-                        format!("{kind}.roles"),
-                        "name at least one role whose members may approve",
-                    ));
-                }
-                for (i, r) in a.roles.iter().enumerate() {
-                    validate_name(r, &format!("{kind}.roles[{i}]"))?;
-                }
+                let roles = format!("{kind}.roles");
+                let some = "name at least one role whose members may approve";
+                names_listed(&a.roles, &roles, some)?;
                 validate_text(&a.instructions, &format!("{kind}.instructions"))?;
                 match a.expires {
                     Some(d) => within(d, MAX_LONG_MS, &format!("{kind}.expires")),
@@ -644,15 +638,8 @@ impl PlanDocument {
                 params(&p.params, &names, &format!("{kind}.params"))
             }
             StepKind::Notify(n) => {
-                if n.channels.is_empty() {
-                    return Err(ApiError::invalid(
-                        format!("{kind}.channels"),
-                        "name at least one channel",
-                    ));
-                }
-                for (i, c) in n.channels.iter().enumerate() {
-                    validate_name(c, &format!("{kind}.channels[{i}]"))?;
-                }
+                let channels = format!("{kind}.channels");
+                names_listed(&n.channels, &channels, "name at least one channel")?;
                 validate_text(&n.message, &format!("{kind}.message"))?;
                 templates(
                     &Value::String(n.message.clone()),
@@ -815,6 +802,18 @@ fn count(len: usize, min: usize, max: usize, field: &str, what: &str) -> Result<
             format!("list {min} to {max} {what}")
         };
         return Err(ApiError::invalid(field, message));
+    }
+    Ok(())
+}
+
+/// Fails unless `names` has one name or more (else `empty` is the message), each valid
+/// (naming `{field}[i]`).
+fn names_listed(names: &[String], field: &str, empty: &str) -> Result<(), ApiError> {
+    if names.is_empty() {
+        return Err(ApiError::invalid(field, empty));
+    }
+    for (i, n) in names.iter().enumerate() {
+        validate_name(n, &format!("{field}[{i}]"))?;
     }
     Ok(())
 }
