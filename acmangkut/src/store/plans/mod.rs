@@ -234,13 +234,7 @@ pub fn versions(conn: &mut DbConn, id: i64) -> Result<Vec<PlanVersion>, StoreErr
     let rows: Vec<VersionTuple> = db!(conn, |c| v::table
         .filter(v::plan_id.eq(id))
         .order(v::version.desc())
-        .select((
-            v::plan_id,
-            v::version,
-            v::definition,
-            v::created_at,
-            v::created_by
-        ))
+        .select(VERSION_COLUMNS)
         .load(c))?;
     rows.into_iter().map(version_api).collect()
 }
@@ -249,13 +243,7 @@ pub fn version(conn: &mut DbConn, id: i64, version: i32) -> Result<PlanVersion, 
     row(conn, id)?;
     let found: Option<VersionTuple> = db!(conn, |c| v::table
         .find((id, version))
-        .select((
-            v::plan_id,
-            v::version,
-            v::definition,
-            v::created_at,
-            v::created_by
-        ))
+        .select(VERSION_COLUMNS)
         .first(c)
         .optional())?;
     let found = found
@@ -264,6 +252,20 @@ pub fn version(conn: &mut DbConn, id: i64, version: i32) -> Result<PlanVersion, 
 }
 
 type VersionTuple = (i64, i32, String, i64, String);
+/// The columns a [`VersionTuple`] is read from.
+const VERSION_COLUMNS: (
+    v::plan_id,
+    v::version,
+    v::definition,
+    v::created_at,
+    v::created_by,
+) = (
+    v::plan_id,
+    v::version,
+    v::definition,
+    v::created_at,
+    v::created_by,
+);
 
 fn version_api((plan_id, version, def, at, by): VersionTuple) -> Result<PlanVersion, StoreError> {
     Ok(PlanVersion {
