@@ -112,6 +112,30 @@ impl TestApp {
         r.json().await.expect("json")
     }
 
+    /// Sends `method path` (`body` as JSON, if any) with the app's client: the status and the
+    /// JSON answered (null when none). An error status must come as problem+json.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let r = req.send().await.expect("request");
+        let status = r.status().as_u16();
+        if status >= 400 {
+            assert_eq!(
+                r.headers()["content-type"],
+                "application/problem+json",
+                "{path}"
+            );
+        }
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
         self.http
             .post(self.url(path))

@@ -29,24 +29,6 @@ async fn app() -> (TestApp, TestDb) {
     (spawn_acmangkut(config).await, db)
 }
 
-async fn send(app: &TestApp, method: reqwest::Method, path: &str) -> (u16, Value) {
-    let r = app
-        .http
-        .request(method, app.url(path))
-        .send()
-        .await
-        .expect("request");
-    let status = r.status().as_u16();
-    if status >= 400 {
-        assert_eq!(
-            r.headers()["content-type"],
-            "application/problem+json",
-            "{path}"
-        );
-    }
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 async fn list(app: &TestApp, what: &str) -> Vec<Value> {
     app.get_json(&format!("/api/v1/inspection/{what}"))
         .await
@@ -108,12 +90,13 @@ async fn inspection_api_lists_the_seven_built_in_plugins_with_schemas_and_keeps_
         changed.headers()["content-type"],
         "application/problem+json"
     );
-    let (status, body) = send(
-        &app,
-        reqwest::Method::DELETE,
-        &format!("/api/v1/inspection/plugins/{tcp}"),
-    )
-    .await;
+    let (status, body) = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/inspection/plugins/{tcp}"),
+            None,
+        )
+        .await;
     assert_eq!(status, 409, "{body}");
     assert!(body["detail"].as_str().unwrap_or("").contains("built-in"));
     assert_eq!(list(&app, "plugins").await, plugins, "nothing changed");
@@ -230,7 +213,7 @@ async fn inspection_api_creates_reads_updates_and_deletes_plugins_rules_tasks_an
     let delete = |what: &str, id: i64| {
         let path = format!("/api/v1/inspection/{what}/{id}");
         let app = &app;
-        async move { send(app, reqwest::Method::DELETE, &path).await }
+        async move { app.send(reqwest::Method::DELETE, &path, None).await }
     };
     let (status, body) = delete("plugins", id(&plugin)).await;
     assert_eq!(status, 409, "{body}");
@@ -252,12 +235,13 @@ async fn inspection_api_creates_reads_updates_and_deletes_plugins_rules_tasks_an
     ] {
         let (status, body) = delete(what, id(obj)).await;
         assert_eq!(status, 204, "delete {what}: {body}");
-        let (status, _) = send(
-            &app,
-            reqwest::Method::GET,
-            &format!("/api/v1/inspection/{what}/{}", id(obj)),
-        )
-        .await;
+        let (status, _) = app
+            .send(
+                reqwest::Method::GET,
+                &format!("/api/v1/inspection/{what}/{}", id(obj)),
+                None,
+            )
+            .await;
         assert_eq!(status, 404, "{what} is gone");
     }
 
@@ -647,12 +631,13 @@ async fn inspection_api_refuses_renames_and_deletes_that_would_break_what_refers
         body["detail"].as_str().unwrap_or("").contains("daily"),
         "{body}"
     );
-    let (status, body) = send(
-        &app,
-        reqwest::Method::DELETE,
-        &format!("/api/v1/inspection/channels/{}", id(&channel)),
-    )
-    .await;
+    let (status, body) = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/inspection/channels/{}", id(&channel)),
+            None,
+        )
+        .await;
     assert_eq!(status, 409, "tasks notify the channel: {body}");
 
     // Changes that keep the name are fine, and the task still runs the rule it names.

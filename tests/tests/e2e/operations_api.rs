@@ -33,37 +33,16 @@ fn promote(code: &str) -> Value {
     })
 }
 
-/// Sends a JSON body (or none) and returns the status and body; an error is problem+json.
-async fn send(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let mut req = app.http.request(method, app.url(path));
-    if let Some(b) = body {
-        req = req.json(b);
-    }
-    let r = req.send().await.expect("request");
-    let status = r.status().as_u16();
-    if status >= 400 {
-        assert_eq!(
-            r.headers()["content-type"],
-            "application/problem+json",
-            "{path}"
-        );
-    }
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 async fn create(app: &TestApp, body: &Value) -> Value {
-    let (status, v) = send(app, reqwest::Method::POST, "/api/v1/operations", Some(body)).await;
+    let (status, v) = app
+        .send(reqwest::Method::POST, "/api/v1/operations", Some(body))
+        .await;
     assert_eq!(status, 201, "create: {v}");
     v
 }
 
 async fn post(app: &TestApp, path: &str) -> (u16, Value) {
-    send(app, reqwest::Method::POST, path, None).await
+    app.send(reqwest::Method::POST, path, None).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,22 +68,22 @@ async fn operations_are_versioned_and_move_draft_published_deprecated_one_way_wi
         "30s"
     );
 
-    let (status, dup) = send(
-        &app,
-        reqwest::Method::POST,
-        "/api/v1/operations",
-        Some(&promote("db.promote-standby")),
-    )
-    .await;
+    let (status, dup) = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/operations",
+            Some(&promote("db.promote-standby")),
+        )
+        .await;
     assert_eq!((status, &dup["field"]), (409, &json!("code")), "{dup}");
 
     // A change adds a version; the same document again adds none.
     let path = "/api/v1/operations/db.promote-standby";
     let mut changed = promote("db.promote-standby");
     changed["timeout_ms"] = json!(120_000);
-    let (status, v) = send(&app, reqwest::Method::PUT, path, Some(&changed)).await;
+    let (status, v) = app.send(reqwest::Method::PUT, path, Some(&changed)).await;
     assert_eq!((status, &v["version"]), (200, &json!(2)), "{v}");
-    let (_, v) = send(&app, reqwest::Method::PUT, path, Some(&changed)).await;
+    let (_, v) = app.send(reqwest::Method::PUT, path, Some(&changed)).await;
     assert_eq!(v["version"], 2, "unchanged: no version");
     let versions = app.get_json(&format!("{path}/versions")).await;
     let numbers: Vec<i64> = versions
@@ -119,13 +98,9 @@ async fn operations_are_versioned_and_move_draft_published_deprecated_one_way_wi
         first["operation"]["timeout_ms"], 30_000,
         "version 1 as it was"
     );
-    let (status, _) = send(
-        &app,
-        reqwest::Method::GET,
-        &format!("{path}/versions/9"),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .send(reqwest::Method::GET, &format!("{path}/versions/9"), None)
+        .await;
     assert_eq!(status, 404);
 
     // draft → deprecated is not a step of the lifecycle.
@@ -144,7 +119,7 @@ async fn operations_are_versioned_and_move_draft_published_deprecated_one_way_wi
 
     // A published operation still changes (new plan versions get the new version).
     changed["description"] = json!("pg_ctl promote on the standby");
-    let (_, v) = send(&app, reqwest::Method::PUT, path, Some(&changed)).await;
+    let (_, v) = app.send(reqwest::Method::PUT, path, Some(&changed)).await;
     assert_eq!(
         (&v["version"], &v["status"]),
         (&json!(3), &json!("published"))
@@ -154,7 +129,7 @@ async fn operations_are_versioned_and_move_draft_published_deprecated_one_way_wi
     assert_eq!((status, &v["status"]), (200, &json!("deprecated")), "{v}");
     assert_eq!(v["deprecated_by"], "bootstrap");
     changed["name"] = json!("Promote (old)");
-    let (status, e) = send(&app, reqwest::Method::PUT, path, Some(&changed)).await;
+    let (status, e) = app.send(reqwest::Method::PUT, path, Some(&changed)).await;
     assert_eq!(status, 409, "a deprecated operation no longer changes: {e}");
     let (status, _) = post(&app, &format!("{path}/publish")).await;
     assert_eq!(status, 409, "deprecated → published is refused");
@@ -264,7 +239,7 @@ async fn a_referenced_operation_cannot_be_deleted_and_only_published_ones_can_be
         .expect("listed");
     assert_eq!(row["references"], 2);
 
-    let (status, e) = send(&app, reqwest::Method::DELETE, path, None).await;
+    let (status, e) = app.send(reqwest::Method::DELETE, path, None).await;
     assert_eq!(status, 409, "{e}");
     let detail = e["detail"].as_str().expect("detail");
     assert!(
@@ -293,7 +268,7 @@ async fn a_referenced_operation_cannot_be_deleted_and_only_published_ones_can_be
         "/api/v1/operations/{}",
         spare["code"].as_str().expect("code")
     );
-    let (status, _) = send(&app, reqwest::Method::DELETE, &spare_path, None).await;
+    let (status, _) = app.send(reqwest::Method::DELETE, &spare_path, None).await;
     assert_eq!(status, 204);
     assert_eq!(app.get(&spare_path).await.status(), 404);
     assert_eq!(audit_count(&app, "operation.delete").await, 1);
