@@ -51,6 +51,11 @@ async fn guard_finished(id: &str) {
     .await;
 }
 
+/// The values of a process fault `id` on `server` (named by its pid file), for at most `max`.
+fn on_server(server: &HttpServer, id: &str, max: &str) -> serde_json::Value {
+    json!({"fault_id": id, "max_duration": max, "target": server.pid_file.display().to_string()})
+}
+
 /// One TCP handshake to `addr`: its time, or `None` when it does not complete in `within`.
 fn handshake(addr: SocketAddr, within: Duration) -> Option<Duration> {
     let started = Instant::now();
@@ -253,10 +258,7 @@ async fn faults_sigstop_of_a_real_http_server_times_requests_out_until_sigcont()
     let f = Faults::start();
     let server = HttpServer::start().await;
     let id = fault_id("pause");
-    let values = || {
-        json!({"fault_id": id, "max_duration": "1m",
-            "target": server.pid_file.display().to_string()})
-    };
+    let values = || on_server(&server, &id, "1m");
     let injected = f
         .run("fault.process.pause", Step::Inject, Place::Host, values())
         .await;
@@ -300,10 +302,9 @@ async fn faults_a_kill_ends_the_process_its_pid_file_names() {
     let f = Faults::start();
     let server = HttpServer::start().await;
     let id = fault_id("kill");
-    let values = || {
-        json!({"fault_id": id, "max_duration": "1m",
-            "target": server.pid_file.display().to_string(), "signal": "TERM"})
-    };
+    let mut term = on_server(&server, &id, "1m");
+    term["signal"] = json!("TERM");
+    let values = || term.clone();
     passed(
         "inject",
         &f.run("fault.process.kill", Step::Inject, Place::Host, values())
@@ -432,8 +433,7 @@ async fn faults_guard_resumes_a_paused_server_by_itself_when_recovery_never_come
     let server = HttpServer::start().await;
     let id = fault_id("guard-pause");
     // A local command: once it returns, the executor kills its whole process group.
-    let values = json!({"fault_id": id, "max_duration": "2s",
-        "target": server.pid_file.display().to_string()});
+    let values = on_server(&server, &id, "2s");
     let started = Instant::now();
     let injected = f
         .run("fault.process.pause", Step::Inject, Place::Local, values)
@@ -478,10 +478,7 @@ async fn faults_recovery_cancels_the_guard() {
     let f = Faults::start();
     let server = HttpServer::start().await;
     let id = fault_id("cancel");
-    let values = || {
-        json!({"fault_id": id, "max_duration": "10m",
-            "target": server.pid_file.display().to_string()})
-    };
+    let values = || on_server(&server, &id, "10m");
     passed(
         "inject",
         &f.run("fault.process.pause", Step::Inject, Place::Local, values())
