@@ -113,6 +113,22 @@ impl Tr {
     }
 }
 
+/// Panics naming the first of `keys` that a language's catalog lacks (the pages' tests of the
+/// labels they look up by value).
+#[cfg(test)]
+pub fn assert_in_every_catalog(keys: impl IntoIterator<Item = impl AsRef<str>>) {
+    for key in keys {
+        let key = key.as_ref();
+        for lang in Lang::ALL {
+            assert!(
+                catalog(lang).iter().any(|(k, _)| *k == key),
+                "{key} missing in {}",
+                lang.code()
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

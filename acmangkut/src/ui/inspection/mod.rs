@@ -194,7 +194,7 @@ pub fn pairs_text<'a>(map: impl IntoIterator<Item = (&'a String, &'a String)>) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ui::i18n::{Lang, catalog};
+    use crate::ui::i18n::{Lang, assert_in_every_catalog};
 
     #[test]
     fn every_label_the_pages_look_up_by_value_is_in_both_catalogs() {
@@ -206,15 +206,7 @@ mod tests {
             .chain(&RISK_STATE_KEYS)
             .chain(&risks::DYNAMIC_KEYS)
             .chain(&config::DYNAMIC_KEYS);
-        for key in keys {
-            for lang in Lang::ALL {
-                assert!(
-                    catalog(lang).iter().any(|(k, _)| k == key),
-                    "{key} missing in {}",
-                    lang.code()
-                );
-            }
-        }
+        assert_in_every_catalog(keys);
     }
 
     #[test]

@@ -301,7 +301,7 @@ pub async fn show(auth: Read, ui: Ui, code: web::Path<String>) -> Result<HttpRes
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ui::i18n::{Lang, catalog};
+    use crate::ui::i18n::{Lang, assert_in_every_catalog};
 
     #[test]
     fn every_label_looked_up_by_value_is_in_both_catalogs() {
@@ -309,15 +309,7 @@ mod tests {
             .iter()
             .chain(&KIND_KEYS)
             .chain(&["ops.any_status", "ops.any_kind"]);
-        for key in keys {
-            for lang in Lang::ALL {
-                assert!(
-                    catalog(lang).iter().any(|(k, _)| k == key),
-                    "{key} missing in {}",
-                    lang.code()
-                );
-            }
-        }
+        assert_in_every_catalog(keys);
     }
 
     #[test]
