@@ -14,6 +14,8 @@
 //! - [`operation`]: atomic operations (原子操作): typed parameters, `do`/`undo` actions, the
 //!   lifecycle draft → published → deprecated.
 //! - [`plan`]: disaster-recovery plan documents (stages, steps, parameters, targets).
+//! - [`execution`]: executions of disaster-recovery plans: the resolved plan they run, their
+//!   states and views.
 //! - [`check`]: checks (probe, PromQL, SQL, command) and their outcomes; [`template`]: `{{ var }}`.
 //! - [`permissions`]: the permission catalog and the built-in roles (acmangkut enforces them,
 //!   hasinit seeds them).
@@ -29,6 +31,7 @@ pub mod check;
 pub mod condition;
 pub mod config;
 mod error_chain;
+pub mod execution;
 pub mod extract;
 pub mod inspection;
 pub mod monitor;
