@@ -9,7 +9,8 @@
 //! - [`executor`]: the one executor of actions (http, command, ssh) for plans and drills.
 //! - [`operations`]: the atomic operations catalog's rules: checked documents, the lifecycle,
 //!   what a plan version may pin.
-//! - [`plans`]: disaster-recovery plans: evaluation, saving versions, previews, diffs.
+//! - [`plans`]: disaster-recovery plans: evaluation, saving versions, previews, diffs, and
+//!   executions driven durably by lease.
 
 pub mod checks;
 mod error;

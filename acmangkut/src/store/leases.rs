@@ -144,6 +144,8 @@ pub enum Queue {
     InspectionRuns,
     /// Pending notification deliveries whose next attempt is due.
     Deliveries,
+    /// Plan executions with work for a replica (not paused, not ended) and no live lease.
+    Executions,
 }
 
 impl Queue {
@@ -162,6 +164,13 @@ impl Queue {
                  AND (lease_owner IS NULL OR lease_expires_at < ?3)",
                 "",
                 "next_attempt_at",
+            ),
+            Self::Executions => (
+                "plan_executions",
+                "state IN ('pending', 'running', 'waiting_approval', 'rolling_back') \
+                 AND (lease_owner IS NULL OR lease_expires_at < ?3)",
+                "",
+                "id",
             ),
         }
     }
@@ -211,4 +220,39 @@ pub fn claim(
     let mut ids: Vec<i64> = rows.into_iter().map(|r| r.id).collect();
     ids.sort_unstable();
     Ok(ids)
+}
+
+/// Extends `owner`'s leases on rows `ids` of `queue` to `until`; a lease another replica took
+/// over meanwhile is left alone. Returns the ids still held.
+pub fn renew(
+    conn: &mut DbConn,
+    queue: Queue,
+    owner: &str,
+    ids: &[i64],
+    until: i64,
+) -> QueryResult<Vec<i64>> {
+    let (table, ..) = queue.sql();
+    let list = ids
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if list.is_empty() {
+        return Ok(Vec::new());
+    }
+    let text = format!(
+        "UPDATE {table} SET lease_expires_at = ?2 WHERE lease_owner = ?1 AND id IN ({list}) \
+         RETURNING id"
+    );
+    let rows: Vec<IdRow> = match conn {
+        DbConn::Pg(c) => diesel::sql_query(text.replace('?', "$"))
+            .bind::<Text, _>(owner)
+            .bind::<BigInt, _>(until)
+            .load(c)?,
+        DbConn::Sqlite(c) => diesel::sql_query(text)
+            .bind::<Text, _>(owner)
+            .bind::<BigInt, _>(until)
+            .load(c)?,
+    };
+    Ok(rows.into_iter().map(|r| r.id).collect())
 }

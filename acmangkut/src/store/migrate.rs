@@ -30,6 +30,7 @@ const STEPS: &[Step] = steps!(
     "2026-12-07-000005_executor",
     "2026-12-08-000006_operations",
     "2026-12-08-000007_plans",
+    "2026-12-08-000008_executions",
 );
 
 /// PostgreSQL's words and SQLite's for the same column.

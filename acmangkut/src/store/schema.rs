@@ -441,6 +441,55 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    plan_executions (id) {
+        id -> BigInt,
+        plan -> Text,
+        version -> Integer,
+        resolved -> Text,
+        parameters -> Text,
+        state -> Text,
+        rollback -> Bool,
+        started_by -> Text,
+        comment -> Text,
+        detail -> Nullable<Text>,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        started_at -> Nullable<BigInt>,
+        ended_at -> Nullable<BigInt>,
+        rto_ms -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    plan_execution_steps (execution_id, step) {
+        execution_id -> BigInt,
+        step -> Text,
+        stage -> Integer,
+        position -> Integer,
+        state -> Text,
+        attempts -> Integer,
+        round_start -> Integer,
+        completed -> Nullable<Integer>,
+        started_at -> Nullable<BigInt>,
+        ended_at -> Nullable<BigInt>,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    plan_execution_events (id) {
+        id -> BigInt,
+        execution_id -> BigInt,
+        at -> BigInt,
+        actor -> Text,
+        what -> Text,
+        step -> Nullable<Text>,
+        comment -> Text,
+    }
+}
+
 diesel::joinable!(monitor_labels -> monitors (monitor_id));
 diesel::joinable!(probe_results -> monitors (monitor_id));
 diesel::joinable!(state_changes -> monitors (monitor_id));
@@ -453,6 +502,8 @@ diesel::joinable!(inspection_findings -> inspection_runs (run_id));
 diesel::joinable!(notification_deliveries -> notification_channels (channel_id));
 diesel::joinable!(operation_versions -> operations (operation_id));
 diesel::joinable!(plan_versions -> plans (plan_id));
+diesel::joinable!(plan_execution_steps -> plan_executions (execution_id));
+diesel::joinable!(plan_execution_events -> plan_executions (execution_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     monitors,
@@ -481,4 +532,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     plan_operation_refs,
     plans,
     plan_versions,
+    plan_executions,
+    plan_execution_steps,
+    plan_execution_events,
 );

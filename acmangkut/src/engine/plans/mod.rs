@@ -1,6 +1,7 @@
 //! Disaster-recovery plans: saving a version after evaluating it ([`save`]), evaluation on
 //! demand ([`evaluate`]), the dry run that shows what every step would call ([`preview`]) and
-//! the line diff of two versions ([`diff`]). Executions are another engine's.
+//! the line diff of two versions ([`diff`]); [`executions`] drives executions of resolved
+//! plans durably, and holds what operators do to them.
 //!
 //! Evaluation is the plan engine's part of checking a document (its shape is checked by
 //! [`shared::plan::PlanDocument::validate`]): the operations it names exist and are published
@@ -12,6 +13,7 @@
 pub mod catalog;
 pub mod diff;
 pub mod evaluate;
+pub mod executions;
 pub mod preview;
 
 use crate::engine::Error;

@@ -2,6 +2,8 @@
 //! version (the document as JSON, who saved it and when); `plans` keeps the latest beside the
 //! columns the list reads. Every change writes its audit row in the same transaction.
 
+pub mod executions;
+
 use crate::db;
 use crate::store::audit::{Actor, audited, audited_insert};
 use crate::store::inspection::{parse, refuse_if_used, to_json};

@@ -1,0 +1,590 @@
+//! The execution engine: drives plan executions to their end, durably. Every replica runs a
+//! [`Driver`]; all state is in the database (`store::plans::executions`):
+//!
+//! 1. runnable executions (pending, running, waiting for an approval, rolling back) are claimed
+//!    by lease and the lease renewed while this replica works on them;
+//! 2. each claimed execution is advanced by reading its rows and doing the next thing, every
+//!    change of state committed before the side effect it leads to: stages in order, the steps
+//!    of a stage in parallel (at most `max_parallelism` at once), each step's action through
+//!    the [`Executor`] (an intent before, the outcome after), with timeout, retries and
+//!    back-off;
+//! 3. a failed step pauses the execution, is ignored, or starts a rollback (its `on_failure`);
+//!    a rollback runs the `undo` of completed steps in reverse order of completion, one at a
+//!    time, itself durable;
+//! 4. an execution taken over (its replica died) resumes where its rows say: completed steps
+//!    never run again; an attempt with an intent and no outcome runs again only when its action
+//!    is idempotent, otherwise the step is `outcome_unknown` and the execution paused for the
+//!    operator ([`operate`]: retry or skip).
+
+pub mod operate;
+mod steps;
+
+use super::super::checks::Checker;
+use super::super::executor::Executor;
+use super::super::{Shutdown, stopped};
+use crate::engine::Error;
+use crate::metrics::Metrics;
+use crate::store::actions;
+use crate::store::leases::{self, Queue};
+use crate::store::plans::executions::{self as store, By, Event, Snapshot, StepChange, StepRow};
+use crate::store::{Store, now_ms};
+use shared::execution::{ExecutionState, OnFailure, ResolvedPlan, StepKind, StepState};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+/// How a replica works its executions.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// A lease not renewed for this long is taken over by another replica.
+    pub lease_ms: i64,
+    /// How often executions are claimed, leases renewed, and operators' changes looked at.
+    pub tick_ms: u64,
+    /// Executions driven at once by this replica.
+    pub max_executions: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            lease_ms: 30_000,
+            tick_ms: 250,
+            max_executions: 32,
+        }
+    }
+}
+
+pub struct Driver {
+    store: Store,
+    executor: Arc<Executor>,
+    checker: Arc<Checker>,
+    metrics: Metrics,
+    owner: String,
+    settings: Settings,
+    active: Mutex<HashSet<i64>>,
+}
+
+/// The subject of a step's actions in `action_runs`: `execution:7:s1.fence` (its `do`) and
+/// `execution:7:s1.fence:undo`.
+pub fn subject(execution: i64, step: &str, undo: bool) -> String {
+    match undo {
+        false => format!("execution:{execution}:{step}"),
+        true => format!("execution:{execution}:{step}:undo"),
+    }
+}
+
+impl Driver {
+    pub fn new(
+        store: Store,
+        (executor, checker): (Arc<Executor>, Arc<Checker>),
+        metrics: Metrics,
+        owner: String,
+        settings: Settings,
+    ) -> Self {
+        Self {
+            store,
+            executor,
+            checker,
+            metrics,
+            owner,
+            settings,
+            active: Mutex::new(HashSet::new()),
+        }
+    }
+
+    fn active(&self) -> Vec<i64> {
+        self.active
+            .lock()
+            .map(|a| a.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    fn set_active(&self, id: i64, on: bool) {
+        if let Ok(mut a) = self.active.lock() {
+            match on {
+                true => a.insert(id),
+                false => a.remove(&id),
+            };
+        }
+    }
+
+    /// Counts and logs a failure once, with its cause chain.
+    fn failed(&self, what: &str, e: impl Into<anyhow::Error>) {
+        self.metrics.controllermanager_failure.inc();
+        let e = e.into();
+        tracing::error!(error = format!("{e:#}"), "execution engine: {what} failed");
+    }
+
+    /// Runs until `shutdown` flips. Executions in flight are tasks of this future: dropping it
+    /// (a crash) takes them down, and their leases expire; a graceful stop gives them back.
+    pub async fn run(self: Arc<Self>, mut shutdown: Shutdown) {
+        let mut work = JoinSet::new();
+        tracing::info!(replica = %self.owner, "execution engine started");
+        loop {
+            while work.try_join_next().is_some() {}
+            self.claim(&mut work).await;
+            self.renew().await;
+            tokio::select! {
+                () = stopped(&mut shutdown) => break,
+                () = tokio::time::sleep(Duration::from_millis(self.settings.tick_ms)) => {}
+            }
+        }
+        work.shutdown().await;
+        for id in self.active() {
+            let owner = self.owner.clone();
+            if let Err(e) = self.store.run(move |c| store::release(c, id, &owner)).await {
+                self.failed("giving back a lease", e);
+            }
+        }
+        tracing::info!(replica = %self.owner, "execution engine stopped");
+    }
+
+    async fn claim(self: &Arc<Self>, work: &mut JoinSet<()>) {
+        let room = self
+            .settings
+            .max_executions
+            .saturating_sub(self.active().len());
+        if room == 0 {
+            return;
+        }
+        let (owner, lease) = (self.owner.clone(), self.settings.lease_ms);
+        let claimed = self
+            .store
+            .run(move |c| {
+                let limit = i64::try_from(room).unwrap_or(i64::MAX);
+                leases::claim(c, Queue::Executions, &owner, now_ms(), limit, lease)
+            })
+            .await;
+        let ids = match claimed {
+            Ok(ids) => ids,
+            Err(e) => return self.failed("claiming executions", e),
+        };
+        for id in ids {
+            self.set_active(id, true);
+            let me = Arc::clone(self);
+            work.spawn(
+                async move {
+                    if let Err(e) = me.drive(id).await {
+                        me.failed(&format!("execution {id}"), e);
+                    }
+                    me.set_active(id, false);
+                }
+                .instrument(tracing::info_span!("plan_execution", execution.id = id)),
+            );
+        }
+    }
+
+    async fn renew(&self) {
+        let ids = self.active();
+        if ids.is_empty() {
+            return;
+        }
+        let (owner, until) = (self.owner.clone(), now_ms() + self.settings.lease_ms);
+        let r = self
+            .store
+            .run(move |c| leases::renew(c, Queue::Executions, &owner, &ids, until))
+            .await;
+        if let Err(e) = r {
+            self.failed("renewing execution leases", e);
+        }
+    }
+
+    /// Advances execution `id` (claimed by this replica) until it ends, waits for an operator
+    /// with nothing in flight, or its lease is lost.
+    pub async fn drive(self: &Arc<Self>, id: i64) -> Result<(), Error> {
+        let first = self.store.run(move |c| store::snapshot(c, id)).await?;
+        let plan = Arc::new(first.execution.plan()?);
+        let vars = Arc::new(variables(&first.execution.parameters()?));
+        let mut flight = Flight::default();
+        loop {
+            let snap = self.store.run(move |c| store::snapshot(c, id)).await?;
+            let state = snap.execution.state();
+            let mine = snap.execution.lease_owner.as_deref() == Some(self.owner.as_str());
+            if (state.ended() || !mine) && flight.is_empty() {
+                return Ok(());
+            }
+            let ctx = Ctx {
+                id,
+                plan: Arc::clone(&plan),
+                vars: Arc::clone(&vars),
+            };
+            match state {
+                _ if !mine => {}
+                ExecutionState::Pending => {
+                    let change = (&[ExecutionState::Pending][..], ExecutionState::Running);
+                    self.transition(id, change, None, ("started", None)).await?;
+                    continue;
+                }
+                ExecutionState::Running | ExecutionState::WaitingApproval => {
+                    self.forward(&ctx, &snap, &mut flight).await?;
+                }
+                ExecutionState::RollingBack => self.backward(&ctx, &snap, &mut flight).await?,
+                ExecutionState::Paused if flight.is_empty() => {
+                    let owner = self.owner.clone();
+                    self.store
+                        .run(move |c| store::release(c, id, &owner))
+                        .await?;
+                    return Ok(());
+                }
+                _ => {}
+            }
+            flight.wait(self.settings.tick_ms).await;
+        }
+    }
+
+    async fn transition(
+        &self,
+        id: i64,
+        (from, to): (&[ExecutionState], ExecutionState),
+        detail: Option<String>,
+        (what, step): (&'static str, Option<&str>),
+    ) -> Result<bool, Error> {
+        let (owner, from) = (self.owner.clone(), from.to_vec());
+        let step = step.map(str::to_string);
+        let changed = self
+            .store
+            .run(move |c| {
+                let by = By::Lease(&owner);
+                let ev = Event {
+                    what,
+                    step: step.as_deref(),
+                    comment: "",
+                };
+                store::set_state(c, id, by, (&from, to), detail.as_deref(), ev)
+            })
+            .await?;
+        if changed {
+            tracing::info!(state = to.as_str(), "execution state changed");
+        }
+        Ok(changed)
+    }
+
+    /// Ends `step` (from one of `from`) as `to`, with `error`, as this replica.
+    async fn end_step(
+        &self,
+        (id, step): (i64, &str),
+        from: &'static [StepState],
+        (to, error): (StepState, Option<String>),
+        what: &'static str,
+    ) -> Result<bool, Error> {
+        let (owner, step) = (self.owner.clone(), step.to_string());
+        Ok(self
+            .store
+            .run(move |c| {
+                let ev = Event::new(what).step(&step);
+                let change = StepChange {
+                    error: error.as_deref(),
+                    ..StepChange::end(to)
+                };
+                store::set_step(c, (id, &step), By::Lease(&owner), from, change, ev)
+            })
+            .await?)
+    }
+
+    /// Running forward: applies failures, ends the execution when every stage is settled, and
+    /// otherwise starts (or, after a takeover, resumes) the steps of the current stage.
+    async fn forward(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        snap: &Snapshot,
+        flight: &mut Flight,
+    ) -> Result<(), Error> {
+        let id = ctx.id;
+        let state = snap.execution.state();
+        let active = [ExecutionState::Running, ExecutionState::WaitingApproval];
+        for row in &snap.steps {
+            let Some(step) = ctx.plan.step(&row.step) else {
+                continue;
+            };
+            let (to, what) = match (row.state(), step.on_failure) {
+                (StepState::Failed, OnFailure::Pause) => (ExecutionState::Paused, "paused"),
+                (StepState::OutcomeUnknown, _) => (ExecutionState::Paused, "paused"),
+                (StepState::Failed, OnFailure::Rollback) => {
+                    (ExecutionState::RollingBack, "rolling_back")
+                }
+                _ => continue,
+            };
+            let detail = format!(
+                "step `{}` {}: {}",
+                row.step,
+                row.state().as_str(),
+                row.error.as_deref().unwrap_or("")
+            );
+            let ev = (what, Some(row.step.as_str()));
+            self.transition(id, (&active, to), Some(detail), ev).await?;
+            return Ok(());
+        }
+        self.expire_approvals(ctx, snap).await?;
+        let settled = |row: &StepRow| match row.state() {
+            StepState::Succeeded | StepState::Skipped => true,
+            StepState::Failed => ctx
+                .plan
+                .step(&row.step)
+                .is_some_and(|s| s.on_failure == OnFailure::Continue),
+            _ => false,
+        };
+        let Some(stage) = snap.steps.iter().find(|r| !settled(r)).map(|r| r.stage) else {
+            if !flight.is_empty() {
+                return Ok(());
+            }
+            let failed = snap.steps.iter().any(|r| r.state() == StepState::Failed);
+            let to = match failed {
+                true => ExecutionState::Failed,
+                false => ExecutionState::Succeeded,
+            };
+            self.transition(id, (&active, to), None, (to.as_str(), None))
+                .await?;
+            return Ok(());
+        };
+        let waiting = snap
+            .steps
+            .iter()
+            .any(|r| r.state() == StepState::WaitingApproval);
+        let shown = match waiting {
+            true => ExecutionState::WaitingApproval,
+            false => ExecutionState::Running,
+        };
+        if shown != state {
+            self.transition(id, (&[state], shown), None, (shown.as_str(), None))
+                .await?;
+        }
+        let current: Vec<&StepRow> = snap.steps.iter().filter(|r| r.stage == stage).collect();
+        let limit = ctx.plan.stages[stage_index(stage)]
+            .max_parallelism
+            .map_or(usize::MAX, |m| m as usize);
+        let mut busy = 0;
+        for row in current.iter().filter(|r| r.state() == StepState::Running) {
+            busy += 1;
+            if !flight.has(&row.step) {
+                self.spawn(ctx, row, false, flight);
+            }
+        }
+        let pending = current.iter().filter(|r| r.state() == StepState::Pending);
+        for row in pending.take(limit.saturating_sub(busy)) {
+            self.begin(ctx, row, flight).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts a pending step: an approval waits for its approver; the rest run.
+    async fn begin(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        row: &StepRow,
+        flight: &mut Flight,
+    ) -> Result<(), Error> {
+        let Some(step) = ctx.plan.step(&row.step) else {
+            return Ok(());
+        };
+        let (to, what) = match step.kind {
+            StepKind::Approval { .. } => (StepState::WaitingApproval, "approval.requested"),
+            _ => (StepState::Running, "step.started"),
+        };
+        let subject = subject(ctx.id, &row.step, false);
+        let (owner, id, name) = (self.owner.clone(), ctx.id, row.step.clone());
+        let begun = self
+            .store
+            .run(move |c| {
+                let round = i32::try_from(actions::attempts(c, &subject)?.len()).unwrap_or(0);
+                let change = StepChange::begin(to, round);
+                let ev = Event::new(what).step(&name);
+                let (by, from) = (By::Lease(&owner), &[StepState::Pending]);
+                store::set_step(c, (id, &name), by, from, change, ev)
+                    .map(|begun| begun.then_some(round))
+            })
+            .await?;
+        if let Some(round) = begun
+            && to == StepState::Running
+        {
+            let row = StepRow {
+                state: to.as_str().into(),
+                round_start: round,
+                attempts: round,
+                started_at: Some(now_ms()),
+                ..row.clone()
+            };
+            self.spawn(ctx, &row, false, flight);
+        }
+        Ok(())
+    }
+
+    /// Refuses approvals that waited longer than their step allows.
+    async fn expire_approvals(&self, ctx: &Ctx, snap: &Snapshot) -> Result<(), Error> {
+        let now = now_ms();
+        for row in &snap.steps {
+            let Some(StepKind::Approval {
+                expires_after_ms: Some(ms),
+                ..
+            }) = ctx.plan.step(&row.step).map(|s| &s.kind)
+            else {
+                continue;
+            };
+            let since = row.started_at.unwrap_or(now);
+            let ms = i64::try_from(*ms).unwrap_or(i64::MAX);
+            if row.state() == StepState::WaitingApproval && now >= since.saturating_add(ms) {
+                let change = (StepState::Failed, Some("the approval expired".into()));
+                let from = &[StepState::WaitingApproval];
+                let ev = "approval.expired";
+                self.end_step((ctx.id, &row.step), from, change, ev).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Rolling back: once nothing runs forward, undoes completed steps one at a time, the
+    /// last completed first; pauses when an undo fails or its outcome is unknown.
+    async fn backward(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        snap: &Snapshot,
+        flight: &mut Flight,
+    ) -> Result<(), Error> {
+        let id = ctx.id;
+        if !flight.is_empty() {
+            return Ok(());
+        }
+        let mut done: Vec<&StepRow> = snap
+            .steps
+            .iter()
+            .filter(|r| r.completed.is_some())
+            .collect();
+        done.sort_by_key(|r| std::cmp::Reverse(r.completed));
+        let rolling = [ExecutionState::RollingBack];
+        for row in done {
+            let undo = ctx.plan.step(&row.step).and_then(|s| s.undo());
+            match row.state() {
+                StepState::Failed | StepState::OutcomeUnknown => {
+                    let detail = format!(
+                        "the undo of step `{}` {}: {}",
+                        row.step,
+                        row.state().as_str(),
+                        row.error.as_deref().unwrap_or("")
+                    );
+                    let ev = ("paused", Some(row.step.as_str()));
+                    let to = ExecutionState::Paused;
+                    self.transition(id, (&rolling, to), Some(detail), ev)
+                        .await?;
+                    return Ok(());
+                }
+                StepState::RollingBack => {
+                    self.spawn(ctx, row, true, flight);
+                    return Ok(());
+                }
+                StepState::Succeeded if undo.is_some() => {
+                    let subject = subject(id, &row.step, true);
+                    let (owner, name) = (self.owner.clone(), row.step.clone());
+                    let round = self
+                        .store
+                        .run(move |c| {
+                            let round =
+                                i32::try_from(actions::attempts(c, &subject)?.len()).unwrap_or(0);
+                            let change = StepChange::begin(StepState::RollingBack, round);
+                            let ev = Event::new("undo.started").step(&name);
+                            let from = &[StepState::Succeeded];
+                            let by = By::Lease(&owner);
+                            store::set_step(c, (id, &name), by, from, change, ev)
+                                .map(|begun| begun.then_some(round))
+                        })
+                        .await?;
+                    if let Some(round) = round {
+                        let row = StepRow {
+                            round_start: round,
+                            started_at: Some(now_ms()),
+                            ..row.clone()
+                        };
+                        self.spawn(ctx, &row, true, flight);
+                    }
+                    return Ok(());
+                }
+                _ => {}
+            }
+        }
+        let ev = ("rolled_back", None);
+        self.transition(id, (&rolling, ExecutionState::RolledBack), None, ev)
+            .await?;
+        Ok(())
+    }
+
+    fn spawn(self: &Arc<Self>, ctx: &Ctx, row: &StepRow, undo: bool, flight: &mut Flight) {
+        let Some(step) = ctx.plan.step(&row.step).cloned() else {
+            return;
+        };
+        let me = Arc::clone(self);
+        let (id, vars, row) = (ctx.id, Arc::clone(&ctx.vars), row.clone());
+        let name = row.step.clone();
+        let task = flight.tasks.spawn(
+            async move {
+                let r = match undo {
+                    false => me.run_step(id, &step, &row, &vars).await,
+                    true => me.undo_step(id, &step, &row, &vars).await,
+                };
+                if let Err(e) = r {
+                    me.failed(&format!("step {}", step.id), e);
+                }
+            }
+            .instrument(tracing::info_span!("step", step.id = %name.clone())),
+        );
+        flight.steps.insert(task.id(), name);
+    }
+}
+
+/// What a drive needs to run a step.
+struct Ctx {
+    id: i64,
+    plan: Arc<ResolvedPlan>,
+    vars: Arc<BTreeMap<String, String>>,
+}
+
+/// The steps of one execution running on this replica.
+#[derive(Default)]
+struct Flight {
+    tasks: JoinSet<()>,
+    steps: HashMap<tokio::task::Id, String>,
+}
+
+impl Flight {
+    fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    fn has(&self, step: &str) -> bool {
+        self.steps.values().any(|s| s == step)
+    }
+
+    /// Until a step task ends or `tick_ms` passes (an operator may have changed something).
+    async fn wait(&mut self, tick_ms: u64) {
+        let tick = tokio::time::sleep(Duration::from_millis(tick_ms));
+        if self.tasks.is_empty() {
+            return tick.await;
+        }
+        tokio::select! {
+            Some(done) = self.tasks.join_next_with_id() => {
+                let id = match done {
+                    Ok((id, ())) => id,
+                    Err(e) => e.id(),
+                };
+                self.steps.remove(&id);
+            }
+            () = tick => {}
+        }
+    }
+}
+
+/// The execution's parameters as template variables (text as is, the rest as JSON).
+fn variables(parameters: &serde_json::Value) -> BTreeMap<String, String> {
+    let Some(map) = parameters.as_object() else {
+        return BTreeMap::new();
+    };
+    map.iter()
+        .map(|(k, v)| {
+            let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+            (k.clone(), text)
+        })
+        .collect()
+}
+
+fn stage_index(stage: i32) -> usize {
+    usize::try_from(stage).unwrap_or(0)
+}

@@ -1,0 +1,259 @@
+//! One step, run by the replica holding its execution's lease. Each begins by reading what its
+//! earlier attempts left in `action_runs` (this replica's, or a dead one's), so a step resumed
+//! after a takeover continues its round of attempts rather than starting it again.
+
+use super::{Driver, subject};
+use crate::engine::Error;
+use crate::engine::executor::{Interrupted, after_crash};
+use crate::store::actions::{self, ActionRun};
+use crate::store::now_ms;
+use crate::store::plans::executions::{self as store, StepRow};
+use shared::action::Action;
+use shared::check::{Check, CheckOutcome, CheckStatus};
+use shared::execution::{ResolvedStep, StepKind, StepState};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The `value` of an attempt closed because its replica died: not counted as a try.
+const INTERRUPTED: &str = "interrupted";
+/// Back-off never grows past this.
+const MAX_BACKOFF_MS: u64 = 600_000;
+
+const RUNNING: &[StepState] = &[StepState::Running];
+const UNDOING: &[StepState] = &[StepState::RollingBack];
+
+impl Driver {
+    /// Runs a step that is `running` to its end (succeeded, failed, outcome unknown).
+    pub(super) async fn run_step(
+        &self,
+        id: i64,
+        step: &ResolvedStep,
+        row: &StepRow,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<(), Error> {
+        match &step.kind {
+            StepKind::Action { run, .. } => self.attempts(id, step, row, run, vars, false).await,
+            StepKind::Wait { ms } => {
+                let ms = i64::try_from(*ms).unwrap_or(i64::MAX);
+                let until = row.started_at.unwrap_or_else(now_ms).saturating_add(ms);
+                let left = u64::try_from(until - now_ms()).unwrap_or(0);
+                tokio::time::sleep(Duration::from_millis(left)).await;
+                let done = (StepState::Succeeded, None);
+                self.end_step((id, &step.id), RUNNING, done, "step.succeeded")
+                    .await
+                    .map(drop)
+            }
+            StepKind::Check {
+                check,
+                retry_interval_ms,
+            } => self.gate(id, step, row, check, *retry_interval_ms).await,
+            // Approvals wait for a person (`operate::approve`), never for a task.
+            StepKind::Approval { .. } => Ok(()),
+        }
+    }
+
+    /// Runs the undo of a step that is `rolling_back` to its end.
+    pub(super) async fn undo_step(
+        &self,
+        id: i64,
+        step: &ResolvedStep,
+        row: &StepRow,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<(), Error> {
+        match step.undo() {
+            Some(undo) => self.attempts(id, step, row, undo, vars, true).await,
+            None => {
+                let done = (StepState::RolledBack, None);
+                self.end_step((id, &step.id), UNDOING, done, "undo.succeeded")
+                    .await
+                    .map(drop)
+            }
+        }
+    }
+
+    /// The attempts of an action (a step's `do`, or its `undo`) in the current round: the
+    /// first, then up to `retries` more after a back-off that doubles each time.
+    async fn attempts(
+        &self,
+        id: i64,
+        step: &ResolvedStep,
+        row: &StepRow,
+        action: &Action,
+        vars: &BTreeMap<String, String>,
+        undo: bool,
+    ) -> Result<(), Error> {
+        let subject = subject(id, &step.id, undo);
+        // (states it moves from, its success, the events of success, failure, unknown)
+        let (from, done, [ok, failed, unknown], what) = match undo {
+            false => (
+                RUNNING,
+                StepState::Succeeded,
+                ["step.succeeded", "step.failed", "step.outcome_unknown"],
+                "step",
+            ),
+            true => (
+                UNDOING,
+                StepState::RolledBack,
+                ["undo.succeeded", "undo.failed", "undo.outcome_unknown"],
+                "undo",
+            ),
+        };
+        let action = with_timeout(action, step.timeout_ms.min(action.timeout_ms()));
+        loop {
+            let runs = self.round(&subject, row.round_start).await?;
+            if let Some(last) = runs.last() {
+                if last.finished_at.is_none() {
+                    match after_crash(last) {
+                        Interrupted::Rerun => {
+                            self.close_interrupted(last.id).await?;
+                            continue;
+                        }
+                        Interrupted::Ask => {
+                            let why = format!(
+                                "attempt {} was interrupted before its outcome was recorded \
+                                 and is not idempotent: retry or skip",
+                                last.attempt
+                            );
+                            let end = (StepState::OutcomeUnknown, Some(why));
+                            self.end_step((id, &step.id), from, end, unknown).await?;
+                            return Ok(());
+                        }
+                    }
+                }
+                if last.status.as_deref() == Some(CheckStatus::Pass.as_str()) {
+                    let end = (done, None);
+                    self.end_step((id, &step.id), from, end, ok).await?;
+                    return Ok(());
+                }
+            }
+            let tries = runs
+                .iter()
+                .filter(|r| r.value.as_deref() != Some(INTERRUPTED))
+                .count();
+            if tries > step.retries as usize {
+                let error = runs.last().and_then(|r| r.evidence.clone());
+                let end = (StepState::Failed, error);
+                self.end_step((id, &step.id), from, end, failed).await?;
+                return Ok(());
+            }
+            if tries > 0 {
+                tokio::time::sleep(backoff(step.backoff_ms, tries)).await;
+            }
+            let (run, outcome) = self
+                .executor
+                .run_recorded(&self.store, (&subject, &self.owner), &action, vars)
+                .await?;
+            tracing::info!(
+                attempt = run.attempt,
+                status = outcome.status.as_str(),
+                duration_ms = outcome.duration_ms,
+                "{what} attempt recorded"
+            );
+            self.count(id, &step.id, run.attempt).await?;
+        }
+    }
+
+    /// A check gate: tried every `interval_ms` until it passes or the step's timeout passes.
+    /// Checks only read, so an attempt a crash interrupted is simply tried again.
+    async fn gate(
+        &self,
+        id: i64,
+        step: &ResolvedStep,
+        row: &StepRow,
+        check: &Check,
+        interval_ms: u64,
+    ) -> Result<(), Error> {
+        let subject = subject(id, &step.id, false);
+        let timeout = i64::try_from(step.timeout_ms).unwrap_or(i64::MAX);
+        let deadline = row
+            .started_at
+            .unwrap_or_else(now_ms)
+            .saturating_add(timeout);
+        for run in self.round(&subject, row.round_start).await? {
+            if run.finished_at.is_none() {
+                self.close_interrupted(run.id).await?;
+            }
+        }
+        loop {
+            let (s, summary, owner) = (subject.clone(), check.subject(), self.owner.clone());
+            let intent = self
+                .store
+                .run(move |c| actions::intend(c, &s, &summary, true, &owner))
+                .await?;
+            let outcome = self.checker.evaluate(check).await;
+            let recorded = outcome.clone();
+            self.store
+                .run(move |c| actions::record(c, intent.id, &recorded))
+                .await?;
+            self.count(id, &step.id, intent.attempt).await?;
+            if outcome.status == CheckStatus::Pass {
+                let end = (StepState::Succeeded, None);
+                self.end_step((id, &step.id), RUNNING, end, "step.succeeded")
+                    .await?;
+                return Ok(());
+            }
+            let interval = i64::try_from(interval_ms).unwrap_or(i64::MAX);
+            if now_ms().saturating_add(interval) >= deadline {
+                let end = (StepState::Failed, Some(outcome.evidence));
+                self.end_step((id, &step.id), RUNNING, end, "step.failed")
+                    .await?;
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(interval_ms)).await;
+        }
+    }
+
+    /// The attempts of `subject` after the first `round_start`, oldest first.
+    async fn round(&self, subject: &str, round_start: i32) -> Result<Vec<ActionRun>, Error> {
+        let s = subject.to_string();
+        let runs = self.store.run(move |c| actions::attempts(c, &s)).await?;
+        Ok(runs
+            .into_iter()
+            .filter(|r| r.attempt > round_start)
+            .collect())
+    }
+
+    /// Gives an attempt its replica never finished an outcome, so it is neither counted as a
+    /// try nor seen as interrupted again.
+    async fn close_interrupted(&self, run: i64) -> Result<(), Error> {
+        let outcome = CheckOutcome {
+            value: Some(INTERRUPTED.into()),
+            ..CheckOutcome::error("interrupted: the replica running it stopped; run again", 0)
+        };
+        self.store
+            .run(move |c| actions::record(c, run, &outcome))
+            .await?;
+        tracing::warn!(
+            action_run = run,
+            "an interrupted idempotent attempt runs again"
+        );
+        Ok(())
+    }
+
+    async fn count(&self, id: i64, step: &str, attempts: i32) -> Result<(), Error> {
+        let step = step.to_string();
+        Ok(self
+            .store
+            .run(move |c| store::count_attempts(c, id, &step, attempts))
+            .await?)
+    }
+}
+
+/// `action` bounded by the step's timeout: the executor enforces it, so the outcome of an
+/// attempt that takes too long is still recorded.
+fn with_timeout(action: &Action, ms: u64) -> Action {
+    let mut action = action.clone();
+    match &mut action {
+        Action::Http(h) => h.timeout_ms = ms,
+        Action::Command(c) | Action::Ssh(c) => c.timeout_ms = ms,
+    }
+    action
+}
+
+/// `base` before the first retry, doubled before each one after.
+fn backoff(base_ms: u64, tries: usize) -> Duration {
+    let doublings = u32::try_from(tries.saturating_sub(1))
+        .unwrap_or(u32::MAX)
+        .min(20);
+    Duration::from_millis(base_ms.saturating_mul(1 << doublings).min(MAX_BACKOFF_MS))
+}

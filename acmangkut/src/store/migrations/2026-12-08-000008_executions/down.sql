@@ -1,0 +1,3 @@
+DROP TABLE plan_execution_events;
+DROP TABLE plan_execution_steps;
+DROP TABLE plan_executions;

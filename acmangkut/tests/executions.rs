@@ -1,0 +1,624 @@
+//! Plan executions run by the execution engine on the suite's database (`has_test_db`), with
+//! real commands through the executor's allow-list (`/bin/sh`, `/bin/false`): stages in order
+//! and steps in parallel, rollback in reverse order of completion, approvals with four eyes,
+//! the operator's pause / resume / skip / retry, and a replica that dies mid-step taken over by
+//! another without anything running twice silently. Steps append to files in a temp dir, so
+//! what ran, how often and in which order is read from the files.
+
+use acmangkut::config::AllowedCommand;
+use acmangkut::engine::Error;
+use acmangkut::engine::checks::Checker;
+use acmangkut::engine::executor::Executor;
+use acmangkut::engine::plans::executions::operate::{self, Op};
+use acmangkut::engine::plans::executions::{Driver, Settings, subject};
+use acmangkut::metrics::Metrics;
+use acmangkut::store::audit::Actor;
+use acmangkut::store::plans::executions as rows;
+use acmangkut::store::{Store, StoreError, actions};
+use has_test_db::TestDb;
+use serde_json::{Value, json};
+use shared::ErrorCode;
+use shared::execution::{ExecutionState, ExecutionView, ResolvedPlan, StepState};
+use shared::outbound::{Outbound, OutboundConfig};
+use shared::pageinspect_client::PageinspectClient;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Rig {
+    _db: TestDb,
+    store: Store,
+    dir: tempfile::TempDir,
+    engines: (Arc<Executor>, Arc<Checker>),
+}
+
+impl Rig {
+    fn new() -> Self {
+        let db = TestDb::new();
+        let store = Store::open(&db.url, 4, 5_000).expect("store");
+        let mut inspection = acmangkut::Config::default().inspection;
+        inspection.commands = [
+            ("sh".to_string(), AllowedCommand::from("/bin/sh")),
+            ("false".to_string(), AllowedCommand::from("/bin/false")),
+        ]
+        .into();
+        let outbound = Outbound::new("acmangkut", &OutboundConfig::default());
+        let executor = Executor::new(&inspection, &Default::default(), &outbound).expect("exec");
+        let pageinspect =
+            PageinspectClient::new("http://127.0.0.1:9", None, &outbound).expect("client");
+        let checker = Checker::new(&inspection, pageinspect, &outbound).expect("checker");
+        Self {
+            _db: db,
+            store,
+            dir: tempfile::tempdir().expect("temp dir"),
+            engines: (Arc::new(executor), Arc::new(checker)),
+        }
+    }
+
+    fn driver(&self, owner: &str, lease_ms: i64) -> Arc<Driver> {
+        let settings = Settings {
+            lease_ms,
+            tick_ms: 40,
+            max_executions: 8,
+        };
+        let engines = (Arc::clone(&self.engines.0), Arc::clone(&self.engines.1));
+        Arc::new(Driver::new(
+            self.store.clone(),
+            engines,
+            Metrics::new(),
+            owner.into(),
+            settings,
+        ))
+    }
+
+    /// A replica's engine, running until the handle is aborted (a crash) or the sender drops.
+    fn replica(&self, owner: &str, lease_ms: i64) -> Replica {
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(self.driver(owner, lease_ms).run(shutdown));
+        Replica { task, _stop: stop }
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `sh -c 'echo <line> >> <file>'` and then `then` (more shell).
+    fn append(&self, file: &str, line: &str, then: &str) -> Value {
+        let path = self.file(file);
+        json!({"action": "command", "command": "sh",
+            "args": ["-c", format!("echo {line} >> {}{then}", path.display())]})
+    }
+
+    async fn start(&self, by: &str, plan: Value) -> Result<i64, Error> {
+        let plan: ResolvedPlan = serde_json::from_value(plan).expect("a resolved plan");
+        let comment = "practice run".to_string();
+        operate::start(&self.store, actor(by), plan, json!({}), comment).await
+    }
+
+    async fn view(&self, id: i64) -> ExecutionView {
+        self.store
+            .run(move |c| rows::view(c, id))
+            .await
+            .expect("view")
+    }
+
+    /// Waits (at most 20 s) until the execution is `state`.
+    async fn until(&self, id: i64, state: ExecutionState) -> ExecutionView {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let view = self.view(id).await;
+            if view.state == state {
+                return view;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "execution {id} never became {}: {view:#?}",
+                state.as_str()
+            );
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    }
+
+    async fn op(&self, id: i64, by: &str, op: Op, comment: &str) -> Result<(), Error> {
+        operate::operate(&self.store, actor(by), id, op, comment.into()).await
+    }
+
+    async fn events(&self, id: i64) -> Vec<(String, String, Option<String>, String)> {
+        let list = self.store.run(move |c| rows::events(c, id)).await;
+        list.expect("events")
+            .into_iter()
+            .map(|e| (e.what, e.actor, e.step, e.comment))
+            .collect()
+    }
+}
+
+struct Replica {
+    task: tokio::task::JoinHandle<()>,
+    _stop: tokio::sync::watch::Sender<bool>,
+}
+
+fn actor(name: &str) -> Actor {
+    Actor {
+        name: name.into(),
+        kind: "user",
+        peer: "127.0.0.1".into(),
+    }
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn step<'a>(view: &'a ExecutionView, id: &str) -> &'a shared::execution::StepView {
+    view.steps.iter().find(|s| s.id == id).expect("the step")
+}
+
+fn action_step(id: &str, run: Value, undo: Option<Value>) -> Value {
+    let mut kind = json!({"type": "action", "do": run});
+    if let Some(undo) = undo {
+        kind["undo"] = undo;
+    }
+    json!({"id": id, "name": id, "kind": kind, "backoff_ms": 50})
+}
+
+fn plan(name: &str, stages: Vec<Vec<Value>>) -> Value {
+    let stages: Vec<Value> = stages
+        .into_iter()
+        .enumerate()
+        .map(|(i, steps)| json!({"name": format!("stage {i}"), "steps": steps}))
+        .collect();
+    json!({"plan": name, "version": 1, "stages": stages})
+}
+
+#[tokio::test]
+async fn stages_run_in_order_and_the_steps_of_a_stage_in_parallel() {
+    let rig = Rig::new();
+    let _replica = rig.replica("r1", 10_000);
+    let parallel = |n: &str| {
+        let run = rig.append("log", &format!("start-{n}"), "; sleep 0.4");
+        let mut done = run.clone();
+        done["args"][1] = json!(format!(
+            "{}; echo end-{n} >> {}",
+            run["args"][1].as_str().expect("text"),
+            rig.file("log").display()
+        ));
+        action_step(&format!("s1.{n}"), done, None)
+    };
+    let stages = vec![
+        vec![parallel("a"), parallel("b"), parallel("c")],
+        vec![
+            action_step("s2.after", rig.append("log", "after", ""), None),
+            json!({"id": "s2.settle", "name": "settle", "kind": {"type": "wait", "ms": 200}}),
+        ],
+    ];
+    let started = Instant::now();
+    let id = rig
+        .start("alice", plan("parallel", stages))
+        .await
+        .expect("start");
+    let view = rig.until(id, ExecutionState::Succeeded).await;
+    let took = started.elapsed();
+
+    let log = lines(&rig.file("log"));
+    assert_eq!(log.len(), 7, "{log:?}");
+    let starts: Vec<usize> = (0..3).collect();
+    assert!(
+        starts.iter().all(|i| log[*i].starts_with("start-")),
+        "the three steps of stage 0 all start before any ends: {log:?}"
+    );
+    assert_eq!(log[6], "after", "stage 1 runs after stage 0: {log:?}");
+    assert!(
+        took < Duration::from_millis(3000),
+        "three 0.4 s steps side by side, then a 0.2 s wait: {took:?}"
+    );
+    let rto = view.rto_ms.expect("an RTO");
+    assert!((600..3000).contains(&rto), "RTO {rto} ms");
+    let mut order: Vec<i32> = view.steps.iter().filter_map(|s| s.completed).collect();
+    order.sort_unstable();
+    assert_eq!(
+        order,
+        [1, 2, 3, 4, 5],
+        "every step has its place in the order"
+    );
+    assert!(view.steps.iter().all(|s| s.state == StepState::Succeeded));
+    assert_eq!(step(&view, "s1.a").attempts, 1);
+    let events = rig.events(id).await;
+    let whats: Vec<&str> = events.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(whats.first(), Some(&"created"));
+    assert_eq!(whats.get(1), Some(&"started"));
+    assert_eq!(whats.last(), Some(&"succeeded"));
+    assert_eq!(whats.iter().filter(|w| **w == "step.succeeded").count(), 5);
+}
+
+#[tokio::test]
+async fn a_failed_step_rolls_back_completed_steps_in_reverse_order_of_completion() {
+    let rig = Rig::new();
+    let _replica = rig.replica("r1", 10_000);
+    let undo = |n: &str| Some(rig.append("undo", &format!("undo-{n}"), ""));
+    let mut failing = action_step(
+        "s2.fail",
+        json!({"action": "command", "command": "false"}),
+        undo("fail"),
+    );
+    failing["retries"] = json!(1);
+    failing["on_failure"] = json!("rollback");
+    let stages = vec![
+        vec![
+            action_step("s1.first", rig.append("do", "first", ""), undo("first")),
+            action_step(
+                "s1.second",
+                rig.append("do", "second", "; sleep 0.3"),
+                undo("second"),
+            ),
+            json!({"id": "s1.wait", "name": "wait", "kind": {"type": "wait", "ms": 100}}),
+        ],
+        vec![action_step(
+            "s2.third",
+            rig.append("do", "third", ""),
+            undo("third"),
+        )],
+        vec![failing],
+    ];
+    let id = rig
+        .start("alice", plan("rollback", stages))
+        .await
+        .expect("start");
+    let view = rig.until(id, ExecutionState::RolledBack).await;
+
+    assert_eq!(
+        lines(&rig.file("undo")),
+        ["undo-third", "undo-second", "undo-first"],
+        "undone last completed first; the failed step, never completed, is not undone"
+    );
+    for s in ["s1.first", "s1.second", "s2.third"] {
+        assert_eq!(step(&view, s).state, StepState::RolledBack, "{s}");
+    }
+    assert_eq!(
+        step(&view, "s1.wait").state,
+        StepState::Succeeded,
+        "nothing to undo"
+    );
+    let failed = step(&view, "s2.fail");
+    assert_eq!(failed.state, StepState::Failed);
+    assert_eq!(failed.attempts, 2, "the first attempt and one retry");
+    assert!(view.ended_at.is_some() && view.rto_ms.is_none());
+    let store = rig.store.clone();
+    let attempts = store
+        .run(move |c| actions::attempts(c, &subject(id, "s2.third", true)))
+        .await
+        .expect("attempts");
+    assert_eq!(
+        attempts.len(),
+        1,
+        "each undo recorded once as intent and outcome"
+    );
+    assert_eq!(attempts[0].status.as_deref(), Some("pass"));
+}
+
+fn approval_plan(rig: &Rig) -> Value {
+    plan(
+        "approve",
+        vec![
+            vec![
+                json!({"id": "s1.ok", "name": "go ahead?", "kind": {"type": "approval",
+                "roles": ["approver"]}}),
+            ],
+            vec![action_step("s2.do", rig.append("do", "done", ""), None)],
+        ],
+    )
+}
+
+fn code(r: Result<(), Error>) -> (ErrorCode, Option<String>) {
+    match r {
+        Err(Error::Refused(e)) => (e.code, e.field),
+        Err(Error::Invalid { field, .. }) => (ErrorCode::InvalidField, field),
+        Err(Error::Store(StoreError::Conflict(_))) => (ErrorCode::Conflict, None),
+        other => panic!("not refused: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn approvals_need_four_eyes_a_matching_role_and_a_comment() {
+    let rig = Rig::new();
+    let _replica = rig.replica("r1", 10_000);
+    let id = rig
+        .start("alice", approval_plan(&rig))
+        .await
+        .expect("start");
+    rig.until(id, ExecutionState::WaitingApproval).await;
+
+    let again = rig.start("carol", approval_plan(&rig)).await;
+    let Err(Error::Store(StoreError::Conflict(why))) = again else {
+        panic!("a second active execution of a plan: {again:?}");
+    };
+    assert!(why.contains("active execution"), "{why}");
+
+    let approve = |roles: &[&str]| Op::Approve {
+        step: None,
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+    };
+    let refusals = [
+        (
+            "alice",
+            approve(&["approver"]),
+            "ok",
+            "the starter: four eyes",
+        ),
+        ("bob", approve(&["viewer"]), "ok", "no approver role"),
+        ("bob", approve(&["approver"]), "  ", "no comment"),
+    ];
+    let expected = [
+        (ErrorCode::Forbidden, None),
+        (ErrorCode::Forbidden, None),
+        (ErrorCode::InvalidField, Some("comment".to_string())),
+    ];
+    for ((by, op, comment, why), want) in refusals.into_iter().zip(expected) {
+        assert_eq!(code(rig.op(id, by, op, comment).await), want, "{why}");
+    }
+    assert!(
+        lines(&rig.file("do")).is_empty(),
+        "nothing ran past the gate"
+    );
+    rig.op(id, "bob", approve(&["viewer", "approver"]), "lag is 0, go")
+        .await
+        .expect("a second person approves");
+    let view = rig.until(id, ExecutionState::Succeeded).await;
+    assert_eq!(lines(&rig.file("do")), ["done"]);
+    assert_eq!(step(&view, "s1.ok").state, StepState::Succeeded);
+    let events = rig.events(id).await;
+    assert!(
+        events.contains(&(
+            "approve".into(),
+            "bob".into(),
+            Some("s1.ok".into()),
+            "lag is 0, go".into()
+        )),
+        "{events:?}"
+    );
+
+    // A rejection fails the gate; its on_failure (pause) applies.
+    let id = rig
+        .start("alice", approval_plan(&rig))
+        .await
+        .expect("start again");
+    rig.until(id, ExecutionState::WaitingApproval).await;
+    let reject = Op::Reject {
+        step: Some("s1.ok".into()),
+        roles: vec!["approver".into()],
+    };
+    rig.op(id, "bob", reject, "not now").await.expect("reject");
+    let view = rig.until(id, ExecutionState::Paused).await;
+    let ok = step(&view, "s1.ok");
+    assert_eq!(ok.state, StepState::Failed);
+    assert_eq!(ok.error.as_deref(), Some("rejected by bob: not now"));
+    rig.op(id, "alice", Op::Abort { rollback: false }, "")
+        .await
+        .expect("abort");
+    rig.until(id, ExecutionState::Aborted).await;
+    assert_eq!(
+        lines(&rig.file("do")),
+        ["done"],
+        "the rejected run did nothing"
+    );
+}
+
+#[tokio::test]
+async fn operators_pause_resume_skip_and_retry() {
+    let rig = Rig::new();
+    let _replica = rig.replica("r1", 10_000);
+    let flag = rig.file("flag");
+    let gate = json!({"action": "command", "command": "sh",
+        "args": ["-c", format!("test -f {}", flag.display())]});
+    let stages = |name: &str| {
+        plan(
+            name,
+            vec![
+                vec![
+                    action_step("s1.gate", gate.clone(), None),
+                    action_step("s1.slow", rig.append("log", "slow", "; sleep 0.5"), None),
+                ],
+                vec![action_step("s2.last", rig.append("log", "last", ""), None)],
+            ],
+        )
+    };
+
+    // Retry: the gate fails (on_failure: pause), is fixed, retried, and the run resumed.
+    let id = rig.start("alice", stages("retry")).await.expect("start");
+    let view = rig.until(id, ExecutionState::Paused).await;
+    assert!(
+        view.detail
+            .as_deref()
+            .is_some_and(|d| d.contains("s1.gate")),
+        "{view:?}"
+    );
+    let resume = rig.op(id, "alice", Op::Resume, "").await;
+    assert_eq!(
+        code(resume).0,
+        ErrorCode::Conflict,
+        "a failed step holds the pause"
+    );
+    std::fs::write(&flag, "").expect("flag");
+    let retry = Op::Retry {
+        step: "s1.gate".into(),
+    };
+    rig.op(id, "alice", retry, "").await.expect("retry");
+    rig.op(id, "alice", Op::Resume, "").await.expect("resume");
+    let view = rig.until(id, ExecutionState::Succeeded).await;
+    assert_eq!(step(&view, "s1.gate").attempts, 2);
+    assert_eq!(lines(&rig.file("log")), ["slow", "last"]);
+
+    // Skip: needs a comment; then the run carries on without the step.
+    std::fs::remove_file(&flag).expect("unflag");
+    let id = rig.start("alice", stages("skip")).await.expect("start");
+    rig.until(id, ExecutionState::Paused).await;
+    let skip = || Op::Skip {
+        step: "s1.gate".into(),
+    };
+    let no_comment = rig.op(id, "alice", skip(), "").await;
+    assert_eq!(
+        code(no_comment),
+        (ErrorCode::InvalidField, Some("comment".into()))
+    );
+    rig.op(id, "alice", skip(), "checked by hand")
+        .await
+        .expect("skip");
+    rig.op(id, "alice", Op::Resume, "").await.expect("resume");
+    let view = rig.until(id, ExecutionState::Succeeded).await;
+    assert_eq!(step(&view, "s1.gate").state, StepState::Skipped);
+
+    // Pause: the step in flight finishes; nothing new starts until resumed.
+    std::fs::write(&flag, "").expect("flag");
+    let id = rig.start("alice", stages("pause")).await.expect("start");
+    rig.until(id, ExecutionState::Running).await;
+    rig.op(id, "alice", Op::Pause, "hold on")
+        .await
+        .expect("pause");
+    let view = rig.until(id, ExecutionState::Paused).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let view_later = rig.view(id).await;
+    assert_eq!(view_later.state, ExecutionState::Paused, "{view:?}");
+    assert_eq!(step(&view_later, "s2.last").state, StepState::Pending);
+    assert_eq!(
+        lines(&rig.file("log")).len(),
+        5,
+        "slow ran to its end; last did not start"
+    );
+    rig.op(id, "bob", Op::Resume, "go on")
+        .await
+        .expect("resume");
+    rig.until(id, ExecutionState::Succeeded).await;
+    assert_eq!(lines(&rig.file("log")).len(), 6);
+    let done = rig.op(id, "bob", Op::Pause, "").await;
+    assert_eq!(
+        code(done).0,
+        ErrorCode::Conflict,
+        "an ended execution takes no more"
+    );
+}
+
+/// Stage 0 appends to `count`; stage 1 appends to `crash` and sleeps 5 s the first time only.
+fn crash_plan(rig: &Rig, idempotent: bool) -> Value {
+    let crash = rig.file("crash");
+    let mut slow = json!({"action": "command", "command": "sh", "idempotent": idempotent,
+        "args": ["-c", format!("echo x >> {0}; [ $(wc -l < {0}) -ge 2 ] || sleep 5",
+            crash.display())]});
+    slow["timeout_ms"] = json!(20_000);
+    plan(
+        "crash",
+        vec![
+            vec![action_step(
+                "s1.once",
+                rig.append("count", "once", ""),
+                None,
+            )],
+            vec![action_step("s2.slow", slow, None)],
+        ],
+    )
+}
+
+/// Starts the crash plan on a replica with a short lease, kills that replica while the slow
+/// step runs (its intent recorded, no outcome), and starts a second replica.
+async fn crash_mid_step(rig: &Rig, idempotent: bool) -> (i64, Replica) {
+    let first = rig.replica("doomed", 500);
+    let id = rig
+        .start("alice", crash_plan(rig, idempotent))
+        .await
+        .expect("start");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let store = rig.store.clone();
+        let open = store
+            .run(move |c| actions::unfinished(c, &format!("execution:{id}:s2.slow")))
+            .await
+            .expect("intents");
+        if !open.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the slow step never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.task.abort();
+    let _ = first.task.await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    (id, rig.replica("survivor", 10_000))
+}
+
+#[tokio::test]
+async fn a_replica_dying_mid_step_leaves_a_non_idempotent_step_to_the_operator() {
+    let rig = Rig::new();
+    let (id, _survivor) = crash_mid_step(&rig, false).await;
+    let view = rig.until(id, ExecutionState::Paused).await;
+    let slow = step(&view, "s2.slow");
+    assert_eq!(slow.state, StepState::OutcomeUnknown, "{view:#?}");
+    assert!(
+        slow.error
+            .as_deref()
+            .is_some_and(|e| e.contains("not idempotent"))
+    );
+    assert_eq!(
+        lines(&rig.file("count")),
+        ["once"],
+        "the completed step did not run again"
+    );
+    assert_eq!(
+        lines(&rig.file("crash")).len(),
+        1,
+        "nor did the interrupted one, silently"
+    );
+
+    let retry = Op::Retry {
+        step: "s2.slow".into(),
+    };
+    rig.op(id, "bob", retry, "the primary says it did not happen")
+        .await
+        .expect("retry");
+    rig.op(id, "bob", Op::Resume, "").await.expect("resume");
+    let view = rig.until(id, ExecutionState::Succeeded).await;
+    assert_eq!(step(&view, "s2.slow").attempts, 2);
+    assert_eq!(lines(&rig.file("count")), ["once"]);
+    assert_eq!(lines(&rig.file("crash")).len(), 2);
+}
+
+#[tokio::test]
+async fn a_replica_dying_mid_step_has_an_idempotent_step_run_again_by_the_next() {
+    let rig = Rig::new();
+    let (id, _survivor) = crash_mid_step(&rig, true).await;
+    let view = rig.until(id, ExecutionState::Succeeded).await;
+    assert_eq!(
+        lines(&rig.file("count")),
+        ["once"],
+        "the completed step did not run again"
+    );
+    assert_eq!(
+        lines(&rig.file("crash")).len(),
+        2,
+        "the interrupted step ran once more"
+    );
+    let store = rig.store.clone();
+    let attempts = store
+        .run(move |c| actions::attempts(c, &subject(id, "s2.slow", false)))
+        .await
+        .expect("attempts");
+    let seen: Vec<(String, Option<String>)> = attempts
+        .iter()
+        .map(|a| (a.owner.clone(), a.status.clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("doomed".into(), Some("error".into())),
+            ("survivor".into(), Some("pass".into()))
+        ],
+        "the interrupted attempt is closed as such, the rerun recorded"
+    );
+    assert_eq!(step(&view, "s2.slow").state, StepState::Succeeded);
+    let events = rig.events(id).await;
+    let by_survivor = events
+        .iter()
+        .any(|e| e.0 == "step.succeeded" && e.1 == "survivor");
+    assert!(by_survivor, "{events:?}");
+}
