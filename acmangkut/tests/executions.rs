@@ -44,14 +44,16 @@ impl Rig {
         .into();
         let outbound = Outbound::new("acmangkut", &OutboundConfig::default());
         let executor = Executor::new(&inspection, &Default::default(), &outbound).expect("exec");
+        let executor = Arc::new(executor);
         let pageinspect =
             PageinspectClient::new("http://127.0.0.1:9", None, &outbound).expect("client");
-        let checker = Checker::new(&inspection, pageinspect, &outbound).expect("checker");
+        let checker = Checker::new(&inspection, pageinspect, &outbound, Arc::clone(&executor))
+            .expect("checker");
         Self {
             _db: db,
             store,
             dir: tempfile::tempdir().expect("temp dir"),
-            engines: (Arc::new(executor), Arc::new(checker)),
+            engines: (executor, Arc::new(checker)),
         }
     }
 
@@ -193,6 +195,11 @@ async fn stages_run_in_order_and_the_steps_of_a_stage_in_parallel() {
         vec![
             action_step("s2.after", rig.append("log", "after", ""), None),
             json!({"id": "s2.settle", "name": "settle", "kind": {"type": "wait", "ms": 200}}),
+            json!({"id": "s2.gate", "name": "passes on its second try", "timeout_ms": 5000,
+                "kind": {"type": "check", "retry_interval_ms": 100, "check": {
+                    "check": "command", "command": "sh", "args": ["-c", format!(
+                        "echo try >> {0}; [ $(wc -l < {0}) -ge 2 ]",
+                        rig.file("gate").display())]}}}),
         ],
     ];
     let started = Instant::now();
@@ -221,8 +228,13 @@ async fn stages_run_in_order_and_the_steps_of_a_stage_in_parallel() {
     order.sort_unstable();
     assert_eq!(
         order,
-        [1, 2, 3, 4, 5],
+        [1, 2, 3, 4, 5, 6],
         "every step has its place in the order"
+    );
+    assert_eq!(
+        step(&view, "s2.gate").attempts,
+        2,
+        "the gate is tried until it passes"
     );
     assert!(view.steps.iter().all(|s| s.state == StepState::Succeeded));
     assert_eq!(step(&view, "s1.a").attempts, 1);
@@ -231,7 +243,7 @@ async fn stages_run_in_order_and_the_steps_of_a_stage_in_parallel() {
     assert_eq!(whats.first(), Some(&"created"));
     assert_eq!(whats.get(1), Some(&"started"));
     assert_eq!(whats.last(), Some(&"succeeded"));
-    assert_eq!(whats.iter().filter(|w| **w == "step.succeeded").count(), 5);
+    assert_eq!(whats.iter().filter(|w| **w == "step.succeeded").count(), 6);
 }
 
 #[tokio::test]
