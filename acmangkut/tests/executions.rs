@@ -634,3 +634,122 @@ async fn a_replica_dying_mid_step_has_an_idempotent_step_run_again_by_the_next()
         .any(|e| e.0 == "step.succeeded" && e.1 == "survivor");
     assert!(by_survivor, "{events:?}");
 }
+
+fn abortable(rig: &Rig, name: &str) -> Value {
+    let undo = |n: &str| Some(rig.append("undo", &format!("undo-{n}"), ""));
+    plan(
+        name,
+        vec![
+            vec![
+                action_step("s1.a", rig.append("do", "a", ""), undo("a")),
+                action_step("s1.b", rig.append("do", "b", "; sleep 0.6"), undo("b")),
+            ],
+            vec![action_step("s2.c", rig.append("do", "c", ""), undo("c"))],
+        ],
+    )
+}
+
+/// Waits until step `id` of the execution is `state`.
+async fn until_step(rig: &Rig, execution: i64, id: &str, state: StepState) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while step(&rig.view(execution).await, id).state != state {
+        assert!(
+            Instant::now() < deadline,
+            "{id} never became {}",
+            state.as_str()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_abort_ends_the_plan_and_an_abort_with_rollback_undoes_what_completed() {
+    let rig = Rig::new();
+    let _replica = rig.replica("r1", 10_000);
+    let id = rig
+        .start("alice", abortable(&rig, "abort"))
+        .await
+        .expect("start");
+    until_step(&rig, id, "s1.a", StepState::Succeeded).await;
+    rig.op(id, "bob", Op::Abort { rollback: false }, "wrong plan")
+        .await
+        .expect("abort");
+    let view = rig.until(id, ExecutionState::Aborted).await;
+    assert!(view.ended_at.is_some() && view.rto_ms.is_none());
+    until_step(&rig, id, "s1.b", StepState::Succeeded).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let view = rig.view(id).await;
+    assert_eq!(
+        step(&view, "s2.c").state,
+        StepState::Pending,
+        "nothing starts after"
+    );
+    assert_eq!(
+        lines(&rig.file("do")),
+        ["a", "b"],
+        "the step in flight ran to its end"
+    );
+    assert!(lines(&rig.file("undo")).is_empty());
+
+    // The plan is free again; this time the abort undoes what completed, the step in flight
+    // included once it has.
+    let id = rig
+        .start("alice", abortable(&rig, "abort"))
+        .await
+        .expect("again");
+    until_step(&rig, id, "s1.a", StepState::Succeeded).await;
+    rig.op(id, "bob", Op::Abort { rollback: true }, "undo it")
+        .await
+        .expect("abort with rollback");
+    let view = rig.until(id, ExecutionState::RolledBack).await;
+    assert_eq!(lines(&rig.file("undo")), ["undo-b", "undo-a"]);
+    assert_eq!(step(&view, "s2.c").state, StepState::Pending);
+}
+
+#[tokio::test]
+async fn an_approval_left_unanswered_expires_and_pauses_the_execution() {
+    let rig = Rig::new();
+    let _replica = rig.replica("r1", 10_000);
+    let gate = json!({"id": "s1.ok", "name": "go?", "kind": {"type": "approval",
+        "roles": ["approver"], "expires_after_ms": 300}});
+    let id = rig
+        .start("alice", plan("expiry", vec![vec![gate]]))
+        .await
+        .expect("start");
+    let view = rig.until(id, ExecutionState::Paused).await;
+    let ok = step(&view, "s1.ok");
+    assert_eq!(ok.state, StepState::Failed);
+    assert_eq!(ok.error.as_deref(), Some("the approval expired"));
+}
+
+#[tokio::test]
+async fn two_replicas_share_executions_and_run_every_step_once() {
+    let rig = Rig::new();
+    let _one = rig.replica("r1", 10_000);
+    let _two = rig.replica("r2", 10_000);
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        let file = format!("plan-{n}");
+        let steps = (0..3)
+            .map(|s| {
+                action_step(
+                    &format!("s{s}"),
+                    rig.append(&file, &format!("{s}"), ""),
+                    None,
+                )
+            })
+            .collect();
+        let name = format!("shared-{n}");
+        ids.push(
+            rig.start("alice", plan(&name, vec![steps]))
+                .await
+                .expect("start"),
+        );
+    }
+    for (n, id) in ids.into_iter().enumerate() {
+        rig.until(id, ExecutionState::Succeeded).await;
+        let mut ran = lines(&rig.file(&format!("plan-{n}")));
+        ran.sort();
+        assert_eq!(ran, ["0", "1", "2"], "plan {n}: each step once");
+    }
+}

@@ -287,13 +287,10 @@ pub fn set_state(
                 (ExecutionState::Succeeded, Some(s), None) => Some(now - s),
                 _ => None,
             };
+            // The lease stays: nobody claims an ended execution, and the replica that held
+            // it still records the outcomes of the steps it has in flight.
             db!(c, |c| diesel::update(ex::table.find(id))
-                .set((
-                    ex::ended_at.eq(now),
-                    ex::rto_ms.eq(rto),
-                    ex::lease_owner.eq(None::<String>),
-                    ex::lease_expires_at.eq(None::<i64>),
-                ))
+                .set((ex::ended_at.eq(now), ex::rto_ms.eq(rto)))
                 .execute(c))?;
         }
         event(c, id, by.name(), ev)?;
