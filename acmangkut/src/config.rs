@@ -20,9 +20,52 @@ pub struct Config {
     /// Where plan and drill actions run: the hosts reachable over SSH.
     #[serde(default)]
     pub executor: ExecutorConfig,
+    /// The execution engine of disaster-recovery plans.
+    #[serde(default)]
+    pub plans: PlansConfig,
     /// HAS's own HTTP clients (webhooks, checks, pageinspect, the identity provider).
     pub outbound: shared::outbound::OutboundConfig,
     pub log: LogConfig,
+}
+
+/// `[plans]`: how this replica drives plan executions (claimed by lease, like inspection runs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlansConfig {
+    pub enabled: bool,
+    /// How often to claim executions, renew their leases and look at operators' changes.
+    pub tick_ms: u64,
+    /// An execution whose replica stops renewing its lease this long is taken over.
+    pub lease_seconds: u64,
+    /// Executions driven at once by this replica.
+    pub max_executions: usize,
+}
+
+impl Default for PlansConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            tick_ms: 500,
+            lease_seconds: 30,
+            max_executions: 32,
+        }
+    }
+}
+
+impl PlansConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        let bad = |key: &str, msg: &str| Err(anyhow::anyhow!("config key `plans.{key}`: {msg}"));
+        if self.tick_ms == 0 {
+            return bad("tick_ms", "must be at least 1");
+        }
+        if self.lease_seconds < 2 {
+            return bad("lease_seconds", "must be at least 2");
+        }
+        if self.max_executions == 0 {
+            return bad("max_executions", "must be at least 1");
+        }
+        Ok(())
+    }
 }
 
 /// `[executor]`: the hosts `ssh` actions may run on, and the secrets actions name. Local
@@ -469,6 +512,7 @@ impl Default for Config {
                 },
             },
             executor: Default::default(),
+            plans: Default::default(),
             outbound: Default::default(),
             log: LogConfig::with_dir("logs/acmangkut"),
         }
@@ -557,6 +601,7 @@ impl Config {
         self.iam.check_public_url()?;
         self.inspection.validate()?;
         self.executor.validate()?;
+        self.plans.validate()?;
         if self.metric_log.interval_seconds == 0 {
             return bad("metric_log.interval_seconds", "must be at least 1");
         }

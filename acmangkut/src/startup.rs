@@ -109,7 +109,7 @@ impl Application {
             config: config.clone(),
             iam: iam.clone(),
             checker: checker.clone(),
-            executor,
+            executor: executor.clone(),
         };
         let server = http_server(listener, state.clone(), &config)?;
 
@@ -120,7 +120,7 @@ impl Application {
         if config.inspection.enabled {
             let inspector = crate::engine::inspection::Inspector::new(
                 store.clone(),
-                checker,
+                checker.clone(),
                 config.inspection.clone(),
                 metrics.clone(),
                 replica.clone(),
@@ -128,6 +128,25 @@ impl Application {
                 crate::engine::notify::Sender::new(&outbound)?,
             );
             engines.push(tokio::spawn(Arc::new(inspector).run(rx.clone())));
+        }
+        if config.plans.enabled {
+            let settings = crate::engine::plans::executions::Settings {
+                lease_ms: i64::try_from(config.plans.lease_seconds.saturating_mul(1000))
+                    .unwrap_or(i64::MAX / 4),
+                tick_ms: config.plans.tick_ms,
+                max_executions: config.plans.max_executions,
+                // A single SQLite replica that starts owns every execution, whichever name
+                // (random by default) it had before: no waiting for the old leases.
+                sole_replica: store.backend() == crate::store::Backend::Sqlite,
+            };
+            let driver = crate::engine::plans::executions::Driver::new(
+                store.clone(),
+                (executor, checker),
+                metrics.clone(),
+                replica.clone(),
+                settings,
+            );
+            engines.push(tokio::spawn(Arc::new(driver).run(rx.clone())));
         }
         if config.scheduler.enabled {
             let mut clients = std::collections::BTreeMap::new();

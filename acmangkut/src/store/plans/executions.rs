@@ -439,6 +439,20 @@ pub fn release(conn: &mut DbConn, id: i64, owner: &str) -> StoreResult<()> {
     Ok(())
 }
 
+/// Gives back the lease of every unended execution (a sole replica starting); returns how many.
+pub fn release_all(conn: &mut DbConn) -> StoreResult<usize> {
+    Ok(db!(conn, |c| diesel::update(
+        ex::table
+            .filter(ex::ended_at.is_null())
+            .filter(ex::lease_owner.is_not_null())
+    )
+    .set((
+        ex::lease_owner.eq(None::<String>),
+        ex::lease_expires_at.eq(None::<i64>)
+    ))
+    .execute(c))?)
+}
+
 /// Appends an event to the execution's timeline.
 pub fn event(conn: &mut DbConn, id: i64, actor: &str, ev: Event<'_>) -> StoreResult<()> {
     db!(conn, |c| diesel::insert_into(events::table)

@@ -44,6 +44,9 @@ pub struct Settings {
     pub tick_ms: u64,
     /// Executions driven at once by this replica.
     pub max_executions: usize,
+    /// The only replica (SQLite): leases of unended executions are given back at start, so
+    /// what the previous process (by another name) held continues at once.
+    pub sole_replica: bool,
 }
 
 impl Default for Settings {
@@ -52,6 +55,7 @@ impl Default for Settings {
             lease_ms: 30_000,
             tick_ms: 250,
             max_executions: 32,
+            sole_replica: false,
         }
     }
 }
@@ -122,6 +126,13 @@ impl Driver {
     pub async fn run(self: Arc<Self>, mut shutdown: Shutdown) {
         let mut work = JoinSet::new();
         tracing::info!(replica = %self.owner, "execution engine started");
+        if self.settings.sole_replica {
+            match self.store.run(store::release_all).await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(executions = n, "taking over unended executions"),
+                Err(e) => self.failed("taking over executions at start", e),
+            }
+        }
         loop {
             while work.try_join_next().is_some() {}
             self.claim(&mut work).await;
