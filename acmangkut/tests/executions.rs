@@ -857,3 +857,44 @@ impl Drop for Guard {
         self.kill();
     }
 }
+
+/// The engine's own time between steps: from one step's outcome recorded to the next step's
+/// intent, over 20 stages of one quick command each. Printed for the notes (`--nocapture`).
+#[tokio::test]
+async fn the_engine_moves_from_one_step_to_the_next_in_milliseconds() {
+    let rig = Rig::new();
+    let _replica = rig.replica("r1", 10_000);
+    let quick = json!({"action": "command", "command": "sh", "args": ["-c", "true"]});
+    let stages = (0..20)
+        .map(|i| vec![action_step(&format!("s{i}"), quick.clone(), None)])
+        .collect();
+    let id = rig
+        .start("alice", plan("quick", stages))
+        .await
+        .expect("start");
+    rig.until(id, ExecutionState::Succeeded).await;
+    let store = rig.store.clone();
+    let runs = store
+        .run(move |c| {
+            (0..20)
+                .map(|i| actions::attempts(c, &subject(id, &format!("s{i}"), false)))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .expect("attempts");
+    let spans: Vec<(i64, i64)> = runs
+        .iter()
+        .map(|r| {
+            assert_eq!(r.len(), 1, "each step ran once");
+            (r[0].started_at, r[0].finished_at.expect("an outcome"))
+        })
+        .collect();
+    let mut gaps: Vec<i64> = spans.windows(2).map(|w| w[1].0 - w[0].1).collect();
+    gaps.sort_unstable();
+    let (median, max) = (gaps[gaps.len() / 2], gaps[gaps.len() - 1]);
+    eprintln!(
+        "between steps ({}): median {median} ms, max {max} ms",
+        rig.db.backend()
+    );
+    assert!(max < 1000, "the engine lingers between steps: {gaps:?}");
+}

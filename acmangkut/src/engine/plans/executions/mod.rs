@@ -203,46 +203,58 @@ impl Driver {
     }
 
     /// Advances execution `id` (claimed by this replica) until it ends, waits for an operator
-    /// with nothing in flight, or its lease is lost.
+    /// with nothing in flight, or its lease is lost. A failure along the way (the database
+    /// gone for a moment) is logged and the next look tried a tick later: the steps in flight
+    /// keep running meanwhile.
     pub async fn drive(self: &Arc<Self>, id: i64) -> Result<(), Error> {
         let first = self.store.run(move |c| store::snapshot(c, id)).await?;
-        let plan = Arc::new(first.execution.plan()?);
-        let vars = Arc::new(variables(&first.execution.parameters()?));
+        let ctx = Ctx {
+            id,
+            plan: Arc::new(first.execution.plan()?),
+            vars: Arc::new(variables(&first.execution.parameters()?)),
+        };
         let mut flight = Flight::default();
         loop {
-            let snap = self.store.run(move |c| store::snapshot(c, id)).await?;
-            let state = snap.execution.state();
-            let mine = snap.execution.lease_owner.as_deref() == Some(self.owner.as_str());
-            if (state.ended() || !mine) && flight.is_empty() {
-                return Ok(());
-            }
-            let ctx = Ctx {
-                id,
-                plan: Arc::clone(&plan),
-                vars: Arc::clone(&vars),
-            };
-            match state {
-                _ if !mine => {}
-                ExecutionState::Pending => {
-                    let change = (&[ExecutionState::Pending][..], ExecutionState::Running);
-                    self.transition(id, change, None, ("started", None)).await?;
-                    continue;
-                }
-                ExecutionState::Running | ExecutionState::WaitingApproval => {
-                    self.forward(&ctx, &snap, &mut flight).await?;
-                }
-                ExecutionState::RollingBack => self.backward(&ctx, &snap, &mut flight).await?,
-                ExecutionState::Paused if flight.is_empty() => {
-                    let owner = self.owner.clone();
-                    self.store
-                        .run(move |c| store::release(c, id, &owner))
-                        .await?;
-                    return Ok(());
-                }
-                _ => {}
+            match self.advance(&ctx, &mut flight).await {
+                Ok(Next::Stop) => return Ok(()),
+                Ok(Next::Now) => continue,
+                Ok(Next::Wait) => {}
+                Err(e) => self.failed(&format!("advancing execution {id}"), e),
             }
             flight.wait(self.settings.tick_ms).await;
         }
+    }
+
+    /// One look at the execution's rows, and what follows from them.
+    async fn advance(self: &Arc<Self>, ctx: &Ctx, flight: &mut Flight) -> Result<Next, Error> {
+        let id = ctx.id;
+        let snap = self.store.run(move |c| store::snapshot(c, id)).await?;
+        let state = snap.execution.state();
+        let mine = snap.execution.lease_owner.as_deref() == Some(self.owner.as_str());
+        if (state.ended() || !mine) && flight.is_empty() {
+            return Ok(Next::Stop);
+        }
+        match state {
+            _ if !mine => {}
+            ExecutionState::Pending => {
+                let change = (&[ExecutionState::Pending][..], ExecutionState::Running);
+                self.transition(id, change, None, ("started", None)).await?;
+                return Ok(Next::Now);
+            }
+            ExecutionState::Running | ExecutionState::WaitingApproval => {
+                self.forward(ctx, &snap, flight).await?;
+            }
+            ExecutionState::RollingBack => self.backward(ctx, &snap, flight).await?,
+            ExecutionState::Paused if flight.is_empty() => {
+                let owner = self.owner.clone();
+                self.store
+                    .run(move |c| store::release(c, id, &owner))
+                    .await?;
+                return Ok(Next::Stop);
+            }
+            _ => {}
+        }
+        Ok(Next::Wait)
     }
 
     async fn transition(
@@ -539,6 +551,15 @@ impl Driver {
         );
         flight.steps.insert(task.id(), name);
     }
+}
+
+/// What [`Driver::advance`] leaves the drive to do.
+enum Next {
+    Stop,
+    /// Look again at once (the state just changed).
+    Now,
+    /// Look again when a step ends or a tick passes.
+    Wait,
 }
 
 /// What a drive needs to run a step.
