@@ -396,6 +396,64 @@ pub struct EventView {
     pub comment: String,
 }
 
+/// The bodies of operators' actions on an execution. A comment is at most 4000 characters;
+/// where it is required it must say something (not only spaces).
+pub mod actions {
+    use serde::{Deserialize, Serialize};
+
+    /// Pause or resume.
+    #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Comment {
+        #[serde(default)]
+        #[schema(max_length = 4000)]
+        pub comment: String,
+    }
+
+    /// Retry a step.
+    #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Retry {
+        #[schema(min_length = 1, max_length = 128, pattern = "\\S")]
+        pub step: String,
+        #[serde(default)]
+        #[schema(max_length = 4000)]
+        pub comment: String,
+    }
+
+    /// Skip a step: say why.
+    #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Skip {
+        #[schema(min_length = 1, max_length = 128, pattern = "\\S")]
+        pub step: String,
+        #[schema(min_length = 1, max_length = 4000, pattern = "\\S")]
+        pub comment: String,
+    }
+
+    /// Approve or reject: say why; the step waiting for approval, the first when none is named.
+    #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Answer {
+        #[schema(min_length = 1, max_length = 4000, pattern = "\\S")]
+        pub comment: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(max_length = 128)]
+        pub step: Option<String>,
+    }
+
+    /// Abort; with `rollback`, after undoing the completed steps.
+    #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Abort {
+        #[serde(default)]
+        #[schema(max_length = 4000)]
+        pub comment: String,
+        #[serde(default)]
+        pub rollback: bool,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

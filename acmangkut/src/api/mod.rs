@@ -99,6 +99,9 @@ routes::api_routes! {
         list, evaluate_document, create, get, update, delete, versions, version, diff,
         evaluate_saved, preview
     }
+    guarded "super::plans::executions" plans::executions {
+        get, events, pause, resume, skip, retry, approve, reject, abort
+    }
 }
 
 /// 201 Created: the new resource as the body, and where it lives in `Location`.

@@ -7,6 +7,7 @@ mod browser_probe;
 mod conformance;
 mod crashes;
 mod database;
+mod executions_api;
 mod executor;
 mod executor_ssh;
 mod failover_fixture;

@@ -1,6 +1,10 @@
 //! `/api/v1/plans…`: disaster-recovery plans. Reading, evaluating and previewing need
 //! `plans:read`; saving (each save a new version) and deleting need `plans:write`. A save is
 //! evaluated first: the first problem is a 400 naming its field, and nothing is written.
+//!
+//! [`executions`]: an execution, its timeline, and the operators' actions on it.
+
+pub mod executions;
 
 use crate::api::standard::{create, delete_by_id, list_all, read_by_id, update_by_id};
 use crate::engine::plans::{self as engine, diff, evaluate, preview};

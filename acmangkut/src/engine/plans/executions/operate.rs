@@ -90,23 +90,40 @@ pub async fn operate(
     op: Op,
     comment: String,
 ) -> Result<(), Error> {
-    let comment = comment.trim().to_string();
+    store
+        .run(move |c| operate_in(c, &actor, id, &op, &comment))
+        .await
+}
+
+/// [`operate`] on a connection (the API's handlers run it as the caller).
+pub fn operate_in(
+    c: &mut DbConn,
+    actor: &Actor,
+    id: i64,
+    op: &Op,
+    comment: &str,
+) -> Result<(), Error> {
+    let comment = comment.trim();
     if op.needs_comment() && comment.is_empty() {
         return Err(Error::invalid("comment", "a comment is required"));
     }
-    store
-        .run(move |c| {
-            let event = actor
-                .event(
-                    &format!("execution.{}", op.name()),
-                    "plan_execution",
-                    Some(id.to_string()),
-                )
-                .detail(comment.clone());
-            audit::audited(c, &event, |c| apply(c, &actor, id, &op, &comment))
-        })
-        .await
+    if comment.chars().count() > MAX_COMMENT {
+        return Err(Error::invalid(
+            "comment",
+            format!("at most {MAX_COMMENT} characters"),
+        ));
+    }
+    let event = actor
+        .event(
+            &format!("execution.{}", op.name()),
+            "plan_execution",
+            Some(id.to_string()),
+        )
+        .detail(comment);
+    audit::audited(c, &event, |c| apply(c, actor, id, op, comment))
 }
+
+const MAX_COMMENT: usize = 4000;
 
 fn apply(c: &mut DbConn, actor: &Actor, id: i64, op: &Op, comment: &str) -> Result<(), Error> {
     let snap = store::snapshot(c, id)?;
