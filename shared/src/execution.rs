@@ -9,6 +9,8 @@
 
 use crate::action::{Action, MAX_ACTION_TIMEOUT_MS};
 use crate::check::Check;
+/// What a failed step leads to: the plan document's own choice, carried over.
+pub use crate::plan::OnFailure;
 use crate::problem::ApiError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -98,18 +100,6 @@ impl StepKind {
             Self::Check { .. } => "check",
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum OnFailure {
-    /// Wait for the operator (retry, skip, abort).
-    #[default]
-    Pause,
-    /// Carry on with the plan.
-    Continue,
-    /// Undo what was done, in reverse order of completion.
-    Rollback,
 }
 
 fn default_timeout() -> u64 {
