@@ -374,8 +374,11 @@ impl Driver {
                 .await?;
         }
         let current: Vec<&StepRow> = snap.steps.iter().filter(|r| r.stage == stage).collect();
-        let limit = ctx.plan.stages[stage_index(stage)]
-            .max_parallelism
+        let limit = ctx
+            .plan
+            .stages
+            .get(usize::try_from(stage).unwrap_or(usize::MAX))
+            .and_then(|s| s.max_parallelism)
             .map_or(usize::MAX, |m| m as usize);
         let mut busy = 0;
         for row in current.iter().filter(|r| r.state() == StepState::Running) {
@@ -615,8 +618,4 @@ fn variables(parameters: &serde_json::Value) -> BTreeMap<String, String> {
             (k.clone(), text)
         })
         .collect()
-}
-
-fn stage_index(stage: i32) -> usize {
-    usize::try_from(stage).unwrap_or(0)
 }
