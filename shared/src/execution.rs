@@ -432,6 +432,22 @@ pub mod actions {
         pub step: Option<String>,
     }
 
+    /// Start an execution of a plan version.
+    #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Start {
+        /// Parameter values; the defaults fill in the rest.
+        #[serde(default)]
+        #[schema(value_type = Object)]
+        pub params: serde_json::Map<String, serde_json::Value>,
+        /// A saved version; none: the latest.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub version: Option<i32>,
+        #[serde(default)]
+        #[schema(max_length = 4000)]
+        pub comment: String,
+    }
+
     /// Abort; with `rollback`, after undoing the completed steps.
     #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
     #[serde(deny_unknown_fields)]

@@ -8,8 +8,8 @@
 //! It signs in with the bootstrap token: the fuzzer deletes users, revokes tokens, unbinds
 //! roles and applies IAM manifests, and an API token of a user it can delete would lock it out
 //! half-way; the bootstrap token stays valid whatever it does, so no operation is left out.
-//! The scheduler and the inspection engine are off: nothing the fuzzer defines is probed,
-//! queried or notified (its targets are arbitrary hosts).
+//! The scheduler, the inspection engine and the execution engine are off: nothing the fuzzer
+//! defines is probed, queried, notified or run (its targets are arbitrary hosts).
 
 use has_tests::spawn::BOOTSTRAP_TOKEN;
 use has_tests::{TestDb, spawn::test_config, spawn_acmangkut};
@@ -34,6 +34,7 @@ async fn schemathesis_finds_no_server_error_nor_any_mismatch_with_the_document()
     let mut config = test_config(&db, "http://127.0.0.1:9");
     config.scheduler.enabled = false;
     config.inspection.enabled = false;
+    config.plans.enabled = false;
     let app = spawn_acmangkut(config).await;
     let seed = std::env::var("HAS_CONFORMANCE_SEED").unwrap_or_else(|_| "20261207".into());
     let work = tempfile::tempdir().expect("temp dir");

@@ -146,3 +146,73 @@ async fn an_approval_over_http_needs_four_eyes_the_permission_and_a_comment() {
     let problem: Value = r.json().await.expect("json");
     assert_eq!(problem["field"], "step", "{problem}");
 }
+
+/// A published operation that appends `line` to `file` (and exits `code`); its undo appends
+/// `undo-<line>`.
+async fn appender(app: &TestApp, file: &std::path::Path) {
+    let f = file.display();
+    let op = json!({
+        "code": "t.append", "name": "Append a line", "kind": "plan",
+        "parameters": [{"name": "line", "type": "string", "required": true},
+                       {"name": "code", "type": "integer", "default": 0}],
+        "do": {"action": "command", "command": "sh",
+               "args": ["-c", format!("echo {{{{ line }}}} >> {f}; exit {{{{ code }}}}")]},
+        "undo": {"action": "command", "command": "sh",
+                 "args": ["-c", format!("echo undo-{{{{ line }}}} >> {f}")]}
+    });
+    let r = app.post_json("/api/v1/operations", &op).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+    let r = app
+        .post_json("/api/v1/operations/t.append/publish", &Value::Null)
+        .await;
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_plan_started_over_http_rolls_back_in_reverse_order_when_a_step_fails() {
+    let (app, _db) = app().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("log");
+    appender(&app, &file).await;
+    let step = |line: &str, code: i64| {
+        json!({"name": line, "operation": {"code": "t.append",
+            "params": {"line": line, "code": code}}, "on_failure": "rollback"})
+    };
+    let doc = json!({"name": "recover", "stages": [
+        {"name": "one", "steps": [step("first", 0)]},
+        {"name": "two", "steps": [step("second", 0)]},
+        {"name": "three", "steps": [step("broken", 1)]}
+    ]});
+    let r = app.post_json("/api/v1/plans", &doc).await;
+    let made: Value = r.json().await.expect("json");
+    let pid = made["id"].as_i64().unwrap_or_else(|| panic!("{made}"));
+
+    let path = format!("/api/v1/plans/{pid}/executions");
+    let r = app.post_json(&path, &json!({"comment": "drill"})).await;
+    assert_eq!(r.status(), 201);
+    let location = r.headers()["location"].to_str().expect("text").to_string();
+    let started: Value = r.json().await.expect("json");
+    let id = started["id"].as_i64().expect("id");
+    assert_eq!(location, format!("/api/v1/executions/{id}"));
+    assert_eq!(started["version"], 1);
+    assert_eq!(started["comment"], "drill");
+    let again = app.post_json(&path, &json!({})).await;
+    assert_eq!(again.status(), 409, "one active execution per plan");
+
+    let view = until(&app, id, "rolled_back").await;
+    let lines: Vec<String> = std::fs::read_to_string(&file)
+        .expect("log")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        lines,
+        ["first", "second", "broken", "undo-second", "undo-first"],
+        "undone last completed first; the failed step is not undone"
+    );
+    assert_eq!(view["steps"][2]["state"], "failed", "{view}");
+    let r = app
+        .post_json("/api/v1/plans/999999/executions", &json!({}))
+        .await;
+    assert_eq!(r.status(), 404);
+}

@@ -7,12 +7,14 @@
 //! Starting an execution (`POST /api/v1/plans/{name}/executions`) comes with plans: it resolves
 //! a plan version for its parameters first.
 
+use crate::engine::Error;
 use crate::engine::plans::executions::operate::{self, Op};
+use crate::engine::plans::resolve;
 use crate::iam::perm;
 use crate::iam::permissions::Needs;
 use crate::state::Authorized;
 use crate::store::plans::executions as store;
-use actix_web::web;
+use actix_web::{HttpResponse, web};
 use shared::ApiError;
 use shared::execution::actions as a;
 use shared::execution::{EventView, ExecutionView};
@@ -20,6 +22,39 @@ use shared::extract::Json;
 
 type Run = Authorized<perm::PlansRun>;
 type Approve = Authorized<perm::PlansApprove>;
+
+/// Start an execution of a plan version (none: the latest) with parameter values and a
+/// comment; 409 while the plan has an active execution.
+#[utoipa::path(
+    operation_id = "start_execution",
+    post,
+    path = "/api/v1/plans/{id}/executions",
+    params(("id" = i64, Path, description = "The plan's id")),
+    request_body = a::Start,
+    responses(
+        (status = 201, body = ExecutionView),
+        (status = 400, body = shared::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, body = shared::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, body = shared::problem::Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn start(
+    state: Run,
+    id: web::Path<i64>,
+    body: Json<a::Start>,
+) -> Result<HttpResponse, ApiError> {
+    let (plan_id, b) = (id.into_inner(), body.into_inner());
+    let view = state
+        .run_as(move |c, actor| {
+            let (version, doc) = crate::api::plans::saved(c, plan_id, b.version)?;
+            let (plan, params) = resolve::resolve(c, (plan_id, version), &doc, &b.params)?;
+            let id = operate::start_in(c, actor, &plan, &params, &b.comment)?;
+            Ok::<_, Error>(store::view(c, id)?)
+        })
+        .await?;
+    let location = format!("/api/v1/executions/{}", view.id);
+    Ok(crate::api::created(location, &view))
+}
 
 /// An execution with its steps (state, attempts, order of completion, error).
 #[utoipa::path(
@@ -78,7 +113,7 @@ async fn act<P: Needs>(
     let view = state
         .run_as(move |c, actor| {
             operate::operate_in(c, actor, id, &op, &comment)?;
-            Ok::<_, crate::engine::Error>(store::view(c, id)?)
+            Ok::<_, Error>(store::view(c, id)?)
         })
         .await?;
     Ok(web::Json(view))

@@ -15,6 +15,7 @@ pub mod diff;
 pub mod evaluate;
 pub mod executions;
 pub mod preview;
+pub mod resolve;
 
 use crate::engine::Error;
 use crate::engine::checks::Checker;

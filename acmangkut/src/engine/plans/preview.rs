@@ -118,6 +118,7 @@ fn preview_step(
                     params: Value::Null,
                     call: check.subject(),
                     spec: Some(rendered),
+                    undo: None,
                 });
             }
         }
@@ -136,6 +137,7 @@ fn preview_step(
                 params,
                 call: format!("plan {}", p.name),
                 spec: None,
+                undo: None,
             });
         }
         StepKind::Notify(n) => {
@@ -150,6 +152,7 @@ fn preview_step(
                     params: Value::Null,
                     call: format!("notify {c}"),
                     spec: Some(serde_json::json!({"channel": c, "message": message})),
+                    undo: None,
                 });
             }
         }
@@ -207,8 +210,15 @@ fn operation_call(
         .input
         .check_values(&map, &format!("{k}.params."))
         .map_err(within)?;
-    let action =
-        render_action(&op, &op.input.do_action, &checked, &format!("{k}.code")).map_err(within)?;
+    let render = |action| render_action(&op, action, &checked, &format!("{k}.code"));
+    let action = render(&op.input.do_action).map_err(within)?;
+    let undo = op
+        .input
+        .undo
+        .as_ref()
+        .map(render)
+        .transpose()
+        .map_err(within)?;
     Ok(PreviewCall {
         target: m.map(|(_, t)| t.name.clone()),
         batch: None,
@@ -216,5 +226,6 @@ fn operation_call(
         params: serde_json::to_value(&checked).unwrap_or_default(),
         call: action.summary(),
         spec: Some(serde_json::to_value(&action).unwrap_or_default()),
+        undo: undo.map(|u| serde_json::to_value(&u).unwrap_or_default()),
     })
 }

@@ -18,13 +18,30 @@ pub async fn start(
     parameters: serde_json::Value,
     comment: String,
 ) -> Result<i64, Error> {
+    store
+        .run(move |c| start_in(c, &actor, &plan, &parameters, &comment))
+        .await
+}
+
+/// [`start`] on a connection (the API resolves the plan in the same transaction).
+pub fn start_in(
+    c: &mut DbConn,
+    actor: &Actor,
+    plan: &ResolvedPlan,
+    parameters: &serde_json::Value,
+    comment: &str,
+) -> Result<i64, Error> {
     plan.validate()?;
     if !parameters.is_object() {
         return Err(Error::invalid("parameters", "must be an object"));
     }
-    Ok(store
-        .run(move |c| store::start(c, &actor, &plan, &parameters, &comment))
-        .await?)
+    if comment.chars().count() > MAX_COMMENT {
+        return Err(Error::invalid(
+            "comment",
+            format!("at most {MAX_COMMENT} characters"),
+        ));
+    }
+    Ok(store::start(c, actor, plan, parameters, comment.trim())?)
 }
 
 /// An operator's action on an execution.
