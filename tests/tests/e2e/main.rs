@@ -11,6 +11,7 @@ mod executions_api;
 mod executor;
 mod executor_ssh;
 mod failover_fixture;
+mod failover_plan;
 mod faults;
 mod hasinit;
 mod iam_accounts;
