@@ -223,7 +223,7 @@ impl Inspector {
         let (owner, until) = (self.owner.clone(), now_ms() + self.lease_ms());
         if let Err(e) = self
             .store
-            .run(move |c| runs::renew(c, &owner, &ids, until))
+            .run(move |c| leases::renew(c, Queue::InspectionRuns, &owner, &ids, until))
             .await
         {
             self.failed("renewing run leases", e);

@@ -171,18 +171,6 @@ pub fn set_plan(
     Ok(())
 }
 
-/// Extends the leases of `owner`'s running runs; returns how many it still holds.
-pub fn renew(conn: &mut DbConn, owner: &str, ids: &[i64], until: i64) -> Result<usize, StoreError> {
-    Ok(db!(conn, |c| diesel::update(
-        runs::table
-            .filter(runs::id.eq_any(ids))
-            .filter(runs::lease_owner.eq(owner))
-            .filter(runs::state.eq("running"))
-    )
-    .set(runs::lease_expires_at.eq(until))
-    .execute(c))?)
-}
-
 /// Running runs whose lease expired (their replica stopped), or, with `all`, every running run
 /// (a single SQLite replica starting: whatever is still marked running, nobody is running).
 pub fn orphaned(conn: &mut DbConn, now: i64, all: bool) -> Result<Vec<RunRow>, StoreError> {
