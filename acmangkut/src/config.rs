@@ -522,7 +522,7 @@ impl Default for Config {
 impl Config {
     /// Loads and validates; errors name the key.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
-        let c: Self = shared::config::load(&Self::default(), file)?;
+        let c: Self = shared::config::load(shared::config::App::Acmangkut, &Self::default(), file)?;
         c.validate()?;
         Ok(c)
     }
@@ -664,6 +664,14 @@ impl InspectionConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_key_is_known_as_acmangkuts_so_a_shared_environment_can_feed_all_binaries() {
+        let defaults = serde_json::to_value(Config::default()).expect("json");
+        shared::config::App::Acmangkut
+            .check_against(&defaults, &[])
+            .expect("owners table");
+    }
 
     #[test]
     fn the_example_config_loads_and_validates() {

@@ -87,7 +87,8 @@ impl HasinitConfig {
 
     /// Loads defaults < `file` < environment, then checks what serde cannot.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let config: Self = shared::config::load(&Self::defaults(), file)?;
+        let config: Self =
+            shared::config::load(shared::config::App::Hasinit, &Self::defaults(), file)?;
         config.validate()?;
         Ok(config)
     }
@@ -169,6 +170,14 @@ fn bad(key: &str, message: &str) -> ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_key_is_known_as_hasinits_so_a_shared_environment_can_feed_all_binaries() {
+        let defaults = serde_json::to_value(HasinitConfig::defaults()).expect("json");
+        shared::config::App::Hasinit
+            .check_against(&defaults, &[])
+            .expect("owners table");
+    }
 
     fn load_env(pairs: &[(&str, &str)]) -> Result<HasinitConfig, ConfigError> {
         let env = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string()));

@@ -252,7 +252,8 @@ impl PageinspectConfig {
     /// Loads defaults < `file` < environment, then checks what serde cannot, and that callers
     /// will have to authenticate ([`AuthConfig::require_credential`]).
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let config: Self = shared::config::load(&Self::defaults(), file)?;
+        let config: Self =
+            shared::config::load(shared::config::App::Pageinspect, &Self::defaults(), file)?;
         config.validate()?;
         config.auth.require_credential()?;
         Ok(config)
@@ -324,6 +325,14 @@ impl PageinspectConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_key_is_known_as_pageinspects_so_a_shared_environment_can_feed_all_binaries() {
+        let defaults = serde_json::to_value(PageinspectConfig::defaults()).expect("json");
+        shared::config::App::Pageinspect
+            .check_against(&defaults, &["server.workers"])
+            .expect("owners table");
+    }
 
     fn load_env(pairs: &[(&str, &str)]) -> Result<PageinspectConfig, ConfigError> {
         let env = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string()));

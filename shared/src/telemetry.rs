@@ -181,6 +181,9 @@ pub fn init(config: &LogConfig) -> Result<TelemetryGuard, String> {
     }
     let subscriber = Registry::default().with(layers).with(filter);
     tracing::subscriber::set_global_default(subscriber).map_err(|e| e.to_string())?;
+    for line in crate::config::take_ignored() {
+        tracing::debug!("configuration variable ignored: {line}");
+    }
     Ok(TelemetryGuard { _guards: guards })
 }
 

@@ -6,61 +6,97 @@
 
 use crate::spawn::{BOOTSTRAP_TOKEN, bearer_client};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// The acmangkut binary the process tests run.
 pub fn acmangkut_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(bin) = std::env::var_os("HAS_TEST_ACMANGKUT_BIN") {
-            return PathBuf::from(bin);
+    match std::env::var_os("HAS_TEST_ACMANGKUT_BIN") {
+        Some(bin) => PathBuf::from(bin),
+        None => binary("acmangkut"),
+    }
+}
+
+/// The binary of workspace package `package` (its only binary has its name), built next to
+/// this test binary first when missing or out of date; once per package and test process.
+pub fn binary(package: &str) -> PathBuf {
+    static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(bin) = built.get(package) {
+        return bin.clone();
+    }
+    // This test binary is <target>/<profile>/deps/<name>-<hash>.
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("<target>/<profile>/deps");
+    let target = profile_dir.parent().expect("<target>");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    // Not the variables cargo sets for this test: a build script that watches one (ring
+    // watches CARGO_MANIFEST_DIR) would rebuild, and the suite's next build again.
+    for (k, _) in std::env::vars() {
+        let per_package = [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+        ];
+        if per_package.iter().any(|p| k.starts_with(p))
+            || matches!(
+                k.as_str(),
+                "CARGO_PRIMARY_PACKAGE" | "CARGO_TARGET_TMPDIR" | "OUT_DIR"
+            )
+        {
+            build.env_remove(k);
         }
-        // This test binary is <target>/<profile>/deps/<name>-<hash>.
-        let exe = std::env::current_exe().expect("the test binary's path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("<target>/<profile>/deps");
-        let target = profile_dir.parent().expect("<target>");
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut build = Command::new(cargo);
-        // Not the variables cargo sets for this test: a build script that watches one (ring
-        // watches CARGO_MANIFEST_DIR) would rebuild, and the suite's next build again.
-        for (k, _) in std::env::vars() {
-            let per_package = [
-                "CARGO_PKG_",
-                "CARGO_MANIFEST_",
-                "CARGO_CRATE_",
-                "CARGO_BIN_",
-            ];
-            if per_package.iter().any(|p| k.starts_with(p))
-                || matches!(
-                    k.as_str(),
-                    "CARGO_PRIMARY_PACKAGE" | "CARGO_TARGET_TMPDIR" | "OUT_DIR"
-                )
-            {
-                build.env_remove(k);
-            }
+    }
+    build
+        .current_dir(&workspace)
+        .args(["build", "--quiet", "-p", package, "--bin", package])
+        .arg("--target-dir")
+        .arg(target);
+    if profile_dir.file_name().is_some_and(|p| p == "release") {
+        build.arg("--release");
+    }
+    let status = build
+        .status()
+        .unwrap_or_else(|e| panic!("run cargo build for the {package} binary: {e}"));
+    assert!(status.success(), "cargo build -p {package} failed");
+    let bin = profile_dir.join(package);
+    built.insert(package.to_string(), bin.clone());
+    bin
+}
+
+/// A command for the binary of `package` with none of this process's `HAS_…` settings (the
+/// suite's own `HAS_TEST_…` stay).
+pub fn command(package: &str) -> Command {
+    let mut cmd = Command::new(match package {
+        "acmangkut" => acmangkut_bin(),
+        _ => binary(package),
+    });
+    for (k, _) in std::env::vars() {
+        if k.starts_with("HAS_") && !k.starts_with("HAS_TEST_") {
+            cmd.env_remove(k);
         }
-        build
-            .current_dir(&workspace)
-            .args(["build", "--quiet", "-p", "acmangkut", "--bin", "acmangkut"])
-            .arg("--target-dir")
-            .arg(target);
-        if profile_dir.file_name().is_some_and(|p| p == "release") {
-            build.arg("--release");
-        }
-        let status = build
-            .status()
-            .expect("run cargo build for the acmangkut binary");
-        assert!(status.success(), "cargo build -p acmangkut failed");
-        profile_dir.join("acmangkut")
-    })
-    .clone()
+    }
+    cmd
+}
+
+/// The port `app` logs (JSON) in its "<app> listening" line past byte `from` of `log`, once
+/// it has.
+pub async fn logged_port(app: &str, log: &Path, from: u64) -> u16 {
+    crate::eventually(
+        Duration::from_secs(30),
+        &format!("{app} to log its port"),
+        || async { listening_port(app, log, from) },
+    )
+    .await
 }
 
 /// A running acmangkut process, its log (JSON lines on stdout, kept in a file) and a client.
@@ -82,12 +118,7 @@ impl Process {
             .append(true)
             .open(log)
             .expect("open the process log");
-        let mut cmd = Command::new(acmangkut_bin());
-        for (k, _) in std::env::vars() {
-            if k.starts_with("HAS_") && !k.starts_with("HAS_TEST_") {
-                cmd.env_remove(k);
-            }
-        }
+        let mut cmd = command("acmangkut");
         cmd.env("HAS_SERVER__LISTEN", "127.0.0.1:0")
             .env("HAS_SERVER__WORKERS", "2")
             .env("HAS_DATABASE__URL", db_url)
@@ -103,12 +134,7 @@ impl Process {
         // Only this start's lines: a restart appends to the log of the first.
         let from = std::fs::metadata(log).map_or(0, |m| m.len());
         let child = cmd.spawn().expect("start acmangkut");
-        let port = crate::eventually(
-            Duration::from_secs(30),
-            "acmangkut to log its port",
-            || async { listening_port(log, from) },
-        )
-        .await;
+        let port = logged_port("acmangkut", log, from).await;
         Self {
             address: format!("http://127.0.0.1:{port}"),
             http: bearer_client(BOOTSTRAP_TOKEN),
@@ -166,12 +192,16 @@ impl Drop for Process {
     }
 }
 
-/// The port in the "acmangkut listening" line logged past byte `from`.
-fn listening_port(log: &Path, from: u64) -> Option<u16> {
+/// The port in the "<app> listening" line logged past byte `from`.
+fn listening_port(app: &str, log: &Path, from: u64) -> Option<u16> {
     let text = std::fs::read(log).ok()?;
     let text = String::from_utf8_lossy(text.get(usize::try_from(from).ok()?..)?).to_string();
     text.lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|l| l["message"] == "acmangkut listening")
-        .and_then(|l| u16::try_from(l["port"].as_u64()?).ok())
+        .find(|l| l["message"] == format!("{app} listening").as_str())
+        .and_then(|l| match l["port"].as_u64() {
+            Some(port) => u16::try_from(port).ok(),
+            // pageinspect logs its address: `listen: "127.0.0.1:41234"`.
+            None => l["listen"].as_str()?.rsplit(':').next()?.parse().ok(),
+        })
 }

@@ -39,3 +39,4 @@ mod policy;
 mod problem_snapshots;
 mod replicas;
 mod risk_events;
+mod shared_environment;

@@ -2,11 +2,26 @@
 //!
 //! Each binary owns one typed struct (with `#[serde(deny_unknown_fields)]` on every level) and
 //! calls [`load`]. Environment keys use `__` between levels: `HAS_SERVER__LISTEN` sets
-//! `server.listen`. Variables starting with `HAS_TEST_` belong to the test suite and are ignored.
+//! `server.listen`. Variables starting with `HAS_TEST_` belong to the test suite and are ignored;
+//! so are variables of another binary's keys ([`owners`]), so that one environment can feed all
+//! three binaries. They are logged at debug once logging starts ([`take_ignored`]).
 
+pub mod owners;
+
+pub use owners::App;
 use serde::{Serialize, de::DeserializeOwned};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
+
+/// Variables [`load`] ignored as another binary's, until logging starts.
+static IGNORED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// The variables the last [`load`] ignored as another binary's (`HAS_PROBE__MAX_BATCH: a key of
+/// pageinspect`), once: logging starts after the configuration is read.
+pub fn take_ignored() -> Vec<String> {
+    std::mem::take(&mut *IGNORED.lock().unwrap_or_else(|e| e.into_inner()))
+}
 
 /// Why a configuration could not be loaded; the message always names the offending key.
 #[derive(Debug, thiserror::Error)]
@@ -29,12 +44,33 @@ impl ConfigError {
     }
 }
 
-/// Loads `T` from its defaults, an optional TOML file and the process environment.
-pub fn load<T>(defaults: &T, file: Option<&Path>) -> Result<T, ConfigError>
+/// Loads `app`'s `T` from its defaults, an optional TOML file and the process environment.
+pub fn load<T>(app: App, defaults: &T, file: Option<&Path>) -> Result<T, ConfigError>
 where
     T: Serialize + DeserializeOwned,
 {
-    load_with_env(defaults, file, std::env::vars())
+    let (own, ignored) = split_env(app, std::env::vars());
+    *IGNORED.lock().unwrap_or_else(|e| e.into_inner()) = ignored;
+    load_with_env(defaults, file, own)
+}
+
+/// The variables `app` reads, and a line for each it leaves to another binary.
+pub fn split_env<I>(app: App, env: I) -> (Vec<(String, String)>, Vec<String>)
+where
+    I: IntoIterator<Item = (String, String)>,
+{
+    let mut ignored = Vec::new();
+    let own = env
+        .into_iter()
+        .filter(|(var, _)| {
+            let owner = owners::env_key(var).and_then(|key| app.foreign_owner(&key));
+            if let Some(owner) = owner {
+                ignored.push(format!("{var}: a key of {}", owner.name()));
+            }
+            owner.is_none()
+        })
+        .collect();
+    (own, ignored)
 }
 
 /// As [`load`], with the environment given explicitly (tests use this).
@@ -206,6 +242,32 @@ mod tests {
         let err = load_with_env(&defaults(), None, env(&[("HAS_SERVER__WORKERS", "many")]))
             .expect_err("bad value must fail");
         assert_eq!(err.key(), Some("server.workers"), "{err}");
+    }
+
+    #[test]
+    fn another_binarys_variables_are_left_to_it_and_a_typo_of_ours_is_not() {
+        let vars = env(&[
+            ("HAS_SERVER__LISTEN", "127.0.0.1:9"),
+            ("HAS_PROBE__MAX_BATCH", "5"),
+            ("HAS_WAIT__MAX_SECONDS", "5"),
+            ("HAS_SERVER__MAX_REQUEST_BYTES", "5"),
+        ]);
+        let (own, ignored) = split_env(App::Acmangkut, vars);
+        assert_eq!(own, env(&[("HAS_SERVER__LISTEN", "127.0.0.1:9")]));
+        assert_eq!(
+            ignored,
+            [
+                "HAS_PROBE__MAX_BATCH: a key of pageinspect",
+                "HAS_WAIT__MAX_SECONDS: a key of hasinit",
+                "HAS_SERVER__MAX_REQUEST_BYTES: a key of pageinspect",
+            ]
+        );
+        let (own, _) = split_env(App::Acmangkut, env(&[("HAS_SERVER__LISTN", "x")]));
+        assert_eq!(
+            own.len(),
+            1,
+            "a misspelt key is nobody's: still refused by the loader"
+        );
     }
 
     #[test]
