@@ -27,6 +27,7 @@ mod inspection_forms;
 mod inspection_runs;
 mod long_heads;
 mod monitor_list;
+mod monitoring_rules;
 mod monitors;
 mod notify_channels;
 mod oidc_signin;
