@@ -32,6 +32,12 @@ pub struct Metrics {
     pub sign_ins: IntCounterVec,
     /// Inspection runs ended by this replica (completed or timed out).
     pub inspection_runs: IntCounter,
+    /// The RTO of each plan execution that succeeded on this replica.
+    pub plan_rto: Histogram,
+    /// Succeeded executions whose RTO exceeded their plan's `rto_objective`.
+    pub plan_rto_missed: IntCounter,
+    /// Scheduled slots of plans skipped because an execution was active.
+    pub plan_schedule_skipped: IntCounter,
 }
 
 impl Metrics {
@@ -108,8 +114,31 @@ impl Metrics {
             "Inspection runs this replica carried to their end.",
         )
         .expect("valid metric");
+        let plan_rto = Histogram::with_opts(
+            HistogramOpts::new(
+                "has_plan_execution_rto_seconds",
+                "Recovery time of succeeded plan executions: start to the last step's success.",
+            )
+            .buckets(vec![
+                1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 14400.0,
+            ]),
+        )
+        .expect("valid metric");
+        let plan_rto_missed = IntCounter::new(
+            "has_plan_rto_objective_missed_total",
+            "Succeeded plan executions whose RTO exceeded the plan's rto_objective.",
+        )
+        .expect("valid metric");
+        let plan_schedule_skipped = IntCounter::new(
+            "has_plan_schedule_skipped_total",
+            "Scheduled plan slots skipped because the plan had an active execution.",
+        )
+        .expect("valid metric");
         for c in [
             Box::new(inspection_runs.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(plan_rto.clone()),
+            Box::new(plan_rto_missed.clone()),
+            Box::new(plan_schedule_skipped.clone()),
             Box::new(controllermanager_failure.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(probes_recorded.clone()),
             Box::new(scheduler_lag.clone()),
@@ -138,6 +167,9 @@ impl Metrics {
             iam_degraded,
             sign_ins,
             inspection_runs,
+            plan_rto,
+            plan_rto_missed,
+            plan_schedule_skipped,
         }
     }
 

@@ -18,7 +18,7 @@ stages:
   - name: prepare
     steps:
       - name: approve
-        approval: {roles: [operator]}
+        approval: {roles: [admin]}
       - name: settle
         wait: 30s
   - name: verify
@@ -34,7 +34,7 @@ async fn a_plan_is_written_in_yaml_saved_as_versions_compared_and_previewed() {
     let ada = app.signed_in("ada").await;
 
     // A refused document comes back with its field, and nothing is saved.
-    let bad = PLAN.replace("roles: [operator]", "roles: []");
+    let bad = PLAN.replace("roles: [admin]", "roles: []");
     let r = ada
         .post_from("/plans/new", "/plans/new", &[("yaml", &bad)])
         .await;

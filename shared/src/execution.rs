@@ -32,6 +32,9 @@ pub struct ResolvedPlan {
     pub plan: String,
     pub version: i32,
     pub stages: Vec<ResolvedStage>,
+    /// The plan's `rto_objective` when it was resolved: what the execution's RTO is held to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rto_objective_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -349,9 +352,21 @@ pub struct ExecutionView {
     /// Start to the last step's success (succeeded executions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rto_ms: Option<i64>,
+    /// The plan's `rto_objective` (as the executed version had it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rto_objective_ms: Option<u64>,
+    /// Whether the RTO met the objective: none until the execution succeeded, or without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rto_met: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     pub steps: Vec<StepView>,
+}
+
+/// Whether `rto_ms` met `objective_ms` (none when either is unknown).
+pub fn rto_met(rto_ms: Option<i64>, objective_ms: Option<u64>) -> Option<bool> {
+    let (rto, objective) = (rto_ms?, objective_ms?);
+    Some(u64::try_from(rto).unwrap_or(0) <= objective)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -627,11 +642,13 @@ mod tests {
             "\\PC{0,12}",
             any::<i32>(),
             proptest::collection::vec(stage, 0..4),
+            proptest::option::of(any::<u64>()),
         )
-            .prop_map(|(plan, version, stages)| ResolvedPlan {
+            .prop_map(|(plan, version, stages, rto_objective_ms)| ResolvedPlan {
                 plan,
                 version,
                 stages,
+                rto_objective_ms,
             })
     }
 

@@ -45,6 +45,7 @@ pub mod permissions;
 pub mod plan;
 pub mod probe;
 pub mod problem;
+pub mod schedule;
 pub mod secret;
 #[cfg(feature = "actix")]
 pub mod serve;

@@ -21,6 +21,9 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+pub mod triggers;
+pub use triggers::{RiskTrigger, ScheduleTrigger, Triggers};
+
 pub const MAX_PARAMETERS: usize = 64;
 pub const MAX_GROUPS: usize = 64;
 pub const MAX_MEMBERS: usize = 1000;
@@ -153,6 +156,9 @@ pub struct PlanDocument {
     pub targets: Vec<TargetGroup>,
     /// Run in order; at least one.
     pub stages: Vec<Stage>,
+    /// What starts the plan besides a person: a schedule, risk events.
+    #[serde(default, skip_serializing_if = "Triggers::is_empty")]
+    pub triggers: Triggers,
 }
 
 /// A named group of targets (hosts, URLs, databases), each with its variables; the group's
@@ -492,6 +498,7 @@ impl PlanDocument {
         }
         self.validate_parameters()?;
         self.validate_targets()?;
+        self.triggers.validate()?;
         count(self.stages.len(), 1, MAX_STAGES, "stages", "stages")?;
         let mut names: Vec<&str> = Vec::new();
         for (i, stage) in self.stages.iter().enumerate() {
@@ -948,6 +955,10 @@ pub struct PreviewRequest {
     /// A saved version; none: the latest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i32>,
+    /// Also run the check steps' gates that only read (probe, PromQL, SQL in a read-only
+    /// transaction); the others are listed as not run. Nothing else is called.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub run_checks: bool,
 }
 
 /// What one step would do, with every template rendered.
@@ -1011,6 +1022,26 @@ pub struct Preview {
     #[schema(value_type = Object)]
     pub params: BTreeMap<String, Value>,
     pub stages: Vec<PreviewStage>,
+    /// With `run_checks`: each check step's gate, for each target, run or not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<GateRun>,
+}
+
+/// A check step's gate run (or not) for a preview.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GateRun {
+    /// The step (`stages[0].steps[1]`).
+    pub field: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// What the gate checks (`sql[standby] select …`).
+    pub call: String,
+    /// `false`: the gate may change something (a command), so it was not run.
+    pub ran: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<crate::check::CheckOutcome>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
 }
 
 #[cfg(test)]

@@ -146,6 +146,8 @@ pub enum Queue {
     Deliveries,
     /// Plan executions with work for a replica (not paused, not ended) and no live lease.
     Executions,
+    /// Plan schedules whose next slot is due: the claimer fires the slot and moves it on.
+    PlanSchedules,
 }
 
 impl Queue {
@@ -171,6 +173,12 @@ impl Queue {
                  AND (lease_owner IS NULL OR lease_expires_at < ?3)",
                 "",
                 "id",
+            ),
+            Self::PlanSchedules => (
+                "plan_schedules",
+                "next_at <= ?3 AND (lease_owner IS NULL OR lease_expires_at < ?3)",
+                "",
+                "next_at",
             ),
         }
     }

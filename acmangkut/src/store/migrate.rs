@@ -31,6 +31,7 @@ const STEPS: &[Step] = steps!(
     "2026-12-08-000006_operations",
     "2026-12-08-000007_plans",
     "2026-12-08-000008_executions",
+    "2026-12-09-000010_plan_triggers",
 );
 
 /// PostgreSQL's words and SQLite's for the same column.

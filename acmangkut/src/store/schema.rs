@@ -490,6 +490,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    plan_schedules (id) {
+        id -> BigInt,
+        plan_id -> BigInt,
+        cron -> Text,
+        time_zone -> Text,
+        next_at -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    plan_risk_proposals (risk_event_id, plan) {
+        risk_event_id -> BigInt,
+        plan -> Text,
+        execution_id -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(monitor_labels -> monitors (monitor_id));
 diesel::joinable!(probe_results -> monitors (monitor_id));
 diesel::joinable!(state_changes -> monitors (monitor_id));
@@ -535,4 +556,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     plan_executions,
     plan_execution_steps,
     plan_execution_events,
+    plan_schedules,
+    plan_risk_proposals,
 );

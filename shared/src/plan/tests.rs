@@ -273,8 +273,9 @@ fn document() -> impl Strategy<Value = PlanDocument> {
         "\\PC{0,30}",
         proptest::option::of(duration()),
         proptest::collection::vec((name(), proptest::collection::vec(step(), 1..4)), 1..4),
+        triggers(),
     )
-        .prop_map(|(name, description, rto, stages)| PlanDocument {
+        .prop_map(|(name, description, rto, stages, triggers)| PlanDocument {
             name,
             description,
             rto_objective: rto,
@@ -288,6 +289,37 @@ fn document() -> impl Strategy<Value = PlanDocument> {
                     steps,
                 })
                 .collect(),
+            triggers,
+        })
+}
+
+/// Triggers with any cron text and time zone (valid or not), and risk triggers.
+fn triggers() -> impl Strategy<Value = Triggers> {
+    let schedule = ("[0-9*/,\\- ]{0,20}", "[A-Za-z/_]{0,16}").prop_map(|(cron, time_zone)| {
+        ScheduleTrigger { cron, time_zone }
+    });
+    let level = prop_oneof![
+        Just(crate::inspection::Level::High),
+        Just(crate::inspection::Level::Medium),
+        Just(crate::inspection::Level::Low)
+    ];
+    let risk = (
+        proptest::option::of(name()),
+        proptest::option::of(name()),
+        level,
+    )
+        .prop_map(|(rule, monitor, min_level)| RiskTrigger {
+            rule,
+            monitor,
+            min_level,
+        });
+    (
+        proptest::option::of(schedule),
+        proptest::collection::vec(risk, 0..3),
+    )
+        .prop_map(|(schedule, risk_events)| Triggers {
+            schedule,
+            risk_events,
         })
 }
 

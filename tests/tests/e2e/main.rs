@@ -35,6 +35,8 @@ mod oidc_tokens;
 mod openapi;
 mod operations_api;
 mod pageinspect_auth;
+mod plan_preview_checks;
+mod plan_triggers;
 mod plans;
 mod policy;
 mod problem_snapshots;

@@ -56,7 +56,7 @@ fn plan(name: &str, wait: &str) -> Value {
                      "members": [{"name": "db1"}, {"name": "db2", "vars": {"dir": "/var/tmp"}}]}],
         "stages": [
             {"name": "prepare", "steps": [
-                {"name": "approve", "approval": {"roles": ["operator"], "expires": "30m"}},
+                {"name": "approve", "approval": {"roles": ["admin"], "expires": "30m"}},
                 {"name": "settle", "wait": wait}
             ]},
             {"name": "verify", "max_parallelism": 1, "steps": [
@@ -169,7 +169,7 @@ async fn a_preview_renders_every_step_for_every_target_and_runs_nothing() {
     let prepare = &p["stages"][0]["steps"];
     assert_eq!(
         prepare[0]["detail"],
-        "approval by operator; expires after 30m"
+        "approval by admin; expires after 30m"
     );
     assert_eq!(prepare[1]["detail"], "wait 30s");
     let gate = &p["stages"][1]["steps"][0];
@@ -265,6 +265,14 @@ async fn bad_plans_get_problem_json_naming_the_field_and_write_nothing() {
     solo["name"] = json!("solo");
     create(&app, &solo).await;
     let leaf_id = id(&app.get_json("/api/v1/plans").await[0]);
+    // An operation whose call names a secret the executor does not have.
+    let op = json!({"code": "t.call", "name": "Call", "kind": "plan",
+        "do": {"action": "http", "url": "http://127.0.0.1:9/",
+               "headers": {"Authorization": "Bearer {{ secret.api_token }}"}}});
+    let r = app.post_json("/api/v1/operations", &op).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+    let r = app.post_json("/api/v1/operations/t.call/publish", &Value::Null).await;
+    assert_eq!(r.status(), 200);
     let before = counts(&app).await;
 
     let post = |why, body, field| bad(why, "POST", "/api/v1/plans".into(), body, field);
@@ -296,6 +304,22 @@ async fn bad_plans_get_problem_json_naming_the_field_and_write_nothing() {
         post("an approval by a role that does not exist",
              with(|d| d["stages"][0]["steps"][0]["approval"]["roles"] = json!(["nobody"])),
              "stages[0].steps[0].approval.roles[0]"),
+        post("an approval whose roles cannot approve (no plans:approve)",
+             with(|d| d["stages"][0]["steps"][0]["approval"]["roles"] = json!(["operator"])),
+             "stages[0].steps[0].approval.roles"),
+        post("a schedule that is not a cron expression",
+             with(|d| d["triggers"] = json!({"schedule": {"cron": "61 * * * *"}})),
+             "triggers.schedule.cron"),
+        post("a schedule in a time zone that does not exist",
+             with(|d| d["triggers"] = json!({"schedule": {"cron": "0 3 * * *",
+                                                          "time_zone": "Mars/Olympus"}})),
+             "triggers.schedule.time_zone"),
+        post("a risk trigger naming an inspection rule that does not exist",
+             with(|d| d["triggers"] = json!({"risk_events": [{"rule": "ghost"}]})),
+             "triggers.risk_events[0].rule"),
+        post("an operation calling with a secret the executor does not have",
+             with(|d| step(d, 0, json!({"name": "call", "operation": {"code": "t.call"}}))),
+             "stages[0].steps[2].operation.code"),
         post("a sub-plan that does not exist",
              with(|d| step(d, 0, json!({"name": "sub", "plan": {"name": "ghost"}}))),
              "stages[0].steps[2].plan.name"),
@@ -320,7 +344,7 @@ async fn bad_plans_get_problem_json_naming_the_field_and_write_nothing() {
              with(|d| d["stages"][1]["steps"][0]["timeout"] = json!("2d")),
              "stages[1].steps[0].timeout"),
         post("a step with two kinds",
-             with(|d| d["stages"][0]["steps"][1]["approval"] = json!({"roles": ["operator"]})),
+             with(|d| d["stages"][0]["steps"][1]["approval"] = json!({"roles": ["admin"]})),
              "stages[0].steps[1]"),
         post("a target group that does not exist",
              with(|d| d["stages"][1]["steps"][0]["check"]["targets"] = json!("webs")),
@@ -359,6 +383,22 @@ async fn bad_plans_get_problem_json_naming_the_field_and_write_nothing() {
     ];
     assert_each_refused(&app, cases).await;
     assert_eq!(counts(&app).await, before, "no bad request wrote a row");
+    // Evaluation on demand names the missing secret and where it is used.
+    let doc = with(|d| step(d, 0, json!({"name": "call", "operation": {"code": "t.call"}})));
+    let doc: Value = serde_json::from_str(&doc).expect("json");
+    let ev: Value = app
+        .post_json("/api/v1/plans:evaluate", &doc)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let problem = &ev["problems"][0];
+    assert_eq!(problem["field"], "stages[0].steps[2].operation.code", "{ev}");
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("secret `api_token` is missing") && detail.contains("headers"),
+        "{detail}"
+    );
     app.handle.stop().await;
 }
 

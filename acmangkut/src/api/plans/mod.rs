@@ -169,7 +169,7 @@ pub async fn evaluate_document(
 }
 
 /// A dry run: every step with its parameters rendered and what it would call (method + URL,
-/// host + argv); nothing is called.
+/// host + argv); nothing is called, except, with `run_checks`, the gates that only read.
 #[utoipa::path(
     post,
     path = "/api/v1/plans/{id}/preview",
@@ -186,13 +186,17 @@ pub async fn preview(
     body: shared::extract::Json<PreviewRequest>,
 ) -> Result<web::Json<Preview>, ApiError> {
     let (id, req) = (id.into_inner(), body.into_inner());
-    let p = state
+    let run_checks = req.run_checks;
+    let mut p = state
         .store
         .run(move |c| {
             let (version, doc) = saved(c, id, req.version)?;
             preview::preview(c, (id, version), &doc, &req.params)
         })
         .await?;
+    if run_checks {
+        preview::run_checks(&state.plan_context().checker, &mut p).await;
+    }
     Ok(web::Json(p))
 }
 

@@ -6,9 +6,10 @@
 use super::Context;
 use super::catalog::{self, Found, Pinned};
 use crate::engine::Error;
-use crate::store::DbConn;
-use crate::store::iam::access;
-use crate::store::inspection::channels;
+use crate::store::{DbConn, StoreError};
+use crate::store::iam::access::{self, Role};
+use crate::store::inspection::{channels, rules};
+use crate::store::plans::triggers::monitor_named as monitor_id;
 use crate::store::plans;
 use serde_json::{Map, Value};
 use shared::ApiError;
@@ -18,7 +19,10 @@ use shared::inspection::Target;
 use shared::plan::{
     self as plan, Evaluation, Finding, OperationPin, PlanDocument, Step, StepKind, TargetGroup,
 };
+use shared::permissions::Permission;
 use std::collections::BTreeMap;
+
+const APPROVE: Permission = Permission::PlansApprove;
 
 /// A member of the step's target group, or none for a step without one.
 pub(super) type Member<'a> = Option<(&'a TargetGroup, &'a Target)>;
@@ -80,7 +84,7 @@ struct Evaluator<'a> {
     ctx: &'a Context,
     problems: Vec<Finding>,
     pins: Vec<OperationPin>,
-    roles: Option<Vec<String>>,
+    roles: Option<Vec<Role>>,
 }
 
 pub fn evaluate(conn: &mut DbConn, ctx: &Context, doc: &PlanDocument) -> Result<Evaluation, Error> {
@@ -104,6 +108,7 @@ pub fn evaluate(conn: &mut DbConn, ctx: &Context, doc: &PlanDocument) -> Result<
     for (at, step) in doc.steps() {
         ev.step(conn, doc, &values, &at, step)?;
     }
+    ev.triggers(conn, doc)?;
     ev.pins.sort();
     ev.pins.dedup();
     Ok(Evaluation {
@@ -114,6 +119,29 @@ pub fn evaluate(conn: &mut DbConn, ctx: &Context, doc: &PlanDocument) -> Result<
 }
 
 impl Evaluator<'_> {
+    /// A schedule with a slot to come; risk triggers naming rules and monitors that exist.
+    fn triggers(&mut self, conn: &mut DbConn, doc: &PlanDocument) -> Result<(), Error> {
+        if let Some(s) = &doc.triggers.schedule
+            && s.parse()?.next_after(crate::store::now_ms()).is_none()
+        {
+            self.problem("triggers.schedule.cron", "the schedule has no slot to come");
+        }
+        for (i, t) in doc.triggers.risk_events.iter().enumerate() {
+            let at = format!("triggers.risk_events[{i}]");
+            if let Some(rule) = &t.rule
+                && rules::id_by_name(conn, rule)?.is_none()
+            {
+                self.problem(format!("{at}.rule"), format!("no inspection rule `{rule}`"));
+            }
+            if let Some(m) = &t.monitor
+                && monitor_id(conn, m)?.is_none()
+            {
+                self.problem(format!("{at}.monitor"), format!("no monitor named `{m}`"));
+            }
+        }
+        Ok(())
+    }
+
     fn problem(&mut self, field: impl Into<String>, detail: impl Into<String>) {
         self.problems.push(Finding {
             field: Some(field.into()),
@@ -185,20 +213,34 @@ impl Evaluator<'_> {
             }
             StepKind::Approval(a) => {
                 if self.roles.is_none() {
-                    let roles = access::roles(conn).map_err(crate::store::StoreError::from)?;
-                    self.roles = Some(roles.into_iter().map(|r| r.name).collect());
+                    self.roles = Some(access::roles(conn).map_err(StoreError::from)?);
                 }
                 let known = self.roles.clone().unwrap_or_default();
+                let mut unknown = false;
                 for (i, r) in a.roles.iter().enumerate() {
-                    if !known.contains(r) {
+                    if !known.iter().any(|k| k.name == *r) {
+                        unknown = true;
                         self.problem(
                             format!("{k}.roles[{i}]"),
                             format!(
                                 "no role named `{r}` (roles: {})",
-                                crate::engine::names(known.iter())
+                                crate::engine::names(known.iter().map(|k| &k.name))
                             ),
                         );
                     }
+                }
+                let approves = |r: &&Role| {
+                    a.roles.contains(&r.name)
+                        && r.permissions.iter().any(|p| p == APPROVE.as_str())
+                };
+                if !unknown && !known.iter().any(|r| approves(&r)) {
+                    self.problem(
+                        format!("{k}.roles"),
+                        format!(
+                            "none of these roles grants {}: nobody could approve the step",
+                            APPROVE.as_str()
+                        ),
+                    );
                 }
                 Ok(())
             }
@@ -254,7 +296,10 @@ impl Evaluator<'_> {
                 let Some(action) = action else { continue };
                 let problem = render_action(&op, action, &checked, &format!("{k}.code"))
                     .map_err(Error::from)
-                    .and_then(|a| self.ctx.executor.validate(&a, ""));
+                    .and_then(|a| {
+                        self.ctx.executor.validate(&a, "")?;
+                        self.ctx.executor.check_secrets(&a, "")
+                    });
                 if let Err(e) = problem {
                     let (field, detail) = e.parts();
                     let blame = blame(action, field.as_deref(), params, k);

@@ -16,6 +16,7 @@ pub mod evaluate;
 pub mod executions;
 pub mod preview;
 pub mod resolve;
+pub mod triggers;
 
 use crate::engine::Error;
 use crate::engine::checks::Checker;
@@ -66,8 +67,13 @@ pub fn save(
         .into_iter()
         .map(|p| (p.code, p.version))
         .collect();
-    Ok(match id {
-        None => plans::create(conn, actor, doc, &refs)?,
-        Some(id) => plans::update(conn, actor, id, doc, &refs)?,
+    // The version and its schedule row are written together, or neither.
+    crate::store::write(conn, |c| {
+        let plan = match id {
+            None => plans::create(c, actor, doc, &refs)?,
+            Some(id) => plans::update(c, actor, id, doc, &refs)?,
+        };
+        triggers::on_save(c, plan.id, doc)?;
+        Ok::<_, Error>(plan)
     })
 }

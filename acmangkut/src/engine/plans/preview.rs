@@ -9,8 +9,10 @@ use crate::store::{DbConn, plans};
 use serde_json::Value;
 use shared::ApiError;
 use shared::check::Check;
+use crate::engine::checks::Checker;
 use shared::plan::{
-    self as plan, PlanDocument, Preview, PreviewCall, PreviewStage, PreviewStep, Step, StepKind,
+    self as plan, GateRun, PlanDocument, Preview, PreviewCall, PreviewStage, PreviewStep, Step,
+    StepKind,
 };
 use std::collections::BTreeMap;
 
@@ -51,7 +53,44 @@ pub fn preview(
         version,
         params: values,
         stages,
+        gates: Vec::new(),
     })
+}
+
+/// Runs the read-only gates of `p`'s check steps through the shared [`Checker`] and lists
+/// each in `p.gates`: probes, PromQL and SQL (which the checker runs in a read-only
+/// transaction); command gates are listed as not run (nothing marks a command read-only).
+pub async fn run_checks(checker: &Checker, p: &mut Preview) {
+    let mut gates = Vec::new();
+    for step in p.stages.iter().flat_map(|s| &s.steps) {
+        if step.kind != "check" {
+            continue;
+        }
+        for call in &step.calls {
+            let check = call
+                .spec
+                .clone()
+                .and_then(|v| serde_json::from_value::<Check>(v).ok());
+            let (ran, outcome, note) = match check {
+                Some(Check::Command(_)) => (
+                    false,
+                    None,
+                    "not run: a command may change something".to_string(),
+                ),
+                Some(c) => (true, Some(checker.evaluate(&c).await), String::new()),
+                None => (false, None, "not run: the gate did not resolve".into()),
+            };
+            gates.push(GateRun {
+                field: step.field.clone(),
+                target: call.target.clone(),
+                call: call.call.clone(),
+                ran,
+                outcome,
+                note,
+            });
+        }
+    }
+    p.gates = gates;
 }
 
 /// What every step of one preview looks at.

@@ -40,6 +40,7 @@ pub fn resolve(
         plan: p.name,
         version: p.version,
         stages,
+        rto_objective_ms: doc.rto_objective.map(|d| d.as_millis()),
     };
     let params = serde_json::to_value(&p.params).unwrap_or_default();
     Ok((resolved, params))

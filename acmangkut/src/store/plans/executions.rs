@@ -525,6 +525,8 @@ pub fn view(conn: &mut DbConn, id: i64) -> StoreResult<ExecutionView> {
         started_at: e.started_at.map(to_datetime),
         ended_at: e.ended_at.map(to_datetime),
         rto_ms: e.rto_ms,
+        rto_objective_ms: plan.rto_objective_ms,
+        rto_met: shared::execution::rto_met(e.rto_ms, plan.rto_objective_ms),
         detail: e.detail,
         steps,
     })

@@ -3,6 +3,7 @@
 //! columns the list reads. Every change writes its audit row in the same transaction.
 
 pub mod executions;
+pub mod triggers;
 
 use crate::db;
 use crate::store::audit::{Actor, audited, audited_insert};

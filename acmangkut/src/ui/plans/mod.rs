@@ -24,7 +24,7 @@ pub type Write = Authorized<perm::PlansWrite>;
 /// What a new plan's editor starts with.
 const SKELETON: &str = "name: my plan\ndescription: ''\nrto_objective: 15m\nparameters: []\n\
 targets: []\nstages:\n  - name: check\n    steps:\n      - name: approve\n        approval:\n\
-          roles: [operator]\n";
+          roles: [admin]\n";
 
 fn id_of(ui: &Ui, raw: &str) -> Result<i64, UiError> {
     crate::ui::inspection::id_of(ui, raw, "plan")

@@ -135,6 +135,8 @@ impl Driver {
         }
         loop {
             while work.try_join_next().is_some() {}
+            let lease = self.settings.lease_ms;
+            super::triggers::tick(&self.store, &self.metrics, &self.owner, lease).await;
             self.claim(&mut work).await;
             self.renew().await;
             tokio::select! {
@@ -284,6 +286,22 @@ impl Driver {
         Ok(changed)
     }
 
+    /// Counts a succeeded execution's RTO, and whether it missed its plan's objective.
+    async fn record_rto(&self, ctx: &Ctx) -> Result<(), Error> {
+        let id = ctx.id;
+        let snap = self.store.run(move |c| store::snapshot(c, id)).await?;
+        let Some(rto) = snap.execution.rto_ms else {
+            return Ok(());
+        };
+        self.metrics.plan_rto.observe(rto as f64 / 1000.0);
+        let objective = ctx.plan.rto_objective_ms;
+        if shared::execution::rto_met(Some(rto), objective) == Some(false) {
+            self.metrics.plan_rto_missed.inc();
+            tracing::warn!(rto_ms = rto, objective_ms = objective, "RTO objective missed");
+        }
+        Ok(())
+    }
+
     /// Ends `step` (from one of `from`) as `to`, with `error`, as this replica.
     async fn end_step(
         &self,
@@ -357,8 +375,12 @@ impl Driver {
                 true => ExecutionState::Failed,
                 false => ExecutionState::Succeeded,
             };
-            self.transition(id, (&active, to), None, (to.as_str(), None))
+            let ended = self
+                .transition(id, (&active, to), None, (to.as_str(), None))
                 .await?;
+            if ended && to == ExecutionState::Succeeded {
+                self.record_rto(ctx).await?;
+            }
             return Ok(());
         };
         let waiting = snap

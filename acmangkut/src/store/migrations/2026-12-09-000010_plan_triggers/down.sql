@@ -1,0 +1,2 @@
+DROP TABLE plan_risk_proposals;
+DROP TABLE plan_schedules;
