@@ -295,9 +295,8 @@ fn document() -> impl Strategy<Value = PlanDocument> {
 
 /// Triggers with any cron text and time zone (valid or not), and risk triggers.
 fn triggers() -> impl Strategy<Value = Triggers> {
-    let schedule = ("[0-9*/,\\- ]{0,20}", "[A-Za-z/_]{0,16}").prop_map(|(cron, time_zone)| {
-        ScheduleTrigger { cron, time_zone }
-    });
+    let schedule = ("[0-9*/,\\- ]{0,20}", "[A-Za-z/_]{0,16}")
+        .prop_map(|(cron, time_zone)| ScheduleTrigger { cron, time_zone });
     let level = prop_oneof![
         Just(crate::inspection::Level::High),
         Just(crate::inspection::Level::Medium),

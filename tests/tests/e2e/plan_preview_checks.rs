@@ -57,7 +57,10 @@ async fn plan_preview_with_run_checks_runs_the_read_only_gates_and_no_command() 
 
     let plain = app.post_json(&path, &json!({})).await.json::<Value>().await;
     let plain = plain.expect("json");
-    assert!(plain.get("gates").is_none(), "no gate runs unasked: {plain}");
+    assert!(
+        plain.get("gates").is_none(),
+        "no gate runs unasked: {plain}"
+    );
 
     let r = app.post_json(&path, &json!({"run_checks": true})).await;
     assert_eq!(r.status(), 200);
@@ -71,7 +74,11 @@ async fn plan_preview_with_run_checks_runs_the_read_only_gates_and_no_command() 
     };
     let sql = by_field("stages[0].steps[0]");
     assert_eq!(
-        (&sql["ran"], &sql["outcome"]["status"], &sql["outcome"]["value"]),
+        (
+            &sql["ran"],
+            &sql["outcome"]["status"],
+            &sql["outcome"]["value"]
+        ),
         (&json!(true), &json!("pass"), &json!("42")),
         "{sql}"
     );
@@ -85,7 +92,10 @@ async fn plan_preview_with_run_checks_runs_the_read_only_gates_and_no_command() 
     assert_eq!(command["ran"], false, "{command}");
     assert!(command.get("outcome").is_none(), "{command}");
     assert!(
-        command["note"].as_str().unwrap_or_default().contains("not run"),
+        command["note"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not run"),
         "{command}"
     );
     assert!(!marker.exists(), "the command gate was not run");

@@ -8,7 +8,9 @@
 use acmangkut::config::AllowedCommand;
 use acmangkut::store::plans::triggers::executions_of;
 use chrono::{Duration as Span, Timelike, Utc};
-use has_tests::inspection::{create as create_in_inspection, id, inspection_config, run_and_report};
+use has_tests::inspection::{
+    create as create_in_inspection, id, inspection_config, run_and_report,
+};
 use has_tests::{TestApp, TestDb, eventually, spawn_acmangkut};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -104,7 +106,9 @@ async fn plan_triggers_a_schedule_fires_once_at_its_slot_and_skips_slots_while_a
     let db = TestDb::new();
     let app = spawn_acmangkut(config(&db, true, false)).await;
     // One slot, three seconds from now, written in Shanghai's wall-clock time (UTC+8).
-    let due = (Utc::now() + Span::seconds(3)).with_nanosecond(0).expect("a time");
+    let due = (Utc::now() + Span::seconds(3))
+        .with_nanosecond(0)
+        .expect("a time");
     let wall = due + Span::hours(8);
     let cron = wall.format("%S %M %H %d %m *").to_string();
     create_plan(&app, &wait_plan("practice", &cron, "Asia/Shanghai")).await;
@@ -127,11 +131,19 @@ async fn plan_triggers_a_schedule_fires_once_at_its_slot_and_skips_slots_while_a
     let done = until_state(&app, id(&first), "succeeded").await;
     assert_eq!(done["rto_met"], true, "{done}");
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(executions(&app, "practice").await.len(), 1, "one slot, one execution");
+    assert_eq!(
+        executions(&app, "practice").await.len(),
+        1,
+        "one slot, one execution"
+    );
 
     // The drill's first execution waits; the slots after it are skipped, on its timeline.
     let drills = executions(&app, "drill").await;
-    assert_eq!(drills.len(), 1, "later slots are skipped, not queued: {drills:?}");
+    assert_eq!(
+        drills.len(),
+        1,
+        "later slots are skipped, not queued: {drills:?}"
+    );
     let waiting = until_state(&app, id(&drills[0]), "waiting_approval").await;
     let skipped = eventually(Duration::from_secs(10), "two skipped slots", || async {
         let s = skipped_slots(&app, id(&waiting)).await;
@@ -147,7 +159,10 @@ async fn plan_triggers_a_schedule_fires_once_at_its_slot_and_skips_slots_while_a
 
     // Aborted: the next slot starts one execution, not one per skipped slot.
     let r = app
-        .post_json(&format!("/api/v1/executions/{}/abort", id(&waiting)), &json!({}))
+        .post_json(
+            &format!("/api/v1/executions/{}/abort", id(&waiting)),
+            &json!({}),
+        )
         .await;
     assert_eq!(r.status(), 200);
     eventually(Duration::from_secs(10), "the next slot", || async {
@@ -222,8 +237,12 @@ async fn plan_triggers_a_risk_event_proposes_an_execution_that_waits_for_approva
                 "params": {"command": "echo", "args": ["91%"], "stdout_contains": "ok"}}),
     )
     .await;
-    let task = create_in_inspection(&app, "tasks", &json!({"name": "disks", "rules": ["disk-full"]}))
-        .await;
+    let task = create_in_inspection(
+        &app,
+        "tasks",
+        &json!({"name": "disks", "rules": ["disk-full"]}),
+    )
+    .await;
     let answer = |name: &str, min_level: &str| {
         json!({"name": name,
                "triggers": {"risk_events": [{"rule": "disk-full", "min_level": min_level}]},
@@ -237,7 +256,10 @@ async fn plan_triggers_a_risk_event_proposes_an_execution_that_waits_for_approva
     let r = app.post_json("/api/v1/plans", &other).await;
     assert_eq!(r.status(), 400, "a monitor that does not exist");
     let problem: Value = r.json().await.expect("json");
-    assert_eq!(problem["field"], "triggers.risk_events[0].monitor", "{problem}");
+    assert_eq!(
+        problem["field"], "triggers.risk_events[0].monitor",
+        "{problem}"
+    );
 
     run_and_report(&app, id(&task)).await;
     let risk = eventually(Duration::from_secs(10), "the risk event", || async {

@@ -167,10 +167,7 @@ async fn a_preview_renders_every_step_for_every_target_and_runs_nothing() {
     assert_eq!((&p["name"], &p["version"]), (&json!("drill"), &json!(1)));
     assert_eq!(p["params"]["marker"], "touched");
     let prepare = &p["stages"][0]["steps"];
-    assert_eq!(
-        prepare[0]["detail"],
-        "approval by admin; expires after 30m"
-    );
+    assert_eq!(prepare[0]["detail"], "approval by admin; expires after 30m");
     assert_eq!(prepare[1]["detail"], "wait 30s");
     let gate = &p["stages"][1]["steps"][0];
     assert_eq!(gate["field"], "stages[1].steps[0]");
@@ -271,7 +268,9 @@ async fn bad_plans_get_problem_json_naming_the_field_and_write_nothing() {
                "headers": {"Authorization": "Bearer {{ secret.api_token }}"}}});
     let r = app.post_json("/api/v1/operations", &op).await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
-    let r = app.post_json("/api/v1/operations/t.call/publish", &Value::Null).await;
+    let r = app
+        .post_json("/api/v1/operations/t.call/publish", &Value::Null)
+        .await;
     assert_eq!(r.status(), 200);
     let before = counts(&app).await;
 
@@ -384,7 +383,13 @@ async fn bad_plans_get_problem_json_naming_the_field_and_write_nothing() {
     assert_each_refused(&app, cases).await;
     assert_eq!(counts(&app).await, before, "no bad request wrote a row");
     // Evaluation on demand names the missing secret and where it is used.
-    let doc = with(|d| step(d, 0, json!({"name": "call", "operation": {"code": "t.call"}})));
+    let doc = with(|d| {
+        step(
+            d,
+            0,
+            json!({"name": "call", "operation": {"code": "t.call"}}),
+        )
+    });
     let doc: Value = serde_json::from_str(&doc).expect("json");
     let ev: Value = app
         .post_json("/api/v1/plans:evaluate", &doc)
@@ -393,7 +398,10 @@ async fn bad_plans_get_problem_json_naming_the_field_and_write_nothing() {
         .await
         .expect("json");
     let problem = &ev["problems"][0];
-    assert_eq!(problem["field"], "stages[0].steps[2].operation.code", "{ev}");
+    assert_eq!(
+        problem["field"], "stages[0].steps[2].operation.code",
+        "{ev}"
+    );
     let detail = problem["detail"].as_str().unwrap_or_default();
     assert!(
         detail.contains("secret `api_token` is missing") && detail.contains("headers"),

@@ -13,4 +13,3 @@ pub fn next_slot(task: &shared::inspection::TaskInput, after_ms: i64) -> Option<
         .ok()?
         .next_after(after_ms)
 }
-

@@ -6,20 +6,20 @@
 use super::Context;
 use super::catalog::{self, Found, Pinned};
 use crate::engine::Error;
-use crate::store::{DbConn, StoreError};
 use crate::store::iam::access::{self, Role};
 use crate::store::inspection::{channels, rules};
-use crate::store::plans::triggers::monitor_named as monitor_id;
 use crate::store::plans;
+use crate::store::plans::triggers::monitor_named as monitor_id;
+use crate::store::{DbConn, StoreError};
 use serde_json::{Map, Value};
 use shared::ApiError;
 use shared::action::Action;
 use shared::check::Check;
 use shared::inspection::Target;
+use shared::permissions::Permission;
 use shared::plan::{
     self as plan, Evaluation, Finding, OperationPin, PlanDocument, Step, StepKind, TargetGroup,
 };
-use shared::permissions::Permission;
 use std::collections::BTreeMap;
 
 const APPROVE: Permission = Permission::PlansApprove;
@@ -230,8 +230,7 @@ impl Evaluator<'_> {
                     }
                 }
                 let approves = |r: &&Role| {
-                    a.roles.contains(&r.name)
-                        && r.permissions.iter().any(|p| p == APPROVE.as_str())
+                    a.roles.contains(&r.name) && r.permissions.iter().any(|p| p == APPROVE.as_str())
                 };
                 if !unknown && !known.iter().any(|r| approves(&r)) {
                     self.problem(

@@ -5,11 +5,11 @@
 use super::catalog::{self, Found};
 use super::evaluate::{Member, for_member, members, render_action};
 use crate::engine::Error;
+use crate::engine::checks::Checker;
 use crate::store::{DbConn, plans};
 use serde_json::Value;
 use shared::ApiError;
 use shared::check::Check;
-use crate::engine::checks::Checker;
 use shared::plan::{
     self as plan, GateRun, PlanDocument, Preview, PreviewCall, PreviewStage, PreviewStep, Step,
     StepKind,

@@ -47,10 +47,7 @@ fn system(name: &str) -> Actor {
 /// Keeps plan `plan_id`'s schedule row in step with `doc` (its version just saved).
 pub fn on_save(conn: &mut DbConn, plan_id: i64, doc: &PlanDocument) -> Result<(), Error> {
     let schedule = match &doc.triggers.schedule {
-        Some(s) => s
-            .parse()?
-            .next_after(now_ms())
-            .map(|next| (s, next)),
+        Some(s) => s.parse()?.next_after(now_ms()).map(|next| (s, next)),
         None => None,
     };
     store::set_schedule(conn, plan_id, schedule)?;
@@ -87,7 +84,10 @@ pub async fn tick(store: &Store, metrics: &Metrics, owner: &str, lease_ms: i64) 
                     }
                     Ok(Some(Fired::Skipped(ex))) => {
                         metrics.plan_schedule_skipped.inc();
-                        tracing::info!(active = ex, "scheduled slot skipped: an execution is active");
+                        tracing::info!(
+                            active = ex,
+                            "scheduled slot skipped: an execution is active"
+                        );
                     }
                     Ok(Some(Fired::Refused(why))) => {
                         tracing::warn!(schedule = id, "scheduled slot not started: {why}")
@@ -217,7 +217,11 @@ fn propose(
     let roles: Vec<String> = access::roles(c)
         .map_err(StoreError::from)?
         .into_iter()
-        .filter(|r| r.permissions.iter().any(|p| p == Permission::PlansApprove.as_str()))
+        .filter(|r| {
+            r.permissions
+                .iter()
+                .any(|p| p == Permission::PlansApprove.as_str())
+        })
         .map(|r| r.name)
         .collect();
     if roles.is_empty() {
@@ -230,18 +234,25 @@ fn propose(
     let (resolved, params) = resolve::resolve(c, (plan.id, plan.version), doc, &given)?;
     let proposal = with_proposal(resolved, roles);
     let actor = system(RISK);
-    let comment = format!(
-        "proposed by risk event {} ({}): {}",
-        e.id, e.level, e.title
-    );
+    let comment = format!("proposed by risk event {} ({}): {}", e.id, e.level, e.title);
     let id = operate::start_in(c, &actor, &proposal, &params, &comment)?;
     let by = By::Operator(&actor);
-    let waiting = (&[ExecutionState::Pending][..], ExecutionState::WaitingApproval);
+    let waiting = (
+        &[ExecutionState::Pending][..],
+        ExecutionState::WaitingApproval,
+    );
     let ev = Event::new("proposed").comment(&comment);
     exstore::set_state(c, id, by, waiting, None, ev)?;
     let change = StepChange::begin(StepState::WaitingApproval, 0);
     let ev = Event::new("approval.requested").step(PROPOSAL_STEP);
-    exstore::set_step(c, (id, PROPOSAL_STEP), by, &[StepState::Pending], change, ev)?;
+    exstore::set_step(
+        c,
+        (id, PROPOSAL_STEP),
+        by,
+        &[StepState::Pending],
+        change,
+        ev,
+    )?;
     store::record_proposal(c, e.id, &plan.name, id)?;
     Ok(id)
 }

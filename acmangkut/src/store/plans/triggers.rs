@@ -33,7 +33,10 @@ pub fn set_schedule(
     schedule: Option<(&ScheduleTrigger, i64)>,
 ) -> StoreResult<()> {
     let Some((s, next_at)) = schedule else {
-        db!(conn, |c| diesel::delete(ps::table.filter(ps::plan_id.eq(plan_id))).execute(c))?;
+        db!(conn, |c| diesel::delete(
+            ps::table.filter(ps::plan_id.eq(plan_id))
+        )
+        .execute(c))?;
         return Ok(());
     };
     let same = db!(conn, |c| ps::table
@@ -93,7 +96,13 @@ pub fn advance(conn: &mut DbConn, id: i64, owner: &str, slot: i64, next: i64) ->
 
 /// The next slot of plan `plan_id`'s schedule, if it has one.
 pub fn next_at(conn: &mut DbConn, plan_id: i64) -> StoreResult<Option<i64>> {
-    Ok(crate::find_by!(conn, ps::table, ps::plan_id, plan_id, ps::next_at)?)
+    Ok(crate::find_by!(
+        conn,
+        ps::table,
+        ps::plan_id,
+        plan_id,
+        ps::next_at
+    )?)
 }
 
 /// The plan's unended execution: `(id, state)`.
@@ -168,12 +177,24 @@ pub fn rule_name(conn: &mut DbConn, id: i64) -> StoreResult<Option<String>> {
 
 /// The name of monitor `id` (none: deleted since).
 pub fn monitor_name(conn: &mut DbConn, id: i64) -> StoreResult<Option<String>> {
-    Ok(crate::find_by!(conn, monitors::table, monitors::id, id, monitors::name)?)
+    Ok(crate::find_by!(
+        conn,
+        monitors::table,
+        monitors::id,
+        id,
+        monitors::name
+    )?)
 }
 
 /// The id of a monitor named `name` (the first, when several share it).
 pub fn monitor_named(conn: &mut DbConn, name: &str) -> StoreResult<Option<i64>> {
-    Ok(crate::find_by!(conn, monitors::table, monitors::name, name, monitors::id)?)
+    Ok(crate::find_by!(
+        conn,
+        monitors::table,
+        monitors::name,
+        name,
+        monitors::id
+    )?)
 }
 
 /// The ids of plan `plan`'s executions, oldest first.

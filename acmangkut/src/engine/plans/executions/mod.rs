@@ -297,7 +297,11 @@ impl Driver {
         let objective = ctx.plan.rto_objective_ms;
         if shared::execution::rto_met(Some(rto), objective) == Some(false) {
             self.metrics.plan_rto_missed.inc();
-            tracing::warn!(rto_ms = rto, objective_ms = objective, "RTO objective missed");
+            tracing::warn!(
+                rto_ms = rto,
+                objective_ms = objective,
+                "RTO objective missed"
+            );
         }
         Ok(())
     }

@@ -248,7 +248,8 @@ fn apply(c: &mut DbConn, actor: &Actor, id: i64, op: &Op, comment: &str) -> Resu
                 ..StepChange::end(to)
             };
             let from = [StepState::WaitingApproval];
-            let answered = store::set_step(c, (id, &row.step), by, &from, change, ev.step(&row.step))?;
+            let answered =
+                store::set_step(c, (id, &row.step), by, &from, change, ev.step(&row.step))?;
             // A rejected proposal (a risk event's) ends the execution: nothing ran.
             if answered && error.is_some() && row.step == super::super::triggers::PROPOSAL_STEP {
                 let detail = format!("the proposal was rejected by {}", actor.name);
