@@ -410,7 +410,8 @@ async fn bad_plans_get_problem_json_naming_the_field_and_write_nothing() {
     app.handle.stop().await;
 }
 
-/// An app with `db1` in `executor.hosts` (pinned key; nothing connects to it here).
+/// An app with `db1` in `executor.hosts` (pinned key; nothing connects to it here) and the
+/// secret `proxy`.
 async fn app_with_host() -> (TestApp, TestDb) {
     let db = TestDb::new();
     let mut config = inspection_config(&db, "http://127.0.0.1:9");
@@ -432,6 +433,8 @@ async fn app_with_host() -> (TestApp, TestDb) {
         .into(),
     };
     config.executor.hosts = [("db1".to_string(), host)].into();
+    // The proxy's token: evaluation refuses calls naming a secret the executor lacks.
+    config.executor.secrets = [("proxy".to_string(), shared::Secret::new("t0ken"))].into();
     (spawn_acmangkut(config).await, db)
 }
 
