@@ -97,7 +97,7 @@ pub async fn tick(store: &Store, metrics: &Metrics, owner: &str, lease_ms: i64) 
                 }
             }
         }
-        Err(e) => failed("claiming schedules", Error::Store(e.into())),
+        Err(e) => failed("claiming schedules", Error::Store(e)),
     }
     match store.run(propose_for_risks).await {
         Ok(ids) if !ids.is_empty() => tracing::info!(executions = ?ids, "executions proposed"),
