@@ -141,7 +141,11 @@ impl Application {
             };
             let driver = crate::engine::plans::executions::Driver::new(
                 store.clone(),
-                (executor, checker),
+                (
+                    executor,
+                    checker,
+                    crate::engine::notify::Sender::new(&outbound)?,
+                ),
                 metrics.clone(),
                 replica.clone(),
                 settings,

@@ -2,13 +2,16 @@
 //! real commands through the executor's allow-list (`/bin/sh`, `/bin/false`): stages in order
 //! and steps in parallel, rollback in reverse order of completion, approvals with four eyes,
 //! the operator's pause / resume / skip / retry, and a replica that dies mid-step taken over by
-//! another without anything running twice silently. Steps append to files in a temp dir, so
-//! what ran, how often and in which order is read from the files.
+//! another without anything running twice silently; `batches` steps batch by batch, pausing
+//! after the first, rolled back member by member, and taken over without rerunning a member.
+//! Steps append to files in a temp dir, so what ran, how often and in which order is read from
+//! the files.
 
 use acmangkut::config::AllowedCommand;
 use acmangkut::engine::Error;
 use acmangkut::engine::checks::Checker;
 use acmangkut::engine::executor::Executor;
+use acmangkut::engine::notify::Sender;
 use acmangkut::engine::plans::executions::operate::{self, Op};
 use acmangkut::engine::plans::executions::{Driver, Settings, subject};
 use acmangkut::metrics::Metrics;
@@ -29,7 +32,7 @@ struct Rig {
     db: TestDb,
     store: Store,
     dir: tempfile::TempDir,
-    engines: (Arc<Executor>, Arc<Checker>),
+    engines: (Arc<Executor>, Arc<Checker>, Sender),
 }
 
 impl Rig {
@@ -53,7 +56,7 @@ impl Rig {
             db,
             store,
             dir: tempfile::tempdir().expect("temp dir"),
-            engines: (executor, Arc::new(checker)),
+            engines: (executor, Arc::new(checker), Sender::new(&outbound).expect("sender")),
         }
     }
 
@@ -64,7 +67,11 @@ impl Rig {
             max_executions: 8,
             sole_replica: false,
         };
-        let engines = (Arc::clone(&self.engines.0), Arc::clone(&self.engines.1));
+        let engines = (
+            Arc::clone(&self.engines.0),
+            Arc::clone(&self.engines.1),
+            self.engines.2.clone(),
+        );
         Arc::new(Driver::new(
             self.store.clone(),
             engines,
@@ -897,4 +904,164 @@ async fn the_engine_moves_from_one_step_to_the_next_in_milliseconds() {
         rig.db.backend()
     );
     assert!(max < 1000, "the engine lingers between steps: {gaps:?}");
+}
+
+/// Member `m` of batches step `of` (batch `n` of `count`): appends `m` to `do` (then `then`),
+/// and its undo `undo-m` to `undo`.
+fn batch_member(rig: &Rig, of: &str, m: &str, (n, count): (u32, u32), pause: bool) -> Value {
+    let undo = rig.append("undo", &format!("undo-{m}"), "");
+    let mut s = action_step(&format!("{of}.{m}"), rig.append("do", m, ""), Some(undo));
+    s["phases"] = json!([{"of": of, "n": n, "count": count, "kind": "batch",
+        "pause_after": pause}]);
+    s
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn a_batches_step_pauses_after_its_first_batch_and_runs_each_member_once() {
+    let rig = Rig::new();
+    let _replica = rig.replica("r1", 10_000);
+    let members = [("m1", 1), ("m2", 1), ("m3", 2), ("m4", 2), ("m5", 3)];
+    let batches = members
+        .iter()
+        .map(|(m, n)| batch_member(&rig, "s1.1", m, (*n, 3), *n == 1))
+        .collect();
+    let after = action_step("s2.after", rig.append("do", "after", ""), None);
+    let id = rig
+        .start("alice", plan("canary", vec![batches, vec![after]]))
+        .await
+        .expect("start");
+    let view = rig.until(id, ExecutionState::Paused).await;
+    assert!(
+        view.detail
+            .as_deref()
+            .is_some_and(|d| d.contains("batch 1 of 3 of s1.1")),
+        "{view:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        sorted(lines(&rig.file("do"))),
+        ["m1", "m2"],
+        "only the first batch ran before the pause"
+    );
+    assert_eq!(step(&rig.view(id).await, "s1.1.m3").state, StepState::Pending);
+    let events = rig.events(id).await;
+    let pause = events
+        .iter()
+        .find(|e| e.0 == "batch.paused")
+        .expect("the pause is on the timeline");
+    assert_eq!(pause.2.as_deref(), Some("s1.1"));
+    assert!(pause.3.contains("batch 1 of 3"), "{pause:?}");
+
+    rig.op(id, "bob", Op::Resume, "the canary batch looks fine")
+        .await
+        .expect("resume");
+    let view = rig.until(id, ExecutionState::Succeeded).await;
+    let log = lines(&rig.file("do"));
+    assert_eq!(log.len(), 6, "{log:?}");
+    assert_eq!(sorted(log[0..2].to_vec()), ["m1", "m2"]);
+    assert_eq!(sorted(log[2..4].to_vec()), ["m3", "m4"], "batch 2 after 1");
+    assert_eq!(log[4..], ["m5", "after"], "batch 3, then the next stage");
+    for (m, _) in members {
+        assert_eq!(step(&view, &format!("s1.1.{m}")).attempts, 1, "{m} once");
+    }
+    let pauses = rig.events(id).await;
+    let pauses = pauses.iter().filter(|e| e.0 == "batch.paused").count();
+    assert_eq!(pauses, 1, "after the first batch only");
+}
+
+#[tokio::test]
+async fn rolling_back_a_partly_done_batches_step_undoes_only_the_members_done_in_reverse() {
+    let rig = Rig::new();
+    let _replica = rig.replica("r1", 10_000);
+    let mut steps: Vec<Value> = ["m1", "m2", "m3", "m4"]
+        .iter()
+        .zip(1..)
+        .map(|(m, n)| batch_member(&rig, "s1.1", m, (n, 4), false))
+        .collect();
+    steps[2]["kind"]["do"] = json!({"action": "command", "command": "false"});
+    steps[2]["on_failure"] = json!("rollback");
+    let id = rig
+        .start("alice", plan("switch", vec![steps]))
+        .await
+        .expect("start");
+    let view = rig.until(id, ExecutionState::RolledBack).await;
+    assert_eq!(lines(&rig.file("do")), ["m1", "m2"]);
+    assert_eq!(
+        lines(&rig.file("undo")),
+        ["undo-m2", "undo-m1"],
+        "the members done, last first"
+    );
+    assert_eq!(step(&view, "s1.1.m3").state, StepState::Failed);
+    assert_eq!(step(&view, "s1.1.m4").state, StepState::Pending);
+}
+
+/// A batches step of three one-member batches, pausing after the first: `b1` and `b3` append
+/// to `count`; `b2` appends to `crash` and sleeps 5 s the first time only (idempotent).
+fn crash_batches_plan(rig: &Rig) -> Value {
+    let crash = rig.file("crash");
+    let mut b2 = batch_member(rig, "s1.1", "b2", (2, 3), false);
+    b2["kind"]["do"] = json!({"action": "command", "command": "sh", "idempotent": true,
+        "timeout_ms": 20_000,
+        "args": ["-c", format!("echo x >> {0}; [ $(wc -l < {0}) -ge 2 ] || sleep 5",
+            crash.display())]});
+    let mut steps = vec![
+        batch_member(rig, "s1.1", "b1", (1, 3), true),
+        b2,
+        batch_member(rig, "s1.1", "b3", (3, 3), false),
+    ];
+    for s in [0, 2] {
+        let m = steps[s]["id"].as_str().unwrap_or_default().replace("s1.1.", "");
+        steps[s]["kind"]["do"] = rig.append("count", &m, "");
+    }
+    plan("batches-crash", vec![steps])
+}
+
+/// kill -9 of the process while the second batch runs, after the operator resumed past the
+/// first: the process taking over neither pauses again nor runs the first batch again.
+#[tokio::test]
+async fn a_killed_process_resumes_a_batches_step_without_rerunning_done_members() {
+    let rig = Rig::new();
+    let postgres = TestDb::is_postgres();
+    let mut first = Guard(acmangkut_process(&rig, "first"));
+    let id = rig
+        .start("alice", crash_batches_plan(&rig))
+        .await
+        .expect("start");
+    rig.until(id, ExecutionState::Paused).await;
+    assert_eq!(lines(&rig.file("count")), ["b1"]);
+    rig.op(id, "bob", Op::Resume, "go on").await.expect("resume");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let store = rig.store.clone();
+        let open = store
+            .run(move |c| actions::unfinished(c, &format!("execution:{id}:s1.1.b2")))
+            .await
+            .expect("intents");
+        if !open.is_empty() && lines(&rig.file("crash")).len() == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the second batch never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.kill();
+    let _next = Guard(acmangkut_process(
+        &rig,
+        if postgres { "second" } else { "restarted" },
+    ));
+    let view = rig.until(id, ExecutionState::Succeeded).await;
+    assert_eq!(
+        lines(&rig.file("count")),
+        ["b1", "b3"],
+        "the first batch did not run again"
+    );
+    assert_eq!(lines(&rig.file("crash")).len(), 2, "b2 ran once more");
+    assert_eq!(step(&view, "s1.1.b1").attempts, 1);
+    let pauses = rig.events(id).await;
+    let pauses = pauses.iter().filter(|e| e.0 == "batch.paused").count();
+    assert_eq!(pauses, 1, "no second pause after the takeover");
 }

@@ -5,12 +5,15 @@
 //!
 //! Stages run in order; the steps of a stage run in parallel (at most `max_parallelism` at once).
 //! A step is an action (an atomic operation's `do`, with its `undo` for rollback), a wait, an
-//! approval (four eyes: never the person who started the execution) or a check gate.
+//! approval (four eyes: never the person who started the execution), a check gate or a message
+//! to notification channels. A plan step that runs in order within its stage (a `batches`
+//! step's batches, a sub-plan's stages) becomes steps in [`Phase`]s.
 
 use crate::action::{Action, MAX_ACTION_TIMEOUT_MS};
 use crate::check::Check;
 /// What a failed step leads to: the plan document's own choice, carried over.
 pub use crate::plan::OnFailure;
+use crate::plan::PlanNotify;
 use crate::problem::ApiError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -24,6 +27,8 @@ pub const MAX_WAIT_MS: u64 = 86_400_000;
 pub const DEFAULT_STEP_TIMEOUT_MS: u64 = 300_000;
 pub const DEFAULT_BACKOFF_MS: u64 = 1000;
 pub const DEFAULT_RETRY_INTERVAL_MS: u64 = 5000;
+/// A notify step's message, rendered.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -35,6 +40,9 @@ pub struct ResolvedPlan {
     /// The plan's `rto_objective` when it was resolved: what the execution's RTO is held to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rto_objective_ms: Option<u64>,
+    /// Channels told when the execution starts, waits for approval, fails, ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<PlanNotify>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -65,6 +73,38 @@ pub struct ResolvedStep {
     pub backoff_ms: u64,
     #[serde(default)]
     pub on_failure: OnFailure,
+    /// The phases the step belongs to, outermost first (a sub-plan's stage, then a batch).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<Phase>,
+}
+
+/// One of the ordered parts of a plan step within its stage: phase `n + 1` of `of` begins once
+/// every step of phase `n` is settled (and, after a phase with `pause_after`, the operator
+/// resumed the execution).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Phase {
+    /// The step id of the plan step the phases divide (`s2.1`).
+    pub of: String,
+    /// From 1.
+    pub n: u32,
+    /// How many phases `of` has.
+    pub count: u32,
+    /// `batch` or `stage` (of a sub-plan).
+    pub kind: String,
+    /// Steps of this phase running at once; none: all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parallelism: Option<u32>,
+    /// The execution pauses for the operator once this phase is settled.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pause_after: bool,
+}
+
+impl Phase {
+    /// `batch 1 of 3 of s2.1`.
+    pub fn label(&self) -> String {
+        format!("{} {} of {} of {}", self.kind, self.n, self.count, self.of)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -92,6 +132,12 @@ pub enum StepKind {
         #[serde(default = "default_retry_interval")]
         retry_interval_ms: u64,
     },
+    /// A message (rendered) to the inspection center's channels, by name; each attempt sends
+    /// to every channel, and fails when one of them does.
+    Notify {
+        channels: Vec<String>,
+        message: String,
+    },
 }
 
 impl StepKind {
@@ -101,6 +147,7 @@ impl StepKind {
             Self::Wait { .. } => "wait",
             Self::Approval { .. } => "approval",
             Self::Check { .. } => "check",
+            Self::Notify { .. } => "notify",
         }
     }
 }
@@ -234,6 +281,34 @@ impl ResolvedStep {
                     MAX_WAIT_MS,
                     &f("kind.retry_interval_ms"),
                 )?;
+            }
+            StepKind::Notify { channels, message } => {
+                if channels.is_empty() {
+                    return Err(ApiError::invalid(f("kind.channels"), "at least one channel"));
+                }
+                for (i, c) in channels.iter().enumerate() {
+                    text(c, &f(&format!("kind.channels[{i}]")))?;
+                }
+                if message.len() > MAX_MESSAGE_BYTES {
+                    return Err(ApiError::invalid(
+                        f("kind.message"),
+                        format!("at most {MAX_MESSAGE_BYTES} bytes"),
+                    ));
+                }
+            }
+        }
+        for (i, p) in self.phases.iter().enumerate() {
+            let at = f(&format!("phases[{i}]"));
+            text(&p.of, &format!("{at}.of"))?;
+            text(&p.kind, &format!("{at}.kind"))?;
+            if p.n == 0 || p.n > p.count {
+                return Err(ApiError::invalid(
+                    format!("{at}.n"),
+                    "between 1 and the phase count",
+                ));
+            }
+            if p.max_parallelism == Some(0) {
+                return Err(ApiError::invalid(format!("{at}.max_parallelism"), "at least 1"));
             }
         }
         Ok(())
@@ -549,6 +624,31 @@ mod tests {
     }
 
     #[test]
+    fn phases_and_notify_steps_validate_naming_their_field() {
+        let mut doc = plan();
+        doc["stages"][1]["steps"][1] = json!({"id": "s2.tell", "name": "tell",
+            "kind": {"type": "notify", "channels": ["ops"], "message": "done"},
+            "phases": [{"of": "s2", "n": 2, "count": 2, "kind": "batch", "pause_after": true}]});
+        let p: ResolvedPlan = serde_json::from_value(doc.clone()).expect("parses");
+        p.validate().expect("valid");
+        let back: ResolvedPlan =
+            serde_json::from_value(serde_json::to_value(&p).expect("json")).expect("reads back");
+        assert_eq!(back, p);
+        let cases = [
+            ("/stages/1/steps/1/phases/0/n", json!(3), "phases[0].n"),
+            ("/stages/1/steps/1/kind/channels", json!([]), "kind.channels"),
+        ];
+        for (pointer, value, field) in cases {
+            let mut bad = doc.clone();
+            *bad.pointer_mut(pointer).expect(pointer) = value;
+            let p: ResolvedPlan = serde_json::from_value(bad).expect(pointer);
+            let e = p.validate().expect_err(pointer);
+            let want = format!("stages[1].steps[1].{field}");
+            assert_eq!(e.field.as_deref(), Some(want.as_str()), "{}", e.detail);
+        }
+    }
+
+    #[test]
     fn states_read_back_their_names() {
         for s in ExecutionState::ALL {
             assert_eq!(ExecutionState::parse(s.as_str()), Some(*s));
@@ -579,6 +679,8 @@ mod tests {
         prop_oneof![
             (any_action(), proptest::option::of(any_action()))
                 .prop_map(|(run, undo)| StepKind::Action { run, undo }),
+            (proptest::collection::vec("[a-z]{0,6}", 0..3), "\\PC{0,20}")
+                .prop_map(|(channels, message)| StepKind::Notify { channels, message }),
             any::<u64>().prop_map(|ms| StepKind::Wait { ms }),
             (
                 proptest::collection::vec("[a-z]{0,6}", 0..3),
@@ -623,6 +725,7 @@ mod tests {
                     retries,
                     backoff_ms,
                     on_failure,
+                    phases: vec![],
                 },
             )
     }
@@ -649,6 +752,7 @@ mod tests {
                 version,
                 stages,
                 rto_objective_ms,
+                notify: None,
             })
     }
 

@@ -159,6 +159,50 @@ pub struct PlanDocument {
     /// What starts the plan besides a person: a schedule, risk events.
     #[serde(default, skip_serializing_if = "Triggers::is_empty")]
     pub triggers: Triggers,
+    /// Who hears about the plan's executions, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<PlanNotify>,
+}
+
+/// The inspection center's notification channels told about an execution: when it starts, when
+/// a step waits for approval, when a step fails, when it ends. Sent through the outbox: a
+/// channel that fails never holds up or fails the execution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanNotify {
+    /// Channels by name (at least one).
+    pub channels: Vec<String>,
+    /// Default: all four.
+    #[serde(default = "Notice::all")]
+    pub on: Vec<Notice>,
+}
+
+/// A moment of an execution worth telling people about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Notice {
+    Start,
+    /// A step waits for an approver.
+    Approval,
+    /// A step failed: the execution pauses or rolls back.
+    Failure,
+    /// Succeeded, failed, rolled back or aborted.
+    End,
+}
+
+impl Notice {
+    pub fn all() -> Vec<Self> {
+        vec![Self::Start, Self::Approval, Self::Failure, Self::End]
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Start => "start",
+            Self::Approval => "approval",
+            Self::Failure => "failure",
+            Self::End => "end",
+        }
+    }
 }
 
 /// A named group of targets (hosts, URLs, databases), each with its variables; the group's
@@ -408,10 +452,12 @@ fn default_retry_interval() -> Duration {
 #[serde(rename_all = "snake_case")]
 pub enum BatchPause {
     #[default]
+    #[serde(alias = "none")]
     Never,
     /// Wait for the operator after the first batch (a canary).
     AfterFirst,
     /// Wait for the operator after every batch but the last.
+    #[serde(alias = "after_every")]
     EveryBatch,
 }
 
@@ -499,6 +545,16 @@ impl PlanDocument {
         self.validate_parameters()?;
         self.validate_targets()?;
         self.triggers.validate()?;
+        if let Some(n) = &self.notify {
+            let some = "name at least one channel";
+            names_listed(&n.channels, "notify.channels", some)?;
+            if n.on.is_empty() {
+                return Err(ApiError::invalid(
+                    "notify.on",
+                    "name at least one of start, approval, failure, end (or leave it out: all)",
+                ));
+            }
+        }
         count(self.stages.len(), 1, MAX_STAGES, "stages", "stages")?;
         let mut names: Vec<&str> = Vec::new();
         for (i, stage) in self.stages.iter().enumerate() {

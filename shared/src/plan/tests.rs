@@ -53,6 +53,8 @@ stages:
         wait: 30s
       - name: tell
         notify: {channels: [ops], message: "failover done: {{ params.reason }}"}
+notify:
+  channels: [oncall]
 "#;
 
 fn doc() -> PlanDocument {
@@ -66,6 +68,8 @@ fn the_example_reads_validates_and_round_trips_in_yaml_and_json() {
     assert_eq!(d.rto_objective, Some(Duration::from_millis(300_000)));
     assert_eq!(d.stages[1].steps.len(), 4);
     assert!(matches!(d.stages[1].steps[2].kind, StepKind::Wait(w) if w.as_millis() == 30_000));
+    let notify = d.notify.as_ref().expect("executions notify");
+    assert_eq!(notify.on, Notice::all(), "every moment when none is named");
     let back = PlanDocument::from_yaml(&d.to_yaml()).expect("what we write we read");
     assert_eq!(back, d);
     let json = serde_json::to_vec(&d).expect("json");
@@ -133,6 +137,16 @@ fn each_mistake_names_its_field() {
             "code: DB.promote",
         ),
         ("unknown field", "retries: 2", "retires: 2"),
+        (
+            "executions notify no channel",
+            "channels: [oncall]",
+            "channels: []",
+        ),
+        (
+            "executions notify on nothing",
+            "channels: [oncall]",
+            "channels: [oncall]\n  on: []",
+        ),
     ];
     let expected = [
         "stages[0].steps[0].timeout",
@@ -148,6 +162,8 @@ fn each_mistake_names_its_field() {
         "stages[1].max_parallelism",
         "stages[1].steps[0].operation.code",
         "stages[1].steps[0].retires",
+        "notify.channels",
+        "notify.on",
     ];
     for ((why, from, to), field) in cases.iter().zip(expected) {
         assert!(
@@ -274,8 +290,12 @@ fn document() -> impl Strategy<Value = PlanDocument> {
         proptest::option::of(duration()),
         proptest::collection::vec((name(), proptest::collection::vec(step(), 1..4)), 1..4),
         triggers(),
+        proptest::option::of((
+            proptest::collection::vec(name(), 0..3),
+            proptest::sample::subsequence(Notice::all(), 0..4),
+        )),
     )
-        .prop_map(|(name, description, rto, stages, triggers)| PlanDocument {
+        .prop_map(|(name, description, rto, stages, triggers, notify)| PlanDocument {
             name,
             description,
             rto_objective: rto,
@@ -290,6 +310,7 @@ fn document() -> impl Strategy<Value = PlanDocument> {
                 })
                 .collect(),
             triggers,
+            notify: notify.map(|(channels, on)| PlanNotify { channels, on }),
         })
 }
 

@@ -270,6 +270,7 @@ fn with_proposal(mut plan: ResolvedPlan, roles: Vec<String>) -> ResolvedPlan {
         retries: 0,
         backoff_ms: DEFAULT_BACKOFF_MS,
         on_failure: OnFailure::Pause,
+        phases: vec![],
     };
     plan.stages.insert(
         0,

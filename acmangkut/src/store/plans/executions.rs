@@ -468,6 +468,24 @@ pub fn event(conn: &mut DbConn, id: i64, actor: &str, ev: Event<'_>) -> StoreRes
     Ok(())
 }
 
+/// How many events `what` each step has on the execution's timeline.
+pub fn event_steps(
+    conn: &mut DbConn,
+    id: i64,
+    what: &str,
+) -> StoreResult<std::collections::HashMap<String, usize>> {
+    let steps: Vec<Option<String>> = db!(conn, |c| events::table
+        .filter(events::execution_id.eq(id))
+        .filter(events::what.eq(what))
+        .select(events::step)
+        .load(c))?;
+    let mut out = std::collections::HashMap::new();
+    for s in steps.into_iter().flatten() {
+        *out.entry(s).or_default() += 1;
+    }
+    Ok(out)
+}
+
 /// The execution's timeline, oldest first.
 pub fn events(conn: &mut DbConn, id: i64) -> StoreResult<Vec<EventView>> {
     let rows = db!(conn, |c| events::table

@@ -14,13 +14,21 @@
 //! 4. an execution taken over (its replica died) resumes where its rows say: completed steps
 //!    never run again; an attempt with an intent and no outcome runs again only when its action
 //!    is idempotent, otherwise the step is `outcome_unknown` and the execution paused for the
-//!    operator ([`operate`]: retry or skip).
+//!    operator ([`operate`]: retry or skip);
+//! 5. the steps of a plan step that runs in order within its stage (a `batches` step, a
+//!    sub-plan) begin phase by phase ([`phases`]), pausing where the plan says;
+//! 6. the plan's `notify` channels hear of the start, approvals, failures and the end through
+//!    the outbox ([`notices`]).
 
+mod notices;
 pub mod operate;
+mod phases;
+mod send;
 mod steps;
 
 use super::super::checks::Checker;
 use super::super::executor::Executor;
+use super::super::notify::Sender;
 use super::super::{Shutdown, stopped};
 use crate::engine::Error;
 use crate::metrics::Metrics;
@@ -29,6 +37,7 @@ use crate::store::leases::{self, Queue};
 use crate::store::plans::executions::{self as store, By, Event, Snapshot, StepChange, StepRow};
 use crate::store::{Store, now_ms};
 use shared::execution::{ExecutionState, OnFailure, ResolvedPlan, StepKind, StepState};
+use notices::Happened;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -64,6 +73,7 @@ pub struct Driver {
     store: Store,
     executor: Arc<Executor>,
     checker: Arc<Checker>,
+    sender: Sender,
     metrics: Metrics,
     owner: String,
     settings: Settings,
@@ -82,7 +92,7 @@ pub fn subject(execution: i64, step: &str, undo: bool) -> String {
 impl Driver {
     pub fn new(
         store: Store,
-        (executor, checker): (Arc<Executor>, Arc<Checker>),
+        (executor, checker, sender): (Arc<Executor>, Arc<Checker>, Sender),
         metrics: Metrics,
         owner: String,
         settings: Settings,
@@ -91,6 +101,7 @@ impl Driver {
             store,
             executor,
             checker,
+            sender,
             metrics,
             owner,
             settings,
@@ -240,7 +251,7 @@ impl Driver {
             _ if !mine => {}
             ExecutionState::Pending => {
                 let change = (&[ExecutionState::Pending][..], ExecutionState::Running);
-                self.transition(id, change, None, ("started", None)).await?;
+                self.transition(ctx, change, None, ("started", None)).await?;
                 return Ok(Next::Now);
             }
             ExecutionState::Running | ExecutionState::WaitingApproval => {
@@ -259,25 +270,46 @@ impl Driver {
         Ok(Next::Wait)
     }
 
+    /// Moves the execution from one of `from` to `to` as this replica, with `detail` and the
+    /// timeline event `what` (of `step`); the notice it makes is queued with it.
     async fn transition(
         &self,
-        id: i64,
+        ctx: &Ctx,
         (from, to): (&[ExecutionState], ExecutionState),
         detail: Option<String>,
         (what, step): (&'static str, Option<&str>),
     ) -> Result<bool, Error> {
-        let (owner, from) = (self.owner.clone(), from.to_vec());
-        let step = step.map(str::to_string);
+        let (id, owner, from) = (ctx.id, self.owner.clone(), from.to_vec());
+        let (step, plan) = (step.map(str::to_string), Arc::clone(&ctx.plan));
         let changed = self
             .store
             .run(move |c| {
-                let by = By::Lease(&owner);
-                let ev = Event {
-                    what,
-                    step: step.as_deref(),
-                    comment: "",
-                };
-                store::set_state(c, id, by, (&from, to), detail.as_deref(), ev)
+                crate::store::write(c, |c| {
+                    let by = By::Lease(&owner);
+                    let ev = Event {
+                        what,
+                        step: step.as_deref(),
+                        comment: if what == phases::PAUSED {
+                            detail.as_deref().unwrap_or("")
+                        } else {
+                            ""
+                        },
+                    };
+                    let changed =
+                        store::set_state(c, id, by, (&from, to), detail.as_deref(), ev)?;
+                    if let Some(notice) = notices::for_transition(to, what)
+                        && changed
+                    {
+                        let h = Happened {
+                            notice,
+                            state: to,
+                            step: step.as_deref(),
+                            detail: detail.as_deref().unwrap_or(""),
+                        };
+                        notices::enqueue(c, &plan, id, &h)?;
+                    }
+                    Ok::<_, crate::store::StoreError>(changed)
+                })
             })
             .await?;
         if changed {
@@ -358,7 +390,7 @@ impl Driver {
                 row.error.as_deref().unwrap_or("")
             );
             let ev = (what, Some(row.step.as_str()));
-            self.transition(id, (&active, to), Some(detail), ev).await?;
+            self.transition(ctx, (&active, to), Some(detail), ev).await?;
             return Ok(());
         }
         self.expire_approvals(ctx, snap).await?;
@@ -380,13 +412,30 @@ impl Driver {
                 false => ExecutionState::Succeeded,
             };
             let ended = self
-                .transition(id, (&active, to), None, (to.as_str(), None))
+                .transition(ctx, (&active, to), None, (to.as_str(), None))
                 .await?;
             if ended && to == ExecutionState::Succeeded {
                 self.record_rto(ctx).await?;
             }
             return Ok(());
         };
+        let paused = match phases::pausing(&ctx.plan) {
+            true => {
+                let what = phases::PAUSED;
+                self.store
+                    .run(move |c| store::event_steps(c, id, what))
+                    .await?
+            }
+            false => HashMap::new(),
+        };
+        let gate = phases::Gate::new(&ctx.plan, &snap.steps, &settled, &paused);
+        if let Some(p) = gate.pause {
+            let detail = format!("{} done: resume to go on with the next", p.label());
+            let ev = (phases::PAUSED, Some(p.of.as_str()));
+            self.transition(ctx, (&active, ExecutionState::Paused), Some(detail), ev)
+                .await?;
+            return Ok(());
+        }
         let waiting = snap
             .steps
             .iter()
@@ -396,7 +445,7 @@ impl Driver {
             false => ExecutionState::Running,
         };
         if shown != state {
-            self.transition(id, (&[state], shown), None, (shown.as_str(), None))
+            self.transition(ctx, (&[state], shown), None, (shown.as_str(), None))
                 .await?;
         }
         let current: Vec<&StepRow> = snap.steps.iter().filter(|r| r.stage == stage).collect();
@@ -406,15 +455,25 @@ impl Driver {
             .get(usize::try_from(stage).unwrap_or(usize::MAX))
             .and_then(|s| s.max_parallelism)
             .map_or(usize::MAX, |m| m as usize);
-        let mut busy = 0;
-        for row in current.iter().filter(|r| r.state() == StepState::Running) {
-            busy += 1;
+        let running: Vec<&StepRow> = current
+            .iter()
+            .copied()
+            .filter(|r| r.state() == StepState::Running)
+            .collect();
+        for row in &running {
             if !flight.has(&row.step) {
                 self.spawn(ctx, row, false, flight);
             }
         }
-        let pending = current.iter().filter(|r| r.state() == StepState::Pending);
-        for row in pending.take(limit.saturating_sub(busy)) {
+        let pending = current
+            .iter()
+            .copied()
+            .filter(|r| r.state() == StepState::Pending);
+        let startable = phases::startable(&ctx.plan, &gate, &running, pending);
+        for row in startable
+            .into_iter()
+            .take(limit.saturating_sub(running.len()))
+        {
             self.begin(ctx, row, flight).await?;
         }
         Ok(())
@@ -436,15 +495,29 @@ impl Driver {
         };
         let subject = subject(ctx.id, &row.step, false);
         let (owner, id, name) = (self.owner.clone(), ctx.id, row.step.clone());
+        let plan = Arc::clone(&ctx.plan);
         let begun = self
             .store
             .run(move |c| {
-                let round = i32::try_from(actions::attempts(c, &subject)?.len()).unwrap_or(0);
-                let change = StepChange::begin(to, round);
-                let ev = Event::new(what).step(&name);
-                let (by, from) = (By::Lease(&owner), &[StepState::Pending]);
-                store::set_step(c, (id, &name), by, from, change, ev)
-                    .map(|begun| begun.then_some(round))
+                crate::store::write(c, |c| {
+                    let round =
+                        i32::try_from(actions::attempts(c, &subject)?.len()).unwrap_or(0);
+                    let change = StepChange::begin(to, round);
+                    let ev = Event::new(what).step(&name);
+                    let (by, from) = (By::Lease(&owner), &[StepState::Pending]);
+                    let begun = store::set_step(c, (id, &name), by, from, change, ev)?;
+                    if begun && to == StepState::WaitingApproval {
+                        let detail = format!("step `{name}` waits for an approver");
+                        let h = Happened {
+                            notice: shared::plan::Notice::Approval,
+                            state: ExecutionState::WaitingApproval,
+                            step: Some(&name),
+                            detail: &detail,
+                        };
+                        notices::enqueue(c, &plan, id, &h)?;
+                    }
+                    Ok::<_, crate::store::StoreError>(begun.then_some(round))
+                })
             })
             .await?;
         if let Some(round) = begun
@@ -516,7 +589,7 @@ impl Driver {
                     );
                     let ev = ("paused", Some(row.step.as_str()));
                     let to = ExecutionState::Paused;
-                    self.transition(id, (&rolling, to), Some(detail), ev)
+                    self.transition(ctx, (&rolling, to), Some(detail), ev)
                         .await?;
                     return Ok(());
                 }
@@ -554,7 +627,7 @@ impl Driver {
             }
         }
         let ev = ("rolled_back", None);
-        self.transition(id, (&rolling, ExecutionState::RolledBack), None, ev)
+        self.transition(ctx, (&rolling, ExecutionState::RolledBack), None, ev)
             .await?;
         Ok(())
     }
@@ -565,11 +638,11 @@ impl Driver {
         };
         let me = Arc::clone(self);
         let (id, vars, row) = (ctx.id, Arc::clone(&ctx.vars), row.clone());
-        let name = row.step.clone();
+        let (name, plan) = (row.step.clone(), Arc::clone(&ctx.plan));
         let task = flight.tasks.spawn(
             async move {
                 let r = match undo {
-                    false => me.run_step(id, &step, &row, &vars).await,
+                    false => me.run_step((id, &plan.plan), &step, &row, &vars).await,
                     true => me.undo_step(id, &step, &row, &vars).await,
                 };
                 if let Err(e) = r {

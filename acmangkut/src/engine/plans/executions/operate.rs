@@ -3,11 +3,13 @@
 //! the transaction that changes them, recorded on the execution's timeline and audited there
 //! too; the replica driving the execution sees the change at its next look.
 
+use super::notices::{self, Happened};
 use crate::engine::Error;
 use crate::store::audit::{self, Actor};
 use crate::store::plans::executions::{self as store, By, Event, Snapshot, StepChange};
 use crate::store::{DbConn, Store, StoreError};
 use shared::execution::{ExecutionState as Ex, OnFailure, ResolvedPlan, StepKind, StepState};
+use shared::plan::Notice;
 use shared::{ApiError, ErrorCode};
 
 /// Starts `plan` with `parameters`; 409 while the plan has an active execution.
@@ -262,7 +264,17 @@ fn apply(c: &mut DbConn, actor: &Actor, id: i64, op: &Op, comment: &str) -> Resu
         Op::Abort { rollback: false } => {
             let from: Vec<Ex> = Ex::ALL.iter().copied().filter(|s| !s.ended()).collect();
             let detail = format!("aborted by {}", actor.name);
-            store::set_state(c, id, by, (&from, Ex::Aborted), Some(&detail), ev)?
+            let done = store::set_state(c, id, by, (&from, Ex::Aborted), Some(&detail), ev)?;
+            if done {
+                let h = Happened {
+                    notice: Notice::End,
+                    state: Ex::Aborted,
+                    step: None,
+                    detail: &detail,
+                };
+                notices::enqueue(c, &plan, id, &h)?;
+            }
+            done
         }
         Op::Abort { rollback: true } => {
             let from = [Ex::Pending, Ex::Running, Ex::WaitingApproval, Ex::Paused];

@@ -26,13 +26,20 @@ impl Driver {
     /// Runs a step that is `running` to its end (succeeded, failed, outcome unknown).
     pub(super) async fn run_step(
         &self,
-        id: i64,
+        (id, plan): (i64, &str),
         step: &ResolvedStep,
         row: &StepRow,
         vars: &BTreeMap<String, String>,
     ) -> Result<(), Error> {
         match &step.kind {
-            StepKind::Action { run, .. } => self.attempts(id, step, row, run, vars, false).await,
+            StepKind::Action { run, .. } => {
+                let work = Work::Action(run);
+                self.attempts(id, step, row, work, vars, false).await
+            }
+            StepKind::Notify { channels, message } => {
+                let work = Work::Notify(plan, channels, message);
+                self.attempts(id, step, row, work, vars, false).await
+            }
             StepKind::Wait { ms } => {
                 let ms = i64::try_from(*ms).unwrap_or(i64::MAX);
                 let until = row.started_at.unwrap_or_else(now_ms).saturating_add(ms);
@@ -61,7 +68,10 @@ impl Driver {
         vars: &BTreeMap<String, String>,
     ) -> Result<(), Error> {
         match step.undo() {
-            Some(undo) => self.attempts(id, step, row, undo, vars, true).await,
+            Some(undo) => {
+                let work = Work::Action(undo);
+                self.attempts(id, step, row, work, vars, true).await
+            }
             None => {
                 let done = (StepState::RolledBack, None);
                 self.end_step((id, &step.id), UNDOING, done, "undo.succeeded")
@@ -71,14 +81,15 @@ impl Driver {
         }
     }
 
-    /// The attempts of an action (a step's `do`, or its `undo`) in the current round: the
-    /// first, then up to `retries` more after a back-off that doubles each time.
+    /// The attempts of an action (a step's `do`, or its `undo`) or of a notify step in the
+    /// current round: the first, then up to `retries` more after a back-off that doubles each
+    /// time.
     async fn attempts(
         &self,
         id: i64,
         step: &ResolvedStep,
         row: &StepRow,
-        action: &Action,
+        work: Work<'_>,
         vars: &BTreeMap<String, String>,
         undo: bool,
     ) -> Result<(), Error> {
@@ -98,7 +109,10 @@ impl Driver {
                 "undo",
             ),
         };
-        let action = with_timeout(action, step.timeout_ms.min(action.timeout_ms()));
+        let action = match work {
+            Work::Action(a) => Some(with_timeout(a, step.timeout_ms.min(a.timeout_ms()))),
+            Work::Notify(..) => None,
+        };
         loop {
             let runs = self.round(&subject, row.round_start).await?;
             if let Some(last) = runs.last() {
@@ -139,10 +153,18 @@ impl Driver {
             if tries > 0 {
                 tokio::time::sleep(backoff(step.backoff_ms, tries)).await;
             }
-            let (run, outcome) = self
-                .executor
-                .run_recorded(&self.store, (&subject, &self.owner), &action, vars)
-                .await?;
+            let (run, outcome) = match (&action, work) {
+                (Some(action), _) => {
+                    self.executor
+                        .run_recorded(&self.store, (&subject, &self.owner), action, vars)
+                        .await?
+                }
+                (None, Work::Notify(plan, channels, message)) => {
+                    let to = (plan, &channels[..], message.as_str());
+                    self.send_once((id, &subject), step, to).await?
+                }
+                (None, Work::Action(_)) => return Ok(()),
+            };
             tracing::info!(
                 attempt = run.attempt,
                 status = outcome.status.as_str(),
@@ -237,6 +259,14 @@ impl Driver {
             .run(move |c| store::count_attempts(c, id, &step, attempts))
             .await?)
     }
+}
+
+/// What a round of attempts runs.
+#[derive(Clone, Copy)]
+enum Work<'a> {
+    Action(&'a Action),
+    /// The plan's name, the channels, the message.
+    Notify(&'a str, &'a Vec<String>, &'a String),
 }
 
 /// `action` bounded by the step's timeout: the executor enforces it, so the outcome of an
