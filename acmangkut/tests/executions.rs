@@ -56,7 +56,11 @@ impl Rig {
             db,
             store,
             dir: tempfile::tempdir().expect("temp dir"),
-            engines: (executor, Arc::new(checker), Sender::new(&outbound).expect("sender")),
+            engines: (
+                executor,
+                Arc::new(checker),
+                Sender::new(&outbound).expect("sender"),
+            ),
         }
     }
 
@@ -948,7 +952,10 @@ async fn a_batches_step_pauses_after_its_first_batch_and_runs_each_member_once()
         ["m1", "m2"],
         "only the first batch ran before the pause"
     );
-    assert_eq!(step(&rig.view(id).await, "s1.1.m3").state, StepState::Pending);
+    assert_eq!(
+        step(&rig.view(id).await, "s1.1.m3").state,
+        StepState::Pending
+    );
     let events = rig.events(id).await;
     let pause = events
         .iter()
@@ -1015,7 +1022,10 @@ fn crash_batches_plan(rig: &Rig) -> Value {
         batch_member(rig, "s1.1", "b3", (3, 3), false),
     ];
     for s in [0, 2] {
-        let m = steps[s]["id"].as_str().unwrap_or_default().replace("s1.1.", "");
+        let m = steps[s]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .replace("s1.1.", "");
         steps[s]["kind"]["do"] = rig.append("count", &m, "");
     }
     plan("batches-crash", vec![steps])
@@ -1034,7 +1044,9 @@ async fn a_killed_process_resumes_a_batches_step_without_rerunning_done_members(
         .expect("start");
     rig.until(id, ExecutionState::Paused).await;
     assert_eq!(lines(&rig.file("count")), ["b1"]);
-    rig.op(id, "bob", Op::Resume, "go on").await.expect("resume");
+    rig.op(id, "bob", Op::Resume, "go on")
+        .await
+        .expect("resume");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let store = rig.store.clone();

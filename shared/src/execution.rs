@@ -284,7 +284,10 @@ impl ResolvedStep {
             }
             StepKind::Notify { channels, message } => {
                 if channels.is_empty() {
-                    return Err(ApiError::invalid(f("kind.channels"), "at least one channel"));
+                    return Err(ApiError::invalid(
+                        f("kind.channels"),
+                        "at least one channel",
+                    ));
                 }
                 for (i, c) in channels.iter().enumerate() {
                     text(c, &f(&format!("kind.channels[{i}]")))?;
@@ -308,7 +311,10 @@ impl ResolvedStep {
                 ));
             }
             if p.max_parallelism == Some(0) {
-                return Err(ApiError::invalid(format!("{at}.max_parallelism"), "at least 1"));
+                return Err(ApiError::invalid(
+                    format!("{at}.max_parallelism"),
+                    "at least 1",
+                ));
             }
         }
         Ok(())
@@ -636,7 +642,11 @@ mod tests {
         assert_eq!(back, p);
         let cases = [
             ("/stages/1/steps/1/phases/0/n", json!(3), "phases[0].n"),
-            ("/stages/1/steps/1/kind/channels", json!([]), "kind.channels"),
+            (
+                "/stages/1/steps/1/kind/channels",
+                json!([]),
+                "kind.channels",
+            ),
         ];
         for (pointer, value, field) in cases {
             let mut bad = doc.clone();

@@ -295,23 +295,25 @@ fn document() -> impl Strategy<Value = PlanDocument> {
             proptest::sample::subsequence(Notice::all(), 0..4),
         )),
     )
-        .prop_map(|(name, description, rto, stages, triggers, notify)| PlanDocument {
-            name,
-            description,
-            rto_objective: rto,
-            parameters: vec![],
-            targets: vec![],
-            stages: stages
-                .into_iter()
-                .map(|(name, steps)| Stage {
-                    name,
-                    max_parallelism: None,
-                    steps,
-                })
-                .collect(),
-            triggers,
-            notify: notify.map(|(channels, on)| PlanNotify { channels, on }),
-        })
+        .prop_map(
+            |(name, description, rto, stages, triggers, notify)| PlanDocument {
+                name,
+                description,
+                rto_objective: rto,
+                parameters: vec![],
+                targets: vec![],
+                stages: stages
+                    .into_iter()
+                    .map(|(name, steps)| Stage {
+                        name,
+                        max_parallelism: None,
+                        steps,
+                    })
+                    .collect(),
+                triggers,
+                notify: notify.map(|(channels, on)| PlanNotify { channels, on }),
+            },
+        )
 }
 
 /// Triggers with any cron text and time zone (valid or not), and risk triggers.

@@ -245,7 +245,9 @@ async fn start_saved(app: &TestApp, pid: i64, params: Value) -> i64 {
     let path = format!("/api/v1/plans/{pid}/executions");
     let r = app.post_json(&path, &json!({"params": params})).await;
     let started: Value = r.json().await.expect("json");
-    started["id"].as_i64().unwrap_or_else(|| panic!("{started}"))
+    started["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{started}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -333,7 +335,12 @@ async fn a_sub_plan_runs_inlined_and_rolls_back_with_its_parent() {
     let sub: Vec<(&str, &str)> = steps
         .iter()
         .filter(|s| s["id"].as_str().is_some_and(|i| i.starts_with("s2.1.")))
-        .map(|s| (s["id"].as_str().unwrap_or(""), s["name"].as_str().unwrap_or("")))
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap_or(""),
+                s["name"].as_str().unwrap_or(""),
+            )
+        })
         .collect();
     assert_eq!(sub, [("s2.1.s1.1", "sub / c1"), ("s2.1.s2.1", "sub / c2")]);
 }
@@ -354,12 +361,18 @@ async fn notify_steps_and_execution_notices_reach_a_webhook_and_a_mailbox() {
     drop(dead);
     for (name, spec) in [
         ("hook", json!({"kind": "webhook", "url": hook.url("/has")})),
-        ("mail", json!({"kind": "email", "host": "127.0.0.1", "port": sink.port,
-            "tls": "none", "from": "HAS <has@example.com>", "to": ["ops@example.com"]})),
+        (
+            "mail",
+            json!({"kind": "email", "host": "127.0.0.1", "port": sink.port,
+            "tls": "none", "from": "HAS <has@example.com>", "to": ["ops@example.com"]}),
+        ),
         ("dead", json!({"kind": "webhook", "url": dead_url})),
     ] {
         let r = app
-            .post_json("/api/v1/inspection/channels", &json!({"name": name, "spec": spec}))
+            .post_json(
+                "/api/v1/inspection/channels",
+                &json!({"name": name, "spec": spec}),
+            )
             .await;
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
     }
@@ -399,7 +412,10 @@ async fn notify_steps_and_execution_notices_reach_a_webhook_and_a_mailbox() {
         if wanted.iter().all(|w| seen(w) == 1) {
             break events;
         }
-        assert!(Instant::now() < deadline, "not all notices arrived: {events:#?}");
+        assert!(
+            Instant::now() < deadline,
+            "not all notices arrived: {events:#?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let of = |w: &str| events.iter().find(|e| e["event"] == w).expect(w).clone();

@@ -109,7 +109,11 @@ pub fn evaluate(conn: &mut DbConn, ctx: &Context, doc: &PlanDocument) -> Result<
         ev.step(conn, doc, &values, &at, step)?;
     }
     ev.triggers(conn, doc)?;
-    for (i, c) in doc.notify.iter().flat_map(|n| n.channels.iter().enumerate()) {
+    for (i, c) in doc
+        .notify
+        .iter()
+        .flat_map(|n| n.channels.iter().enumerate())
+    {
         if channels::row_by_name(conn, c)?.is_none() {
             ev.problem(
                 format!("notify.channels[{i}]"),

@@ -36,8 +36,8 @@ use crate::store::actions;
 use crate::store::leases::{self, Queue};
 use crate::store::plans::executions::{self as store, By, Event, Snapshot, StepChange, StepRow};
 use crate::store::{Store, now_ms};
-use shared::execution::{ExecutionState, OnFailure, ResolvedPlan, StepKind, StepState};
 use notices::Happened;
+use shared::execution::{ExecutionState, OnFailure, ResolvedPlan, StepKind, StepState};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -251,7 +251,8 @@ impl Driver {
             _ if !mine => {}
             ExecutionState::Pending => {
                 let change = (&[ExecutionState::Pending][..], ExecutionState::Running);
-                self.transition(ctx, change, None, ("started", None)).await?;
+                self.transition(ctx, change, None, ("started", None))
+                    .await?;
                 return Ok(Next::Now);
             }
             ExecutionState::Running | ExecutionState::WaitingApproval => {
@@ -295,8 +296,7 @@ impl Driver {
                             ""
                         },
                     };
-                    let changed =
-                        store::set_state(c, id, by, (&from, to), detail.as_deref(), ev)?;
+                    let changed = store::set_state(c, id, by, (&from, to), detail.as_deref(), ev)?;
                     if let Some(notice) = notices::for_transition(to, what)
                         && changed
                     {
@@ -390,7 +390,8 @@ impl Driver {
                 row.error.as_deref().unwrap_or("")
             );
             let ev = (what, Some(row.step.as_str()));
-            self.transition(ctx, (&active, to), Some(detail), ev).await?;
+            self.transition(ctx, (&active, to), Some(detail), ev)
+                .await?;
             return Ok(());
         }
         self.expire_approvals(ctx, snap).await?;
@@ -428,7 +429,7 @@ impl Driver {
             }
             false => HashMap::new(),
         };
-        let gate = phases::Gate::new(&ctx.plan, &snap.steps, &settled, &paused);
+        let gate = phases::Gate::new(&ctx.plan, &snap.steps, settled, &paused);
         if let Some(p) = gate.pause {
             let detail = format!("{} done: resume to go on with the next", p.label());
             let ev = (phases::PAUSED, Some(p.of.as_str()));
@@ -500,8 +501,7 @@ impl Driver {
             .store
             .run(move |c| {
                 crate::store::write(c, |c| {
-                    let round =
-                        i32::try_from(actions::attempts(c, &subject)?.len()).unwrap_or(0);
+                    let round = i32::try_from(actions::attempts(c, &subject)?.len()).unwrap_or(0);
                     let change = StepChange::begin(to, round);
                     let ev = Event::new(what).step(&name);
                     let (by, from) = (By::Lease(&owner), &[StepState::Pending]);

@@ -94,7 +94,10 @@ pub(super) fn startable<'a>(
     let key = |p: &Phase| (p.of.clone(), p.n);
     let mut busy: HashMap<(String, u32), u32> = HashMap::new();
     for row in running {
-        for p in plan.step(&row.step).map_or(&[][..], |s| s.phases.as_slice()) {
+        for p in plan
+            .step(&row.step)
+            .map_or(&[][..], |s| s.phases.as_slice())
+        {
             *busy.entry(key(p)).or_default() += 1;
         }
     }
