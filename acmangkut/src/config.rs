@@ -39,6 +39,9 @@ pub struct PlansConfig {
     pub lease_seconds: u64,
     /// Executions driven at once by this replica.
     pub max_executions: usize,
+    /// Publish the built-in fault operations at start-up (each created when its code is
+    /// absent; see `engine::operations::builtin`).
+    pub builtin_faults: bool,
 }
 
 impl Default for PlansConfig {
@@ -48,6 +51,7 @@ impl Default for PlansConfig {
             tick_ms: 500,
             lease_seconds: 30,
             max_executions: 32,
+            builtin_faults: true,
         }
     }
 }

@@ -38,6 +38,9 @@ pub struct Metrics {
     pub plan_rto_missed: IntCounter,
     /// Scheduled slots of plans skipped because an execution was active.
     pub plan_schedule_skipped: IntCounter,
+    /// The execution engine's own time per plan step: from the step's dispatch (committed as
+    /// running) to its outcome committed, minus the action's time and back-off.
+    pub plan_step_overhead: Histogram,
 }
 
 impl Metrics {
@@ -134,7 +137,20 @@ impl Metrics {
             "Scheduled plan slots skipped because the plan had an active execution.",
         )
         .expect("valid metric");
+        let plan_step_overhead = Histogram::with_opts(
+            HistogramOpts::new(
+                "has_plan_step_overhead_seconds",
+                "Execution engine time per plan step: dispatch to outcome committed, minus the \
+                 action's own time.",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0,
+                2.5, 5.0,
+            ]),
+        )
+        .expect("valid metric");
         for c in [
+            Box::new(plan_step_overhead.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(inspection_runs.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(plan_rto.clone()),
             Box::new(plan_rto_missed.clone()),
@@ -170,6 +186,7 @@ impl Metrics {
             plan_rto,
             plan_rto_missed,
             plan_schedule_skipped,
+            plan_step_overhead,
         }
     }
 

@@ -103,6 +103,15 @@ impl Application {
             .run(crate::store::inspection::plugins::seed_builtins)
             .await
             .map_err(|e| anyhow::anyhow!("seeding the built-in inspection plugins: {e}"))?;
+        if config.plans.builtin_faults {
+            let created = store
+                .run(crate::engine::operations::builtin::seed)
+                .await
+                .map_err(|e| anyhow::anyhow!("publishing the built-in fault operations: {e}"))?;
+            if !created.is_empty() {
+                tracing::info!(count = created.len(), "built-in fault operations published");
+            }
+        }
         let state = AppState {
             store: store.clone(),
             metrics: metrics.clone(),

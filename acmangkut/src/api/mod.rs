@@ -1,6 +1,7 @@
 //! The HTTP API: one module per resource. Handlers are thin: parse, call the store, answer.
 //! Every error is `application/problem+json` (see `docs/API.md`).
 
+pub mod config;
 pub mod health;
 pub mod iam;
 pub mod inspection;
@@ -92,6 +93,7 @@ routes::api_routes! {
         list, get, create, update, delete, deliveries
     }
     guarded "super::inspection::config" inspection::config { export, apply }
+    guarded "super::config" config { export, apply }
     guarded "super::operations" operations {
         list, create, get, update, delete, publish, deprecate, versions, version, references
     }

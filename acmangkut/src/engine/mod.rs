@@ -6,6 +6,8 @@
 //! - [`metric_log`]: mirrors `controllermanager.failure` to the per-day metric log.
 //! - [`inspection`]: inspection runs, their reports, risk events and notifications, built on
 //!   [`checks`] (the one evaluator of checks) and [`notify`] (the channel senders).
+//! - [`config`]: config as code: every kind of definition exported and applied as one YAML
+//!   document.
 //! - [`executor`]: the one executor of actions (http, command, ssh) for plans and drills.
 //! - [`operations`]: the atomic operations catalog's rules: checked documents, the lifecycle,
 //!   what a plan version may pin.
@@ -13,6 +15,7 @@
 //!   executions driven durably by lease.
 
 pub mod checks;
+pub mod config;
 mod error;
 pub mod executor;
 pub mod inspection;

@@ -54,6 +54,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     config.server.listen = "127.0.0.1:0".into();
     config.server.workers = 2;
     config.iam.bootstrap_token = Some(Secret::new(BOOTSTRAP));
+    config.plans.builtin_faults = false;
     adjust(&mut config);
     let app = Application::build(config).await.expect("app builds");
     let base = format!("http://127.0.0.1:{}", app.port());

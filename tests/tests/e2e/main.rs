@@ -4,6 +4,7 @@
 mod bad_input;
 mod browser;
 mod browser_probe;
+mod config_as_code;
 mod conformance;
 mod crashes;
 mod database;

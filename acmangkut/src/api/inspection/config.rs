@@ -1,10 +1,12 @@
-//! Config as code: `GET` exports YAML, `POST …/config:apply` applies it (idempotent).
+//! Config as code for the inspection kinds: `GET` exports YAML, `POST …/config:apply` applies
+//! it (idempotent). The same document and machinery as `/api/v1/config`, limited to plugins,
+//! channels, rules and tasks.
 
-use crate::engine::inspection::apply::{self as code, ApplyResult};
+use crate::api::config::{self as general, ApplyQuery};
+use crate::engine::config::{self as code, ApplyResult, Kind};
 use crate::iam::perm;
 use crate::state::Authorized;
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
 use shared::ApiError;
 
 /// Custom plugins, channels (secrets redacted), rules and tasks as one YAML document.
@@ -14,22 +16,12 @@ use shared::ApiError;
     responses((status = 200, content_type = "application/yaml", body = code::Document))
 )]
 pub async fn export(state: Authorized<perm::InspectionsRead>) -> Result<HttpResponse, ApiError> {
-    let doc = state.store.run(code::export).await?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/yaml; charset=utf-8")
-        .body(code::render(&doc)?))
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ApplyQuery {
-    /// Report what would change, change nothing.
-    #[serde(default)]
-    pub dry_run: bool,
+    general::export_yaml(&state.store, vec![Kind::Inspection]).await
 }
 
 /// Apply a YAML document (the export's format): objects are matched by name and created or
-/// updated; nothing is deleted. One transaction: all of it applies, or none.
+/// updated; nothing is deleted. One transaction: all of it applies, or none. Operations and
+/// plans are applied at `/api/v1/config:apply`.
 #[utoipa::path(
     post,
     path = "/api/v1/inspection/config:apply",
@@ -49,16 +41,6 @@ pub async fn apply(
     query: web::Query<ApplyQuery>,
     body: web::Bytes,
 ) -> Result<web::Json<ApplyResult>, ApiError> {
-    let doc = code::parse(&body)?;
-    let (actor, checker, dry_run) = (state.actor(), state.checker.clone(), query.dry_run);
-    let result = state
-        .store
-        .run(move |c| code::apply(c, &checker, &actor, &doc, dry_run))
-        .await?;
-    tracing::info!(
-        dry_run,
-        created = result.rules.created.len() + result.tasks.created.len(),
-        "inspection config applied"
-    );
-    Ok(web::Json(result))
+    let only = |doc: &code::Document| -> Result<(), ApiError> { Ok(code::only_inspection(doc)?) };
+    general::apply_yaml(state.app(), state.actor(), &body, query.dry_run, only).await
 }

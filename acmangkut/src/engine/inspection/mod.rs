@@ -7,7 +7,6 @@
 //! 4. runs whose replica stopped renewing their lease are ended as `interrupted`;
 //! 5. the notification outbox is drained with retries; monitor risk events are reconciled.
 
-pub mod apply;
 pub mod define;
 pub mod plan;
 pub mod report;

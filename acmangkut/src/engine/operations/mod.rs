@@ -1,7 +1,10 @@
 //! The atomic operations catalog's rules: a document is checked before it is stored (the one
 //! path the API and the console both take, so a document is refused with the same field and
 //! message wherever it is written), its code never changes, and only a published operation may
-//! be pinned by a new plan version ([`pin`]).
+//! be pinned by a new plan version ([`pin`]). The built-in fault operations are published at
+//! start-up ([`builtin`]).
+
+pub mod builtin;
 
 use crate::engine::Error;
 use crate::store::DbConn;

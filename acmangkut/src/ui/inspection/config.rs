@@ -4,7 +4,7 @@
 //! nothing deleted.
 
 use super::{Read, Write};
-use crate::engine::inspection::apply::{self as code, ApplyResult, Outcome};
+use crate::engine::config::{self as code, ApplyResult, Kind, Outcome};
 use crate::ui::fields::{Fields, Form};
 use crate::ui::i18n::Tr;
 use crate::ui::views::Chrome;
@@ -84,7 +84,7 @@ fn checked(v: &str) -> bool {
 /// The current definitions as the API exports them.
 async fn export(store: &crate::store::Store, ui: &Ui) -> Result<String, UiError> {
     store
-        .run(|c| code::render(&code::export(c)?))
+        .run(|c| code::render(&code::export(c, &[Kind::Inspection])?))
         .await
         .map_err(|e| ui.fail(e))
 }
@@ -111,13 +111,17 @@ pub async fn apply(auth: Write, Form { ui, body }: Form) -> Result<HttpResponse,
     let outcome = if typed.trim().is_empty() {
         Err(ApiError::invalid("yaml", t.get("insp.config.empty")))
     } else {
-        match code::parse(typed.as_bytes()) {
+        match code::parse(typed.as_bytes()).and_then(|d| code::only_inspection(&d).map(|_| d)) {
             Err(e) => Err(ApiError::from(e)),
             Ok(doc) => {
-                let (actor, checker) = (auth.actor(), auth.checker.clone());
+                let (actor, engines) = (auth.actor(), auth.plan_context());
                 auth.store
                     .run(move |c| {
-                        let applied = code::apply(c, &checker, &actor, &doc, dry_run);
+                        let ctx = code::Context {
+                            engines: &engines,
+                            actor: &actor,
+                        };
+                        let applied = code::apply(c, &ctx, &doc, dry_run);
                         Ok::<_, ApiError>(applied.map_err(ApiError::from))
                     })
                     .await

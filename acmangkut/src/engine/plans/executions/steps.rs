@@ -113,6 +113,8 @@ impl Driver {
             Work::Action(a) => Some(with_timeout(a, step.timeout_ms.min(a.timeout_ms()))),
             Work::Notify(..) => None,
         };
+        // The action's own time and the back-off, which the overhead metric leaves out.
+        let mut acting_ms: u64 = 0;
         loop {
             let runs = self.round(&subject, row.round_start).await?;
             if let Some(last) = runs.last() {
@@ -137,6 +139,7 @@ impl Driver {
                 if last.status.as_deref() == Some(CheckStatus::Pass.as_str()) {
                     let end = (done, None);
                     self.end_step((id, &step.id), from, end, ok).await?;
+                    self.overhead(row, undo, acting_ms);
                     return Ok(());
                 }
             }
@@ -148,10 +151,13 @@ impl Driver {
                 let error = runs.last().and_then(|r| r.evidence.clone());
                 let end = (StepState::Failed, error);
                 self.end_step((id, &step.id), from, end, failed).await?;
+                self.overhead(row, undo, acting_ms);
                 return Ok(());
             }
             if tries > 0 {
-                tokio::time::sleep(backoff(step.backoff_ms, tries)).await;
+                let wait = backoff(step.backoff_ms, tries);
+                acting_ms += u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+                tokio::time::sleep(wait).await;
             }
             let (run, outcome) = match (&action, work) {
                 (Some(action), _) => {
@@ -171,8 +177,20 @@ impl Driver {
                 duration_ms = outcome.duration_ms,
                 "{what} attempt recorded"
             );
+            acting_ms = acting_ms.saturating_add(outcome.duration_ms);
             self.count(id, &step.id, run.attempt).await?;
         }
+    }
+
+    /// Observes `has_plan_step_overhead_seconds` for a forward step just ended: from its
+    /// dispatch (`started_at`) to now, its outcome committed, less `acting_ms`.
+    fn overhead(&self, row: &StepRow, undo: bool, acting_ms: u64) {
+        let Some(started) = row.started_at.filter(|_| !undo) else {
+            return;
+        };
+        let total = u64::try_from(now_ms().saturating_sub(started)).unwrap_or(0);
+        let own = total.saturating_sub(acting_ms) as f64 / 1000.0;
+        self.metrics.plan_step_overhead.observe(own);
     }
 
     /// A check gate: tried every `interval_ms` until it passes or the step's timeout passes.
