@@ -482,6 +482,25 @@ pub struct EventView {
     pub comment: String,
 }
 
+/// An execution in a plan's list: no steps (`GET /api/v1/executions/{id}` has them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ExecutionSummary {
+    pub id: i64,
+    pub plan: String,
+    pub version: i32,
+    pub state: ExecutionState,
+    pub rollback: bool,
+    pub started_by: String,
+    pub comment: String,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rto_ms: Option<i64>,
+}
+
 /// The bodies of operators' actions on an execution. A comment is at most 4000 characters;
 /// where it is required it must say something (not only spaces).
 pub mod actions {

@@ -102,7 +102,7 @@ routes::api_routes! {
         evaluate_saved, preview
     }
     guarded "super::plans::executions" plans::executions {
-        start, get, events, pause, resume, skip, retry, approve, reject, abort
+        start, list, get, events, pause, resume, skip, retry, approve, reject, abort
     }
 }
 

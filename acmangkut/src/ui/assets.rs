@@ -1,5 +1,5 @@
-//! Static files (the stylesheet), embedded from `acmangkut/assets/` so the binary works offline
-//! and needs no front-end build.
+//! Static files (the stylesheet, the execution timeline's script), embedded from
+//! `acmangkut/assets/` so the binary works offline and needs no front-end build.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -20,16 +20,25 @@ fn etag(hash: &[u8; 32]) -> String {
 /// `/static/has.css?v=<hash>`: the link the layout uses.
 pub fn stylesheet_url() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
-        let v = Assets::get("has.css")
-            .map(|f| {
-                etag(&f.metadata.sha256_hash())
-                    .trim_matches('"')
-                    .to_string()
-            })
-            .unwrap_or_default();
-        format!("/static/has.css?v={v}")
-    })
+    URL.get_or_init(|| versioned("has.css"))
+}
+
+/// `/static/timeline.js?v=<hash>`: the script that keeps an execution's timeline current.
+pub fn script_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| versioned("timeline.js"))
+}
+
+/// `/static/<name>?v=<hash>`: a new build's file is fetched again despite the caching.
+fn versioned(name: &str) -> String {
+    let v = Assets::get(name)
+        .map(|f| {
+            etag(&f.metadata.sha256_hash())
+                .trim_matches('"')
+                .to_string()
+        })
+        .unwrap_or_default();
+    format!("/static/{name}?v={v}")
 }
 
 #[get("/static/{path:.*}")]
@@ -77,5 +86,8 @@ mod tests {
             !String::from_utf8_lossy(&css.data).contains("http"),
             "no external fetches"
         );
+        let js = Assets::get("timeline.js").expect("embedded");
+        assert!(js.metadata.mimetype().ends_with("javascript"));
+        assert!(script_url().starts_with("/static/timeline.js?v="));
     }
 }

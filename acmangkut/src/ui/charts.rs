@@ -4,6 +4,8 @@
 use crate::store::monitors::rollups::HourPoint;
 use chrono::{DateTime, Utc};
 
+pub mod gantt;
+
 const HOUR_MS: i64 = 3_600_000;
 
 /// A labelled position along one axis.
@@ -51,6 +53,11 @@ impl LatencyChart {
     pub fn failed_points(&self) -> impl Iterator<Item = &Point> {
         self.points.iter().filter(|p| !p.ok)
     }
+
+    /// Where `v` (in the chart's unit) is drawn on the y axis.
+    pub fn y_of(&self, v: f64) -> f64 {
+        round1(self.bottom - (v.clamp(0.0, self.max_ms) / self.max_ms) * (self.bottom - self.top))
+    }
 }
 
 /// The smallest of 1, 2, 2.5, 5 × 10ⁿ that is at least `v` (axis tops that read well).
@@ -90,13 +97,28 @@ pub fn latency_chart(
     height: f64,
     unit: &str,
 ) -> LatencyChart {
+    let ms: Vec<(i64, f64, bool)> = series
+        .iter()
+        .map(|&(t, s, ok)| (t, s * 1000.0, ok))
+        .collect();
+    line_chart(&ms, (width, height), unit, 0.0)
+}
+
+/// [`latency_chart`] of values already in `unit`, the y axis reaching at least `floor` (a line
+/// drawn at an objective stays on the chart).
+pub fn line_chart(
+    series: &[(i64, f64, bool)],
+    (width, height): (f64, f64),
+    unit: &str,
+    floor: f64,
+) -> LatencyChart {
     let (left, top, right, bottom) = (72.0, 12.0, width - 24.0, height - 28.0);
     let max_ms = nice_ceiling(
         series
             .iter()
-            .map(|p| p.1 * 1000.0)
+            .map(|p| p.1)
             .filter(|v| v.is_finite())
-            .fold(0.0, f64::max),
+            .fold(floor, f64::max),
     );
     let (t0, t1) = match (series.first(), series.last()) {
         (Some(a), Some(b)) => (a.0, b.0),
@@ -113,8 +135,8 @@ pub fn latency_chart(
     let y_of = |ms: f64| bottom - (ms.clamp(0.0, max_ms) / max_ms) * (bottom - top);
     let points: Vec<Point> = series
         .iter()
-        .map(|&(t, secs, ok)| {
-            let ms = if secs.is_finite() { secs * 1000.0 } else { 0.0 };
+        .map(|&(t, v, ok)| {
+            let ms = if v.is_finite() { v } else { 0.0 };
             Point {
                 x: round1(x_of(t)),
                 y: round1(y_of(ms)),

@@ -167,6 +167,17 @@ routes::console_routes! {
         GET PlansRead => plans::preview,
         POST PlansRead => plans::preview_post,
     }
+    "/plans/{id}/executions" { POST PlansRun => plans::runs::start }
+    "/executions/{id}" { GET PlansRead => plans::executions::show }
+    "/executions/{id}/timeline" { GET PlansRead => plans::executions::fragment }
+    "/executions/{id}/pause" { POST PlansRun => plans::executions::pause }
+    "/executions/{id}/resume" { POST PlansRun => plans::executions::resume }
+    "/executions/{id}/skip" { POST PlansRun => plans::executions::skip }
+    "/executions/{id}/retry" { POST PlansRun => plans::executions::retry }
+    "/executions/{id}/abort" { POST PlansRun => plans::executions::abort }
+    "/executions/{id}/approve" { POST PlansApprove => plans::executions::approve }
+    "/executions/{id}/reject" { POST PlansApprove => plans::executions::reject }
+    "/approvals" { GET PlansApprove => plans::approvals::show }
 }
 
 /// The public pages (sign-in, the identity provider's redirect, the stylesheet), then
@@ -196,7 +207,7 @@ pub fn page_permission(path: &str) -> Option<Option<Permission>> {
 
 /// The navigation: `(active key, href, message key)`; an entry is shown only to callers
 /// holding the permission [`ROUTES`] gives its page.
-const NAV: [(&str, &str, &str); 11] = [
+const NAV: [(&str, &str, &str); 12] = [
     ("dashboard", "/", "nav.dashboard"),
     ("monitors", "/monitors", "nav.monitors"),
     ("new", "/monitors/new", "nav.new"),
@@ -204,6 +215,7 @@ const NAV: [(&str, &str, &str); 11] = [
     ("risks", "/inspection/risks", "nav.risks"),
     ("operations", "/operations", "nav.operations"),
     ("plans", "/plans", "nav.plans"),
+    ("approvals", "/approvals", "nav.approvals"),
     ("audit", "/audit", "nav.audit"),
     ("tokens", "/tokens", "nav.tokens"),
     ("users", "/admin/users", "nav.users"),
@@ -439,7 +451,7 @@ impl Ui {
 }
 
 /// Messages that may be shown through `?notice=`; anything else is ignored.
-const NOTICES: [&str; 16] = [
+const NOTICES: [&str; 18] = [
     "notice.run_queued",
     "notice.paused_no_run",
     "notice.saved",
@@ -456,6 +468,8 @@ const NOTICES: [&str; 16] = [
     "notice.risk_resolved",
     "notice.operation_published",
     "notice.operation_deprecated",
+    "notice.execution_started",
+    "notice.execution_changed",
 ];
 
 /// The signed-in caller as the layout shows them.

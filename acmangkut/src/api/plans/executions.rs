@@ -13,12 +13,14 @@ use crate::engine::plans::resolve;
 use crate::iam::perm;
 use crate::iam::permissions::Needs;
 use crate::state::Authorized;
+use crate::store::plans::execution_reads as reads;
 use crate::store::plans::executions as store;
 use actix_web::{HttpResponse, web};
 use shared::ApiError;
 use shared::execution::actions as a;
-use shared::execution::{EventView, ExecutionView};
+use shared::execution::{EventView, ExecutionSummary, ExecutionView};
 use shared::extract::Json;
+use shared::page::{Page, PageQuery};
 
 type Run = Authorized<perm::PlansRun>;
 type Approve = Authorized<perm::PlansApprove>;
@@ -54,6 +56,34 @@ pub async fn start(
         .await?;
     let location = format!("/api/v1/executions/{}", view.id);
     Ok(crate::api::created(location, &view))
+}
+
+/// The plan's executions, newest first, without their steps.
+#[utoipa::path(
+    operation_id = "list_plan_executions",
+    get,
+    path = "/api/v1/plans/{id}/executions",
+    params(("id" = i64, Path, description = "The plan's id"), PageQuery),
+    responses(
+        (status = 200, body = Page<ExecutionSummary>),
+        (status = 400, body = shared::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, body = shared::problem::Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn list(
+    state: Authorized<perm::PlansRead>,
+    id: web::Path<i64>,
+    query: web::Query<PageQuery>,
+) -> Result<web::Json<Page<ExecutionSummary>>, ApiError> {
+    let (id, page) = (id.into_inner(), query.limit_offset()?);
+    let list = state
+        .store
+        .run(move |c| {
+            let plan = crate::store::plans::row(c, id)?;
+            reads::list(c, &plan.name, page)
+        })
+        .await?;
+    Ok(web::Json(list))
 }
 
 /// An execution with its steps (state, attempts, order of completion, error).

@@ -2,6 +2,7 @@
 //! version (the document as JSON, who saved it and when); `plans` keeps the latest beside the
 //! columns the list reads. Every change writes its audit row in the same transaction.
 
+pub mod execution_reads;
 pub mod executions;
 pub mod triggers;
 

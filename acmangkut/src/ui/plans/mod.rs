@@ -5,7 +5,7 @@
 
 use crate::engine::plans::{self as engine, evaluate, preview as dry_run};
 use crate::iam::perm;
-use crate::state::Authorized;
+use crate::state::{AppState, Authorized};
 use crate::store::plans as store;
 use crate::ui::fields::{Fields, Form};
 use crate::ui::i18n::Tr;
@@ -15,6 +15,10 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use shared::ApiError;
+pub mod approvals;
+pub mod executions;
+pub mod runs;
+
 use shared::plan::{DiffTag, Evaluation, PlanDocument, PlanSummary, PlanVersion, Preview};
 
 /// Reading and previewing need `plans:read`; saving `plans:write`.
@@ -121,6 +125,8 @@ pub struct PlanPage {
     pub from: i32,
     pub to: i32,
     pub diff: Vec<DiffRow>,
+    /// The executions, their RTO chart and the start form.
+    pub runs: runs::Runs,
 }
 
 /// `?version=`, `?from=`, `?to=`: a version number, when given and readable.
@@ -130,9 +136,20 @@ fn number(ui: &Ui, key: &str) -> Option<i32> {
 
 pub async fn show(auth: Read, ui: Ui, id: web::Path<String>) -> Result<HttpResponse, UiError> {
     let id = id_of(&ui, &id)?;
-    let (asked, ctx) = (number(&ui, "version"), auth.plan_context());
-    let (from, to) = (number(&ui, "from"), number(&ui, "to"));
-    let (row, versions, ev, diff) = auth
+    render_plan(&auth, &ui, id, None, StatusCode::OK).await
+}
+
+/// The plan's page with `status`; `form`: the start form as typed and why it was refused.
+async fn render_plan(
+    state: &AppState,
+    ui: &Ui,
+    id: i64,
+    form: Option<(runs::Typed, Problem)>,
+    status: StatusCode,
+) -> Result<HttpResponse, UiError> {
+    let (asked, ctx) = (number(ui, "version"), state.plan_context());
+    let (from, to) = (number(ui, "from"), number(ui, "to"));
+    let (row, versions, ev, diff, executions) = state
         .store
         .run(move |c| {
             let row = store::row(c, id)?;
@@ -145,10 +162,14 @@ pub async fn show(auth: Read, ui: Ui, id: web::Path<String>) -> Result<HttpRespo
                 _ => None,
             };
             let ev: Evaluation = evaluate::evaluate(c, &ctx, &row.document()?)?;
-            Ok::<_, crate::engine::Error>((row, versions, ev, diff))
+            let executions = runs::latest(c, &row.name)?;
+            Ok::<_, crate::engine::Error>((row, versions, ev, diff, executions))
         })
         .await
         .map_err(|e| ui.fail(e))?;
+    let latest_doc = row.document().map_err(|e| ui.fail(e))?;
+    let (typed, refused) = form.map_or((None, None), |(t, p)| (Some(t), Some(p)));
+    let runs = runs::runs(ui, &latest_doc, &executions, typed, refused);
     let shown: PlanVersion = versions
         .iter()
         .find(|v| Some(v.version) == asked)
@@ -158,6 +179,7 @@ pub async fn show(auth: Read, ui: Ui, id: web::Path<String>) -> Result<HttpRespo
     let t = ui.tr();
     let doc = &shown.document;
     let page = PlanPage {
+        runs,
         c: ui.chrome(row.name.clone(), "plans"),
         t,
         id,
@@ -171,7 +193,7 @@ pub async fn show(auth: Read, ui: Ui, id: web::Path<String>) -> Result<HttpRespo
             .iter()
             .map(|v| VersionRow {
                 version: v.version,
-                created: when(&ui, Some(v.created_at)),
+                created: when(ui, Some(v.created_at)),
                 created_by: v.created_by.clone(),
                 shown: v.version == shown.version,
             })
@@ -188,7 +210,7 @@ pub async fn show(auth: Read, ui: Ui, id: web::Path<String>) -> Result<HttpRespo
         to: diff.as_ref().map_or(0, |d| d.to),
         diff: diff.map(|d| diff_rows(&d)).unwrap_or_default(),
     };
-    ui.render(&page)
+    ui.render_status(status, &page)
 }
 
 fn diff_rows(d: &shared::plan::PlanDiff) -> Vec<DiffRow> {

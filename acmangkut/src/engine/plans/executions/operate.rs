@@ -292,18 +292,20 @@ fn apply(c: &mut DbConn, actor: &Actor, id: i64, op: &Op, comment: &str) -> Resu
     Ok(())
 }
 
-const SKIPPABLE: [StepState; 4] = [
+/// The states a step may be skipped from (forward); the console offers what these allow.
+pub const SKIPPABLE: [StepState; 4] = [
     StepState::Pending,
     StepState::Failed,
     StepState::OutcomeUnknown,
     StepState::WaitingApproval,
 ];
-const UNDO_SKIPPABLE: [StepState; 3] = [
+/// In a rollback: a completed step's undo may be skipped from these.
+pub const UNDO_SKIPPABLE: [StepState; 3] = [
     StepState::Succeeded,
     StepState::Failed,
     StepState::OutcomeUnknown,
 ];
-const RETRYABLE: [StepState; 2] = [StepState::Failed, StepState::OutcomeUnknown];
+pub const RETRYABLE: [StepState; 2] = [StepState::Failed, StepState::OutcomeUnknown];
 
 /// A step that keeps a paused execution paused: one whose outcome is unknown, or one that
 /// failed and is not to be ignored (in a rollback: a completed step whose undo failed).
