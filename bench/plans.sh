@@ -117,8 +117,11 @@ bench_backend() {
     local backend=$1 db=$2 port base
     port=$(free_port 18482)
     base="http://127.0.0.1:$port"
+    # The one config document of every plan is larger than the default body limit (256 KiB;
+    # 100 plans of 20 steps is ~0.6 MB): the bench raises it rather than applying in pieces.
     start_acmangkut "$port" "$db" "$PI_PORT" HAS_SCHEDULER__ENABLED=false \
-        HAS_INSPECTION__ENABLED=false HAS_PLANS__MAX_EXECUTIONS="$EXECUTIONS" HAS_PLANS__TICK_MS=100
+        HAS_INSPECTION__ENABLED=false HAS_PLANS__MAX_EXECUTIONS="$EXECUTIONS" HAS_PLANS__TICK_MS=100 \
+        HAS_SERVER__MAX_BODY_BYTES=16777216
     log "$backend: acmangkut pid $AC_PID on :$port"
     curl -fsS --max-time 300 -H "Authorization: Bearer $BENCH_TOKEN" \
         -H 'Content-Type: application/yaml' --data-binary @"$WORK/plans.yaml" \

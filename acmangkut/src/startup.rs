@@ -305,6 +305,8 @@ fn http_server(listener: TcpListener, state: AppState, config: &Config) -> std::
             .app_data(data.clone())
             .app_data(iam.clone())
             .app_data(shared::extract::JsonLimit(limit))
+            // The console's forms read raw bodies too: the same limit, not actix's 256 KiB.
+            .app_data(web::PayloadConfig::new(limit))
             .configure(api::configure)
             .configure(ui::configure)
             .default_service(web::to(api::not_found))

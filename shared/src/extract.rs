@@ -7,7 +7,7 @@
 
 use crate::problem::{ApiError, ErrorCode};
 #[cfg(feature = "actix")]
-pub use extractor::{DEFAULT_LIMIT, Json, JsonLimit};
+pub use extractor::{Body, DEFAULT_LIMIT, Json, JsonLimit};
 use serde::de::DeserializeOwned;
 
 #[cfg(feature = "actix")]
@@ -22,9 +22,59 @@ mod extractor {
     /// Default body limit when the app registers no [`JsonLimit`].
     pub const DEFAULT_LIMIT: usize = 256 * 1024;
 
-    /// App data that sets the body limit for [`Json`].
+    /// App data that sets the body limit for [`Json`] and [`Body`].
     #[derive(Clone, Copy, Debug)]
     pub struct JsonLimit(pub usize);
+
+    /// A raw body (a YAML document, say) within the app's [`JsonLimit`]; over it, 413 as
+    /// problem+json (actix's own `Bytes` answers plain text, at its own 256 KiB).
+    pub struct Body(pub web::Bytes);
+
+    impl FromRequest for Body {
+        type Error = ApiError;
+        type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+        fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+            let (limit, declared_len) = (limit(req), declared_len(req));
+            let payload = payload.take();
+            Box::pin(async move {
+                let body = read(payload, declared_len, limit).await?;
+                Ok(Body(body.freeze()))
+            })
+        }
+    }
+
+    fn limit(req: &HttpRequest) -> usize {
+        req.app_data::<JsonLimit>().map_or(DEFAULT_LIMIT, |l| l.0)
+    }
+
+    fn declared_len(req: &HttpRequest) -> Option<usize> {
+        req.headers()
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+    }
+
+    /// The body, refused as soon as it is known to exceed `limit`.
+    async fn read(
+        mut payload: Payload,
+        declared_len: Option<usize>,
+        limit: usize,
+    ) -> Result<web::BytesMut, ApiError> {
+        if declared_len.is_some_and(|n| n > limit) {
+            return Err(too_large(limit));
+        }
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk =
+                chunk.map_err(|e| ApiError::new(ErrorCode::MalformedJson, e.to_string()))?;
+            if body.len() + chunk.len() > limit {
+                return Err(too_large(limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
 
     pub struct Json<T>(pub T);
 
@@ -39,7 +89,7 @@ mod extractor {
         type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
         fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-            let limit = req.app_data::<JsonLimit>().map_or(DEFAULT_LIMIT, |l| l.0);
+            let (limit, declared_len) = (limit(req), declared_len(req));
             let is_json = req
                 .headers()
                 .get(actix_web::http::header::CONTENT_TYPE)
@@ -51,12 +101,7 @@ mod extractor {
                         || (v.starts_with("application/") && v.ends_with("+json"))
                 })
                 .unwrap_or(false);
-            let declared_len = req
-                .headers()
-                .get(actix_web::http::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<usize>().ok());
-            let mut payload = payload.take();
+            let payload = payload.take();
             Box::pin(async move {
                 if !is_json {
                     return Err(ApiError::new(
@@ -64,18 +109,7 @@ mod extractor {
                         "send the body with Content-Type: application/json",
                     ));
                 }
-                if declared_len.is_some_and(|n| n > limit) {
-                    return Err(too_large(limit));
-                }
-                let mut body = web::BytesMut::new();
-                while let Some(chunk) = payload.next().await {
-                    let chunk = chunk
-                        .map_err(|e| ApiError::new(ErrorCode::MalformedJson, e.to_string()))?;
-                    if body.len() + chunk.len() > limit {
-                        return Err(too_large(limit));
-                    }
-                    body.extend_from_slice(&chunk);
-                }
+                let body = read(payload, declared_len, limit).await?;
                 parse(&body).map(Json)
             })
         }

@@ -457,3 +457,36 @@ async fn builtin_faults_are_created_once_by_two_replicas_starting_on_one_postgre
     a.handle.stop().await;
     b.handle.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_documents_are_limited_by_the_configured_body_size_with_problem_json() {
+    let db = TestDb::new();
+    let mut config = test_config(&db, "http://127.0.0.1:9");
+    config.scheduler.enabled = false;
+    config.plans.builtin_faults = false;
+    config.server.max_body_bytes = 1024 * 1024;
+    let app = spawn_acmangkut(config).await;
+    // Over actix's own 256 KiB default for raw bodies, within the configured limit: applied.
+    let padded = |bytes: usize| format!("rules: []\n# {}\n", "x".repeat(bytes));
+    for path in ["/api/v1/config:apply", "/api/v1/inspection/config:apply"] {
+        let (status, result) = post(&app, &app.http, path, &padded(400_000), true).await;
+        assert_eq!(status, 200, "{path}: {result}");
+        let r = app
+            .http
+            .post(app.url(path))
+            .header("Content-Type", "application/yaml")
+            .body(padded(1024 * 1024))
+            .send()
+            .await
+            .expect("apply");
+        assert_eq!(r.status().as_u16(), 413, "{path}");
+        let kind = r.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .to_string();
+        assert_eq!(kind, "application/problem+json", "{path}");
+        let problem: Value = r.json().await.expect("problem");
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("1048576 bytes"), "{path}: {problem}");
+    }
+}

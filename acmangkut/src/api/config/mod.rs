@@ -161,7 +161,7 @@ pub async fn export(
 pub async fn apply(
     state: Authorized<perm::SignedIn>,
     query: web::Query<ApplyQuery>,
-    body: web::Bytes,
+    body: shared::extract::Body,
 ) -> Result<web::Json<ApplyResult>, ApiError> {
     let allowed = |doc: &code::Document| {
         Kind::ALL
@@ -171,5 +171,5 @@ pub async fn apply(
                 None => Ok(()),
             })
     };
-    apply_yaml(state.app(), state.actor(), &body, query.dry_run, allowed).await
+    apply_yaml(state.app(), state.actor(), &body.0, query.dry_run, allowed).await
 }

@@ -39,8 +39,8 @@ pub async fn export(state: Authorized<perm::InspectionsRead>) -> Result<HttpResp
 pub async fn apply(
     state: Authorized<perm::InspectionsWrite>,
     query: web::Query<ApplyQuery>,
-    body: web::Bytes,
+    body: shared::extract::Body,
 ) -> Result<web::Json<ApplyResult>, ApiError> {
     let only = |doc: &code::Document| -> Result<(), ApiError> { Ok(code::only_inspection(doc)?) };
-    general::apply_yaml(state.app(), state.actor(), &body, query.dry_run, only).await
+    general::apply_yaml(state.app(), state.actor(), &body.0, query.dry_run, only).await
 }

@@ -12,7 +12,7 @@
 //!   a first step [`PROPOSAL_STEP`] that a `plans:approve` holder answers (four eyes: never the
 //!   proposer, [`RISK`]); rejecting it aborts the execution. One proposal per event and plan.
 
-use super::executions::operate;
+use super::executions::operate::{self, PROPOSAL_STEP};
 use super::resolve;
 use crate::engine::Error;
 use crate::metrics::Metrics;
@@ -33,8 +33,6 @@ use shared::plan::PlanDocument;
 pub const SCHEDULER: &str = "system:schedule";
 /// Who proposes executions for risk events.
 pub const RISK: &str = "system:risk-events";
-/// The step of a proposed execution that waits for its approval.
-pub const PROPOSAL_STEP: &str = "proposal";
 
 fn system(name: &str) -> Actor {
     Actor {

@@ -144,6 +144,10 @@ pub fn operate_in(
 
 const MAX_COMMENT: usize = 4000;
 
+/// The step of an execution proposed for a risk event (`triggers`) that waits for its
+/// approval; rejecting it ends the execution.
+pub const PROPOSAL_STEP: &str = "proposal";
+
 fn apply(c: &mut DbConn, actor: &Actor, id: i64, op: &Op, comment: &str) -> Result<(), Error> {
     let snap = store::snapshot(c, id)?;
     let plan = snap.execution.plan()?;
@@ -253,7 +257,7 @@ fn apply(c: &mut DbConn, actor: &Actor, id: i64, op: &Op, comment: &str) -> Resu
             let answered =
                 store::set_step(c, (id, &row.step), by, &from, change, ev.step(&row.step))?;
             // A rejected proposal (a risk event's) ends the execution: nothing ran.
-            if answered && error.is_some() && row.step == super::super::triggers::PROPOSAL_STEP {
+            if answered && error.is_some() && row.step == PROPOSAL_STEP {
                 let detail = format!("the proposal was rejected by {}", actor.name);
                 let from = [Ex::Pending, Ex::Running, Ex::WaitingApproval, Ex::Paused];
                 let ev = Event::new("proposal.rejected").comment(comment);
