@@ -11,61 +11,36 @@ use diesel::prelude::*;
 use shared::execution::{ExecutionState, ExecutionSummary, ResolvedPlan};
 use shared::page::Page;
 
-type SummaryColumns = (
-    ex::id,
-    ex::plan,
-    ex::version,
-    ex::state,
-    ex::rollback,
-    ex::started_by,
-    ex::comment,
-    ex::created_at,
-    ex::started_at,
-    ex::ended_at,
-    ex::rto_ms,
-);
-
-const SUMMARY: SummaryColumns = (
-    ex::id,
-    ex::plan,
-    ex::version,
-    ex::state,
-    ex::rollback,
-    ex::started_by,
-    ex::comment,
-    ex::created_at,
-    ex::started_at,
-    ex::ended_at,
-    ex::rto_ms,
-);
-
-type SummaryRow = (
-    i64,
-    String,
-    i32,
-    String,
-    bool,
-    String,
-    String,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-);
+/// The columns of an execution its summary shows (not its resolved plan or parameters).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = ex)]
+struct SummaryRow {
+    id: i64,
+    plan: String,
+    version: i32,
+    state: String,
+    rollback: bool,
+    started_by: String,
+    comment: String,
+    created_at: i64,
+    started_at: Option<i64>,
+    ended_at: Option<i64>,
+    rto_ms: Option<i64>,
+}
 
 fn summary(r: SummaryRow) -> ExecutionSummary {
     ExecutionSummary {
-        id: r.0,
-        plan: r.1,
-        version: r.2,
-        state: ExecutionState::parse(&r.3).unwrap_or(ExecutionState::Paused),
-        rollback: r.4,
-        started_by: r.5,
-        comment: r.6,
-        created_at: to_datetime(r.7),
-        started_at: r.8.map(to_datetime),
-        ended_at: r.9.map(to_datetime),
-        rto_ms: r.10,
+        id: r.id,
+        plan: r.plan,
+        version: r.version,
+        state: ExecutionState::parse(&r.state).unwrap_or(ExecutionState::Paused),
+        rollback: r.rollback,
+        started_by: r.started_by,
+        comment: r.comment,
+        created_at: to_datetime(r.created_at),
+        started_at: r.started_at.map(to_datetime),
+        ended_at: r.ended_at.map(to_datetime),
+        rto_ms: r.rto_ms,
     }
 }
 
@@ -78,7 +53,7 @@ pub fn list(
     let (rows, total): (Vec<SummaryRow>, i64) = db!(conn, |c| {
         let rows = ex::table
             .filter(ex::plan.eq(plan))
-            .select(SUMMARY)
+            .select(SummaryRow::as_select())
             .order(ex::id.desc())
             .limit(limit)
             .offset(offset)
@@ -124,7 +99,12 @@ pub fn waiting(conn: &mut DbConn) -> Result<Vec<Waiting>, StoreError> {
         .inner_join(ex::table)
         .filter(ex::ended_at.is_null())
         .filter(steps::state.eq(shared::execution::StepState::WaitingApproval.as_str()))
-        .select((SUMMARY, steps::step, steps::started_at, ex::resolved))
+        .select((
+            SummaryRow::as_select(),
+            steps::step,
+            steps::started_at,
+            ex::resolved
+        ))
         .order((ex::id.asc(), steps::position.asc()))
         .limit(MAX_WAITING)
         .load(c))?;
