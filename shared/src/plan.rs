@@ -531,6 +531,21 @@ impl PlanDocument {
         })
     }
 
+    /// Every notification channel the plan names: its own `notify` and its `notify` steps.
+    pub fn channels(&self) -> impl Iterator<Item = &str> {
+        let own = self.notify.iter().flat_map(|n| n.channels.iter());
+        let steps = self
+            .stages
+            .iter()
+            .flat_map(|s| s.steps.iter())
+            .filter_map(|s| match &s.kind {
+                StepKind::Notify(n) => Some(n.channels.iter()),
+                _ => None,
+            })
+            .flatten();
+        own.chain(steps).map(String::as_str)
+    }
+
     pub fn group(&self, name: &str) -> Option<&TargetGroup> {
         self.targets.iter().find(|g| g.name == name)
     }

@@ -147,6 +147,71 @@ async fn each_save_of_a_plan_is_a_version_and_two_versions_diff_line_by_line() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_a_plan_notifies_keeps_its_name_until_no_plan_names_it() {
+    let (app, _db) = app().await;
+    let hook = |name: &str| {
+        json!({"name": name, "spec": {"kind": "webhook",
+                                                        "url": "http://127.0.0.1:9/"}})
+    };
+    let ops = id(&create_in_inspection(&app, "channels", &hook("ops")).await);
+    let pager = id(&create_in_inspection(&app, "channels", &hook("pager")).await);
+    let mut told = plan("told", "1s");
+    told["notify"] = json!({"channels": ["ops"]});
+    let told_id = id(&create(&app, &told).await);
+    let mut stepped = plan("stepped", "1s");
+    stepped["stages"][0]["steps"][1] =
+        json!({"name": "tell", "notify": {"channels": ["pager"], "message": "hi"}});
+    create(&app, &stepped).await;
+    let channel = |id: i64| format!("/api/v1/inspection/channels/{id}");
+    let before = audit_count(&app, "channel.").await;
+
+    for (id, name, plan) in [(ops, "ops", "told"), (pager, "pager", "stepped")] {
+        let renamed = app
+            .http
+            .put(app.url(&channel(id)))
+            .json(&hook("renamed"))
+            .send()
+            .await
+            .expect("PUT");
+        assert_eq!(renamed.status(), 409, "renaming {name}");
+        let body: Value = renamed.json().await.expect("problem");
+        let detail = body["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(&format!("plans ({plan})")), "{body}");
+        let deleted = app
+            .http
+            .delete(app.url(&channel(id)))
+            .send()
+            .await
+            .expect("DELETE");
+        assert_eq!(deleted.status(), 409, "deleting {name}");
+        let body: Value = deleted.json().await.expect("problem");
+        assert!(
+            body["detail"].as_str().unwrap_or_default().contains(plan),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        audit_count(&app, "channel.").await,
+        before,
+        "nothing written"
+    );
+    assert_eq!(app.get_json(&channel(ops)).await["name"], "ops");
+
+    // A new version that no longer names the channel frees it.
+    told["notify"] = Value::Null;
+    let (status, body) = put(&app, told_id, &told).await;
+    assert_eq!(status, 200, "{body}");
+    let deleted = app
+        .http
+        .delete(app.url(&channel(ops)))
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(deleted.status(), 204);
+    app.handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_preview_renders_every_step_for_every_target_and_runs_nothing() {
     let (app, _db) = app().await;
     let dir = tempfile::tempdir().expect("temp dir");

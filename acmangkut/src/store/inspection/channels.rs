@@ -6,11 +6,12 @@ use crate::db;
 use crate::store::StoreError;
 use crate::store::audit::{Actor, audited, audited_insert};
 use crate::store::schema::{
-    notification_attempts as a, notification_channels as ch, notification_deliveries as d,
+    notification_attempts as a, notification_channels as ch, notification_deliveries as d, plans,
 };
 use crate::store::{DbConn, now_ms, to_datetime};
 use diesel::prelude::*;
 use serde::Serialize;
+use shared::plan::PlanDocument;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = ch)]
@@ -112,16 +113,44 @@ pub fn update(
     row(conn, id)
 }
 
-/// 409 when tasks notify channel `name` (tasks name their channels).
+/// 409 when tasks or plans notify channel `name` (both name their channels).
 fn refuse_if_notified(conn: &mut DbConn, name: &str, why: &str) -> Result<(), StoreError> {
-    let users = super::tasks::notifying(conn, name)?;
+    let mut users = Vec::new();
+    let tasks = super::tasks::notifying(conn, name)?;
+    if !tasks.is_empty() {
+        users.push(format!("tasks ({})", tasks.join(", ")));
+    }
+    let plans = plans_notifying(conn, name)?;
+    if !plans.is_empty() {
+        users.push(format!("plans ({})", plans.join(", ")));
+    }
     if users.is_empty() {
         return Ok(());
     }
     Err(super::in_use(format!(
-        "channel `{name}` is named by tasks ({}); {why}",
-        users.join(", ")
+        "channel `{name}` is named by {}; {why}",
+        users.join(" and ")
     )))
+}
+
+/// The plans (up to five, by name) whose latest version names channel `name`. Read from the
+/// table, not through `store::plans`, which builds on this module.
+fn plans_notifying(conn: &mut DbConn, name: &str) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String, String)> = db!(conn, |c| plans::table
+        .order(plans::name.asc())
+        .select((plans::name, plans::definition))
+        .load(c))?;
+    let mut names = Vec::new();
+    for (plan, definition) in rows {
+        let doc: PlanDocument = super::parse("plan", &definition)?;
+        if doc.channels().any(|c| c == name) {
+            names.push(plan);
+        }
+        if names.len() == 5 {
+            break;
+        }
+    }
+    Ok(names)
 }
 
 pub fn delete(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<(), StoreError> {
