@@ -204,6 +204,55 @@ async fn plan_triggers_after_a_restart_a_missed_slot_fires_once() {
     app.handle.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_triggers_two_replicas_racing_for_every_slot_handle_each_once() {
+    // Two replicas on PostgreSQL claim the same schedule every second; SQLite has one replica
+    // by design. The plan waits for an approval, so its first slot starts the execution and
+    // each later slot is skipped on its timeline: a slot handled twice shows there twice.
+    let db = TestDb::new();
+    let replica = |name: &str| {
+        let mut c = config(&db, true, false);
+        c.scheduler.replica_id = name.into();
+        c
+    };
+    let a = spawn_acmangkut(replica("replica-a")).await;
+    let b = match TestDb::is_postgres() {
+        true => Some(spawn_acmangkut(replica("replica-b")).await),
+        false => None,
+    };
+    create_plan(&a, &approval_plan("raced", "* * * * * *")).await;
+    let fired = eventually(Duration::from_secs(10), "the first slot fired", || async {
+        executions(&a, "raced").await.into_iter().next()
+    })
+    .await;
+    let waiting = until_state(&a, id(&fired), "waiting_approval").await;
+    let skipped = eventually(Duration::from_secs(15), "five skipped slots", || async {
+        let s = skipped_slots(&a, id(&waiting)).await;
+        (s.len() >= 5).then_some(s)
+    })
+    .await;
+    assert_eq!(executions(&a, "raced").await.len(), 1, "one execution");
+    assert!(
+        skipped.windows(2).all(|w| w[1] > w[0]),
+        "no slot handled twice: {skipped:?}"
+    );
+    let gaps = skipped.windows(2).filter(|w| w[1] - w[0] != 1000).count();
+    assert!(gaps <= 1, "the slots follow each other: {skipped:?}");
+    let mut counted = a.metric("has_plan_schedule_skipped_total").await;
+    if let Some(b) = &b {
+        counted += b.metric("has_plan_schedule_skipped_total").await;
+    }
+    let seen = skipped_slots(&a, id(&waiting)).await.len() as f64;
+    assert!(
+        counted <= seen,
+        "each replica counts only the slots it skipped"
+    );
+    if let Some(b) = b {
+        b.handle.stop().await;
+    }
+    a.handle.stop().await;
+}
+
 /// An operation appending `line` to `file` (so the test sees whether it ran).
 async fn appender(app: &TestApp, file: &std::path::Path) {
     let op = json!({
