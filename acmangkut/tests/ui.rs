@@ -619,7 +619,7 @@ async fn the_language_follows_the_browser_and_the_switch_sticks() {
         .await;
     assert!(
         html.contains(r#"<html lang="zh-CN">"#)
-            && html.contains("仪表盘")
+            && html.contains("运行总览")
             && html.contains("新建监控")
     );
 
@@ -639,7 +639,7 @@ async fn the_language_follows_the_browser_and_the_switch_sticks() {
     assert!(
         html.contains(r#"<html lang="en">"#)
             && html.contains("Monitors")
-            && !html.contains("仪表盘")
+            && !html.contains("运行总览")
     );
     assert!(
         html.contains(r#"href="/monitors?lang=zh-CN""#),
@@ -655,7 +655,7 @@ async fn the_language_follows_the_browser_and_the_switch_sticks() {
             ],
         )
         .await;
-    assert!(html.contains("Dashboard"), "the cookie beats the header");
+    assert!(html.contains("Overview"), "the cookie beats the header");
     let (_, html) = app.get_with("/monitors/new?lang=zh-CN", &[]).await;
     assert!(html.contains("创建监控") && html.contains("探测类型"));
     let (_, html) = app

@@ -119,6 +119,27 @@ async fn an_execution_is_started_approved_by_a_second_admin_and_watched_on_its_t
     );
     let (_, inbox) = ada.get("/approvals").await;
     assert!(inbox.contains("id=\"no-approvals\""), "{inbox}");
+    // The overview shows it in flight, and no approval waiting for its starter.
+    let link = format!("href=\"/executions/{id}\"");
+    let (_, home) = ada.get("/").await;
+    let panel = |html: &str, id: &str| -> String {
+        let from = html
+            .find(&format!("id=\"{id}\""))
+            .unwrap_or_else(|| panic!("{id}"));
+        html[from..]
+            .split("</section>")
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        panel(&home, "overview-executions").contains(&link),
+        "{home}"
+    );
+    assert!(
+        !panel(&home, "overview-approvals").contains(&link),
+        "four eyes: {home}"
+    );
 
     // A viewer reads it, has no forms, and is refused acting.
     let vic = app.signed_in("vic").await;
@@ -129,12 +150,20 @@ async fn an_execution_is_started_approved_by_a_second_admin_and_watched_on_its_t
     let r = vic.post_from(&exec_page, &pause, &[("comment", "")]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(vic.get("/approvals").await.0, StatusCode::FORBIDDEN);
+    let (_, home) = vic.get("/").await;
+    assert!(home.contains("id=\"overview-executions\""), "{home}");
+    assert!(
+        !home.contains("id=\"overview-approvals\""),
+        "no plans:approve: {home}"
+    );
 
     // A second admin approves from the inbox; a comment is required.
     let bea = app.signed_in("bea").await;
     let (status, inbox) = bea.get("/approvals").await;
     assert_eq!(status, StatusCode::OK);
     assert!(inbox.contains(&format!("approval-{id}-")), "{inbox}");
+    let (_, home) = bea.get("/").await;
+    assert!(panel(&home, "overview-approvals").contains(&link), "{home}");
     let r = bea
         .post_from(
             "/approvals",

@@ -136,6 +136,25 @@ async fn the_inspection_console_applies_yaml_runs_tasks_shows_reports_and_acts_o
     assert!(run2 > 0);
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
 
+    // The platform overview: the task's latest run, and the risk events open (none resolved).
+    let (_, home) = b.get("/").await;
+    let scores = home
+        .split("id=\"overview-scores\"")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        scores.contains(&format!("href=\"/inspection/runs/{run2}\"")),
+        "{home}"
+    );
+    let open = app.api_get("/inspection/risks").await["total"]
+        .as_i64()
+        .expect("total");
+    assert!(open > 0);
+    assert!(
+        home.contains(&format!("data-level=\"total\">{open}<")),
+        "{home}"
+    );
+
     for (_name, path) in [
         ("overview", "/inspection".to_string()),
         ("overview_zh", "/inspection?lang=zh-CN".to_string()),

@@ -15,6 +15,7 @@ pub mod iam;
 mod inspection;
 pub mod monitors;
 mod operations;
+mod overview;
 mod plans;
 pub mod refusals;
 mod routes;
@@ -41,7 +42,7 @@ pub use routes::Route;
 // written from this one list. Each names the `perm` marker of its handler's `Authorized<perm::…>`
 // (a test compares them); the handler's signature is what enforces it.
 routes::console_routes! {
-    "/" { GET MonitorsRead => monitors::dashboard::show }
+    "/" { GET SignedIn => overview::show }
     "/logout" { POST SignedIn => iam::signin::sign_out }
     "/monitors" {
         GET MonitorsRead => monitors::list::show,

@@ -68,6 +68,27 @@ pub fn list(
     ))
 }
 
+/// The executions that have not ended (newest first, at most `limit`) and how many there are.
+pub fn in_flight(
+    conn: &mut DbConn,
+    limit: i64,
+) -> Result<(Vec<ExecutionSummary>, i64), StoreError> {
+    let (rows, total): (Vec<SummaryRow>, i64) = db!(conn, |c| {
+        let rows = ex::table
+            .filter(ex::ended_at.is_null())
+            .select(SummaryRow::as_select())
+            .order(ex::id.desc())
+            .limit(limit)
+            .load(c)?;
+        let total = ex::table
+            .filter(ex::ended_at.is_null())
+            .count()
+            .get_result(c)?;
+        QueryResult::Ok((rows, total))
+    })?;
+    Ok((rows.into_iter().map(summary).collect(), total))
+}
+
 /// Every attempt of execution `id`'s actions (`do` and `undo`, see
 /// `engine::plans::executions::subject`), oldest first: one range read on the runs' unique
 /// `(subject, attempt)` index (`;` sorts right after `:`).

@@ -1,35 +1,39 @@
-//! `/`: monitors by state and the latest state changes.
+//! The overview's monitors panel: monitors by state and the latest state changes.
 
-use super::Read;
-use super::views::{Card, Dashboard};
+use super::views::{Card, MonitorsPanel};
 use super::{change_views, state_label};
 use crate::store::monitors as store;
-use crate::ui::{Ui, UiError, charts};
-use actix_web::HttpResponse;
-use shared::monitor::MonitorState;
+use crate::store::{DbConn, StoreError};
+use crate::ui::{Ui, charts};
+use shared::monitor::{MonitorState, StateChange};
+use std::collections::BTreeMap;
 
 const BAR_ROW: f64 = 28.0;
+/// State changes listed.
+const CHANGES: i64 = 20;
 
-pub async fn show(state: Read, ui: Ui) -> Result<HttpResponse, UiError> {
-    let (counts, changes) = state
-        .store
-        .run(|c| {
-            diesel::QueryResult::Ok((
-                store::counts_by_state(c)?,
-                store::recent_state_changes(c, None, 20)?,
-            ))
-        })
-        .await
-        .map_err(|e| ui.fail(e))?;
-    let t = ui.tr();
+/// What the panel shows, read in the overview's one store call.
+pub struct Counts {
+    by_state: BTreeMap<String, i64>,
+    changes: Vec<StateChange>,
+}
+
+pub fn read(c: &mut DbConn) -> Result<Counts, StoreError> {
+    Ok(Counts {
+        by_state: store::counts_by_state(c)?,
+        changes: store::recent_state_changes(c, None, CHANGES)?,
+    })
+}
+
+pub fn panel(ui: &Ui, counts: &Counts) -> MonitorsPanel {
     let cards: Vec<Card> = MonitorState::ALL
         .into_iter()
         .map(|s| {
-            let (css, label) = state_label(&ui, s);
+            let (css, label) = state_label(ui, s);
             Card {
                 state: css,
                 label,
-                count: counts.get(css).copied().unwrap_or(0),
+                count: counts.by_state.get(css).copied().unwrap_or(0),
                 url: format!("/monitors?state={css}"),
             }
         })
@@ -43,15 +47,12 @@ pub async fn show(state: Read, ui: Ui) -> Result<HttpResponse, UiError> {
         .map(|c| format!("{}: {}", c.label, c.count))
         .collect::<Vec<_>>()
         .join(", ");
-    let page = Dashboard {
-        c: ui.chrome(t.get("dash.title"), "dashboard"),
-        t,
+    MonitorsPanel {
         total: cards.iter().map(|c| c.count).sum(),
         bars: charts::state_bars(&data, 300.0, BAR_ROW),
         chart_height: BAR_ROW * cards.len() as f64,
         chart_text,
         cards,
-        changes: change_views(&ui, &changes),
-    };
-    ui.render(&page)
+        changes: change_views(ui, &counts.changes),
+    }
 }

@@ -26,11 +26,8 @@ pub struct Card {
     pub url: String,
 }
 
-#[derive(Template)]
-#[template(path = "monitors/dashboard.html")]
-pub struct Dashboard {
-    pub c: Chrome,
-    pub t: Tr,
+/// The overview's monitors panel: counts by state, drawn as bars, and the latest changes.
+pub struct MonitorsPanel {
     pub total: i64,
     pub cards: Vec<Card>,
     pub bars: Vec<Bar>,

@@ -4,6 +4,7 @@
 //! and comes back here.
 
 use super::executions::Approve;
+use crate::iam::Principal;
 use crate::store::plans::execution_reads::{self as reads, Waiting};
 use crate::ui::i18n::Tr;
 use crate::ui::views::Chrome;
@@ -40,14 +41,9 @@ pub fn may_answer(w: &Waiting, name: &str, roles: &[String]) -> bool {
     w.execution.started_by != name && needed.iter().any(|r| roles.contains(r))
 }
 
-pub async fn show(auth: Approve, ui: Ui) -> Result<HttpResponse, UiError> {
-    let waiting = auth
-        .store
-        .run(reads::waiting)
-        .await
-        .map_err(|e| ui.fail(e))?;
-    let me = &auth.principal;
-    let rows = waiting
+/// The rows of `waiting` that `me` may answer.
+pub fn rows(ui: &Ui, waiting: &[Waiting], me: &Principal) -> Vec<Row> {
+    waiting
         .iter()
         .filter(|w| may_answer(w, &me.name, &me.roles))
         .map(|w| Row {
@@ -61,9 +57,18 @@ pub async fn show(auth: Approve, ui: Ui) -> Result<HttpResponse, UiError> {
                 .map_or_else(|| w.step.clone(), |s| s.name.clone()),
             started_by: w.execution.started_by.clone(),
             comment: w.execution.comment.clone(),
-            since: when(&ui, w.since.map(crate::store::to_datetime)),
+            since: when(ui, w.since.map(crate::store::to_datetime)),
         })
-        .collect();
+        .collect()
+}
+
+pub async fn show(auth: Approve, ui: Ui) -> Result<HttpResponse, UiError> {
+    let waiting = auth
+        .store
+        .run(reads::waiting)
+        .await
+        .map_err(|e| ui.fail(e))?;
+    let rows = rows(&ui, &waiting, &auth.principal);
     let t = ui.tr();
     ui.render(&ApprovalsPage {
         c: ui.chrome(t.get("nav.approvals"), "approvals"),
