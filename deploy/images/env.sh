@@ -1,4 +1,5 @@
-# Sourced (bash) by deploy/images/build and deploy/compose/check, and by an operator before
+# shellcheck shell=bash disable=SC2034
+# Sourced (bash) by deploy/images/build and scripts/compose-check, and by an operator before
 # running podman or podman-compose by hand:   . deploy/images/env.sh
 #
 # Chooses the container engine: HAS_CONTAINER_ENGINE=podman or docker; unset: podman when
@@ -46,7 +47,8 @@ has_engine_setup() {
         [ -x /usr/lib/podman/netavark ] || need+=(netavark)
         [ -x /usr/lib/podman/aardvark-dns ] || need+=(aardvark-dns)
         has_apt_install "${need[@]}"
-        export HAS_CONTAINERS_DIR=${HAS_CONTAINERS_DIR:-${CARGO_TARGET_DIR:-$has_repo/target}/containers}
+        : "${HAS_CONTAINERS_DIR:=${CARGO_TARGET_DIR:-$has_repo/target}/containers}"
+        export HAS_CONTAINERS_DIR
         mkdir -p "$HAS_CONTAINERS_DIR"
         export CONTAINERS_CONF=$has_images_dir/containers.conf
         export CONTAINERS_STORAGE_CONF=$has_images_dir/storage.conf
