@@ -23,9 +23,21 @@ pub struct Config {
     /// The execution engine of disaster-recovery plans.
     #[serde(default)]
     pub plans: PlansConfig,
+    /// Config-as-code documents applied at start-up.
+    #[serde(default)]
+    pub config: CodeConfig,
     /// HAS's own HTTP clients (webhooks, checks, pageinspect, the identity provider).
     pub outbound: shared::outbound::OutboundConfig,
     pub log: LogConfig,
+}
+
+/// `[config]`: config as code applied at start-up.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CodeConfig {
+    /// A directory whose `*.yaml` files (the format of `GET /api/v1/config`) are applied, in
+    /// name order, before the server answers; empty: none. A bad document stops the start.
+    pub apply_dir: String,
 }
 
 /// `[plans]`: how this replica drives plan executions (claimed by lease, like inspection runs).
@@ -517,6 +529,7 @@ impl Default for Config {
             },
             executor: Default::default(),
             plans: Default::default(),
+            config: Default::default(),
             outbound: Default::default(),
             log: LogConfig::with_dir("logs/acmangkut"),
         }

@@ -120,6 +120,9 @@ impl Application {
             checker: checker.clone(),
             executor: executor.clone(),
         };
+        if !config.config.apply_dir.is_empty() {
+            apply_config_dir(&state, &config.config.apply_dir).await?;
+        }
         let server = http_server(listener, state.clone(), &config)?;
 
         let (tx, rx) = watch::channel(false);
@@ -311,4 +314,48 @@ fn http_server(listener: TcpListener, state: AppState, config: &Config) -> std::
             .configure(ui::configure)
             .default_service(web::to(api::not_found))
     })
+}
+
+/// `config.apply_dir` (`engine::config::dir`), before the server answers. Once more on a
+/// conflict: a replica starting at the same time may have created the same objects first, and
+/// the second attempt finds them (unchanged, or updated to this document).
+async fn apply_config_dir(state: &AppState, dir: &str) -> anyhow::Result<()> {
+    use crate::engine::config::dir;
+    let path = std::path::PathBuf::from(dir);
+    let docs = Arc::new(tokio::task::spawn_blocking(move || dir::read(&path)).await??);
+    let mut retried = false;
+    loop {
+        let (docs, engines) = (docs.clone(), state.plan_context());
+        match state
+            .store
+            .run(move |c| dir::apply(c, &engines, &docs))
+            .await
+        {
+            Ok(results) => {
+                let (mut created, mut updated, mut unchanged) = (0, 0, 0);
+                for (c, u, n) in results.iter().map(|r| r.totals()) {
+                    (created, updated, unchanged) = (created + c, updated + u, unchanged + n);
+                }
+                tracing::info!(
+                    files = results.len(),
+                    created,
+                    updated,
+                    unchanged,
+                    "config.apply_dir applied"
+                );
+                return Ok(());
+            }
+            Err(e) if !retried && conflict(&e) => retried = true,
+            Err(e) => return Err(dir::describe(&e)),
+        }
+    }
+}
+
+fn conflict(e: &crate::engine::Error) -> bool {
+    use crate::engine::Error;
+    match e {
+        Error::At { inner, .. } => conflict(inner),
+        Error::Store(crate::store::StoreError::Conflict(_)) => true,
+        _ => false,
+    }
 }

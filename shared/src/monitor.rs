@@ -47,7 +47,7 @@ impl MonitorState {
 }
 
 /// Body of `POST /api/v1/monitors` and `PUT /api/v1/monitors/{id}`.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MonitorInput {
     /// 1-200 characters, not blank.
@@ -203,6 +203,24 @@ pub struct Monitor {
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "rfc3339::serialize")]
     pub updated_at: DateTime<Utc>,
+}
+
+impl Monitor {
+    /// Its definition, as `POST /api/v1/monitors` would take it back.
+    pub fn input(&self) -> MonitorInput {
+        MonitorInput {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            probe: self.probe.clone(),
+            interval_seconds: self.interval_seconds,
+            labels: self.labels.clone(),
+            failure_threshold: self.failure_threshold,
+            success_threshold: self.success_threshold,
+            degraded_threshold_ms: self.degraded_threshold_ms,
+            locations: self.locations.clone(),
+            location_failure_threshold: self.location_failure_threshold,
+        }
+    }
 }
 
 /// One stored probe result of a monitor.

@@ -120,7 +120,7 @@ fn default_smtp_port() -> u16 {
 
 /// Which part of a channel's URL is a credential.
 #[derive(Clone, Copy)]
-enum UrlSecret {
+pub(crate) enum UrlSecret {
     /// Only a userinfo password and query parameters with sensitive names (generic webhooks).
     Sensitive,
     /// The whole path (Slack `/services/T…/B…/…`, Feishu `/open-apis/bot/v2/hook/<token>`).
@@ -451,7 +451,7 @@ fn is_placeholder(s: &str) -> bool {
 }
 
 /// Header and query parameter names whose values are credentials.
-fn sensitive_name(name: &str) -> bool {
+pub(crate) fn sensitive_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     [
         "auth",
@@ -479,14 +479,14 @@ fn restore(secret: &mut Option<Secret>, old: &Option<Secret>) {
     }
 }
 
-fn restore_url(url: &mut String, old: &str, how: UrlSecret) {
+pub(crate) fn restore_url(url: &mut String, old: &str, how: UrlSecret) {
     if *url == mask_url(old, how) {
         *url = old.to_string();
     }
 }
 
 /// `raw` with its credential part replaced with [`REDACTED`]; unchanged when it has none.
-fn mask_url(raw: &str, how: UrlSecret) -> String {
+pub(crate) fn mask_url(raw: &str, how: UrlSecret) -> String {
     let Ok(mut url) = Url::parse(raw) else {
         return REDACTED.into();
     };

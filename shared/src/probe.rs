@@ -2,6 +2,7 @@
 //! (which executes them). Field names follow Prometheus' blackbox_exporter where one exists.
 
 use crate::condition::{Condition, ConditionResult};
+use crate::notify::{REDACTED, UrlSecret, mask_url, restore_url, sensitive_name};
 use crate::problem::ApiError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -568,6 +569,61 @@ pub struct BatchResponse {
     pub results: Vec<ProbeResult>,
 }
 
+/// Redaction of a probe's credentials for exports, as channels do it
+/// ([`ChannelSpec::redacted`](crate::notify::ChannelSpec::redacted)): the password and
+/// sensitive query parameters of an http or browser target, and header values whose names say
+/// they are credentials (`Authorization`, `X-Api-Key`, `Cookie`…), read [`REDACTED`].
+impl ProbeSpec {
+    fn url_target(&self) -> bool {
+        matches!(self.kind, ProbeKind::Http | ProbeKind::Browser)
+    }
+
+    /// The spec with its credentials replaced with [`REDACTED`].
+    pub fn redacted(&self) -> Self {
+        let mut r = self.clone();
+        if r.url_target() {
+            r.target = mask_url(&r.target, UrlSecret::Sensitive);
+        }
+        for (name, value) in r.headers.iter_mut() {
+            if sensitive_name(name) {
+                *value = REDACTED.into();
+            }
+        }
+        r
+    }
+
+    /// Puts back what [`redacted`](Self::redacted) hid, from the stored `old` spec: a target
+    /// equal to the old one's masked form, and [`REDACTED`] header values while the target
+    /// stays the same (a credential follows its destination, as a channel's does).
+    pub fn keep_secrets_from(&mut self, old: &Self) {
+        if self.url_target() && old.url_target() {
+            restore_url(&mut self.target, &old.target, UrlSecret::Sensitive);
+        }
+        if self.target != old.target {
+            return;
+        }
+        for (name, value) in self.headers.iter_mut() {
+            if let Some(old) = old.headers.get(name)
+                && value == REDACTED
+            {
+                value.clone_from(old);
+            }
+        }
+    }
+
+    /// The field (`target`, `headers.NAME`) still holding [`REDACTED`] after
+    /// [`keep_secrets_from`](Self::keep_secrets_from): a value nobody gave.
+    pub fn redaction_left(&self) -> Option<String> {
+        if self.target.contains(REDACTED) {
+            return Some("target".into());
+        }
+        self.headers
+            .iter()
+            .find(|(_, v)| *v == REDACTED)
+            .map(|(k, _)| format!("headers.{k}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -627,5 +683,55 @@ mod tests {
         assert_eq!(split_host_port("a.b:80"), Some(("a.b", 80)));
         assert_eq!(split_host_port("a.b:0"), None);
         assert_eq!(split_host_port("a.b"), None);
+    }
+
+    fn with_credentials(target: &str) -> ProbeSpec {
+        let mut spec = ProbeSpec::new(ProbeKind::Http, target);
+        spec.headers
+            .insert("Authorization".into(), "Bearer s3cr3t".into());
+        spec.headers.insert("Accept".into(), "text/html".into());
+        spec
+    }
+
+    #[test]
+    fn redaction_hides_credentials_and_an_unchanged_target_gets_them_back() {
+        let old = with_credentials("https://u:pw@example.com/x?api_key=k1&page=2");
+        let shown = old.redacted();
+        assert_eq!(shown.headers["Authorization"], REDACTED);
+        assert_eq!(shown.headers["Accept"], "text/html");
+        assert!(!shown.target.contains("pw") && !shown.target.contains("k1"));
+        assert!(shown.target.contains("page=2"), "{}", shown.target);
+        assert_eq!(shown.redaction_left().as_deref(), Some("target"));
+        let mut back = shown.clone();
+        back.keep_secrets_from(&old);
+        assert_eq!(back, old);
+        assert_eq!(back.redaction_left(), None);
+        // Pointed elsewhere, the stored credentials stay behind.
+        let mut moved = shown;
+        moved.target = "https://elsewhere.example/".into();
+        moved.keep_secrets_from(&old);
+        assert_eq!(
+            moved.redaction_left().as_deref(),
+            Some("headers.Authorization")
+        );
+        // A tcp target is not a URL: left alone.
+        let tcp = ProbeSpec::new(ProbeKind::Tcp, "db:5432");
+        assert_eq!(tcp.redacted(), tcp);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn redacted_specs_restore_from_the_stored_one(
+            host in "[a-z]{1,10}",
+            password in "[a-zA-Z0-9]{1,12}",
+            token in "[ -~]{0,30}",
+            header in "[A-Za-z-]{1,20}",
+        ) {
+            let mut old = with_credentials(&format!("http://user:{password}@{host}/p?token=t"));
+            old.headers.insert(header, token);
+            let mut back = old.redacted();
+            back.keep_secrets_from(&old);
+            proptest::prop_assert_eq!(back, old);
+        }
     }
 }

@@ -40,6 +40,7 @@ impl App {
                 "inspection",
                 "executor",
                 "plans",
+                "config",
                 "outbound",
             ],
             App::Pageinspect => &["probe", "auth", "location", "egress", "resolver", "browser"],

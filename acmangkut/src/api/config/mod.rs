@@ -17,9 +17,10 @@ use shared::{ApiError, ErrorCode};
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
-    /// Comma-separated kinds: `inspection`, `operations`, `plans`; none: every kind the caller
-    /// may read.
-    #[param(pattern = "^((inspection|operations|plans)(,(inspection|operations|plans))*)?$")]
+    /// Comma-separated kinds: `monitors`, `inspection`, `operations`, `plans`; none: every kind
+    /// the caller may read.
+    #[param(pattern = "^((monitors|inspection|operations|plans)\
+                   (,(monitors|inspection|operations|plans))*)?$")]
     pub kinds: Option<String>,
 }
 
@@ -49,7 +50,7 @@ fn kinds<P: crate::iam::permissions::Needs>(
             ApiError::field(
                 ErrorCode::InvalidQuery,
                 "kinds",
-                format!("`{name}` is not a kind: inspection, operations or plans"),
+                format!("`{name}` is not a kind: monitors, inspection, operations or plans"),
             )
         })?;
         needs(state, kind.read(), "kinds")?;
@@ -108,20 +109,14 @@ pub async fn apply_yaml(
             code::apply(c, &ctx, &doc, dry_run)
         })
         .await?;
-    tracing::info!(
-        dry_run,
-        created = result.rules.created.len()
-            + result.tasks.created.len()
-            + result.operations.created.len()
-            + result.plans.created.len(),
-        "config applied"
-    );
+    let (created, updated, unchanged) = result.totals();
+    tracing::info!(dry_run, created, updated, unchanged, "config applied");
     Ok(web::Json(result))
 }
 
-/// Every kind the caller may read (or those `kinds` names) as one YAML document: custom
-/// inspection plugins, channels (secrets redacted), rules, tasks, operations (built-ins as
-/// shipped left out) and plans.
+/// Every kind the caller may read (or those `kinds` names) as one YAML document: monitors
+/// (probe credentials redacted), custom inspection plugins, channels (secrets redacted), rules,
+/// tasks, operations (built-ins as shipped left out) and plans.
 #[utoipa::path(
     get,
     path = "/api/v1/config",

@@ -1,6 +1,7 @@
 //! Config as code: every kind of definition exported and applied as one YAML document, matched
-//! by name (operations by code). [`apply`] composes the per-kind appliers ([`inspection`]:
-//! plugins, channels, rules, tasks; [`operations`]; [`plans`]) in one transaction, in the order
+//! by name (operations by code). [`apply`] composes the per-kind appliers ([`monitors`];
+//! [`inspection`]: plugins, channels, rules, tasks; [`operations`]; [`plans`]) in one
+//! transaction, in the order
 //! later kinds refer to earlier ones (a plan names operations and channels). It is idempotent
 //! (a second apply of the same document reports everything unchanged and writes nothing),
 //! never deletes what the document leaves out, and a dry run does the same work and rolls it
@@ -10,7 +11,9 @@
 //! Which kinds a caller exports and applies is their permissions' business: [`Kind`] names the
 //! permission that reads and the one that writes each.
 
+pub mod dir;
 pub mod inspection;
+pub mod monitors;
 pub mod operations;
 pub mod plans;
 
@@ -19,6 +22,7 @@ use crate::store::audit::Actor;
 use crate::store::{self, DbConn};
 use serde::{Deserialize, Serialize};
 use shared::inspection::{PluginInput, RuleInput, TaskInput};
+use shared::monitor::MonitorInput;
 use shared::permissions::Permission;
 use shared::plan::PlanDocument;
 
@@ -28,6 +32,9 @@ pub use operations::OperationEntry;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Document {
+    /// Monitors by name (their definitions; credentials redacted on export).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub monitors: Vec<MonitorInput>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plugins: Vec<PluginInput>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -48,6 +55,8 @@ pub struct Document {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
+    /// `monitors`: `monitors:read` / `monitors:write`.
+    Monitors,
     /// `plugins`, `channels`, `rules`, `tasks`: `inspections:read` / `inspections:write`.
     Inspection,
     /// `operations`: `plans:read` / `plans:write`, as the catalog's API.
@@ -57,10 +66,16 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Self::Inspection, Self::Operations, Self::Plans];
+    pub const ALL: [Kind; 4] = [
+        Self::Monitors,
+        Self::Inspection,
+        Self::Operations,
+        Self::Plans,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Monitors => "monitors",
             Self::Inspection => "inspection",
             Self::Operations => "operations",
             Self::Plans => "plans",
@@ -73,6 +88,7 @@ impl Kind {
 
     pub fn read(self) -> Permission {
         match self {
+            Self::Monitors => Permission::MonitorsRead,
             Self::Inspection => Permission::InspectionsRead,
             Self::Operations | Self::Plans => Permission::PlansRead,
         }
@@ -80,6 +96,7 @@ impl Kind {
 
     pub fn write(self) -> Permission {
         match self {
+            Self::Monitors => Permission::MonitorsWrite,
             Self::Inspection => Permission::InspectionsWrite,
             Self::Operations | Self::Plans => Permission::PlansWrite,
         }
@@ -88,6 +105,7 @@ impl Kind {
     /// The document's first non-empty section of this kind, if any (what an apply writes).
     pub fn section_in(self, doc: &Document) -> Option<&'static str> {
         match self {
+            Self::Monitors => (!doc.monitors.is_empty()).then_some("monitors"),
             Self::Inspection => [
                 ("plugins", doc.plugins.is_empty()),
                 ("channels", doc.channels.is_empty()),
@@ -129,12 +147,39 @@ pub(crate) enum Change {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ApplyResult {
     pub dry_run: bool,
+    pub monitors: Outcome,
     pub plugins: Outcome,
     pub channels: Outcome,
     pub rules: Outcome,
     pub tasks: Outcome,
     pub operations: Outcome,
     pub plans: Outcome,
+}
+
+impl ApplyResult {
+    /// Each section's outcome, by name.
+    pub fn sections(&self) -> [(&'static str, &Outcome); 7] {
+        [
+            ("monitors", &self.monitors),
+            ("plugins", &self.plugins),
+            ("channels", &self.channels),
+            ("rules", &self.rules),
+            ("tasks", &self.tasks),
+            ("operations", &self.operations),
+            ("plans", &self.plans),
+        ]
+    }
+
+    /// Objects created, updated and unchanged over every section.
+    pub fn totals(&self) -> (usize, usize, usize) {
+        self.sections().iter().fold((0, 0, 0), |(c, u, n), (_, o)| {
+            (
+                c + o.created.len(),
+                u + o.updated.len(),
+                n + o.unchanged.len(),
+            )
+        })
+    }
 }
 
 /// Parses a YAML document; errors name the field (`rules[2].level`) and the line.
@@ -151,12 +196,13 @@ pub fn render(doc: &Document) -> Result<String, Error> {
     serde_yaml_ng::to_string(doc).map_err(Error::internal)
 }
 
-/// Everything of `kinds` defined now (custom plugins only; channel secrets redacted;
+/// Everything of `kinds` defined now (custom plugins only; channel and probe secrets redacted;
 /// built-in operations as shipped left out).
 pub fn export(conn: &mut DbConn, kinds: &[Kind]) -> Result<Document, Error> {
     let mut doc = Document::default();
     for kind in kinds {
         match kind {
+            Kind::Monitors => doc.monitors = monitors::export(conn)?,
             Kind::Inspection => inspection::export(conn, &mut doc)?,
             Kind::Operations => doc.operations = operations::export(conn)?,
             Kind::Plans => doc.plans = plans::export(conn)?,
@@ -165,15 +211,15 @@ pub fn export(conn: &mut DbConn, kinds: &[Kind]) -> Result<Document, Error> {
     Ok(doc)
 }
 
-/// Refuses (naming the section) a document with operations or plans, for the places that
-/// apply the inspection kinds only (`/api/v1/inspection/config:apply`, the console's page).
+/// Refuses (naming the section) a document with monitors, operations or plans, for the places
+/// that apply the inspection kinds only (`/api/v1/inspection/config:apply`, the console's page).
 pub fn only_inspection(doc: &Document) -> Result<(), Error> {
-    for kind in [Kind::Operations, Kind::Plans] {
+    for kind in [Kind::Monitors, Kind::Operations, Kind::Plans] {
         if let Some(section) = kind.section_in(doc) {
             return Err(Error::invalid(
                 section,
                 "the inspection config holds plugins, channels, rules and tasks: apply \
-                 operations and plans at /api/v1/config:apply",
+                 monitors, operations and plans at /api/v1/config:apply",
             ));
         }
     }
@@ -216,6 +262,11 @@ pub fn apply(
     dry_run: bool,
 ) -> Result<ApplyResult, Error> {
     refuse_repeats(
+        "monitors",
+        "name",
+        &doc.monitors.iter().map(|x| &x.name).collect::<Vec<_>>(),
+    )?;
+    refuse_repeats(
         "plugins",
         "name",
         &doc.plugins.iter().map(|x| &x.name).collect::<Vec<_>>(),
@@ -247,6 +298,7 @@ pub fn apply(
             dry_run,
             ..Default::default()
         };
+        monitors::apply(c, ctx.actor, &doc.monitors, &mut out.monitors)?;
         inspection::apply(c, ctx, doc, &mut out)?;
         operations::apply(c, ctx.actor, &doc.operations, &mut out.operations)?;
         plans::apply(c, ctx, &doc.plans, &mut out.plans)?;

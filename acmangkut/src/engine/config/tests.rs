@@ -75,6 +75,35 @@ fn only_inspection_names_the_first_other_section() {
     assert_eq!(Kind::Operations.section_in(&doc), Some("operations"));
 }
 
+#[test]
+fn monitors_parse_and_their_errors_name_the_field() {
+    let yaml = "monitors:\n- name: web\n  probe: {kind: http, target: 'http://x/'}\n";
+    let doc = parse(yaml.as_bytes()).expect("parses");
+    assert_eq!(doc.monitors[0].interval_seconds, 60, "the API's default");
+    assert_eq!(Kind::Monitors.section_in(&doc), Some("monitors"));
+    assert_eq!(Kind::parse("monitors"), Some(Kind::Monitors));
+    let e = answer(only_inspection(&doc).expect_err("monitors"));
+    assert_eq!(e.field.as_deref(), Some("monitors"));
+    for (bad, field) in [
+        (
+            yaml.replace("kind: http", "kind: smtp"),
+            "monitors[0].probe.kind",
+        ),
+        (
+            yaml.replace("  probe:", "  colour: red\n  probe:"),
+            "monitors[0]",
+        ),
+        (
+            format!("{yaml}  interval_seconds: soon\n"),
+            "monitors[0].interval_seconds",
+        ),
+    ] {
+        let e = answer(parse(bad.as_bytes()).expect_err(&bad));
+        let got = e.field.unwrap_or_default();
+        assert!(got.starts_with(field), "{bad}: {got}: {}", e.detail);
+    }
+}
+
 proptest::proptest! {
     #[test]
     fn parse_never_panics(s in ".{0,200}") {
@@ -105,6 +134,15 @@ proptest::proptest! {
              - name: o\n    operation: {{code: {code}, params: {{url: 'http://{target}'}}}}\n"
         );
         doc.plans = vec![shared::plan::PlanDocument::from_yaml(&plan).expect("a plan")];
+        let mut monitor: shared::monitor::MonitorInput = serde_json::from_value(serde_json::json!({
+            "name": name,
+            "probe": {"kind": "tcp", "target": target},
+            "interval_seconds": seconds,
+            "labels": {"code": code},
+        }))
+        .expect("a monitor");
+        monitor.probe.headers.insert("X-Api-Key".into(), code.clone());
+        doc.monitors = vec![monitor];
         doc.rules = vec![RuleInput {
             name: name.clone(),
             plugin: "tcp".into(),

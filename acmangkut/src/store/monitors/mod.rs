@@ -83,6 +83,11 @@ pub fn get(conn: &mut DbConn, id: i64) -> QueryResult<Monitor> {
     Ok(row.into_api(labels.into_iter().collect()))
 }
 
+/// The id of the monitor named `name` (names are unique).
+pub fn id_by_name(conn: &mut DbConn, name: &str) -> QueryResult<Option<i64>> {
+    crate::find_by!(conn, monitors::table, monitors::name, name, monitors::id)
+}
+
 /// One page of monitor rows, the labels of those monitors (in no particular order), and how
 /// many monitors match the filter.
 struct PageRows {
