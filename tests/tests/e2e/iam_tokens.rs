@@ -377,7 +377,8 @@ async fn a_token_revoked_on_one_replica_is_refused_by_another_within_two_seconds
     assert_eq!(revoked.status(), 204);
     assert_eq!(on_a, 401, "the replica that revoked it refuses it at once");
     assert!(
-        refused_after <= acmangkut::iam::ACCESS_TTL + Duration::from_millis(500),
+        // The bound, plus the time of one poll and its answer on a loaded machine.
+        refused_after <= acmangkut::iam::ACCESS_TTL + Duration::from_secs(1),
         "replica b refused it after {refused_after:?}"
     );
     a.handle.stop().await;
