@@ -9,7 +9,7 @@ use super::oidc::Mode;
 use super::principal::{Principal, Via};
 use super::secrets::{same, sha256_hex};
 use crate::store::audit;
-use crate::store::iam::{sessions, tokens};
+use crate::store::iam::sessions;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, header};
@@ -207,11 +207,10 @@ fn usable(iam: &Iam, disabled: bool, break_glass: bool) -> Result<(), ApiError> 
 }
 
 async fn api_token(iam: &Iam, token: &str, peer: String) -> Result<Principal, ApiError> {
-    let hash = sha256_hex(token);
-    let found = iam.store().run(move |c| tokens::find(c, &hash)).await?;
-    let Some((t, user)) = found else {
+    let Some(found) = iam.api_token(sha256_hex(token)).await? else {
         return Err(invalid("the API token is unknown, expired or revoked"));
     };
+    let (t, user) = &*found;
     usable(iam, user.disabled, user.break_glass)?;
     let access = iam.access().await?;
     let roles = access.roles_of(&user.username, &[]);
@@ -226,8 +225,8 @@ async fn api_token(iam: &Iam, token: &str, peer: String) -> Result<Principal, Ap
         break_glass: user.break_glass,
         session: None,
         token_id: Some(t.id),
-        name: user.username,
-        display_name: user.display_name,
+        name: user.username.clone(),
+        display_name: user.display_name.clone(),
         peer,
     })
 }

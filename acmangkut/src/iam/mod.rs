@@ -29,15 +29,34 @@ use crate::engine::{Shutdown, stopped};
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::store::iam::access::AccessSnapshot;
+use crate::store::iam::tokens::{TokenRow, find as find_token};
+use crate::store::iam::users::UserRow;
 use shared::ApiError;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-/// How stale the in-memory copy of roles and bindings may be. Changes made on this replica
-/// apply at once; other replicas see them within this time.
-const ACCESS_TTL: Duration = Duration::from_secs(2);
+/// How stale the in-memory copy of roles and bindings, and of the API tokens found in the
+/// database, may be. Changes made on this replica apply at once; other replicas see them within
+/// this time (a token revoked on one replica is refused by every other within 2 s).
+pub const ACCESS_TTL: Duration = Duration::from_secs(2);
+
+/// Most API tokens kept in memory at once; the cache starts over when it is full.
+const TOKEN_CACHE_MAX: usize = 10_000;
+
+/// A live API token and its owner, as [`crate::store::iam::tokens::find`] answers them.
+pub type FoundToken = Arc<(TokenRow, UserRow)>;
+
+/// API tokens found in the database, by the hash of their secret, with when they were read.
+/// Only live tokens are kept (an unknown token is looked up every time, so one created on
+/// another replica works at once). `generation` moves on every invalidation, so a lookup that
+/// began before a revocation on this replica does not put the revoked token back.
+#[derive(Default)]
+struct TokenCache {
+    generation: u64,
+    found: HashMap<String, (Instant, FoundToken)>,
+}
 
 /// IAM state shared by every worker of one acmangkut instance.
 #[derive(Clone)]
@@ -48,6 +67,7 @@ pub struct Iam {
 struct Inner {
     config: IamConfig,
     access: RwLock<Option<(Instant, Arc<AccessSnapshot>)>>,
+    tokens: RwLock<TokenCache>,
     /// This instance's switch (`closeIam`), as the original procedure expects per instance.
     local_degraded: AtomicBool,
     /// The cluster-wide switch, refreshed from the database.
@@ -85,6 +105,7 @@ impl Iam {
                 cluster_degraded: AtomicBool::new(false),
                 config,
                 access: RwLock::new(None),
+                tokens: RwLock::new(TokenCache::default()),
                 token_uses: Mutex::new(HashMap::new()),
                 bootstrap_reads: Mutex::new(HashMap::new()),
                 oidc,
@@ -165,11 +186,56 @@ impl Iam {
         Ok(snap)
     }
 
-    /// After a change to roles or bindings on this replica.
+    /// After a change to roles, bindings, users or API tokens on this replica: the next
+    /// request reads them from the database.
     pub fn invalidate_access(&self) {
         if let Ok(mut guard) = self.inner.access.write() {
             *guard = None;
         }
+        if let Ok(mut cache) = self.inner.tokens.write() {
+            cache.generation += 1;
+            cache.found.clear();
+        }
+    }
+
+    /// The live API token whose secret hashes to `hash`, and its owner: read from the database
+    /// at most [`ACCESS_TTL`] ago (its expiry is compared with the clock on every call). An
+    /// API client sends the same token on every request, and on PostgreSQL its lookup is one
+    /// more round trip per request.
+    pub async fn api_token(&self, hash: String) -> Result<Option<FoundToken>, ApiError> {
+        let generation = match self.inner.tokens.read() {
+            Ok(cache) => {
+                if let Some((at, found)) = cache.found.get(&hash)
+                    && at.elapsed() < ACCESS_TTL
+                    && found.0.expires_at > crate::store::now_ms()
+                {
+                    return Ok(Some(found.clone()));
+                }
+                cache.generation
+            }
+            Err(_) => u64::MAX,
+        };
+        let key = hash.clone();
+        let found = self
+            .inner
+            .store
+            .run(move |c| find_token(c, &key))
+            .await?
+            .map(Arc::new);
+        if let Ok(mut cache) = self.inner.tokens.write() {
+            match &found {
+                Some(f) if cache.generation == generation => {
+                    if cache.found.len() >= TOKEN_CACHE_MAX {
+                        cache.found.clear();
+                    }
+                    cache.found.insert(hash, (Instant::now(), f.clone()));
+                }
+                _ => {
+                    cache.found.remove(&hash);
+                }
+            }
+        }
+        Ok(found)
     }
 
     pub fn note_token_use(&self, token_id: i64) {

@@ -1,6 +1,8 @@
 //! The schema migrations, each written once (`migrations/<version>_<name>/{up,down}.sql`) in
 //! PostgreSQL's dialect. SQLite's is derived by the three substitutions in [`SQLITE`]: the
-//! only places the two dialects differ in our schema. Versions are the folder names, as
+//! only places the two dialects differ in our tables. A step that needs more (triggers: a
+//! function on PostgreSQL, an inline body on SQLite) also has `{up,down}.sqlite.sql`, marked
+//! `sqlite` in [`STEPS`]. Versions are the folder names, as
 //! diesel's own file-based migrations name them, so databases migrated before keep their
 //! history.
 
@@ -12,12 +14,20 @@ use diesel::migration::{
 use std::fmt;
 
 macro_rules! steps {
-    ($($name:literal),+ $(,)?) => {
+    ($($name:literal $($own:ident)?),+ $(,)?) => {
         &[$(Step {
             name: $name,
             up: include_str!(concat!("migrations/", $name, "/up.sql")),
             down: include_str!(concat!("migrations/", $name, "/down.sql")),
+            sqlite: steps!(@sqlite $name $($own)?),
         }),+]
+    };
+    (@sqlite $name:literal) => { None };
+    (@sqlite $name:literal sqlite) => {
+        Some((
+            include_str!(concat!("migrations/", $name, "/up.sqlite.sql")),
+            include_str!(concat!("migrations/", $name, "/down.sqlite.sql")),
+        ))
     };
 }
 
@@ -32,6 +42,7 @@ const STEPS: &[Step] = steps!(
     "2026-12-08-000007_plans",
     "2026-12-08-000008_executions",
     "2026-12-09-000010_plan_triggers",
+    "2026-12-10-000012_monitor_counts" sqlite,
 );
 
 /// PostgreSQL's words and SQLite's for the same column.
@@ -45,6 +56,18 @@ struct Step {
     name: &'static str,
     up: &'static str,
     down: &'static str,
+    /// SQLite's own `up` and `down`, when the substitutions are not enough.
+    sqlite: Option<(&'static str, &'static str)>,
+}
+
+impl Step {
+    /// `up` and `down` in `dialect`.
+    fn texts(&self, dialect: Dialect) -> (String, String) {
+        match (dialect, self.sqlite) {
+            (Dialect::Sqlite, Some((up, down))) => (up.to_string(), down.to_string()),
+            _ => (dialect.render(self.up), dialect.render(self.down)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,10 +95,11 @@ impl<DB: Backend> MigrationSource<DB> for Migrations {
         Ok(STEPS
             .iter()
             .map(|s| {
+                let (up, down) = s.texts(self.0);
                 Box::new(Rendered {
                     name: Name(s.name),
-                    up: self.0.render(s.up),
-                    down: self.0.render(s.down),
+                    up,
+                    down,
                 }) as Box<dyn Migration<DB>>
             })
             .collect())
@@ -141,8 +165,8 @@ mod tests {
     #[test]
     fn sqlite_sees_no_postgresql_only_type() {
         for step in STEPS {
-            for sql in [step.up, step.down] {
-                let lite = Dialect::Sqlite.render(sql);
+            let (up, down) = step.texts(Dialect::Sqlite);
+            for lite in [up, down] {
                 for (pg, _) in SQLITE {
                     assert!(!lite.contains(pg), "{}: `{pg}` left for SQLite", step.name);
                 }
@@ -160,6 +184,20 @@ mod tests {
         folders.sort();
         let steps: Vec<&str> = STEPS.iter().map(|s| s.name).collect();
         assert_eq!(folders, steps, "add the new folder to STEPS, oldest first");
+    }
+
+    #[test]
+    fn a_folder_with_sqlite_texts_is_marked_sqlite() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/migrations");
+        for step in STEPS {
+            let own = dir.join(step.name).join("up.sqlite.sql").exists();
+            assert_eq!(
+                own,
+                step.sqlite.is_some(),
+                "{}: mark it `sqlite`",
+                step.name
+            );
+        }
     }
 
     #[test]

@@ -38,6 +38,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    monitor_counts (shard) {
+        shard -> BigInt,
+        n -> BigInt,
+    }
+}
+
+diesel::table! {
     probe_results (id) {
         id -> BigInt,
         monitor_id -> BigInt,

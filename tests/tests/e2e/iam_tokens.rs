@@ -299,8 +299,9 @@ async fn a_revoked_token_is_refused_and_only_its_owner_can_revoke_it() {
     app.handle.stop().await;
 }
 
-/// The server compares a token's stored expiry with its clock on every request, so moving the
-/// stored expiry into the past is the same as the lifetime running out.
+/// The server compares a token's expiry with its clock on every request, also when it has the
+/// token in memory: a token whose stored expiry is a moment away works until then, and is
+/// refused right after (within the cache's lifetime, so from memory).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_token_is_refused() {
     let (app, _db) = start().await;
@@ -310,18 +311,20 @@ async fn an_expired_token_is_refused() {
         token["id"].as_i64().expect("id"),
         secret(&token).to_string(),
     );
-    assert_eq!(read_and_write(&app, &secret, "m1").await.0, 200);
-
-    let past = chrono::Utc::now().timestamp_millis() - 1_000;
+    let expires = chrono::Utc::now().timestamp_millis() + 1_000;
     app.open_store()
         .await
         .run(move |c| {
             acmangkut::db!(c, |c| diesel::update(iam_api_tokens::table.find(id))
-                .set(iam_api_tokens::expires_at.eq(past))
+                .set(iam_api_tokens::expires_at.eq(expires))
                 .execute(c))
         })
         .await
-        .expect("expire the token");
+        .expect("expire the token soon");
+    assert_eq!(read_and_write(&app, &secret, "m1").await.0, 200);
+    let wait = expires + 50 - chrono::Utc::now().timestamp_millis();
+    tokio::time::sleep(Duration::from_millis(wait.max(0) as u64)).await;
+
     let r = bearer_client(&secret)
         .get(app.url("/api/v1/monitors"))
         .send()
@@ -332,6 +335,54 @@ async fn an_expired_token_is_refused() {
     let body: Value = r.json().await.expect("json");
     assert_eq!(body["status"], 401);
     app.handle.stop().await;
+}
+
+/// Each replica keeps the tokens it has looked up in memory for at most
+/// `acmangkut::iam::ACCESS_TTL` (2 s): the replica that revokes a token refuses it at once, the
+/// others within that time, as `docs/iam.md` says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_revoked_on_one_replica_is_refused_by_another_within_two_seconds() {
+    let db = TestDb::new();
+    let mut config = test_config(&db, "http://127.0.0.1:9");
+    config.scheduler.enabled = false;
+    let (a, b) = (
+        spawn_acmangkut(config.clone()).await,
+        spawn_acmangkut(config).await,
+    );
+    let (olga, _) = user(&a, "olga", &["operator"]).await;
+    let token = olga.create_token("ci", 1, &[]).await;
+    let (id, secret) = (
+        token["id"].as_i64().expect("id"),
+        secret(&token).to_string(),
+    );
+    let list = |app: &TestApp| {
+        let (c, url) = (bearer_client(&secret), app.url("/api/v1/monitors"));
+        async move { c.get(url).send().await.expect("GET").status().as_u16() }
+    };
+    // Both replicas have the token in memory now.
+    assert_eq!((list(&a).await, list(&b).await), (200, 200));
+
+    let revoked = olga
+        .request(Method::DELETE, &format!("/api/v1/tokens/{id}"))
+        .send()
+        .await
+        .expect("DELETE");
+    let at = std::time::Instant::now();
+    let on_a = list(&a).await;
+    let refused_after = eventually(Duration::from_secs(5), "refused by replica b", || async {
+        (list(&b).await == 401).then(|| at.elapsed())
+    })
+    .await;
+
+    assert_eq!(revoked.status(), 204);
+    assert_eq!(on_a, 401, "the replica that revoked it refuses it at once");
+    assert!(
+        // The bound, plus the time of one poll and its answer on a loaded machine.
+        refused_after <= acmangkut::iam::ACCESS_TTL + Duration::from_secs(1),
+        "replica b refused it after {refused_after:?}"
+    );
+    a.handle.stop().await;
+    b.handle.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -58,5 +58,6 @@ pub async fn revoke(
     auth.store
         .run(move |c| tokens::revoke(c, &actor, user, id))
         .await?;
+    auth.iam.invalidate_access();
     Ok(HttpResponse::NoContent().finish())
 }

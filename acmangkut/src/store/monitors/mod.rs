@@ -10,10 +10,14 @@ pub mod rollups;
 use self::models::{LabelRow, MonitorApiRow, MonitorDefinition, NewMonitor, StateChangeRow};
 use crate::db;
 use crate::store::audit::{Actor, AuditWrite};
-use crate::store::schema::{monitor_labels, monitors, state_changes};
+use crate::store::schema::{monitor_counts, monitor_labels, monitors, state_changes};
 use crate::store::{DbConn, now_ms};
+use diesel::dsl::sql;
+use diesel::expression::SqlLiteral;
 use diesel::prelude::*;
+use diesel::query_dsl::LoadQuery;
 use diesel::result::{Error as DbError, QueryResult};
+use diesel::sql_types::BigInt;
 use shared::monitor::{Monitor, MonitorInput, MonitorState, StateChange};
 use shared::page::Page;
 use std::collections::{BTreeMap, HashMap};
@@ -242,7 +246,7 @@ fn page_rows_all(conn: &mut DbConn, limit: i64, offset: i64) -> QueryResult<Page
         DbConn::Pg(c) => return pg_page::page_rows(c, limit, offset),
         DbConn::Sqlite(c) => c,
     };
-    let total = monitors::table.count().get_result(c)?;
+    let total = count_counters(c)?;
     let rows: Vec<MonitorApiRow> = monitors::table
         .order(monitors::id.asc())
         .limit(limit)
@@ -261,6 +265,18 @@ fn page_rows_all(conn: &mut DbConn, limit: i64, offset: i64) -> QueryResult<Page
         labels,
         total,
     })
+}
+
+/// How many monitors there are: the sum of `monitor_counts`, which triggers keep in the
+/// transaction that inserts or deletes a monitor (migration `000012_monitor_counts`), so no
+/// statement reads every monitor to answer it.
+fn count_counters<C: Connection>(c: &mut C) -> QueryResult<i64>
+where
+    for<'a> diesel::dsl::Select<monitor_counts::table, SqlLiteral<BigInt>>: LoadQuery<'a, C, i64>,
+{
+    monitor_counts::table
+        .select(sql::<BigInt>("CAST(COALESCE(SUM(n), 0) AS BIGINT)"))
+        .get_result(c)
 }
 
 pub fn update(
@@ -520,5 +536,57 @@ mod tests {
                 serde_json::to_value(&alone).expect("json")
             );
         }
+    }
+
+    /// The unfiltered page's total is read from `monitor_counts`, kept by triggers: it is the
+    /// number of monitors after creates, deletes through the store and deletes by hand, and
+    /// nothing is counted for a create that rolls back.
+    #[test]
+    fn the_total_is_the_number_of_monitors_after_creates_and_deletes() {
+        let (_db, mut conn) = database();
+        let actor = Actor {
+            name: "test".into(),
+            kind: "user",
+            peer: "127.0.0.1".into(),
+        };
+        let total = |conn: &mut DbConn| {
+            let counted: i64 = db!(conn, |c| monitors::table.count().get_result(c)).expect("n");
+            let (_, total) = list(conn, &MonitorFilter::default(), 1, 0).expect("list");
+            (total, counted)
+        };
+        assert_eq!(total(&mut conn), (18, 18));
+
+        let ids: Vec<i64> = (0..20)
+            .map(|i| {
+                let mut input = varied_inputs().remove(0);
+                input.name = format!("extra {i}");
+                create(&mut conn, &actor, &input).expect("create").id
+            })
+            .collect();
+        let rolled_back = crate::store::write(&mut conn, |c| {
+            let mut input = varied_inputs().remove(0);
+            input.name = "rolled back".into();
+            create(c, &actor, &input)?;
+            QueryResult::<()>::Err(DbError::RollbackTransaction)
+        });
+        assert!(rolled_back.is_err());
+        assert_eq!(total(&mut conn), (38, 38));
+
+        for id in ids.iter().step_by(3) {
+            delete(&mut conn, &actor, *id).expect("delete");
+        }
+        let by_hand = ids[1];
+        db!(&mut *conn, |c| diesel::delete(
+            monitors::table.find(by_hand)
+        )
+        .execute(c))
+        .expect("delete by hand");
+
+        assert_eq!(total(&mut conn), (30, 30));
+        // The last page, short of a full one, past the end, and empty.
+        let (items, total) = list(&mut conn, &MonitorFilter::default(), 50, 25).expect("list");
+        assert_eq!((items.len(), total), (5, 30));
+        let (items, total) = list(&mut conn, &MonitorFilter::default(), 50, 30).expect("list");
+        assert_eq!((items.len(), total), (0, 30));
     }
 }

@@ -231,5 +231,6 @@ pub async fn revoke(
         .run(move |c| store::revoke(c, &actor, user, id))
         .await
         .map_err(|e| ui.fail(e))?;
+    auth.iam.invalidate_access();
     Ok(ui.redirect("/tokens?notice=token_revoked".into()))
 }
