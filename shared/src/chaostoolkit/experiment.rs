@@ -267,9 +267,9 @@ impl Experiment {
         }
         no_controls(self.controls.as_ref(), "controls")?;
         for (i, e) in self.extensions.iter().enumerate() {
-            if !e
-                .get("name")
-                .is_some_and(|n| n.as_str().is_some_and(|s| !s.is_empty()))
+            if e.get("name")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
             {
                 return Err(ApiError::invalid(
                     format!("extensions[{i}].name"),
