@@ -16,6 +16,7 @@
 //! - [`plan`]: disaster-recovery plan documents (stages, steps, parameters, targets).
 //! - [`execution`]: executions of disaster-recovery plans: the resolved plan they run, their
 //!   states and views.
+//! - [`chaostoolkit`]: Chaos Toolkit experiments (JSON, YAML), tolerances and journals.
 //! - [`check`]: checks (probe, PromQL, SQL, command) and their outcomes; [`template`]: `{{ var }}`.
 //! - [`permissions`]: the permission catalog and the built-in roles (acmangkut enforces them,
 //!   hasinit seeds them).
@@ -27,6 +28,7 @@
 //! extractor, [`serve`]; acmangkut and pageinspect, not hasinit).
 
 pub mod action;
+pub mod chaostoolkit;
 pub mod check;
 pub mod condition;
 pub mod config;

@@ -4,6 +4,7 @@
 mod bad_input;
 mod browser;
 mod browser_probe;
+mod chaostoolkit;
 mod config_as_code;
 mod config_monitors;
 mod conformance;
