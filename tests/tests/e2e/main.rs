@@ -8,6 +8,7 @@ mod config_as_code;
 mod conformance;
 mod crashes;
 mod database;
+mod drills;
 mod executions_api;
 mod executor;
 mod executor_ssh;
