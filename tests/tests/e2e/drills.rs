@@ -6,7 +6,6 @@
 
 use acmangkut::config::AllowedCommand;
 use has_tests::problems::{BadRequest, assert_each_refused};
-use has_tests::process::Process;
 use has_tests::webhook::WebhookReceiver;
 use has_tests::{TestApp, TestDb, eventually, spawn::test_config, spawn_acmangkut};
 use reqwest::Method;
@@ -438,67 +437,4 @@ async fn drills_a_dry_run_shows_the_selection_and_injects_nothing() {
     assert_eq!(p["steady_state_holds"], true, "{p}");
     assert!(receiver.requests().is_empty());
     assert_eq!(app.get_json(&path).await, json!([]), "no run was written");
-}
-
-/// kill -9 of the real binary while every target's fault is in place, then a restart on the
-/// same database: the restarted process recovers every target within 5 s of its start.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn drills_kill_9_while_injected_then_restart_recovers_every_fault_within_5_s() {
-    let db = TestDb::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let log = dir.path().join("acmangkut.log");
-    let env = vec![
-        ("HAS_PLANS__BUILTIN_FAULTS", "true".to_string()),
-        ("HAS_DRILLS__TICK_MS", "50".to_string()),
-        ("HAS_SCHEDULER__ENABLED", "false".to_string()),
-        ("HAS_SCHEDULER__REPLICA_ID", "drills-crash".to_string()),
-        (
-            "HAS_INSPECTION__COMMANDS__TEST",
-            "/usr/bin/test".to_string(),
-        ),
-    ];
-    let receiver = WebhookReceiver::start().await;
-    let (_marker_dir, file) = marker();
-    let mut p = Process::start(&db.url, &env, &log).await;
-    let d = p
-        .post("/api/v1/drills", &drill(&receiver, &file, "5m"), 201)
-        .await;
-    let drill_id = d["id"].as_i64().expect("id");
-    let r = p
-        .post(&format!("/api/v1/drills/{drill_id}/runs"), &json!({}), 201)
-        .await;
-    let id = r["id"].as_i64().expect("id");
-    eventually(Duration::from_secs(15), "every target injected", || async {
-        let r = p.get_json(&format!("/api/v1/drill-runs/{id}")).await;
-        let all = r["targets"]
-            .as_array()
-            .is_some_and(|t| t.iter().all(|t| t["observed"] == "injected"));
-        all.then_some(())
-    })
-    .await;
-    p.kill9();
-    assert!(TARGETS.iter().all(|t| calls(&receiver, "DELETE", t) == 0));
-
-    let restarted = Instant::now();
-    let p = Process::start(&db.url, &env, &log).await;
-    let took = until_recovered(&receiver, restarted, Duration::from_secs(20)).await;
-    println!(
-        "drill recovery after kill -9 and restart: {} ms from start-up",
-        took.as_millis()
-    );
-    assert!(
-        took < Duration::from_secs(5),
-        "recovered {took:?} after start-up"
-    );
-    let r = eventually(Duration::from_secs(10), "the run ended", || async {
-        let r = p.get_json(&format!("/api/v1/drill-runs/{id}")).await;
-        (r["state"] == "failed").then_some(r)
-    })
-    .await;
-    assert!(
-        r["reason"]
-            .as_str()
-            .is_some_and(|s| s.contains("interrupted")),
-        "{r}"
-    );
 }
