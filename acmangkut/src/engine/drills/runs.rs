@@ -16,6 +16,9 @@ use shared::drill::{
 };
 use std::sync::Arc;
 
+/// A version, its document, and each selected target's rendered faults.
+pub type Planned = (i32, DrillDocument, Vec<(String, Vec<Rendered>)>);
+
 /// Refuses, naming `lever`, while the safety lever is engaged.
 fn refuse_if_lever(c: &mut DbConn) -> Result<(), Error> {
     let l = lever::get(c)?;
@@ -40,11 +43,7 @@ fn refuse_if_lever(c: &mut DbConn) -> Result<(), Error> {
 /// What a run of version `version` (none: the latest) of drill `id` would do, target by
 /// target, without the steady state (see [`steady_state`]). A fault that does not render for
 /// a target is a 400 naming `faults[i].parameters.<name>`.
-pub fn plan(
-    c: &mut DbConn,
-    id: i64,
-    version: Option<i32>,
-) -> Result<(i32, DrillDocument, Vec<(String, Vec<Rendered>)>), Error> {
+pub fn plan(c: &mut DbConn, id: i64, version: Option<i32>) -> Result<Planned, Error> {
     let (version, doc) = drills::saved(c, id, version)?;
     let ops = pinned_operations(c, &doc)?;
     let mut out = Vec::new();
@@ -62,10 +61,7 @@ pub fn plan(
 }
 
 /// The preview of [`plan`], steady state not yet evaluated.
-pub fn preview(
-    id: i64,
-    (version, doc, planned): (i32, DrillDocument, Vec<(String, Vec<Rendered>)>),
-) -> Preview {
+pub fn preview(id: i64, (version, doc, planned): Planned) -> Preview {
     let selected = planned
         .into_iter()
         .map(|(target, faults)| PreviewTarget {
