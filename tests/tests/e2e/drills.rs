@@ -143,6 +143,15 @@ async fn until_recovered(receiver: &WebhookReceiver, since: Instant, within: Dur
     }
 }
 
+/// Waits for gauge `name` to read `value`: the engine refreshes its gauges from the database
+/// every tick, so they trail a state change by up to one.
+async fn gauge(app: &TestApp, name: &str, value: f64) {
+    eventually(Duration::from_secs(5), name, || async {
+        (app.metric(name).await == value).then_some(())
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drills_a_stop_condition_tripping_recovers_every_target_within_a_second() {
     let (app, _db) = app().await;
@@ -180,7 +189,7 @@ async fn drills_a_stop_condition_tripping_recovers_every_target_within_a_second(
             "{t}"
         );
     }
-    assert_eq!(app.metric("has_drill_faults_injected").await, 0.0);
+    gauge(&app, "has_drill_faults_injected", 0.0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -240,7 +249,7 @@ async fn drills_the_safety_lever_stops_running_drills_and_refuses_new_ones() {
             .is_some_and(|s| s.contains("safety lever")),
         "{r}"
     );
-    assert_eq!(app.metric("has_drill_safety_lever").await, 1.0);
+    gauge(&app, "has_drill_safety_lever", 1.0).await;
 
     let path = format!("/api/v1/drills/{drill_id}/runs");
     let (status, body) = app.send(Method::POST, &path, Some(&json!({}))).await;
