@@ -68,11 +68,14 @@ pub struct OverviewPage {
     pub approvals: Option<ApprovalsPanel>,
 }
 
+/// Open risk events per level, and every task with its latest run.
+type Inspection = (Vec<(String, i64)>, Vec<Task>);
+
 /// What the overview read, each part only when the viewer may see it.
 #[derive(Default)]
 struct Read {
     monitors: Option<dashboard::Counts>,
-    inspection: Option<(Vec<(String, i64)>, Vec<Task>)>,
+    inspection: Option<Inspection>,
     executions: Option<(Vec<ExecutionSummary>, i64)>,
     waiting: Option<Vec<reads::Waiting>>,
 }

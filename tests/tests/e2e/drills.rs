@@ -167,7 +167,7 @@ async fn drills_a_stop_condition_tripping_recovers_every_target_within_a_second(
     let tripped = Instant::now();
     std::fs::remove_file(&file).expect("remove the marker");
     let took = until_recovered(&receiver, tripped, Duration::from_secs(5)).await;
-    println!(
+    eprintln!(
         "drill recovery after a stop condition tripped: {} ms",
         took.as_millis()
     );
@@ -238,7 +238,7 @@ async fn drills_the_safety_lever_stops_running_drills_and_refuses_new_ones() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["stopped"], json!([id]));
     let took = until_recovered(&receiver, pulled, Duration::from_secs(5)).await;
-    println!(
+    eprintln!(
         "drill recovery after the safety lever: {} ms",
         took.as_millis()
     );
