@@ -2,7 +2,6 @@
 //! Every error is `application/problem+json` (see `docs/API.md`).
 
 pub mod config;
-pub mod drills;
 pub mod health;
 pub mod iam;
 pub mod inspection;
@@ -105,10 +104,6 @@ routes::api_routes! {
     guarded "super::plans::executions" plans::executions {
         start, list, get, events, pause, resume, skip, retry, approve, reject, abort
     }
-    guarded "super::drills" drills {
-        get_lever, set_lever, list, create, get, update, delete, versions, version, preview
-    }
-    guarded "super::drills::runs" drills::runs { start, list, get, stop, delete, cleanup }
 }
 
 /// 201 Created: the new resource as the body, and where it lives in `Location`.

@@ -7,7 +7,6 @@
 
 pub mod actions;
 pub mod audit;
-pub mod drills;
 mod error;
 pub mod iam;
 pub mod inspection;

@@ -41,7 +41,6 @@ impl App {
                 "executor",
                 "plans",
                 "config",
-                "drills",
                 "outbound",
             ],
             App::Pageinspect => &["probe", "auth", "location", "egress", "resolver", "browser"],

@@ -10,7 +10,6 @@ mod config_monitors;
 mod conformance;
 mod crashes;
 mod database;
-mod drills;
 mod executions_api;
 mod executor;
 mod executor_ssh;
