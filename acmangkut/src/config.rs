@@ -26,6 +26,9 @@ pub struct Config {
     /// Config-as-code documents applied at start-up.
     #[serde(default)]
     pub config: CodeConfig,
+    /// The reconcile loop of fault drills.
+    #[serde(default)]
+    pub drills: DrillsConfig,
     /// HAS's own HTTP clients (webhooks, checks, pageinspect, the identity provider).
     pub outbound: shared::outbound::OutboundConfig,
     pub log: LogConfig,
@@ -79,6 +82,54 @@ impl PlansConfig {
         }
         if self.max_executions == 0 {
             return bad("max_executions", "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// `[drills]`: how this replica drives drill runs (claimed by lease; each target's faults
+/// reconciled towards their desired phase).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DrillsConfig {
+    pub enabled: bool,
+    /// How often to claim runs, renew their leases and reconcile their targets.
+    pub tick_ms: u64,
+    /// A run whose replica stops renewing its lease this long is taken over (and recovered).
+    pub lease_seconds: u64,
+    /// Runs driven at once by this replica.
+    pub max_runs: usize,
+    /// The upper bound of any fault's `max_duration` (`30m`, `1h`; at most `1d`).
+    pub max_fault_duration: shared::plan::Duration,
+}
+
+impl Default for DrillsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            tick_ms: 100,
+            lease_seconds: 30,
+            max_runs: 32,
+            max_fault_duration: shared::plan::Duration::from_millis(3_600_000),
+        }
+    }
+}
+
+impl DrillsConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        let bad = |key: &str, msg: &str| Err(anyhow::anyhow!("config key `drills.{key}`: {msg}"));
+        if self.tick_ms == 0 {
+            return bad("tick_ms", "must be at least 1");
+        }
+        if self.lease_seconds < 2 {
+            return bad("lease_seconds", "must be at least 2");
+        }
+        if self.max_runs == 0 {
+            return bad("max_runs", "must be at least 1");
+        }
+        let max = self.max_fault_duration.as_millis();
+        if max == 0 || max > shared::drill::MAX_FAULT_MS {
+            return bad("max_fault_duration", "must be more than 0s and at most 1d");
         }
         Ok(())
     }
@@ -530,6 +581,7 @@ impl Default for Config {
             executor: Default::default(),
             plans: Default::default(),
             config: Default::default(),
+            drills: Default::default(),
             outbound: Default::default(),
             log: LogConfig::with_dir("logs/acmangkut"),
         }
@@ -619,6 +671,7 @@ impl Config {
         self.inspection.validate()?;
         self.executor.validate()?;
         self.plans.validate()?;
+        self.drills.validate()?;
         if self.metric_log.interval_seconds == 0 {
             return bad("metric_log.interval_seconds", "must be at least 1");
         }

@@ -41,6 +41,10 @@ pub struct Metrics {
     /// The execution engine's own time per plan step: from the step's dispatch (committed as
     /// running) to its outcome committed, minus the action's time and back-off.
     pub plan_step_overhead: Histogram,
+    /// 1 while the drill safety lever is engaged (cluster-wide, read from the database).
+    pub drill_safety_lever: IntGauge,
+    /// Drill targets whose faults are (or may be) in place, cluster-wide.
+    pub drill_faults_injected: IntGauge,
 }
 
 impl Metrics {
@@ -149,7 +153,19 @@ impl Metrics {
             ]),
         )
         .expect("valid metric");
+        let drill_safety_lever = IntGauge::new(
+            "has_drill_safety_lever",
+            "1 while the drill safety lever is engaged: running drills stopped, none may start.",
+        )
+        .expect("valid metric");
+        let drill_faults_injected = IntGauge::new(
+            "has_drill_faults_injected",
+            "Drill targets whose faults are in place or not yet known to be recovered.",
+        )
+        .expect("valid metric");
         for c in [
+            Box::new(drill_safety_lever.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(drill_faults_injected.clone()),
             Box::new(plan_step_overhead.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(inspection_runs.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(plan_rto.clone()),
@@ -187,6 +203,8 @@ impl Metrics {
             plan_rto_missed,
             plan_schedule_skipped,
             plan_step_overhead,
+            drill_safety_lever,
+            drill_faults_injected,
         }
     }
 

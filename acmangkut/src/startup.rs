@@ -154,10 +154,27 @@ impl Application {
             let driver = crate::engine::plans::executions::Driver::new(
                 store.clone(),
                 (
-                    executor,
-                    checker,
+                    executor.clone(),
+                    checker.clone(),
                     crate::engine::notify::Sender::new(&outbound)?,
                 ),
+                metrics.clone(),
+                replica.clone(),
+                settings,
+            );
+            engines.push(tokio::spawn(Arc::new(driver).run(rx.clone())));
+        }
+        if config.drills.enabled {
+            let settings = crate::engine::drills::reconcile::Settings {
+                lease_ms: i64::try_from(config.drills.lease_seconds.saturating_mul(1000))
+                    .unwrap_or(i64::MAX / 4),
+                tick_ms: config.drills.tick_ms,
+                max_runs: config.drills.max_runs,
+                sole_replica: store.backend() == crate::store::Backend::Sqlite,
+            };
+            let driver = crate::engine::drills::reconcile::Driver::new(
+                store.clone(),
+                (executor.clone(), checker.clone()),
                 metrics.clone(),
                 replica.clone(),
                 settings,

@@ -14,6 +14,8 @@
 //! - [`operation`]: atomic operations (原子操作): typed parameters, `do`/`undo` actions, the
 //!   lifecycle draft → published → deprecated.
 //! - [`plan`]: disaster-recovery plan documents (stages, steps, parameters, targets).
+//! - [`drill`]: fault drill documents (targets, blast radius, steady state, stop conditions,
+//!   faults) and the views of their runs.
 //! - [`execution`]: executions of disaster-recovery plans: the resolved plan they run, their
 //!   states and views.
 //! - [`chaostoolkit`]: Chaos Toolkit experiments (JSON, YAML), tolerances and journals.
@@ -32,6 +34,7 @@ pub mod chaostoolkit;
 pub mod check;
 pub mod condition;
 pub mod config;
+pub mod drill;
 mod error_chain;
 pub mod execution;
 pub mod extract;

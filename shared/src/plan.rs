@@ -127,7 +127,7 @@ impl utoipa::PartialSchema for Duration {
 
 impl utoipa::ToSchema for Duration {}
 
-fn within(d: Duration, max_ms: u64, field: &str) -> Result<(), ApiError> {
+pub(crate) fn within(d: Duration, max_ms: u64, field: &str) -> Result<(), ApiError> {
     if d.0 == 0 || d.0 > max_ms {
         return Err(ApiError::invalid(
             field,
@@ -830,7 +830,11 @@ fn template_error(field: &str, path: &str, e: &TemplateError) -> ApiError {
 }
 
 /// Every template in `value` names a variable in `names` (or a secret).
-fn templates(value: &Value, names: &BTreeSet<String>, field: &str) -> Result<(), ApiError> {
+pub(crate) fn templates(
+    value: &Value,
+    names: &BTreeSet<String>,
+    field: &str,
+) -> Result<(), ApiError> {
     let stand_ins = names.iter().map(|n| (n.clone(), String::new())).collect();
     render(value, &stand_ins, field).map(drop)
 }
@@ -843,14 +847,14 @@ fn params(
     templates(&Value::Object(p.clone()), names, field)
 }
 
-fn version(v: Option<i32>, field: &str) -> Result<(), ApiError> {
+pub(crate) fn version(v: Option<i32>, field: &str) -> Result<(), ApiError> {
     match v {
         Some(n) if n < 1 => Err(ApiError::invalid(field, "versions start at 1")),
         _ => Ok(()),
     }
 }
 
-fn vars(v: &BTreeMap<String, String>, field: &str) -> Result<(), ApiError> {
+pub(crate) fn vars(v: &BTreeMap<String, String>, field: &str) -> Result<(), ApiError> {
     for (k, val) in v {
         let reserved = ["target", "group"].contains(&k.as_str()) || k.starts_with("params.");
         if reserved || !template::valid_name(k) {
@@ -872,7 +876,13 @@ fn vars(v: &BTreeMap<String, String>, field: &str) -> Result<(), ApiError> {
 
 /// Fails, naming `field`, unless `len` is between `min` (0 or 1) and `max`; the message says
 /// "list 1 to {max} {what}" or "at most {max} {what}".
-fn count(len: usize, min: usize, max: usize, field: &str, what: &str) -> Result<(), ApiError> {
+pub(crate) fn count(
+    len: usize,
+    min: usize,
+    max: usize,
+    field: &str,
+    what: &str,
+) -> Result<(), ApiError> {
     if len < min || len > max {
         let message = if min == 0 {
             format!("at most {max} {what}")
@@ -897,7 +907,7 @@ fn names_listed(names: &[String], field: &str, empty: &str) -> Result<(), ApiErr
 }
 
 /// Fails, naming `{at}.name`, when one of the `earlier` items already has `name`.
-fn listed_once<T>(
+pub(crate) fn listed_once<T>(
     earlier: &[T],
     name: &str,
     at: &str,

@@ -2,6 +2,7 @@
 //! Every error is `application/problem+json` (see `docs/API.md`).
 
 pub mod config;
+pub mod drills;
 pub mod health;
 pub mod iam;
 pub mod inspection;
@@ -36,7 +37,12 @@ pub async fn refuse_nul(
 /// Registers the API routes (the table below) and the problem+json error handlers of actix's
 /// extractors.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::PathConfig::default().error_handler(|e, _| {
+    cfg.app_data(web::PathConfig::default().error_handler(|e, req| {
+        let literal = routes::literal_methods_at(req.path());
+        if !literal.is_empty() {
+            let refused = method_not_allowed(req, &literal);
+            return actix_web::error::InternalError::from_response(e, refused).into();
+        }
         ApiError::field(ErrorCode::NotFound, "id", format!("no such resource: {e}")).into()
     }))
     .app_data(web::QueryConfig::default().error_handler(|e, _| {
@@ -104,6 +110,10 @@ routes::api_routes! {
     guarded "super::plans::executions" plans::executions {
         start, list, get, events, pause, resume, skip, retry, approve, reject, abort
     }
+    guarded "super::drills" drills {
+        get_lever, set_lever, list, create, get, update, delete, versions, version, preview
+    }
+    guarded "super::drills::runs" drills::runs { start, list, get, stop, delete, cleanup }
 }
 
 /// 201 Created: the new resource as the body, and where it lives in `Location`.
@@ -124,6 +134,11 @@ pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
             req.path()
         )));
     }
+    Ok(method_not_allowed(&req, &allowed))
+}
+
+/// 405 problem+json with the methods served at the path in `Allow`.
+fn method_not_allowed(req: &HttpRequest, allowed: &[actix_web::http::Method]) -> HttpResponse {
     let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
     let allow = allow.join(", ");
     let refused = ApiError::new(
@@ -134,5 +149,5 @@ pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&allow) {
         resp.headers_mut().insert(actix_web::http::header::ALLOW, v);
     }
-    Ok(resp)
+    resp
 }

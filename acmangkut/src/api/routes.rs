@@ -131,11 +131,24 @@ impl Table {
 /// The methods the API serves at the request path `path` (none: no route there), for the
 /// `Allow` of a 405.
 pub fn methods_at(path: &str) -> Vec<Method> {
+    matching(path, |_| true)
+}
+
+/// The methods served at `path` by routes without a parameter (`/drills/lever`, not
+/// `/drills/{id}`): a request there that another method's `{id}` route caught and could not
+/// parse is a 405, not a 404 for an id `lever`.
+pub fn literal_methods_at(path: &str) -> Vec<Method> {
+    matching(path, |def| {
+        def.pattern().is_some_and(|p| !p.contains('{'))
+    })
+}
+
+fn matching(path: &str, keep: impl Fn(&ResourceDef) -> bool) -> Vec<Method> {
     static ROUTES: OnceLock<Vec<(ResourceDef, Method)>> = OnceLock::new();
     let routes = ROUTES.get_or_init(|| super::table().routes);
     routes
         .iter()
-        .filter(|(def, _)| def.is_match(path))
+        .filter(|(def, _)| keep(def) && def.is_match(path))
         .map(|(_, m)| m.clone())
         .collect()
 }

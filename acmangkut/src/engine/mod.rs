@@ -11,11 +11,14 @@
 //! - [`executor`]: the one executor of actions (http, command, ssh) for plans and drills.
 //! - [`operations`]: the atomic operations catalog's rules: checked documents, the lifecycle,
 //!   what a plan version may pin.
+//! - [`drills`]: fault drills: documents, runs, and the reconcile loop that injects and
+//!   always recovers each target's faults.
 //! - [`plans`]: disaster-recovery plans: evaluation, saving versions, previews, diffs, and
 //!   executions driven durably by lease.
 
 pub mod checks;
 pub mod config;
+pub mod drills;
 mod error;
 pub mod executor;
 pub mod inspection;

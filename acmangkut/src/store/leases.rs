@@ -148,6 +148,8 @@ pub enum Queue {
     Executions,
     /// Plan schedules whose next slot is due: the claimer fires the slot and moves it on.
     PlanSchedules,
+    /// Drill runs not ended (their targets may need injecting or recovering) and no live lease.
+    DrillRuns,
 }
 
 impl Queue {
@@ -179,6 +181,13 @@ impl Queue {
                 "next_at <= ?3 AND (lease_owner IS NULL OR lease_expires_at < ?3)",
                 "",
                 "next_at",
+            ),
+            Self::DrillRuns => (
+                "drill_runs",
+                "state IN ('pending', 'initiating', 'running', 'stopping') \
+                 AND (lease_owner IS NULL OR lease_expires_at < ?3)",
+                "",
+                "id",
             ),
         }
     }

@@ -42,6 +42,7 @@ const STEPS: &[Step] = steps!(
     "2026-12-08-000007_plans",
     "2026-12-08-000008_executions",
     "2026-12-09-000010_plan_triggers",
+    "2026-12-10-000011_drills",
     "2026-12-10-000012_monitor_counts" sqlite,
 );
 

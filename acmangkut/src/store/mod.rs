@@ -7,6 +7,7 @@
 
 pub mod actions;
 pub mod audit;
+pub mod drills;
 mod error;
 pub mod iam;
 pub mod inspection;

@@ -526,6 +526,78 @@ diesel::joinable!(iam_api_tokens -> iam_users (user_id));
 diesel::joinable!(inspection_rules -> inspection_plugins (plugin_id));
 diesel::joinable!(inspection_task_rules -> inspection_rules (rule_id));
 diesel::joinable!(inspection_task_rules -> inspection_tasks (task_id));
+diesel::table! {
+    drills (id) {
+        id -> BigInt,
+        name -> Text,
+        description -> Text,
+        version -> Integer,
+        definition -> Text,
+        created_at -> BigInt,
+        created_by -> Text,
+        updated_at -> BigInt,
+        updated_by -> Text,
+    }
+}
+
+diesel::table! {
+    drill_versions (drill_id, version) {
+        drill_id -> BigInt,
+        version -> Integer,
+        definition -> Text,
+        created_at -> BigInt,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    drill_runs (id) {
+        id -> BigInt,
+        drill_id -> BigInt,
+        drill -> Text,
+        version -> Integer,
+        definition -> Text,
+        state -> Text,
+        stage -> Text,
+        outcome -> Nullable<Text>,
+        reason -> Text,
+        started_by -> Text,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        injected_at -> Nullable<BigInt>,
+        observe_until -> Nullable<BigInt>,
+        next_check_at -> Nullable<BigInt>,
+        ended_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    drill_run_targets (run_id, target) {
+        run_id -> BigInt,
+        target -> Text,
+        position -> Integer,
+        vars -> Text,
+        fault_id -> Text,
+        desired -> Text,
+        observed -> Text,
+        injects -> Integer,
+        recovers -> Integer,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    drill_run_events (id) {
+        id -> BigInt,
+        run_id -> BigInt,
+        at -> BigInt,
+        target -> Nullable<Text>,
+        what -> Text,
+        evidence -> Text,
+    }
+}
+
 diesel::joinable!(inspection_findings -> inspection_runs (run_id));
 diesel::joinable!(notification_deliveries -> notification_channels (channel_id));
 diesel::joinable!(operation_versions -> operations (operation_id));
@@ -565,4 +637,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     plan_execution_events,
     plan_schedules,
     plan_risk_proposals,
+    drills,
+    drill_versions,
+    drill_runs,
+    drill_run_targets,
+    drill_run_events,
 );

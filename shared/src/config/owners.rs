@@ -41,6 +41,7 @@ impl App {
                 "executor",
                 "plans",
                 "config",
+                "drills",
                 "outbound",
             ],
             App::Pageinspect => &["probe", "auth", "location", "egress", "resolver", "browser"],
