@@ -59,7 +59,7 @@ pub struct DrillDocument {
 }
 
 /// How many of the targets one run hits: the first ones, in the order listed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BlastRadius {
     One,
@@ -69,6 +69,40 @@ pub enum BlastRadius {
     Fixed(u32),
     /// This share of them, rounded up (1-100).
     Percent(u32),
+}
+
+/// Read by hand: serde_yaml takes an enum's data variant only as a YAML tag (`!fixed 2`),
+/// where people write the map `{fixed: 2}` as in JSON; both documents read the same.
+impl<'de> Deserialize<'de> for BlastRadius {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Word {
+            One,
+            All,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Word(Word),
+            Map(std::collections::BTreeMap<String, u32>),
+        }
+        let bad = || {
+            serde::de::Error::custom(
+                "expected `one`, `all`, `{fixed: n}` or `{percent: n}` (n a whole number)",
+            )
+        };
+        match Raw::deserialize(d).map_err(|_| bad())? {
+            Raw::Word(Word::One) => Ok(Self::One),
+            Raw::Word(Word::All) => Ok(Self::All),
+            Raw::Map(m) if m.len() == 1 => match m.into_iter().next().ok_or_else(bad)? {
+                (k, n) if k == "fixed" => Ok(Self::Fixed(n)),
+                (k, n) if k == "percent" => Ok(Self::Percent(n)),
+                _ => Err(bad()),
+            },
+            Raw::Map(_) => Err(bad()),
+        }
+    }
 }
 
 impl BlastRadius {

@@ -113,7 +113,9 @@ routes::api_routes! {
     guarded "super::drills" drills {
         get_lever, set_lever, list, create, get, update, delete, versions, version, preview
     }
-    guarded "super::drills::runs" drills::runs { start, list, get, stop, delete, cleanup }
+    guarded "super::drills::runs" drills::runs {
+        start, list, get, journal, stop, delete, cleanup
+    }
 }
 
 /// 201 Created: the new resource as the body, and where it lives in `Location`.
@@ -126,7 +128,11 @@ pub fn created(location: String, body: &impl serde::Serialize) -> HttpResponse {
 /// Unknown routes answer 404 problem+json, not an empty body; a method the API does not serve
 /// on one of its paths 405, with the methods it does serve there in `Allow`.
 pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let allowed = routes::methods_at(req.path());
+    // A path a literal route serves (`/drills/lever`) is that route's, not `/drills/{id}`'s.
+    let mut allowed = routes::literal_methods_at(req.path());
+    if allowed.is_empty() {
+        allowed = routes::methods_at(req.path());
+    }
     if allowed.is_empty() {
         return Err(ApiError::not_found(format!(
             "no route for {} {}",

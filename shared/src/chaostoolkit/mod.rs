@@ -23,9 +23,10 @@ mod tests;
 
 pub use experiment::{
     Activity, ActivityKind, Dry, Experiment, HttpProvider, HttpTimeout, Hypothesis,
-    HypothesisStrategy, Pause, Pauses, ProcessArguments, ProcessProvider, Provider, PythonProvider,
-    RollbackStrategy, Runtime, RuntimeHypothesis, RuntimeRollbacks,
+    HypothesisStrategy, JsonPathTolerance, Pause, Pauses, ProcessArguments, ProcessProvider,
+    Provider, PythonProvider, RollbackStrategy, Runtime, RuntimeHypothesis, RuntimeRollbacks,
+    Tolerance,
 };
 pub use journal::{Journal, JournalStatus, Run, RunStatus, SteadyState, SteadyStates, Timestamp};
-pub use tolerance::{ActivityFailed, JsonPathTolerance, Tolerance, within_tolerance};
+pub use tolerance::{ActivityFailed, within_tolerance};
 pub use vars::{ConfigValue, EnvVarType, SecretValue, Vars, substitute};

@@ -184,7 +184,7 @@ fn tolerances_expand_names_where_the_library_does() {
             "configuration": {"word": "OK", "port": 8080, "field": "foo"}}"#,
     )
     .expect("valid");
-    let vars = Vars::load(&exp, |_| None).expect("vars");
+    let vars = exp.vars(|_| None).expect("vars");
     let s = Tolerance::String("${word}".into()).substituted(&vars);
     assert_eq!(s, Tolerance::String("OK".into()));
     // A string that is one `${name}` takes the value's type: here an int tolerance.
@@ -350,7 +350,7 @@ fn configuration_and_secrets_come_from_the_environment() {
         "TOKEN" => Some("s3cret".to_string()),
         _ => None,
     };
-    let v = Vars::load(&exp, env).expect("vars");
+    let v = exp.vars(env).expect("vars");
     assert_eq!(v.get("tries"), Some(&json!(3)));
     assert_eq!(v.get("base"), Some(&json!("http://127.0.0.1:1")));
     assert_eq!(v.get("token"), Some(&json!("s3cret")));
@@ -358,14 +358,17 @@ fn configuration_and_secrets_come_from_the_environment() {
         substitute(&json!("Bearer ${token}"), &v),
         json!("Bearer s3cret")
     );
-    let missing = Vars::load(&exp, |k| (k == "TOKEN").then(|| "x".into())).expect_err("TRIES");
+    let missing = exp
+        .vars(|k| (k == "TOKEN").then(|| "x".into()))
+        .expect_err("TRIES");
     assert_eq!(missing.field.as_deref(), Some("configuration.tries"));
-    let bad = Vars::load(&exp, |k| {
-        Some(if k == "TRIES" { "many" } else { "x" }.into())
-    })
-    .expect_err("not an int");
+    let bad = exp
+        .vars(|k| Some(if k == "TRIES" { "many" } else { "x" }.into()))
+        .expect_err("not an int");
     assert_eq!(bad.field.as_deref(), Some("configuration.tries"));
-    let no_secret = Vars::load(&exp, |k| (k == "TRIES").then(|| "1".into())).expect_err("TOKEN");
+    let no_secret = exp
+        .vars(|k| (k == "TRIES").then(|| "1".into()))
+        .expect_err("TOKEN");
     assert_eq!(no_secret.field.as_deref(), Some("secrets.api.token"));
 }
 

@@ -1,83 +1,14 @@
-//! Tolerances of hypothesis probes and their verdict, with chaostoolkit-lib's rules
-//! (`hypothesis.py`, `within_tolerance`).
+//! The verdict on hypothesis probes' tolerances, with chaostoolkit-lib's rules
+//! (`hypothesis.py`, `within_tolerance`); the [`Tolerance`] type itself is part of the
+//! experiment's model (a probe tolerance holds an activity).
 
-use super::experiment::{Activity, ProcessArguments, Provider};
+use super::experiment::{Activity, JsonPathTolerance, ProcessArguments, Provider, Tolerance};
 use super::pyvalue;
 use super::vars::{Vars, substitute, substitute_str};
 use crate::problem::ApiError;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::{Map, Number, Value, json};
+use serde_json::{Value, json};
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
-
-/// What a hypothesis probe's output must be for the steady state to hold.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Tolerance {
-    /// `output == b`.
-    Bool(bool),
-    /// An output with a `status` (HTTP code, process exit code): `status == n`; else
-    /// `output == n`. Always an integer (the library refuses a float).
-    Int(Number),
-    /// `output == s`, exactly (it does not search a process' stdout).
-    String(String),
-    /// An output with a `status`: `status in list`; else a 2-element list is the inclusive
-    /// range `[lo, hi]`; else `output in list`.
-    List(Vec<Value>),
-    /// `{"type": "range"}`: the output (or its `target`) as a number within `[lo, hi]`.
-    Range {
-        range: [Number; 2],
-        target: Option<String>,
-    },
-    /// `{"type": "regex"}`: the pattern found in the output (or its `target`: stdout, stderr,
-    /// body).
-    Regex {
-        pattern: String,
-        target: Option<String>,
-    },
-    /// `{"type": "jsonpath"}`.
-    JsonPath(JsonPathTolerance),
-    /// `{"type": "probe"}`: another probe given the output as its `value` argument; met when
-    /// it succeeds with a true value.
-    Probe(Box<Activity>),
-}
-
-/// A JSONPath query on the output (a string is decoded as JSON first): without `expect`
-/// and `count` it must match something; with `count`, that many values; with `expect`,
-/// exactly those values (a scalar `expect` is a list of one).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct JsonPathTolerance {
-    pub path: String,
-    /// `Some(Value::Null)` is an `expect: null`, which differs from no `expect`.
-    #[serde(
-        default,
-        deserialize_with = "present",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub expect: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
-}
-
-/// A key that is present is `Some`, even when it is `null`.
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(d).map(Some)
-}
-
-#[derive(Deserialize)]
-struct RangeForm {
-    range: Vec<Value>,
-    #[serde(default)]
-    target: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct RegexForm {
-    pattern: String,
-    #[serde(default)]
-    target: Option<String>,
-}
 
 /// Why a provider call failed (`ActivityFailed` in the library): connection refused, a
 /// timeout.
@@ -85,95 +16,6 @@ struct RegexForm {
 pub struct ActivityFailed(pub String);
 
 impl Tolerance {
-    /// Reads a tolerance as the library types it (bool, int, str, list, dict).
-    pub fn from_value(v: Value) -> Result<Self, String> {
-        let e = |x: serde_json::Error| x.to_string();
-        Ok(match v {
-            Value::Bool(b) => Self::Bool(b),
-            Value::Number(n) if n.is_i64() || n.is_u64() => Self::Int(n),
-            Value::Number(_) => {
-                return Err("a number tolerance must be an integer; use a range for others".into());
-            }
-            Value::String(s) => Self::String(s),
-            Value::Array(items) => Self::List(items),
-            Value::Null => return Err("a tolerance must not be null".into()),
-            Value::Object(o) => match o.get("type").and_then(Value::as_str) {
-                Some("range") => {
-                    let f: RangeForm = serde_json::from_value(Value::Object(o)).map_err(e)?;
-                    let nums: Vec<Number> = f
-                        .range
-                        .iter()
-                        .filter_map(|v| v.as_number().cloned())
-                        .collect();
-                    let [lo, hi]: [Number; 2] = nums
-                        .try_into()
-                        .ok()
-                        .filter(|_| f.range.len() == 2)
-                        .ok_or("`range` must be a list of two numbers")?;
-                    Self::Range {
-                        range: [lo, hi],
-                        target: f.target,
-                    }
-                }
-                Some("regex") => {
-                    let f: RegexForm = serde_json::from_value(Value::Object(o)).map_err(e)?;
-                    Self::Regex {
-                        pattern: f.pattern,
-                        target: f.target,
-                    }
-                }
-                Some("jsonpath") => {
-                    Self::JsonPath(serde_json::from_value(Value::Object(o)).map_err(e)?)
-                }
-                Some("probe") => Self::Probe(Box::new(
-                    serde_json::from_value(Value::Object(o)).map_err(e)?,
-                )),
-                Some(other) => {
-                    return Err(format!(
-                        "tolerance type `{other}` is not one of range, regex, jsonpath, probe"
-                    ));
-                }
-                None => {
-                    return Err("a tolerance map needs a `type`: range, regex, jsonpath or \
-                                probe"
-                        .into());
-                }
-            },
-        })
-    }
-
-    /// The tolerance as the experiment writes it.
-    pub fn to_value(&self) -> Value {
-        let with_target = |mut o: Map<String, Value>, t: &Option<String>| {
-            if let Some(t) = t {
-                o.insert("target".into(), json!(t));
-            }
-            Value::Object(o)
-        };
-        match self {
-            Self::Bool(b) => json!(b),
-            Self::Int(n) => Value::Number(n.clone()),
-            Self::String(s) => json!(s),
-            Self::List(items) => Value::Array(items.clone()),
-            Self::Range { range, target } => {
-                let o = json!({"type": "range", "range": range});
-                with_target(o.as_object().cloned().unwrap_or_default(), target)
-            }
-            Self::Regex { pattern, target } => {
-                let o = json!({"type": "regex", "pattern": pattern});
-                with_target(o.as_object().cloned().unwrap_or_default(), target)
-            }
-            Self::JsonPath(j) => {
-                let mut o = json!(j);
-                if let Some(m) = o.as_object_mut() {
-                    m.insert("type".into(), json!("jsonpath"));
-                }
-                o
-            }
-            Self::Probe(a) => json!(a),
-        }
-    }
-
     pub(super) fn validate(&self, at: &str, names: &BTreeSet<&str>) -> Result<(), ApiError> {
         match self {
             // A pattern with a `${name}` is checked once expanded, when it runs.
@@ -244,18 +86,6 @@ impl Tolerance {
             }),
             other => other.clone(),
         }
-    }
-}
-
-impl<'de> Deserialize<'de> for Tolerance {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Self::from_value(Value::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
-
-impl Serialize for Tolerance {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.to_value().serialize(s)
     }
 }
 

@@ -1,11 +1,11 @@
 //! Configuration and secrets (literal or from the environment) and the `${name}`
 //! substitution chaostoolkit-lib applies with Python's `string.Template`.
 
-use super::experiment::Experiment;
 use super::pyvalue;
 use crate::problem::ApiError;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
 
 /// A configuration entry: a literal, or read from the environment at run time.
 #[derive(Debug, Clone, PartialEq)]
@@ -187,15 +187,16 @@ pub struct Vars {
 }
 
 impl Vars {
-    /// Loads the experiment's configuration and secrets, reading `env` entries through
-    /// `env` (the process environment, or a test's). A missing variable without a default,
-    /// or one that does not convert, is an error naming the entry.
-    pub fn load(
-        experiment: &Experiment,
+    /// Loads an experiment's configuration and secrets ([`Experiment::vars`]).
+    ///
+    /// [`Experiment::vars`]: super::Experiment::vars
+    pub(super) fn load(
+        configuration: &BTreeMap<String, ConfigValue>,
+        secrets: &BTreeMap<String, BTreeMap<String, SecretValue>>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ApiError> {
         let mut vars = Vars::default();
-        for (name, entry) in &experiment.configuration {
+        for (name, entry) in configuration {
             let at = format!("configuration.{name}");
             let value = match entry {
                 ConfigValue::Literal(v) => v.clone(),
@@ -225,7 +226,7 @@ impl Vars {
             };
             vars.configuration.insert(name.clone(), value);
         }
-        for (scope, names) in &experiment.secrets {
+        for (scope, names) in secrets {
             let mut loaded = Map::new();
             for (name, entry) in names {
                 let at = format!("secrets.{scope}.{name}");

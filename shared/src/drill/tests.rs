@@ -59,6 +59,29 @@ fn blast_radius_counts_the_first_targets() {
     let read = |s: &str| serde_json::from_str::<BlastRadius>(s).expect(s);
     assert_eq!(read(r#""one""#), BlastRadius::One);
     assert_eq!(read(r#"{"percent": 20}"#), BlastRadius::Percent(20));
+    let yaml = |s: &str| serde_yaml_ng::from_str::<BlastRadius>(s);
+    assert_eq!(yaml("{fixed: 2}").expect("flow map"), BlastRadius::Fixed(2));
+    assert_eq!(
+        yaml("percent: 50").expect("block map"),
+        BlastRadius::Percent(50)
+    );
+    assert_eq!(yaml("all").expect("word"), BlastRadius::All);
+    for bad in [
+        "{fixed: -1}",
+        "{fixed: 1, percent: 2}",
+        "{some: 1}",
+        "many",
+        "{fixed: x}",
+    ] {
+        let e = yaml(bad).expect_err(bad).to_string();
+        assert!(e.contains("`{fixed: n}`"), "{bad}: {e}");
+    }
+    let back = serde_json::to_value(BlastRadius::Fixed(2)).expect("json");
+    assert_eq!(
+        back,
+        serde_json::json!({"fixed": 2}),
+        "written as it is read"
+    );
 }
 
 /// Each bad document, the field it must be refused at, and why.

@@ -179,7 +179,7 @@ async fn chaostoolkit_conformance_every_experiment_ends_as_the_table_says() {
         let experiment = Experiment::parse(&text).unwrap_or_else(|e| {
             panic!("HAS reads {}: {} ({:?})", row.experiment, e.detail, e.field)
         });
-        let vars = Vars::load(&experiment, |k| env.get(k).cloned()).expect("vars");
+        let vars = experiment.vars(|k| env.get(k).cloned()).expect("vars");
 
         let journal_path = work.path().join("journal.json");
         let mut cmd = Command::new(&chaos);

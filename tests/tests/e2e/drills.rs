@@ -10,6 +10,7 @@ use has_tests::webhook::WebhookReceiver;
 use has_tests::{TestApp, TestDb, eventually, spawn::test_config, spawn_acmangkut};
 use reqwest::Method;
 use serde_json::{Value, json};
+use shared::chaostoolkit::{Journal, JournalStatus, RunStatus};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -164,6 +165,15 @@ async fn drills_a_stop_condition_tripping_recovers_every_target_within_a_second(
         assert_eq!(calls(&receiver, "DELETE", t), 0, "{t} not recovered yet");
     }
 
+    let (status, body) = app
+        .send(
+            Method::GET,
+            &format!("/api/v1/drill-runs/{id}/journal"),
+            None,
+        )
+        .await;
+    assert_eq!((status, &body["field"]), (409, &json!("state")), "{body}");
+
     let tripped = Instant::now();
     std::fs::remove_file(&file).expect("remove the marker");
     let took = until_recovered(&receiver, tripped, Duration::from_secs(5)).await;
@@ -190,6 +200,35 @@ async fn drills_a_stop_condition_tripping_recovers_every_target_within_a_second(
         );
     }
     gauge(&app, "has_drill_faults_injected", 0.0).await;
+
+    // As `chaos run --fail-fast` ends on a deviation during the method.
+    let j = journal(&app, id).await;
+    assert_eq!((j.status, j.deviated), (JournalStatus::Failed, true));
+    assert_eq!(
+        j.steady_states.before.as_ref().map(|s| s.steady_state_met),
+        Some(Some(true))
+    );
+    let during: Vec<_> = j
+        .steady_states
+        .during
+        .iter()
+        .map(|s| s.steady_state_met)
+        .collect();
+    assert_eq!(during, [Some(false)]);
+    assert_eq!((j.run.len(), j.rollbacks.len()), (3, 3));
+    let succeeded = |a: &shared::chaostoolkit::Run| a.status == Some(RunStatus::Succeeded);
+    assert!(
+        j.run.iter().chain(&j.rollbacks).all(succeeded),
+        "{}",
+        j.to_json()
+    );
+}
+
+/// The run's Chaos Toolkit journal, read as `chaos` writes one.
+async fn journal(app: &TestApp, id: i64) -> Journal {
+    let resp = app.get(&format!("/api/v1/drill-runs/{id}/journal")).await;
+    assert_eq!(resp.status(), 200);
+    Journal::parse(&resp.text().await.expect("body")).expect("a Chaos Toolkit journal")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,6 +254,21 @@ async fn drills_steady_state_failing_injects_nothing() {
         assert_eq!(t["observed"], "recovered", "{t}");
         assert_eq!(t["injects"], 0, "{t}");
     }
+    // As `chaos run` ends when the hypothesis does not hold before the method.
+    let j = journal(&app, id).await;
+    assert_eq!(
+        (j.status, j.deviated, j.exit_code()),
+        (JournalStatus::Completed, false, 0)
+    );
+    assert_eq!(
+        j.steady_states.before.as_ref().map(|s| s.steady_state_met),
+        Some(Some(false))
+    );
+    assert!(
+        j.run.is_empty() && j.rollbacks.is_empty(),
+        "{}",
+        j.to_json()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -251,12 +305,15 @@ async fn drills_the_safety_lever_stops_running_drills_and_refuses_new_ones() {
     );
     gauge(&app, "has_drill_safety_lever", 1.0).await;
 
-    // The lever's path is not a drill id: another method there is a 405 naming the two.
-    let (status, body) = app
-        .send(Method::PUT, "/api/v1/drills/lever", Some(&json!({})))
-        .await;
-    assert_eq!(status, 405, "{body}");
-    assert!(body["detail"].as_str().is_some_and(|d| d.contains("GET, POST")), "{body}");
+    // The lever's path is not a drill id: other methods there are a 405 naming its two only.
+    for method in [Method::PUT, Method::DELETE, Method::OPTIONS] {
+        let (status, body) = app
+            .send(method.clone(), "/api/v1/drills/lever", Some(&json!({})))
+            .await;
+        assert_eq!(status, 405, "{method} {body}");
+        let detail = body["detail"].as_str().unwrap_or_default();
+        assert!(detail.ends_with("use GET, POST"), "{method} {body}");
+    }
 
     let path = format!("/api/v1/drills/{drill_id}/runs");
     let (status, body) = app.send(Method::POST, &path, Some(&json!({}))).await;

@@ -165,3 +165,40 @@ pub async fn cleanup(
         .await?;
     Ok(web::Json(view))
 }
+
+/// An ended run as a Chaos Toolkit journal (the format `chaos run --journal-path` writes;
+/// `docs/drills.md` says how a run maps onto it); 409 naming `state` while it runs.
+#[utoipa::path(
+    operation_id = "drill_run_journal",
+    get,
+    path = "/api/v1/drill-runs/{id}/journal",
+    params(("id" = i64, Path, description = "The run's id")),
+    responses(
+        (status = 200, body = Object, description = "A Chaos Toolkit journal"),
+        (status = 404, body = shared::problem::Problem),
+        (status = 409, body = shared::problem::Problem)
+    )
+)]
+pub async fn journal(
+    state: Authorized<perm::DrillsRead>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let (doc, view) = state
+        .store
+        .run(move |c| Ok::<_, Error>((store::row(c, id)?.document()?, store::view(c, id)?)))
+        .await?;
+    let journal = crate::engine::drills::journal::journal(&doc, &view).ok_or_else(|| {
+        ApiError::field(
+            shared::ErrorCode::Conflict,
+            "state",
+            format!(
+                "run {id} is {}: its journal is written once it has ended",
+                view.summary.state.as_str()
+            ),
+        )
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(journal.to_json()))
+}

@@ -7,6 +7,7 @@
 //! unless the document names one), so a run does what the version said even after the
 //! operation changes.
 
+pub mod journal;
 pub mod reconcile;
 pub mod runs;
 

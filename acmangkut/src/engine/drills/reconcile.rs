@@ -16,6 +16,7 @@
 //!    over an expired lease) is such an interruption: it ends `failed` and is recovered at once,
 //!    at start-up too.
 
+use super::journal;
 use super::runs::{evaluate, first_failure};
 use super::{Rendered, pinned_operations, render};
 use crate::engine::checks::Checker;
@@ -27,7 +28,7 @@ use crate::store::leases::{self, Queue};
 use crate::store::{Store, now_ms};
 use futures::future::join_all;
 use shared::check::CheckStatus;
-use shared::drill::{DrillDocument, Phase, RunState, Stage};
+use shared::drill::{CheckResult, DrillDocument, Phase, RunState, Stage};
 use shared::operation::OperationVersion;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -317,6 +318,8 @@ impl Driver {
                 .await;
         }
         let results = evaluate(&self.checker, &ctx.doc.steady_state).await;
+        self.checked(id, journal::STEADY_STATE_BEFORE, &results)
+            .await?;
         if let Some(f) = first_failure(&results) {
             let reason = format!("the steady state does not hold, nothing injected: {f}");
             return self.end(id, RunState::Failed, reason).await;
@@ -382,6 +385,7 @@ impl Driver {
                 }
                 let results = evaluate(&self.checker, checks).await;
                 if let Some(f) = first_failure(&results) {
+                    self.checked(id, journal::STOP_CONDITION, &results).await?;
                     return self
                         .end(
                             id,
@@ -418,6 +422,8 @@ impl Driver {
                 .run(move |c| store::set_stage(c, id, Stage::Verify, "verify"))
                 .await?;
             let results = evaluate(&self.checker, &ctx.doc.steady_state).await;
+            self.checked(id, journal::STEADY_STATE_AFTER, &results)
+                .await?;
             if let Some(f) = first_failure(&results) {
                 outcome = RunState::Failed;
                 reason = format!("the steady state did not hold after recovery: {f}");
@@ -548,6 +554,26 @@ impl Driver {
         )
         .await?;
         Ok(None)
+    }
+
+    /// Records check results as timeline events `what`, one per check (the journal's steady
+    /// states are read from them).
+    async fn checked(
+        &self,
+        id: i64,
+        what: &'static str,
+        results: &[CheckResult],
+    ) -> Result<(), Error> {
+        let rows: Vec<String> = results.iter().map(journal::check_event).collect();
+        self.store
+            .run(move |c| {
+                crate::store::write(c, |c| {
+                    rows.iter()
+                        .try_for_each(|r| store::event(c, id, None, what, r))
+                })
+            })
+            .await?;
+        Ok(())
     }
 
     async fn observe(
