@@ -138,9 +138,7 @@ pub fn methods_at(path: &str) -> Vec<Method> {
 /// `/drills/{id}`): a request there that another method's `{id}` route caught and could not
 /// parse is a 405, not a 404 for an id `lever`.
 pub fn literal_methods_at(path: &str) -> Vec<Method> {
-    matching(path, |def| {
-        def.pattern().is_some_and(|p| !p.contains('{'))
-    })
+    matching(path, |def| def.pattern().is_some_and(|p| !p.contains('{')))
 }
 
 fn matching(path: &str, keep: impl Fn(&ResourceDef) -> bool) -> Vec<Method> {
