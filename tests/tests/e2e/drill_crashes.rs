@@ -63,6 +63,17 @@ impl Setup {
     }
 }
 
+/// `action` run where acmangkut runs: an `ssh` action as a `command`.
+fn local(action: Action) -> Action {
+    match action {
+        Action::Ssh(mut c) => {
+            c.host = None;
+            Action::Command(c)
+        }
+        a => a,
+    }
+}
+
 /// Publishes the built-in `fault.process.pause` as [`PAUSE`]: a `command` where acmangkut
 /// runs (no `host`), as the faults' README says to run one locally.
 async fn publish_local_pause(p: &Process) {
@@ -71,13 +82,6 @@ async fn publish_local_pause(p: &Process) {
         .expect("in operations.yaml");
     op.code = PAUSE.into();
     op.parameters.retain(|p| p.name != "host");
-    let local = |a: Action| match a {
-        Action::Ssh(mut c) => {
-            c.host = None;
-            Action::Command(c)
-        }
-        a => a,
-    };
     op.do_action = local(op.do_action);
     op.undo = op.undo.map(local);
     let body = serde_json::to_value(&op).expect("operation json");
@@ -396,8 +400,8 @@ async fn drills_two_replicas_each_run_owned_by_one_and_takeover_after_lease_expi
     for id in &runs[..2] {
         assert_interrupted(&b, *id).await;
     }
-    for r in 2..4 {
-        let r = run(&b, runs[r]).await;
+    for id in &runs[2..] {
+        let r = run(&b, *id).await;
         assert_eq!(r["state"], "running", "B's own runs go on: {r}");
     }
     for t in (2..4).flat_map(targets) {
