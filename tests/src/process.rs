@@ -113,12 +113,27 @@ impl Process {
     /// and the settings in `env` (`HAS_…` keys, e.g. `HAS_SCHEDULER__REPLICA_ID`); its log
     /// goes to `log` (appended: a restart adds to it). Waits until it listens.
     pub async fn start(db_url: &str, env: &[(&str, String)], log: &Path) -> Self {
+        Self::start_with(db_url, None, env, log).await
+    }
+
+    /// As [`Process::start`], reading the TOML file `config` first (`--config`; the `HAS_…`
+    /// settings override it): for what an environment variable cannot say, such as the
+    /// command allow-list.
+    pub async fn start_with(
+        db_url: &str,
+        config: Option<&Path>,
+        env: &[(&str, String)],
+        log: &Path,
+    ) -> Self {
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)
             .expect("open the process log");
         let mut cmd = command("acmangkut");
+        if let Some(file) = config {
+            cmd.arg("--config").arg(file);
+        }
         cmd.env("HAS_SERVER__LISTEN", "127.0.0.1:0")
             .env("HAS_SERVER__WORKERS", "2")
             .env("HAS_DATABASE__URL", db_url)

@@ -30,21 +30,31 @@ async fn app() -> (TestApp, TestDb) {
 }
 
 /// A file whose presence is the steady state (and whose absence trips the stop condition).
-fn marker() -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn marker() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("healthy");
     std::fs::write(&file, b"ok").expect("write the marker");
     (dir, file)
 }
 
-fn exists(file: &Path) -> Value {
+pub(crate) fn exists(file: &Path) -> Value {
     json!({"check": "command", "command": "test", "args": ["-e", file.to_str().expect("utf-8")],
            "timeout_ms": 2000})
 }
 
 /// A drill of the three targets, each a path of `receiver`, with the http fault switch.
 fn drill(receiver: &WebhookReceiver, file: &Path, observe: &str) -> Value {
-    let targets: Vec<Value> = TARGETS
+    drill_of(receiver, &TARGETS, file, observe)
+}
+
+/// A drill of `targets`, each a path of `receiver` (`/<target>`), with the http fault switch.
+pub(crate) fn drill_of(
+    receiver: &WebhookReceiver,
+    targets: &[&str],
+    file: &Path,
+    observe: &str,
+) -> Value {
+    let targets: Vec<Value> = targets
         .iter()
         .map(|t| json!({"name": t, "vars": {"base": receiver.url(&format!("/{t}"))}}))
         .collect();
@@ -64,7 +74,7 @@ fn drill(receiver: &WebhookReceiver, file: &Path, observe: &str) -> Value {
     })
 }
 
-fn uuid_ish() -> u128 {
+pub(crate) fn uuid_ish() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -117,7 +127,7 @@ async fn until_state(app: &TestApp, id: i64, state: &str) -> Value {
 }
 
 /// Calls of `method` the receiver had for `target`.
-fn calls(receiver: &WebhookReceiver, method: &str, target: &str) -> usize {
+pub(crate) fn calls(receiver: &WebhookReceiver, method: &str, target: &str) -> usize {
     receiver
         .requests()
         .iter()
@@ -127,8 +137,18 @@ fn calls(receiver: &WebhookReceiver, method: &str, target: &str) -> usize {
 
 /// Waits (polling every 5 ms) until every target has had a recovery call; the time it took.
 async fn until_recovered(receiver: &WebhookReceiver, since: Instant, within: Duration) -> Duration {
+    until_each_recovered(receiver, &TARGETS, since, within).await
+}
+
+/// As [`until_recovered`], for `targets`.
+pub(crate) async fn until_each_recovered(
+    receiver: &WebhookReceiver,
+    targets: &[&str],
+    since: Instant,
+    within: Duration,
+) -> Duration {
     loop {
-        if TARGETS.iter().all(|t| calls(receiver, "DELETE", t) > 0) {
+        if targets.iter().all(|t| calls(receiver, "DELETE", t) > 0) {
             return since.elapsed();
         }
         assert!(

@@ -10,6 +10,7 @@ mod config_monitors;
 mod conformance;
 mod crashes;
 mod database;
+mod drill_crashes;
 mod drills;
 mod executions_api;
 mod executor;
