@@ -258,6 +258,10 @@ impl DrillDocument {
         })
     }
 
+    pub fn to_yaml(&self) -> String {
+        serde_yaml_ng::to_string(self).unwrap_or_default()
+    }
+
     /// The targets one run hits, in order.
     pub fn selected(&self) -> &[Target] {
         &self.targets[..self.blast_radius.count(self.targets.len())]

@@ -4,6 +4,7 @@
 //! cookie, then the browser's `Accept-Language` (its most preferred language: `zh*` gives
 //! zh-CN, anything else English).
 
+mod drills;
 mod en;
 mod zh_cn;
 
@@ -67,22 +68,24 @@ impl Lang {
     /// The message for `key`; the key itself when it is missing (a test keeps that from
     /// happening).
     pub fn t(self, key: &str) -> &'static str {
-        lookup(catalog(self), key).unwrap_or_else(|| {
+        lookup(self, key).unwrap_or_else(|| {
             tracing::warn!(i18n.key = key, lang = self.code(), "missing message");
-            lookup(EN, key).unwrap_or("?")
+            lookup(Lang::En, key).unwrap_or("?")
         })
     }
 }
 
-fn lookup(cat: &'static [(&'static str, &'static str)], key: &str) -> Option<&'static str> {
-    cat.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
+    catalog(lang).find(|(k, _)| *k == key).map(|(_, v)| *v)
 }
 
-pub fn catalog(lang: Lang) -> &'static [(&'static str, &'static str)] {
-    match lang {
-        Lang::En => EN,
-        Lang::ZhCn => ZH_CN,
-    }
+/// A language's messages: the console's, then each feature's own list.
+pub fn catalog(lang: Lang) -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    let parts: [&'static [(&'static str, &'static str)]; 2] = match lang {
+        Lang::En => [EN, drills::EN],
+        Lang::ZhCn => [ZH_CN, drills::ZH_CN],
+    };
+    parts.into_iter().flatten()
 }
 
 /// The language of a request and whether the `lang` cookie must be (re)set.
@@ -121,7 +124,7 @@ pub fn assert_in_every_catalog(keys: impl IntoIterator<Item = impl AsRef<str>>) 
         let key = key.as_ref();
         for lang in Lang::ALL {
             assert!(
-                catalog(lang).iter().any(|(k, _)| *k == key),
+                catalog(lang).any(|(k, _)| *k == key),
                 "{key} missing in {}",
                 lang.code()
             );
@@ -135,7 +138,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     fn keys(lang: Lang) -> BTreeSet<&'static str> {
-        catalog(lang).iter().map(|(k, _)| *k).collect()
+        catalog(lang).map(|(k, _)| *k).collect()
     }
 
     #[test]
@@ -143,7 +146,7 @@ mod tests {
         for lang in Lang::ALL {
             assert_eq!(
                 keys(lang).len(),
-                catalog(lang).len(),
+                catalog(lang).count(),
                 "duplicate key in {}",
                 lang.code()
             );

@@ -9,6 +9,7 @@
 
 pub mod assets;
 pub mod charts;
+mod drills;
 mod fields;
 pub mod i18n;
 pub mod iam;
@@ -179,6 +180,14 @@ routes::console_routes! {
     "/executions/{id}/approve" { POST PlansApprove => plans::executions::approve }
     "/executions/{id}/reject" { POST PlansApprove => plans::executions::reject }
     "/approvals" { GET PlansApprove => plans::approvals::show }
+    "/drills" { GET DrillsRead => drills::list }
+    // Before `/drills/{id}`, which would otherwise take `lever` for an id.
+    "/drills/lever" { POST DrillsRun => drills::lever::set }
+    "/drills/{id}" { GET DrillsRead => drills::show }
+    "/drills/{id}/dry-run" { POST DrillsRead => drills::dry_run }
+    "/drills/{id}/runs" { POST DrillsRun => drills::start }
+    "/drill-runs/{id}" { GET DrillsRead => drills::runs::show }
+    "/drill-runs/{id}/stop" { POST DrillsRun => drills::runs::stop }
 }
 
 /// The public pages (sign-in, the identity provider's redirect, the stylesheet), then
@@ -208,7 +217,7 @@ pub fn page_permission(path: &str) -> Option<Option<Permission>> {
 
 /// The navigation: `(active key, href, message key)`; an entry is shown only to callers
 /// holding the permission [`ROUTES`] gives its page.
-const NAV: [(&str, &str, &str); 12] = [
+const NAV: [(&str, &str, &str); 13] = [
     ("dashboard", "/", "nav.dashboard"),
     ("monitors", "/monitors", "nav.monitors"),
     ("new", "/monitors/new", "nav.new"),
@@ -217,6 +226,7 @@ const NAV: [(&str, &str, &str); 12] = [
     ("operations", "/operations", "nav.operations"),
     ("plans", "/plans", "nav.plans"),
     ("approvals", "/approvals", "nav.approvals"),
+    ("drills", "/drills", "nav.drills"),
     ("audit", "/audit", "nav.audit"),
     ("tokens", "/tokens", "nav.tokens"),
     ("users", "/admin/users", "nav.users"),
@@ -452,7 +462,7 @@ impl Ui {
 }
 
 /// Messages that may be shown through `?notice=`; anything else is ignored.
-const NOTICES: [&str; 18] = [
+const NOTICES: [&str; 22] = [
     "notice.run_queued",
     "notice.paused_no_run",
     "notice.saved",
@@ -471,6 +481,10 @@ const NOTICES: [&str; 18] = [
     "notice.operation_deprecated",
     "notice.execution_started",
     "notice.execution_changed",
+    "notice.drill_started",
+    "notice.drill_stopping",
+    "notice.lever_pulled",
+    "notice.lever_released",
 ];
 
 /// The signed-in caller as the layout shows them.

@@ -1,8 +1,10 @@
 //! `/`: the platform overview (运行总览). Each panel is shown to a viewer who may open the page
 //! it summarises, and links to it: monitors by state and their latest changes, open risk
 //! events by level, the latest inspection score of each task, plan executions in flight, and
-//! the approvals waiting for the viewer. One store call reads what the viewer may see.
+//! the approvals waiting for the viewer, drill runs active and faults injected now with the
+//! safety lever at hand. One store call reads what the viewer may see.
 
+use super::drills::lever::{self, LeverView};
 use super::inspection::Words;
 use super::inspection::overview::{LevelCard, RunCell, level_cards, run_cell};
 use super::monitors::{dashboard, views::MonitorsPanel};
@@ -10,6 +12,7 @@ use super::plans::approvals::{self, Row as Approval};
 use super::plans::runs::state_label;
 use crate::iam::{Principal, perm};
 use crate::state::Authorized;
+use crate::store::drills::{lever as lever_store, runs as drill_runs};
 use crate::store::inspection::{risks, tasks};
 use crate::store::plans::execution_reads as reads;
 use crate::store::{DbConn, StoreError};
@@ -18,6 +21,7 @@ use crate::ui::views::Chrome;
 use crate::ui::{Ui, UiError, when};
 use actix_web::HttpResponse;
 use askama::Template;
+use shared::drill::Lever;
 use shared::execution::ExecutionSummary;
 use shared::inspection::Task;
 use shared::permissions::Permission;
@@ -50,6 +54,12 @@ pub struct ExecutionsPanel {
     pub rows: Vec<InFlight>,
 }
 
+pub struct DrillsPanel {
+    pub active: usize,
+    pub injected: i64,
+    pub lever: LeverView,
+}
+
 pub struct ApprovalsPanel {
     pub total: usize,
     pub rows: Vec<Approval>,
@@ -66,6 +76,7 @@ pub struct OverviewPage {
     pub scores: Option<Vec<TaskScore>>,
     pub executions: Option<ExecutionsPanel>,
     pub approvals: Option<ApprovalsPanel>,
+    pub drills: Option<DrillsPanel>,
 }
 
 /// Open risk events per level, and every task with its latest run.
@@ -78,6 +89,8 @@ struct Read {
     inspection: Option<Inspection>,
     executions: Option<(Vec<ExecutionSummary>, i64)>,
     waiting: Option<Vec<reads::Waiting>>,
+    /// Runs active, targets whose fault may be in place, the lever.
+    drills: Option<(usize, i64, Lever)>,
 }
 
 fn read(c: &mut DbConn, me: &Principal) -> Result<Read, StoreError> {
@@ -93,6 +106,10 @@ fn read(c: &mut DbConn, me: &Principal) -> Result<Read, StoreError> {
     }
     if me.can(Permission::PlansApprove) {
         r.waiting = Some(reads::waiting(c)?);
+    }
+    if me.can(Permission::DrillsRead) {
+        let active = drill_runs::active(c)?.len();
+        r.drills = Some((active, drill_runs::injected_count(c)?, lever_store::get(c)?));
     }
     Ok(r)
 }
@@ -148,6 +165,11 @@ pub async fn show(auth: Authorized<perm::SignedIn>, ui: Ui) -> Result<HttpRespon
         rows.truncate(ROWS);
         ApprovalsPanel { total, rows }
     });
+    let drills = r.drills.as_ref().map(|(active, injected, l)| DrillsPanel {
+        active: *active,
+        injected: *injected,
+        lever: lever::view(&ui, l, "/", None),
+    });
     ui.render(&OverviewPage {
         c: ui.chrome(t.get("dash.title"), "dashboard"),
         t,
@@ -156,5 +178,6 @@ pub async fn show(auth: Authorized<perm::SignedIn>, ui: Ui) -> Result<HttpRespon
         scores,
         executions,
         approvals,
+        drills,
     })
 }

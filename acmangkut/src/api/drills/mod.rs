@@ -113,14 +113,7 @@ pub(crate) async fn dry_run(
     id: i64,
     version: Option<i32>,
 ) -> Result<Preview, ApiError> {
-    let planned = state
-        .store
-        .run(move |c| engine_runs::plan(c, id, version))
-        .await?;
-    let doc = planned.1.clone();
-    let mut p = engine_runs::preview(id, planned);
-    engine_runs::steady_state(&state.checker, &doc, &mut p).await;
-    Ok(p)
+    Ok(engine_runs::dry_run(&state.store, &state.checker, id, version).await?)
 }
 
 /// The safety lever: while engaged, every drill run is stopped and none may start.
@@ -151,12 +144,13 @@ pub async fn set_lever(
     body: Json<LeverChange>,
 ) -> Result<web::Json<LeverChanged>, ApiError> {
     let b = body.into_inner();
-    let (lever, stopped) = state
-        .run_as(move |c, actor| engine_runs::set_lever(c, actor, b.engaged, &b.comment))
-        .await?;
-    state
-        .metrics
-        .drill_safety_lever
-        .set(i64::from(lever.engaged));
+    let (lever, stopped) = engine_runs::pull_lever(
+        &state.store,
+        &state.metrics,
+        state.actor(),
+        b.engaged,
+        b.comment,
+    )
+    .await?;
     Ok(web::Json(LeverChanged { lever, stopped }))
 }

@@ -5,9 +5,10 @@
 use super::{Rendered, pinned_operations, render};
 use crate::engine::Error;
 use crate::engine::checks::Checker;
-use crate::store::DbConn;
+use crate::metrics::Metrics;
 use crate::store::audit::Actor;
 use crate::store::drills::{self as drills, lever, runs as store};
+use crate::store::{DbConn, Store};
 use futures::StreamExt;
 use shared::ErrorCode;
 use shared::check::{CheckOutcome, CheckStatus};
@@ -143,6 +144,22 @@ pub async fn steady_state(checker: &Arc<Checker>, doc: &DrillDocument, p: &mut P
     p.steady_state_holds = first_failure(&p.steady_state).is_none();
 }
 
+/// A dry run of version `version` (none: the latest) of drill `id`: the targets the blast
+/// radius selects, each fault rendered for each of them, and the steady state evaluated now.
+/// Nothing is injected or written (the API's preview and the console's dry run both).
+pub async fn dry_run(
+    store: &Store,
+    checker: &Arc<Checker>,
+    id: i64,
+    version: Option<i32>,
+) -> Result<Preview, Error> {
+    let planned = store.run(move |c| plan(c, id, version)).await?;
+    let doc = planned.1.clone();
+    let mut p = preview(id, planned);
+    steady_state(checker, &doc, &mut p).await;
+    Ok(p)
+}
+
 /// Starts a run of version `version` (none: the latest) of drill `id`: refused while the lever
 /// is engaged; every selected target's faults must render. Returns the run's id.
 pub fn start(c: &mut DbConn, actor: &Actor, id: i64, version: Option<i32>) -> Result<i64, Error> {
@@ -197,4 +214,20 @@ pub fn set_lever(
         };
         Ok((l, stopped))
     })
+}
+
+/// [`set_lever`] on the store as `actor`, then the `has_drill_safety_lever` gauge (the
+/// reconcile loop also sets it each tick; this makes `/metrics` right at once).
+pub async fn pull_lever(
+    store: &Store,
+    metrics: &Metrics,
+    actor: Actor,
+    engaged: bool,
+    comment: String,
+) -> Result<(Lever, Vec<i64>), Error> {
+    let (lever, stopped) = store
+        .run(move |c| set_lever(c, &actor, engaged, &comment))
+        .await?;
+    metrics.drill_safety_lever.set(i64::from(lever.engaged));
+    Ok((lever, stopped))
 }

@@ -40,7 +40,7 @@ pub struct Problem {
     pub detail: String,
 }
 
-fn problem(e: &ApiError) -> Problem {
+pub fn problem(e: &ApiError) -> Problem {
     Problem {
         field: e.field.clone().unwrap_or_default(),
         detail: e.detail.clone(),
