@@ -158,6 +158,24 @@ impl Executor {
     pub async fn run_recorded(
         &self,
         store: &Store,
+        who: (&str, &str),
+        action: &Action,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<(ActionRun, CheckOutcome), StoreError> {
+        let (intent, outcome) = self.run_intended(store, who, action, vars).await?;
+        let (id, recorded) = (intent.id, outcome.clone());
+        store
+            .run(move |c| actions::record(c, id, &recorded))
+            .await?;
+        Ok((intent, outcome))
+    }
+
+    /// [`Executor::run_recorded`] up to the outcome, which the caller commits
+    /// ([`actions::record`]) in the transaction of what it decides from it: a plan step's
+    /// attempt, its count and the step's end are one commit.
+    pub async fn run_intended(
+        &self,
+        store: &Store,
         (subject, owner): (&str, &str),
         action: &Action,
         vars: &BTreeMap<String, String>,
@@ -168,10 +186,6 @@ impl Executor {
             .run(move |c| actions::intend(c, &subject, &summary, idempotent, &owner))
             .await?;
         let outcome = self.run(action, vars).await;
-        let (id, recorded) = (intent.id, outcome.clone());
-        store
-            .run(move |c| actions::record(c, id, &recorded))
-            .await?;
         Ok((intent, outcome))
     }
 }

@@ -5,6 +5,7 @@
 //! nothing by mistake.
 
 use crate::db;
+use crate::store::actions;
 use crate::store::audit::{self, Actor};
 use crate::store::inspection::{parse, to_json};
 use crate::store::schema::{
@@ -12,6 +13,7 @@ use crate::store::schema::{
 };
 use crate::store::{DbConn, StoreError, StoreResult, now_ms, to_datetime};
 use diesel::prelude::*;
+use shared::check::CheckOutcome;
 use shared::execution::{
     EventView, ExecutionState, ExecutionView, ResolvedPlan, StepState, StepView,
 };
@@ -307,6 +309,8 @@ pub struct StepChange<'a> {
     /// Ended now; `succeeded` also takes the next place in the order of completion.
     pub end: bool,
     pub error: Option<&'a str>,
+    /// The attempts of the current action so far (see [`count_attempts`]), when known.
+    pub attempts: Option<i32>,
 }
 
 impl StepChange<'_> {
@@ -316,6 +320,7 @@ impl StepChange<'_> {
             begin: Some(round),
             end: false,
             error: None,
+            attempts: Some(round),
         }
     }
 
@@ -325,6 +330,7 @@ impl StepChange<'_> {
             begin: None,
             end: true,
             error: None,
+            attempts: None,
         }
     }
 }
@@ -365,37 +371,26 @@ pub fn set_step(
             .filter(steps::execution_id.eq(id))
             .filter(steps::step.eq(step))
             .filter(steps::state.eq_any(&from));
+        // One statement whatever the change: a column it does not touch is not set (`None`).
+        let ended_at = match (change.begin, change.end) {
+            (Some(_), _) => Some(None),
+            (None, true) => Some(Some(now)),
+            (None, false) => None,
+        };
         let n = db!(c, |c| diesel::update(target)
             .set((
                 steps::state.eq(change.to.as_str()),
-                steps::error.eq(change.error)
+                steps::error.eq(change.error),
+                change
+                    .begin
+                    .map(|round| { (steps::started_at.eq(now), steps::round_start.eq(round)) }),
+                change.attempts.map(|n| steps::attempts.eq(n)),
+                ended_at.map(|at| steps::ended_at.eq(at)),
+                completed.map(|place| steps::completed.eq(place)),
             ))
             .execute(c))?;
         if n == 0 {
             return Ok(false);
-        }
-        let this = steps::table
-            .filter(steps::execution_id.eq(id))
-            .filter(steps::step.eq(step));
-        if let Some(round) = change.begin {
-            db!(c, |c| diesel::update(this)
-                .set((
-                    steps::started_at.eq(now),
-                    steps::ended_at.eq(None::<i64>),
-                    steps::round_start.eq(round),
-                    steps::attempts.eq(round),
-                ))
-                .execute(c))?;
-        }
-        if change.end {
-            db!(c, |c| diesel::update(this)
-                .set(steps::ended_at.eq(now))
-                .execute(c))?;
-        }
-        if completed.is_some() {
-            db!(c, |c| diesel::update(this)
-                .set(steps::completed.eq(completed))
-                .execute(c))?;
         }
         event(c, id, by.name(), ev)?;
         Ok(true)
@@ -409,6 +404,34 @@ fn lock(c: &mut DbConn, id: i64) -> StoreResult<Option<Option<String>>> {
     Ok(match c {
         DbConn::Pg(c) => q.for_update().first(c).optional()?,
         DbConn::Sqlite(c) => q.first(c).optional()?,
+    })
+}
+
+/// Commits attempt `run` (the `attempt`-th of the step's current action) with its `outcome`,
+/// its count and, when the attempt settles the step, the step's `end` ([`set_step`]) in one
+/// transaction: one commit where there were three. `true` when the step ended.
+pub fn settle_attempt(
+    conn: &mut DbConn,
+    (id, step): (i64, &str),
+    (run, attempt, outcome): (i64, i32, &CheckOutcome),
+    end: Option<(By<'_>, &[StepState], StepChange<'_>, Event<'_>)>,
+) -> StoreResult<bool> {
+    crate::store::write(conn, |c| {
+        actions::record(c, run, outcome)?;
+        let ended = match end {
+            Some((by, from, change, ev)) => {
+                let change = StepChange {
+                    attempts: Some(attempt),
+                    ..change
+                };
+                set_step(c, (id, step), by, from, change, ev)?
+            }
+            None => false,
+        };
+        if !ended {
+            count_attempts(c, id, step, attempt)?;
+        }
+        Ok(ended)
     })
 }
 

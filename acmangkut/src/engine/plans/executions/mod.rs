@@ -463,7 +463,7 @@ impl Driver {
             .collect();
         for row in &running {
             if !flight.has(&row.step) {
-                self.spawn(ctx, row, false, flight);
+                self.spawn(ctx, row, (false, false), flight);
             }
         }
         let pending = current
@@ -530,7 +530,7 @@ impl Driver {
                 started_at: Some(now_ms()),
                 ..row.clone()
             };
-            self.spawn(ctx, &row, false, flight);
+            self.spawn(ctx, &row, (false, true), flight);
         }
         Ok(())
     }
@@ -594,7 +594,7 @@ impl Driver {
                     return Ok(());
                 }
                 StepState::RollingBack => {
-                    self.spawn(ctx, row, true, flight);
+                    self.spawn(ctx, row, (true, false), flight);
                     return Ok(());
                 }
                 StepState::Succeeded if undo.is_some() => {
@@ -619,7 +619,7 @@ impl Driver {
                             started_at: Some(now_ms()),
                             ..row.clone()
                         };
-                        self.spawn(ctx, &row, true, flight);
+                        self.spawn(ctx, &row, (true, true), flight);
                     }
                     return Ok(());
                 }
@@ -632,7 +632,15 @@ impl Driver {
         Ok(())
     }
 
-    fn spawn(self: &Arc<Self>, ctx: &Ctx, row: &StepRow, undo: bool, flight: &mut Flight) {
+    /// Runs `row`'s step (its undo when `undo`) as a task of `flight`; `fresh`: its round of
+    /// attempts was begun just now by this replica.
+    fn spawn(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        row: &StepRow,
+        (undo, fresh): (bool, bool),
+        flight: &mut Flight,
+    ) {
         let Some(step) = ctx.plan.step(&row.step).cloned() else {
             return;
         };
@@ -642,8 +650,11 @@ impl Driver {
         let task = flight.tasks.spawn(
             async move {
                 let r = match undo {
-                    false => me.run_step((id, &plan.plan), &step, &row, &vars).await,
-                    true => me.undo_step(id, &step, &row, &vars).await,
+                    false => {
+                        let at = (id, plan.plan.as_str());
+                        me.run_step(at, &step, &row, &vars, fresh).await
+                    }
+                    true => me.undo_step(id, &step, &row, &vars, fresh).await,
                 };
                 if let Err(e) = r {
                     me.failed(&format!("step {}", step.id), e);

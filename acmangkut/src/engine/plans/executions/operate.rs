@@ -205,6 +205,7 @@ fn apply(c: &mut DbConn, actor: &Actor, id: i64, op: &Op, comment: &str) -> Resu
                 begin: None,
                 end: skip,
                 error: None,
+                attempts: None,
             };
             let ev = ev.step(step);
             let done = store::set_step(c, (id, step), by, from, change, ev)?;

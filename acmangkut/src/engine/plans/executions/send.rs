@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 impl Driver {
     /// One attempt: passes when every channel took the message; else fails naming each channel
-    /// that did not, and why.
+    /// that did not, and why. The intent is committed; the outcome is the caller's to commit
+    /// (with the attempt's count and, if it settles the step, the step's end).
     pub(super) async fn send_once(
         &self,
         (id, subject): (i64, &str),
@@ -62,10 +63,6 @@ impl Driver {
                 ..CheckOutcome::error(failed.join("; "), ms)
             },
         };
-        let (run, recorded) = (intent.id, outcome.clone());
-        self.store
-            .run(move |c| actions::record(c, run, &recorded))
-            .await?;
         Ok((intent, outcome))
     }
 }

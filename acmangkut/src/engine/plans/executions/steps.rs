@@ -7,7 +7,7 @@ use crate::engine::Error;
 use crate::engine::executor::{Interrupted, after_crash};
 use crate::store::actions::{self, ActionRun};
 use crate::store::now_ms;
-use crate::store::plans::executions::{self as store, StepRow};
+use crate::store::plans::executions::{self as store, By, Event, StepChange, StepRow};
 use shared::action::Action;
 use shared::check::{Check, CheckOutcome, CheckStatus};
 use shared::execution::{ResolvedStep, StepKind, StepState};
@@ -23,22 +23,26 @@ const RUNNING: &[StepState] = &[StepState::Running];
 const UNDOING: &[StepState] = &[StepState::RollingBack];
 
 impl Driver {
-    /// Runs a step that is `running` to its end (succeeded, failed, outcome unknown).
+    /// Runs a step that is `running` to its end (succeeded, failed, outcome unknown);
+    /// `fresh`: its round of attempts was begun just now, by this replica, so it has none yet.
     pub(super) async fn run_step(
         &self,
         (id, plan): (i64, &str),
         step: &ResolvedStep,
         row: &StepRow,
         vars: &BTreeMap<String, String>,
+        fresh: bool,
     ) -> Result<(), Error> {
         match &step.kind {
             StepKind::Action { run, .. } => {
                 let work = Work::Action(run);
-                self.attempts(id, step, row, work, vars, false).await
+                self.attempts(id, step, row, work, vars, (false, fresh))
+                    .await
             }
             StepKind::Notify { channels, message } => {
                 let work = Work::Notify(plan, channels, message);
-                self.attempts(id, step, row, work, vars, false).await
+                self.attempts(id, step, row, work, vars, (false, fresh))
+                    .await
             }
             StepKind::Wait { ms } => {
                 let ms = i64::try_from(*ms).unwrap_or(i64::MAX);
@@ -59,18 +63,21 @@ impl Driver {
         }
     }
 
-    /// Runs the undo of a step that is `rolling_back` to its end.
+    /// Runs the undo of a step that is `rolling_back` to its end (`fresh` as for
+    /// [`Driver::run_step`]).
     pub(super) async fn undo_step(
         &self,
         id: i64,
         step: &ResolvedStep,
         row: &StepRow,
         vars: &BTreeMap<String, String>,
+        fresh: bool,
     ) -> Result<(), Error> {
         match step.undo() {
             Some(undo) => {
                 let work = Work::Action(undo);
-                self.attempts(id, step, row, work, vars, true).await
+                self.attempts(id, step, row, work, vars, (true, fresh))
+                    .await
             }
             None => {
                 let done = (StepState::RolledBack, None);
@@ -83,7 +90,8 @@ impl Driver {
 
     /// The attempts of an action (a step's `do`, or its `undo`) or of a notify step in the
     /// current round: the first, then up to `retries` more after a back-off that doubles each
-    /// time.
+    /// time. Each attempt is two commits: its intent before, and after it its outcome with its
+    /// count and, when it settles the step, the step's end.
     async fn attempts(
         &self,
         id: i64,
@@ -91,7 +99,7 @@ impl Driver {
         row: &StepRow,
         work: Work<'_>,
         vars: &BTreeMap<String, String>,
-        undo: bool,
+        (undo, fresh): (bool, bool),
     ) -> Result<(), Error> {
         let subject = subject(id, &step.id, undo);
         // (states it moves from, its success, the events of success, failure, unknown)
@@ -115,8 +123,14 @@ impl Driver {
         };
         // The action's own time and the back-off, which the overhead metric leaves out.
         let mut acting_ms: u64 = 0;
+        // The attempts of the round so far, when known without reading them: none yet in a
+        // round begun just now.
+        let mut known: Option<Vec<ActionRun>> = fresh.then(Vec::new);
         loop {
-            let runs = self.round(&subject, row.round_start).await?;
+            let runs = match known.take() {
+                Some(runs) => runs,
+                None => self.round(&subject, row.round_start).await?,
+            };
             if let Some(last) = runs.last() {
                 if last.finished_at.is_none() {
                     match after_crash(last) {
@@ -162,7 +176,7 @@ impl Driver {
             let (run, outcome) = match (&action, work) {
                 (Some(action), _) => {
                     self.executor
-                        .run_recorded(&self.store, (&subject, &self.owner), action, vars)
+                        .run_intended(&self.store, (&subject, &self.owner), action, vars)
                         .await?
                 }
                 (None, Work::Notify(plan, channels, message)) => {
@@ -178,8 +192,56 @@ impl Driver {
                 "{what} attempt recorded"
             );
             acting_ms = acting_ms.saturating_add(outcome.duration_ms);
-            self.count(id, &step.id, run.attempt).await?;
+            // What the loop would read back next: a pass ends the step, and so does a failure
+            // that leaves no try (an attempt counts unless it is an interrupted one).
+            let counts = outcome.value.as_deref() != Some(INTERRUPTED);
+            let end = match outcome.status {
+                CheckStatus::Pass => Some(((done, None), ok)),
+                _ if tries + usize::from(counts) > step.retries as usize => {
+                    let error = Some(outcome.evidence.clone());
+                    Some(((StepState::Failed, error), failed))
+                }
+                _ => None,
+            };
+            let settles = end.is_some();
+            self.settle((id, &step.id), (&run, &outcome), from, end)
+                .await?;
+            if settles {
+                self.overhead(row, undo, acting_ms);
+                return Ok(());
+            }
         }
+    }
+
+    /// Commits an attempt's outcome and count and, with `end`, the step's end as
+    /// [`Driver::end_step`] does, in one transaction (`store::settle_attempt`).
+    async fn settle(
+        &self,
+        (id, step): (i64, &str),
+        (run, outcome): (&ActionRun, &CheckOutcome),
+        from: &'static [StepState],
+        end: Option<((StepState, Option<String>), &'static str)>,
+    ) -> Result<(), Error> {
+        let (owner, step, outcome) = (self.owner.clone(), step.to_string(), outcome.clone());
+        let (run, attempt) = (run.id, run.attempt);
+        self.store
+            .run(move |c| {
+                let end = end.as_ref().map(|((to, error), what)| {
+                    let change = StepChange {
+                        error: error.as_deref(),
+                        ..StepChange::end(*to)
+                    };
+                    (
+                        By::Lease(&owner),
+                        from,
+                        change,
+                        Event::new(what).step(&step),
+                    )
+                });
+                store::settle_attempt(c, (id, &step), (run, attempt, &outcome), end)
+            })
+            .await?;
+        Ok(())
     }
 
     /// Observes `has_plan_step_overhead_seconds` for a forward step just ended: from its
