@@ -262,8 +262,7 @@ async fn drills_kill_9_while_injected_then_restart_recovers_every_target_within_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn drills_acmangkut_never_restarted_the_guard_on_the_target_recovers_at_max_duration_plus_grace()
- {
+async fn drills_never_restarted_the_guard_on_the_target_recovers_at_max_duration_plus_grace() {
     // Arrange: a real HTTP server paused by a drill for at most 3 s.
     let setup = Setup::new(TestDb::new());
     let server = HttpServer::start().await;
