@@ -46,6 +46,10 @@ has_engine_setup() {
         # netavark's bridge networks with DNS between containers (service names)
         [ -x /usr/lib/podman/netavark ] || need+=(netavark)
         [ -x /usr/lib/podman/aardvark-dns ] || need+=(aardvark-dns)
+        # netavark 1.4 (bookworm) sets up the bridge's NAT with iptables, which it does not
+        # depend on: without it every `RUN` and container start fails "netavark: No such file
+        # or directory".
+        [ -x /usr/sbin/iptables ] || need+=(iptables)
         has_apt_install "${need[@]}"
         : "${HAS_CONTAINERS_DIR:=${CARGO_TARGET_DIR:-$has_repo/target}/containers}"
         export HAS_CONTAINERS_DIR
